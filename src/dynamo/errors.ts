@@ -1,0 +1,50 @@
+// Errors carry DynamoDB's wire type ("namespace#Name"); the HTTP layer turns them into
+// {"__type", "message"} bodies. Anything that is not a DynamoError is an internal failure (500).
+const COMMON = 'com.amazonaws.dynamodb.v20120810#';
+
+export class DynamoError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly statusCode = 400,
+    /** Extra top-level fields of the error body (e.g. Item for ConditionalCheckFailedException). */
+    readonly extra?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+
+  /** The short name SDKs read (the part after '#'). */
+  get name(): string {
+    return this.type.slice(this.type.indexOf('#') + 1);
+  }
+}
+
+export const validation = (message: string) =>
+  new DynamoError('com.amazon.coral.validate#ValidationException', message);
+
+export const serialization = (message: string) =>
+  new DynamoError('com.amazon.coral.service#SerializationException', message);
+
+export const unknownOperation = () =>
+  new DynamoError('com.amazon.coral.service#UnknownOperationException', '');
+
+export const resourceNotFound = (message = 'Requested resource not found') =>
+  new DynamoError(COMMON + 'ResourceNotFoundException', message);
+
+export const resourceInUse = (message: string) => new DynamoError(COMMON + 'ResourceInUseException', message);
+
+export const conditionalCheckFailed = (item?: Record<string, unknown>) =>
+  new DynamoError(
+    COMMON + 'ConditionalCheckFailedException',
+    'The conditional request failed',
+    400,
+    item ? { Item: item } : undefined,
+  );
+
+export const limitExceeded = (message: string) => new DynamoError(COMMON + 'LimitExceededException', message);
+
+export const accessDenied = (message: string) =>
+  new DynamoError('com.amazon.coral.service#AccessDeniedException', message);
+
+export const internalServerError = (message = 'Internal server error') =>
+  new DynamoError(COMMON + 'InternalServerError', message, 500);
