@@ -1,1 +1,49 @@
-export {};
+#!/usr/bin/env node
+// dynamo-cassandra: one program, several jobs, chosen by the first argument.
+import { ConfigError, loadConfig, optionsMarkdown } from './config.js';
+import { localNodeCommand } from './local-node/index.js';
+import { serveCommand } from './server.js';
+
+const USAGE = `Usage: dynamo-cassandra <command> [options]
+
+Commands:
+  serve        DynamoDB-compatible HTTP API over Cassandra (default port 8000)
+  local-node   run a managed local Cassandra 5.0 node in the foreground
+  options      print the options of serve as a Markdown table
+
+Run "dynamo-cassandra serve --help" for the options of serve.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      if (rest.includes('--help')) {
+        process.stdout.write(optionsMarkdown() + '\n');
+        return 0;
+      }
+      return serveCommand(loadConfig(rest));
+    case 'local-node':
+      return localNodeCommand(rest);
+    case 'options':
+      process.stdout.write(optionsMarkdown() + '\n');
+      return 0;
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(USAGE + '\n');
+      return command === undefined ? 1 : 0;
+    default:
+      process.stderr.write(`unknown command ${command}\n\n${USAGE}\n`);
+      return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    const known = e instanceof ConfigError || (e as Error)?.name === 'LocalNodeError';
+    process.stderr.write(`dynamo-cassandra: ${known ? (e as Error).message : (e as Error)?.stack ?? e}\n`);
+    process.exit(1);
+  },
+);

@@ -14,7 +14,7 @@ export class DynamoError extends Error {
   }
 
   /** The short name SDKs read (the part after '#'). */
-  get name(): string {
+  override get name(): string {
     return this.type.slice(this.type.indexOf('#') + 1);
   }
 }

@@ -1,0 +1,165 @@
+// Core item operations: PutItem, GetItem, UpdateItem (plain and conditional) through the AWS SDK
+// against a `serve` process, and the same work as direct prepared CQL through cassandra-driver on
+// the same node and the same CQL layout, in one run. Prints ops/s, p50/p99 and the API/direct ratio.
+import { getRandomValues } from 'node:crypto';
+import { CreateTableCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import cassandra from 'cassandra-driver';
+import { benchCluster, formatRow, load, startServeProcess, type Result } from './harness.js';
+
+const { Long } = cassandra.types;
+const ONE = cassandra.types.consistencies.localOne;
+const QUORUM = cassandra.types.consistencies.localQuorum;
+const SERIAL = cassandra.types.consistencies.localSerial;
+
+export interface CoreOptions {
+  seconds: number;
+  concurrency: number;
+  workers: number;
+  items: number;
+}
+
+interface Row {
+  translator: string;
+  isolation: string;
+  op: string;
+  api: Result;
+  direct: Result;
+}
+
+const version = () => {
+  const w = getRandomValues(new Int32Array(2));
+  return Long.fromBits(w[0] | 1, w[1]);
+};
+
+/** A 1 KB-ish item like the ones the benchmark writes. */
+function payload(i: number) {
+  return { pk: { S: `k${i}` }, name: { S: `user ${i}` }, n: { N: String(i) }, blob: { S: 'x'.repeat(900) } };
+}
+
+export async function runCore(o: CoreOptions): Promise<string> {
+  const cluster = await benchCluster();
+  const keyspace = 'bench_core';
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  const server = await startServeProcess(
+    ['--contact-points', cluster.points.join(','), '--local-dc', cluster.localDc, '--keyspace', keyspace, '--workers', String(o.workers)],
+    port,
+  );
+  const sdk = new DynamoDBClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+  const [host, cqlPort] = cluster.points[0].split(':');
+  const cql = new cassandra.Client({
+    contactPoints: [host],
+    protocolOptions: { port: Number(cqlPort ?? 9042) },
+    localDataCenter: cluster.localDc,
+    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2 } },
+  });
+  await cql.connect();
+  const rows: Row[] = [];
+  try {
+    for (const translator of ['document', 'cells']) {
+      for (const isolation of ['always', 'only_rmw']) {
+        const table = `bench-${translator}-${isolation}`;
+        await sdk.send(
+          new CreateTableCommand({
+            TableName: table,
+            KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+            AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+            BillingMode: 'PAY_PER_REQUEST',
+            Tags: [
+              { Key: 'dynamo-cassandra:translator', Value: translator },
+              { Key: 'dynamo-cassandra:write_isolation', Value: isolation },
+            ],
+          }),
+        );
+        const def = JSON.parse(
+          (await cql.execute(`SELECT definition FROM ${keyspace}.dc_catalog WHERE name = ?`, [table], { prepare: true })).first().get('definition'),
+        );
+        const t = `${keyspace}."${def.cqlTable}"`;
+        const lwt = isolation === 'always';
+        // Direct CQL equivalents of each operation, on the same layout.
+        const doc = translator === 'document';
+        const direct = {
+          put: (i: number) => {
+            const item = payload(i % o.items);
+            if (doc) {
+              const json = JSON.stringify(item);
+              return lwt
+                ? cql.execute(`UPDATE ${t} SET item = ?, ver = ? WHERE pk = ? IF ver != ?`, [json, version(), item.pk.S, Long.ZERO], { prepare: true, consistency: QUORUM, serialConsistency: SERIAL })
+                : cql.execute(`INSERT INTO ${t} (pk, item, ver) VALUES (?, ?, ?)`, [item.pk.S, json, version()], { prepare: true, consistency: QUORUM });
+            }
+            const cells = Object.fromEntries(Object.entries(item).map(([k, v]) => [k, JSON.stringify(v)]));
+            return lwt
+              ? cql.execute(`UPDATE ${t} SET attrs = ?, ver = ? WHERE pk = ? IF ver != ?`, [cells, version(), item.pk.S, Long.ZERO], { prepare: true, consistency: QUORUM, serialConsistency: SERIAL })
+              : cql.execute(`INSERT INTO ${t} (pk, attrs, ver) VALUES (?, ?, ?)`, [item.pk.S, cells, version()], { prepare: true, consistency: QUORUM });
+          },
+          get: (i: number) =>
+            cql.execute(`SELECT ${doc ? 'item' : 'attrs'}, ver FROM ${t} WHERE pk = ?`, [`k${i % o.items}`], { prepare: true, consistency: ONE }),
+          // Read the row, then compare-and-set its version: what any atomic read-modify-write costs.
+          rmw: async (i: number) => {
+            const pk = `k${i % o.items}`;
+            const rs = await cql.execute(`SELECT ${doc ? 'item' : 'attrs'}, ver FROM ${t} WHERE pk = ?`, [pk], { prepare: true, consistency: QUORUM });
+            const ver = rs.first().get('ver');
+            return doc
+              ? cql.execute(`UPDATE ${t} SET item = ?, ver = ? WHERE pk = ? IF ver = ?`, [rs.first().get('item'), version(), pk, ver], { prepare: true, consistency: QUORUM, serialConsistency: SERIAL })
+              : cql.execute(`UPDATE ${t} SET attrs = attrs + ?, ver = ? WHERE pk = ? IF ver = ?`, [{ name: '{"S":"x"}' }, version(), pk, ver], { prepare: true, consistency: QUORUM, serialConsistency: SERIAL });
+          },
+          // A blind partial update (cells layout only).
+          merge: (i: number) =>
+            cql.execute(`UPDATE ${t} SET attrs = attrs + ?, ver = ? WHERE pk = ?${lwt ? ' IF ver != ?' : ''}`, [{ name: '{"S":"x"}' }, version(), `k${i % o.items}`, ...(lwt ? [Long.ZERO] : [])], {
+              prepare: true,
+              consistency: QUORUM,
+              serialConsistency: SERIAL,
+            }),
+        };
+        const api = {
+          put: (i: number) => sdk.send(new PutItemCommand({ TableName: table, Item: payload(i % o.items) })),
+          get: (i: number) => sdk.send(new GetItemCommand({ TableName: table, Key: { pk: { S: `k${i % o.items}` } } })),
+          update: (i: number) =>
+            sdk.send(new UpdateItemCommand({ TableName: table, Key: { pk: { S: `k${i % o.items}` } }, UpdateExpression: 'SET #n = :v', ExpressionAttributeNames: { '#n': 'name' }, ExpressionAttributeValues: { ':v': { S: 'x' } } })),
+          conditional: (i: number) =>
+            sdk.send(
+              new UpdateItemCommand({
+                TableName: table,
+                Key: { pk: { S: `k${i % o.items}` } },
+                UpdateExpression: 'SET #n = :v',
+                ConditionExpression: 'attribute_exists(pk)',
+                ExpressionAttributeNames: { '#n': 'name' },
+                ExpressionAttributeValues: { ':v': { S: 'x' } },
+              }),
+            ),
+        };
+        // Load the items once through the API so both sides read the same rows.
+        for (let i = 0; i < o.items; i += 64) {
+          await Promise.all(Array.from({ length: Math.min(64, o.items - i) }, (_, j) => api.put(i + j)));
+        }
+        const pair = async (op: string, a: (i: number) => Promise<unknown>, d: (i: number) => Promise<unknown>) => {
+          const apiResult = await load(o.concurrency, o.seconds, a);
+          const directResult = await load(o.concurrency, o.seconds, d);
+          rows.push({ translator, isolation, op, api: apiResult, direct: directResult });
+          process.stderr.write(`[bench] ${translator}/${isolation} ${op}: API ${apiResult.opsPerSec.toFixed(0)} ops/s, direct ${directResult.opsPerSec.toFixed(0)} ops/s\n`);
+        };
+        if (isolation === 'always') await pair('GetItem', api.get, direct.get);
+        await pair('PutItem', api.put, direct.put);
+        await pair('UpdateItem SET', api.update, doc ? direct.rmw : direct.merge);
+        if (isolation === 'always') await pair('UpdateItem conditional', api.conditional, direct.rmw);
+      }
+    }
+  } finally {
+    sdk.destroy();
+    await cql.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
+    await cql.shutdown();
+    await server.stop();
+    await cluster.close();
+  }
+  const lines = [
+    `Concurrency ${o.concurrency}, ${o.seconds} s per measurement, ${o.items} items of ~1 KB, serve with ${o.workers} worker(s); latencies in ms.`,
+    '',
+    formatRow(['layout', 'write isolation', 'operation', 'API ops/s', 'API p50', 'API p99', 'direct ops/s', 'direct p50', 'direct p99', 'API/direct']),
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) =>
+      formatRow([r.translator, r.isolation, r.op, Math.round(r.api.opsPerSec), r.api.p50, r.api.p99, Math.round(r.direct.opsPerSec), r.direct.p50, r.direct.p99, r.api.opsPerSec / r.direct.opsPerSec]),
+    ),
+  ];
+  const errors = rows.filter((r) => r.api.errors || r.direct.errors);
+  if (errors.length) lines.push('', `Errors: ${errors.map((r) => `${r.translator}/${r.isolation} ${r.op}: API ${r.api.errors}, direct ${r.direct.errors}`).join('; ')}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,122 @@
+// Benchmark building blocks: a closed-loop load generator at fixed concurrency, latency
+// percentiles, and the Cassandra node / server processes the benchmarks run against.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startLocalNode, type LocalNode } from '../src/local-node/index.js';
+
+export interface Result {
+  ops: number;
+  seconds: number;
+  opsPerSec: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN);
+
+/** Runs `op(i)` from `concurrency` loops for `seconds` (after a short warm-up); latencies in ms. */
+export async function load(concurrency: number, seconds: number, op: (i: number) => Promise<unknown>, warmupSeconds = 1): Promise<Result> {
+  let counter = 0;
+  const run = async (until: number, latencies?: number[], errors?: { n: number }) => {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (Date.now() < until) {
+          const i = counter++;
+          const t0 = process.hrtime.bigint();
+          try {
+            await op(i);
+          } catch {
+            if (errors) errors.n++;
+          }
+          latencies?.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+      }),
+    );
+  };
+  await run(Date.now() + warmupSeconds * 1000);
+  const latencies: number[] = [];
+  const errors = { n: 0 };
+  const started = Date.now();
+  await run(started + seconds * 1000, latencies, errors);
+  const elapsed = (Date.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    ops: latencies.length,
+    seconds: elapsed,
+    opsPerSec: latencies.length / elapsed,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    errors: errors.n,
+  };
+}
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** A Cassandra node for the benchmark: DC_BENCH_CONTACT_POINTS, or a fresh local node. */
+export async function benchCluster(): Promise<{ points: string[]; localDc: string; close(): Promise<void> }> {
+  if (process.env.DC_BENCH_CONTACT_POINTS) {
+    return { points: process.env.DC_BENCH_CONTACT_POINTS.split(','), localDc: process.env.DC_BENCH_LOCAL_DC ?? 'datacenter1', close: async () => {} };
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'dc-bench-node-'));
+  const node: LocalNode = await startLocalNode({
+    address: '127.0.0.1',
+    port: 19142,
+    clusterName: 'dynamo-cassandra-bench',
+    dataDir,
+    heapMb: 1024,
+    log: (l) => process.stderr.write(`[bench-node] ${l}\n`),
+  });
+  return {
+    points: [`${node.address}:${node.port}`],
+    localDc: node.datacenter,
+    async close() {
+      if (!node.reused) await node.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+
+/** Runs `dynamo-cassandra serve` as its own process (as users run it) and waits until it answers. */
+export async function startServeProcess(args: string[], port: number): Promise<{ endpoint: string; pid: number; stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, [cli, 'serve', '--port', String(port), '--log-level', 'warn', ...args], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(endpoint)).ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('serve did not start');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    endpoint,
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export function formatRow(cells: (string | number)[]): string {
+  return '| ' + cells.map((c) => (typeof c === 'number' ? (Number.isInteger(c) ? String(c) : c.toFixed(2)) : c)).join(' | ') + ' |';
+}

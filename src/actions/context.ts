@@ -1,0 +1,51 @@
+// What every action gets: the storage services, the configuration, and facts about the request.
+import type { Config, WriteIsolation } from '../config.js';
+import { resourceNotFound } from '../dynamo/errors.js';
+import type { Catalog, CatalogEntry } from '../storage/catalog.js';
+import type { ItemStore, TableHandle } from '../storage/item-store.js';
+import type { CqlSession } from '../storage/session.js';
+import type { Translator } from '../storage/translator.js';
+import type { Validator } from '../dynamo/validation.js';
+
+export interface ActionContext {
+  config: Config;
+  session: CqlSession;
+  catalog: Catalog;
+  store: ItemStore;
+  translators: Record<string, Translator>;
+  /** Host header of the request (DescribeEndpoints answers with it). */
+  host?: string;
+}
+
+export type Request = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** An action's response body, already serialised (lets GetItem embed stored JSON as is). */
+export class RawJson {
+  constructor(readonly json: string) {}
+}
+
+export interface ActionSpec {
+  validate: Validator;
+  run(ctx: ActionContext, req: Request): Promise<object>;
+  /** The table the request is about, for metrics labels. */
+  tableOf?(req: Request): string | undefined;
+}
+
+/** The table of an item operation, which must exist and be ACTIVE (or UPDATING). */
+export async function activeTable(ctx: ActionContext, name: string): Promise<TableHandle> {
+  const entry = await ctx.catalog.get(name);
+  if (!entry || entry.definition.status === 'CREATING' || entry.definition.status === 'DELETING') {
+    throw resourceNotFound();
+  }
+  return handleOf(ctx, entry);
+}
+
+export function handleOf(ctx: ActionContext, entry: CatalogEntry): TableHandle {
+  const translator = ctx.translators[entry.definition.translator];
+  if (!translator) throw new Error(`table ${entry.definition.name} uses unknown translator ${entry.definition.translator}`);
+  return { entry, translator, isolation: entry.definition.writeIsolation as WriteIsolation };
+}
+
+export function tableArn(ctx: ActionContext, name: string): string {
+  return `arn:aws:dynamodb:${ctx.config.region}:${ctx.config.accountId}:table/${name}`;
+}

@@ -1,0 +1,140 @@
+import type { WriteIsolation } from '../config.js';
+import { TRANSLATORS, WRITE_ISOLATION_MODES } from '../config.js';
+import { resourceInUse, validation } from '../dynamo/errors.js';
+import type { KeySchema, KeyType } from '../dynamo/types.js';
+import { TABLE_NAME, bool, compileValidator, int, list, obj, oneOf, str } from '../dynamo/validation.js';
+import { Catalog, type TableDefinition } from '../storage/catalog.js';
+import type { ActionContext, ActionSpec, Request } from './context.js';
+import { describe } from './table-description.js';
+import { TAG_LIST, TRANSLATOR_TAG, WRITE_ISOLATION_TAG } from './tags.js';
+
+export const THROUGHPUT = obj(
+  { ReadCapacityUnits: int({ min: 1 }), WriteCapacityUnits: int({ min: 1 }) },
+  ['ReadCapacityUnits', 'WriteCapacityUnits'],
+);
+const KEY_SCHEMA = list(obj({ AttributeName: str({ min: 1, max: 255 }), KeyType: oneOf(['HASH', 'RANGE']) }, ['AttributeName', 'KeyType']), { min: 1, max: 2 });
+
+const validate = compileValidator(
+  obj(
+    {
+      TableName: TABLE_NAME,
+      AttributeDefinitions: list(
+        obj({ AttributeName: str({ min: 1, max: 255 }), AttributeType: oneOf(['S', 'N', 'B']) }, ['AttributeName', 'AttributeType']),
+      ),
+      KeySchema: KEY_SCHEMA,
+      BillingMode: oneOf(['PROVISIONED', 'PAY_PER_REQUEST']),
+      ProvisionedThroughput: THROUGHPUT,
+      Tags: TAG_LIST,
+      TableClass: oneOf(['STANDARD', 'STANDARD_INFREQUENT_ACCESS']),
+      DeletionProtectionEnabled: bool(),
+      StreamSpecification: obj({ StreamEnabled: bool(), StreamViewType: oneOf(['NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES', 'KEYS_ONLY']) }, ['StreamEnabled']),
+    },
+    ['AttributeDefinitions', 'TableName', 'KeySchema'],
+  ),
+);
+
+/** Checks KeySchema against AttributeDefinitions the way DynamoDB does, and returns it typed. */
+export function parseKeySchema(
+  keySchema: { AttributeName: string; KeyType: string }[],
+  definitions: { AttributeName: string; AttributeType: string }[],
+): KeySchema {
+  const hashes = keySchema.filter((k) => k.KeyType === 'HASH');
+  if (hashes.length === 0) {
+    throw validation('No Hash Key specified in schema.  All Dynamo DB tables must have exactly one hash key');
+  }
+  if (hashes.length > 1) {
+    throw validation('Too many hash keys specified.  All Dynamo DB tables must have exactly one hash key');
+  }
+  if (keySchema[0].KeyType !== 'HASH') {
+    throw validation('Invalid KeySchema: The first KeySchemaElement is not a HASH key type');
+  }
+  if (keySchema.length === 2 && keySchema[0].AttributeName === keySchema[1].AttributeName) {
+    throw validation('Both the Hash Key and the Range Key element in the KeySchema have the same name');
+  }
+  const typeOf = (name: string) => definitions.find((d) => d.AttributeName === name)?.AttributeType as KeyType | undefined;
+  const missing = keySchema.filter((k) => !typeOf(k.AttributeName)).map((k) => k.AttributeName);
+  if (missing.length) {
+    throw validation(
+      `One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [${missing.join(', ')}], AttributeDefinitions: [${definitions.map((d) => d.AttributeName).join(', ')}]`,
+    );
+  }
+  const schema: KeySchema = { hash: { name: keySchema[0].AttributeName, type: typeOf(keySchema[0].AttributeName)! } };
+  if (keySchema[1]) schema.range = { name: keySchema[1].AttributeName, type: typeOf(keySchema[1].AttributeName)! };
+  return schema;
+}
+
+/** The per-table storage choices carried in tags, checked against what the server supports. */
+export function storageChoice(ctx: ActionContext, tags: Record<string, string>): { translator: string; isolation: WriteIsolation } {
+  const translator = tags[TRANSLATOR_TAG] ?? ctx.config.translator;
+  if (!(TRANSLATORS as readonly string[]).includes(translator)) {
+    throw validation(`Unknown ${TRANSLATOR_TAG} '${translator}'; use one of: ${TRANSLATORS.join(', ')}`);
+  }
+  const isolation = tags[WRITE_ISOLATION_TAG] ?? ctx.config.writeIsolation;
+  if (!(WRITE_ISOLATION_MODES as readonly string[]).includes(isolation)) {
+    throw validation(`Unknown ${WRITE_ISOLATION_TAG} '${isolation}'; use one of: ${WRITE_ISOLATION_MODES.join(', ')}`);
+  }
+  return { translator, isolation: isolation as WriteIsolation };
+}
+
+async function run(ctx: ActionContext, req: Request) {
+  if (req.LocalSecondaryIndexes || req.GlobalSecondaryIndexes) {
+    throw validation('Secondary indexes are not supported by this server yet');
+  }
+  const defs = req.AttributeDefinitions as { AttributeName: string; AttributeType: string }[];
+  const names = new Set(defs.map((d) => d.AttributeName));
+  if (names.size !== defs.length) throw validation('Cannot have two attributes with the same name');
+  const key = parseKeySchema(req.KeySchema, defs);
+  if (defs.length !== req.KeySchema.length) {
+    throw validation(
+      'One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions',
+    );
+  }
+  const billingMode = (req.BillingMode ?? 'PROVISIONED') as 'PROVISIONED' | 'PAY_PER_REQUEST';
+  if (billingMode === 'PROVISIONED' && !req.ProvisionedThroughput) {
+    throw validation('One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED');
+  }
+  if (billingMode === 'PAY_PER_REQUEST' && req.ProvisionedThroughput) {
+    throw validation('One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST');
+  }
+  const tags: Record<string, string> = {};
+  for (const t of (req.Tags ?? []) as { Key: string; Value: string }[]) tags[t.Key] = t.Value;
+  const { translator, isolation } = storageChoice(ctx, tags);
+  const { id, cqlTable } = Catalog.newIdentity(req.TableName);
+  const now = Date.now();
+  const definition: TableDefinition = {
+    name: req.TableName,
+    id,
+    cqlTable,
+    translator,
+    writeIsolation: isolation,
+    key,
+    attributeDefinitions: defs.map((d) => ({ AttributeName: d.AttributeName, AttributeType: d.AttributeType })),
+    billingMode,
+    billingModeChangedAt: billingMode === 'PAY_PER_REQUEST' ? now : undefined,
+    provisioned: {
+      read: req.ProvisionedThroughput?.ReadCapacityUnits ?? 0,
+      write: req.ProvisionedThroughput?.WriteCapacityUnits ?? 0,
+      decreasesToday: 0,
+    },
+    createdAt: now,
+    status: 'CREATING',
+    tags,
+    deletionProtection: req.DeletionProtectionEnabled === true,
+    tableClass: req.TableClass,
+    streamSpecification: req.StreamSpecification,
+  };
+  const entry = await ctx.catalog.insert(definition);
+  if (!entry) throw resourceInUse(`Table already exists: ${req.TableName}`);
+  try {
+    for (const cql of ctx.translators[translator].createTableCql(entry.layout)) await ctx.session.client.execute(cql);
+  } catch (e) {
+    await ctx.catalog.remove(entry);
+    throw e;
+  }
+  // The CQL table exists once CREATE TABLE returns (schema agreement); the table is usable now.
+  // The response still says CREATING, as DynamoDB's does; DescribeTable says ACTIVE.
+  const active = await ctx.catalog.replace(entry, { ...definition, status: 'ACTIVE' });
+  return { TableDescription: describe(ctx, (active ?? entry).definition, undefined, 'CREATING') };
+}
+
+export const createTable: ActionSpec = { validate, run, tableOf: (r) => r.TableName };

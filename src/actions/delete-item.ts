@@ -1,0 +1,38 @@
+import { itemSize } from '../dynamo/attribute-values.js';
+import { conditionalCheckFailed } from '../dynamo/errors.js';
+import { compileRequestExpressions, evaluateCondition } from '../dynamo/expressions/index.js';
+import type { Item } from '../dynamo/types.js';
+import { compileValidator, obj } from '../dynamo/validation.js';
+import { activeTable, type ActionSpec } from './context.js';
+import { ITEM_REQUEST, KEY, RETURN_VALUES, checkOldOnlyReturnValues, consumedCapacity, keyFromRequest, writeUnits } from './item-common.js';
+
+const validate = compileValidator(obj({ ...ITEM_REQUEST, Key: KEY, ReturnValues: RETURN_VALUES }, ['TableName', 'Key']));
+
+export const deleteItem: ActionSpec = {
+  validate,
+  tableOf: (r) => r.TableName,
+  async run(ctx, req) {
+    checkOldOnlyReturnValues(req.ReturnValues);
+    const { condition } = compileRequestExpressions(req, 'DeleteItem');
+    const table = await activeTable(ctx, req.TableName);
+    const key = keyFromRequest(table.entry.definition.key, req.Key);
+    const wantOld = req.ReturnValues === 'ALL_OLD';
+    let old: Item | undefined;
+    if (!condition && !wantOld) {
+      await ctx.store.deleteBlind(table, key);
+    } else {
+      const returnOnFailure = req.ReturnValuesOnConditionCheckFailure === 'ALL_OLD';
+      old = await ctx.store.mutate(table, key, (stored) => {
+        if (condition && !evaluateCondition(condition, stored?.item)) {
+          throw conditionalCheckFailed(returnOnFailure ? stored?.item : undefined);
+        }
+        return { mutation: stored ? { kind: 'delete' } : { kind: 'none' }, result: stored?.item };
+      });
+    }
+    const out: Record<string, unknown> = {};
+    if (wantOld && old) out.Attributes = old;
+    const capacity = consumedCapacity(req.ReturnConsumedCapacity, req.TableName, () => writeUnits(old ? itemSize(old) : 0));
+    if (capacity) out.ConsumedCapacity = capacity;
+    return out;
+  },
+};

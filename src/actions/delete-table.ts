@@ -1,0 +1,25 @@
+import { resourceInUse, resourceNotFound, validation } from '../dynamo/errors.js';
+import { TABLE_NAME, compileValidator, obj } from '../dynamo/validation.js';
+import type { ActionSpec } from './context.js';
+import { cqlTableName, describe } from './table-description.js';
+
+export const deleteTable: ActionSpec = {
+  validate: compileValidator(obj({ TableName: TABLE_NAME }, ['TableName'])),
+  tableOf: (r) => r.TableName,
+  async run(ctx, req) {
+    ctx.catalog.invalidate(req.TableName);
+    const entry = await ctx.catalog.get(req.TableName);
+    if (!entry) throw resourceNotFound(`Requested resource not found: Table: ${req.TableName} not found`);
+    const d = entry.definition;
+    if (d.deletionProtection) {
+      throw validation('Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.');
+    }
+    if (d.status === 'DELETING') throw resourceInUse(`Attempt to change a resource which is still in use: Table is being deleted: ${d.name}`);
+    // Mark first (compare-and-set), so that exactly one concurrent DeleteTable does the work.
+    const marked = await ctx.catalog.replace(entry, { ...d, status: 'DELETING' });
+    if (!marked) throw resourceInUse(`Attempt to change a resource which is still in use: Table is being deleted: ${d.name}`);
+    await ctx.session.client.execute(`DROP TABLE IF EXISTS ${cqlTableName(ctx, d)}`);
+    await ctx.catalog.remove(marked);
+    return { TableDescription: describe(ctx, d, undefined, 'DELETING') };
+  },
+};

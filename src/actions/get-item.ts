@@ -1,0 +1,44 @@
+import { compileRequestExpressions, projectItem } from '../dynamo/expressions/index.js';
+import { itemSize } from '../dynamo/attribute-values.js';
+import { compileValidator, obj, str } from '../dynamo/validation.js';
+import { RawJson, activeTable, type ActionSpec } from './context.js';
+import { ATTRIBUTES_TO_GET, CONSISTENT_READ, ITEM_REQUEST, KEY, consumedCapacity, keyFromRequest, readUnits } from './item-common.js';
+
+const validate = compileValidator(
+  obj(
+    {
+      TableName: ITEM_REQUEST.TableName,
+      Key: KEY,
+      AttributesToGet: ATTRIBUTES_TO_GET,
+      ConsistentRead: CONSISTENT_READ,
+      ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
+      ProjectionExpression: str(),
+      ExpressionAttributeNames: ITEM_REQUEST.ExpressionAttributeNames,
+    },
+    ['TableName', 'Key'],
+  ),
+);
+
+export const getItem: ActionSpec = {
+  validate,
+  tableOf: (r) => r.TableName,
+  async run(ctx, req) {
+    const { projection } = compileRequestExpressions(req, 'GetItem');
+    const table = await activeTable(ctx, req.TableName);
+    const key = keyFromRequest(table.entry.definition.key, req.Key);
+    const consistent = req.ConsistentRead === true;
+    const stored = await ctx.store.read(table, key, consistent);
+    // Sizing the item means parsing it: only when capacity was asked for.
+    const capacity = consumedCapacity(req.ReturnConsumedCapacity, req.TableName, () =>
+      readUnits(stored ? itemSize(stored.item) : 0, consistent),
+    );
+    if (!stored) return capacity ? { ConsumedCapacity: capacity } : {};
+    if (!projection) {
+      // The stored JSON goes into the response as it is: no parse, no re-encode.
+      return new RawJson(`{"Item":${stored.json}${capacity ? `,"ConsumedCapacity":${JSON.stringify(capacity)}` : ''}}`);
+    }
+    const out: Record<string, unknown> = { Item: projectItem(stored.item, projection) };
+    if (capacity) out.ConsumedCapacity = capacity;
+    return out;
+  },
+};

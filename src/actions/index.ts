@@ -1,0 +1,30 @@
+// The DynamoDB actions this server implements, by their X-Amz-Target operation name.
+import { describeEndpoints, describeLimits } from './account.js';
+import type { ActionSpec } from './context.js';
+import { createTable } from './create-table.js';
+import { deleteItem } from './delete-item.js';
+import { deleteTable } from './delete-table.js';
+import { describeTable } from './describe-table.js';
+import { getItem } from './get-item.js';
+import { listTables } from './list-tables.js';
+import { putItem } from './put-item.js';
+import { listTagsOfResource, tagResource, untagResource } from './tags.js';
+import { updateItem } from './update-item.js';
+import { updateTable } from './update-table.js';
+
+export const actions: Record<string, ActionSpec> = {
+  CreateTable: createTable,
+  DescribeTable: describeTable,
+  ListTables: listTables,
+  DeleteTable: deleteTable,
+  UpdateTable: updateTable,
+  TagResource: tagResource,
+  UntagResource: untagResource,
+  ListTagsOfResource: listTagsOfResource,
+  DescribeEndpoints: describeEndpoints,
+  DescribeLimits: describeLimits,
+  GetItem: getItem,
+  PutItem: putItem,
+  UpdateItem: updateItem,
+  DeleteItem: deleteItem,
+};

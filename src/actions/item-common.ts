@@ -1,0 +1,104 @@
+// What the item actions share: key checks against the table's schema, DynamoDB's capacity
+// arithmetic, ReturnValues handling and the common request members.
+import { validation } from '../dynamo/errors.js';
+import { normalizeItem } from '../dynamo/attribute-values.js';
+import type { AttributeValue, Item, KeySchema } from '../dynamo/types.js';
+import {
+  EXPRESSION_NAMES, EXPRESSION_VALUES, RETURN_CONSUMED_CAPACITY, RETURN_ITEM_COLLECTION_METRICS, TABLE_NAME,
+  anyObject, bool, list, map, oneOf, str, type Schema,
+} from '../dynamo/validation.js';
+
+export const MAX_ITEM_BYTES = 400 * 1024;
+
+/** Request members shared by the single-item actions. */
+export const ITEM_REQUEST: Record<string, Schema> = {
+  TableName: TABLE_NAME,
+  ReturnConsumedCapacity: RETURN_CONSUMED_CAPACITY,
+  ReturnItemCollectionMetrics: RETURN_ITEM_COLLECTION_METRICS,
+  ConditionExpression: str(),
+  ExpressionAttributeNames: EXPRESSION_NAMES,
+  ExpressionAttributeValues: EXPRESSION_VALUES,
+  Expected: map(anyObject()),
+  ConditionalOperator: oneOf(['AND', 'OR']),
+  ReturnValuesOnConditionCheckFailure: oneOf(['ALL_OLD', 'NONE']),
+};
+export const RETURN_VALUES = oneOf(['NONE', 'ALL_OLD', 'UPDATED_OLD', 'ALL_NEW', 'UPDATED_NEW']);
+export const KEY = map(anyObject());
+export const CONSISTENT_READ = bool();
+export const ATTRIBUTES_TO_GET = list(str({ min: 1, max: 255 }), { min: 1 });
+
+const typeOf = (v: AttributeValue) => Object.keys(v)[0];
+
+function checkKeyValue(name: string, value: AttributeValue, isHash: boolean): void {
+  const v = value as Record<string, string>;
+  const text = v.S ?? v.B;
+  if (text === '') {
+    throw validation(
+      `One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty ${'S' in v ? 'string' : 'binary'} value. Key: ${name}`,
+    );
+  }
+  const bytes = 'S' in v ? Buffer.byteLength(v.S, 'utf8') : 'B' in v ? Buffer.from(v.B, 'base64').length : 0;
+  if (isHash && bytes > 2048) {
+    throw validation('One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes');
+  }
+  if (!isHash && bytes > 1024) {
+    throw validation('One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes');
+  }
+}
+
+/** A request's Key, checked against the table's key schema. */
+export function keyFromRequest(schema: KeySchema, raw: unknown): Item {
+  const key = normalizeItem(raw);
+  const names = Object.keys(key);
+  const expected = schema.range ? 2 : 1;
+  const hash = key[schema.hash.name];
+  const range = schema.range ? key[schema.range.name] : undefined;
+  if (names.length !== expected || !hash || (schema.range && !range)) {
+    throw validation('The provided key element does not match the schema');
+  }
+  if (typeOf(hash) !== schema.hash.type || (schema.range && typeOf(range!) !== schema.range.type)) {
+    throw validation('The provided key element does not match the schema');
+  }
+  checkKeyValue(schema.hash.name, hash, true);
+  if (schema.range) checkKeyValue(schema.range.name, range!, false);
+  return key;
+}
+
+/** PutItem's item must carry the key attributes with the right types. */
+export function checkItemKey(schema: KeySchema, item: Item): void {
+  for (const [k, isHash] of [[schema.hash, true], [schema.range, false]] as const) {
+    if (!k) continue;
+    const value = item[k.name];
+    if (!value) throw validation(`One or more parameter values were invalid: Missing the key ${k.name} in the item`);
+    if (typeOf(value) !== k.type) {
+      throw validation(`One or more parameter values were invalid: Type mismatch for key ${k.name} expected: ${k.type} actual: ${typeOf(value)}`);
+    }
+    checkKeyValue(k.name, value, isHash);
+  }
+}
+
+export function checkItemSize(size: number): void {
+  if (size > MAX_ITEM_BYTES) throw validation('Item size has exceeded the maximum allowed size');
+}
+
+/** Read units: 4 KB each, at least one, half for eventually consistent reads. */
+export const readUnits = (bytes: number, consistent: boolean) => Math.max(1, Math.ceil(bytes / 4096)) * (consistent ? 1 : 0.5);
+/** Write units: 1 KB each, at least one. */
+export const writeUnits = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
+
+/** The ConsumedCapacity member for ReturnConsumedCapacity TOTAL or INDEXES, else undefined. */
+export function consumedCapacity(mode: string | undefined, table: string, units: () => number) {
+  if (mode === 'TOTAL') return { TableName: table, CapacityUnits: units() };
+  if (mode === 'INDEXES') {
+    const n = units();
+    return { TableName: table, CapacityUnits: n, Table: { CapacityUnits: n } };
+  }
+  return undefined;
+}
+
+/** ReturnValues for PutItem and DeleteItem may only be NONE or ALL_OLD. */
+export function checkOldOnlyReturnValues(value: string | undefined): void {
+  if (value !== undefined && value !== 'NONE' && value !== 'ALL_OLD') {
+    throw validation('ReturnValues can only be ALL_OLD or NONE');
+  }
+}

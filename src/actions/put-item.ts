@@ -1,0 +1,48 @@
+import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
+import { conditionalCheckFailed } from '../dynamo/errors.js';
+import { compileRequestExpressions, evaluateCondition } from '../dynamo/expressions/index.js';
+import type { Item } from '../dynamo/types.js';
+import { compileValidator, obj, anyObject } from '../dynamo/validation.js';
+import { keyOf } from '../storage/translator.js';
+import { activeTable, type ActionSpec } from './context.js';
+import {
+  ITEM_REQUEST, RETURN_VALUES, checkItemKey, checkItemSize, checkOldOnlyReturnValues, consumedCapacity, writeUnits,
+} from './item-common.js';
+
+const validate = compileValidator(
+  obj({ ...ITEM_REQUEST, Item: anyObject(), ReturnValues: RETURN_VALUES }, ['TableName', 'Item']),
+);
+
+export const putItem: ActionSpec = {
+  validate,
+  tableOf: (r) => r.TableName,
+  async run(ctx, req) {
+    checkOldOnlyReturnValues(req.ReturnValues);
+    const item = normalizeItem(req.Item);
+    const { condition } = compileRequestExpressions(req, 'PutItem');
+    const table = await activeTable(ctx, req.TableName);
+    checkItemKey(table.entry.definition.key, item);
+    const size = itemSize(item);
+    checkItemSize(size);
+    const wantOld = req.ReturnValues === 'ALL_OLD';
+    let old: Item | undefined;
+    if (!condition && !wantOld) {
+      await ctx.store.putBlind(table, item);
+    } else {
+      const returnOnFailure = req.ReturnValuesOnConditionCheckFailure === 'ALL_OLD';
+      old = await ctx.store.mutate(table, keyOf(item, table.entry.definition.key), (stored) => {
+        if (condition && !evaluateCondition(condition, stored?.item)) {
+          throw conditionalCheckFailed(returnOnFailure ? stored?.item : undefined);
+        }
+        return { mutation: { kind: 'put', item }, result: stored?.item };
+      });
+    }
+    const out: Record<string, unknown> = {};
+    if (wantOld && old) out.Attributes = old;
+    const capacity = consumedCapacity(req.ReturnConsumedCapacity, req.TableName, () =>
+      writeUnits(Math.max(size, old ? itemSize(old) : 0)),
+    );
+    if (capacity) out.ConsumedCapacity = capacity;
+    return out;
+  },
+};

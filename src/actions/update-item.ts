@@ -1,0 +1,70 @@
+import { itemSize } from '../dynamo/attribute-values.js';
+import { conditionalCheckFailed, validation } from '../dynamo/errors.js';
+import {
+  applyUpdate, blindUpdate, compileRequestExpressions, evaluateCondition, projectItem, updateTouchesAttribute,
+} from '../dynamo/expressions/index.js';
+import type { Item } from '../dynamo/types.js';
+import { anyObject, compileValidator, map, obj, str } from '../dynamo/validation.js';
+import { activeTable, type ActionSpec } from './context.js';
+import { ITEM_REQUEST, KEY, RETURN_VALUES, checkItemSize, consumedCapacity, keyFromRequest, writeUnits } from './item-common.js';
+
+const validate = compileValidator(
+  obj(
+    { ...ITEM_REQUEST, Key: KEY, ReturnValues: RETURN_VALUES, UpdateExpression: str(), AttributeUpdates: map(anyObject()) },
+    ['TableName', 'Key'],
+  ),
+);
+
+interface Outcome {
+  old?: Item;
+  item: Item;
+  attributes?: Item;
+}
+
+export const updateItem: ActionSpec = {
+  validate,
+  tableOf: (r) => r.TableName,
+  async run(ctx, req) {
+    const { condition, update } = compileRequestExpressions(req, 'UpdateItem');
+    const table = await activeTable(ctx, req.TableName);
+    const schema = table.entry.definition.key;
+    const key = keyFromRequest(schema, req.Key);
+    for (const k of [schema.hash, schema.range]) {
+      if (k && update && updateTouchesAttribute(update, k.name)) {
+        throw validation(`One or more parameter values were invalid: Cannot update attribute ${k.name}. This attribute is part of the key`);
+      }
+    }
+    const returnValues = (req.ReturnValues ?? 'NONE') as string;
+    const blind = update && !condition && returnValues === 'NONE' && table.translator.supportsBlindUpdate ? blindUpdate(update) : undefined;
+    let outcome: Outcome;
+    if (blind) {
+      // No read: the cells layout writes just these attributes. Only the written part can be sized.
+      const written = { ...blind.set, ...key };
+      checkItemSize(itemSize(written));
+      await ctx.store.updateBlind(table, key, blind);
+      outcome = { item: written };
+    } else {
+      const returnOnFailure = req.ReturnValuesOnConditionCheckFailure === 'ALL_OLD';
+      outcome = await ctx.store.mutate(table, key, (stored) => {
+        const old = stored?.item;
+        if (condition && !evaluateCondition(condition, old)) throw conditionalCheckFailed(returnOnFailure ? old : undefined);
+        // An update of an absent item creates it from its key.
+        const { item, updatedPaths } = update ? applyUpdate(update, old ?? { ...key }) : { item: old ?? { ...key }, updatedPaths: [] };
+        checkItemSize(itemSize(item));
+        let attributes: Item | undefined;
+        if (returnValues === 'ALL_OLD') attributes = old;
+        else if (returnValues === 'ALL_NEW') attributes = item;
+        else if (returnValues === 'UPDATED_OLD') attributes = old && projectItem(old, updatedPaths);
+        else if (returnValues === 'UPDATED_NEW') attributes = projectItem(item, updatedPaths);
+        return { mutation: { kind: 'put', item }, result: { old, item, attributes } };
+      });
+    }
+    const out: Record<string, unknown> = {};
+    if (outcome.attributes && Object.keys(outcome.attributes).length > 0) out.Attributes = outcome.attributes;
+    const capacity = consumedCapacity(req.ReturnConsumedCapacity, req.TableName, () =>
+      writeUnits(Math.max(itemSize(outcome.item), outcome.old ? itemSize(outcome.old) : 0)),
+    );
+    if (capacity) out.ConsumedCapacity = capacity;
+    return out;
+  },
+};

@@ -1,0 +1,237 @@
+// One configuration object for `serve`, built from (lowest to highest precedence) defaults, an
+// optional JSON file, environment variables and command-line flags. The option table below is the
+// single source for all four, and for the README's configuration section.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+export const TRANSLATORS = ['document', 'cells'] as const;
+export type TranslatorName = (typeof TRANSLATORS)[number];
+
+export const WRITE_ISOLATION_MODES = ['always', 'only_rmw', 'forbid_rmw', 'unsafe_rmw'] as const;
+export type WriteIsolation = (typeof WRITE_ISOLATION_MODES)[number];
+
+export interface Config {
+  host: string;
+  port: number;
+  contactPoints: string[];
+  localDc: string;
+  keyspace: string;
+  replication: string;
+  username?: string;
+  password?: string;
+  cassandraTls: boolean;
+  cassandraCa?: string;
+  cassandraTlsVerify: boolean;
+  translator: TranslatorName;
+  writeIsolation: WriteIsolation;
+  readConsistency: string;
+  consistentReadConsistency: string;
+  writeConsistency: string;
+  serialConsistency: string;
+  embeddedAddress: string;
+  embeddedPort: number;
+  embeddedDataDir?: string;
+  embeddedHeapMb: number;
+  workers: number;
+  region: string;
+  accountId: string;
+  logLevel: string;
+  cqlProxyListen?: string;
+  cqlProxySource?: string;
+  cqlProxyTarget?: string;
+  // Authentication and HTTPS (src/auth/).
+  auth: 'auto' | 'off' | 'warn' | 'enforce';
+  accessKey?: string;
+  secretKey?: string;
+  authServerKey?: string;
+  authServerKeyFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+type Kind = 'string' | 'number' | 'boolean' | 'list';
+
+interface OptionSpec {
+  key: keyof Config;
+  flag: string;
+  kind: Kind;
+  default?: string | number | boolean | string[];
+  choices?: readonly string[];
+  help: string;
+}
+
+const CONSISTENCY_LEVELS = [
+  'ANY', 'ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'EACH_QUORUM', 'LOCAL_ONE',
+] as const;
+
+export const OPTIONS: OptionSpec[] = [
+  { key: 'host', flag: 'host', kind: 'string', default: '127.0.0.1', help: 'Address the HTTP API listens on' },
+  { key: 'port', flag: 'port', kind: 'number', default: 8000, help: 'Port of the HTTP API' },
+  {
+    key: 'contactPoints', flag: 'contact-points', kind: 'list', default: [],
+    help: 'Cassandra contact points (host or host:port, comma-separated). Empty: start or reuse the embedded local node',
+  },
+  { key: 'localDc', flag: 'local-dc', kind: 'string', default: 'datacenter1', help: 'Local datacenter of the Cassandra cluster' },
+  { key: 'keyspace', flag: 'keyspace', kind: 'string', default: 'dynamo', help: 'Keyspace holding the catalog and all tables' },
+  {
+    key: 'replication', flag: 'replication', kind: 'string',
+    default: "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+    help: 'Replication map used when the keyspace is created (e.g. {\'class\': \'NetworkTopologyStrategy\', \'dc1\': 3})',
+  },
+  { key: 'username', flag: 'username', kind: 'string', help: 'Cassandra username (PasswordAuthenticator)' },
+  { key: 'password', flag: 'password', kind: 'string', help: 'Cassandra password' },
+  { key: 'cassandraTls', flag: 'cassandra-tls', kind: 'boolean', default: false, help: 'Connect to Cassandra over TLS' },
+  { key: 'cassandraCa', flag: 'cassandra-ca', kind: 'string', help: 'PEM file with the CA certificate(s) for Cassandra TLS' },
+  {
+    key: 'cassandraTlsVerify', flag: 'cassandra-tls-verify', kind: 'boolean', default: true,
+    help: 'Verify the Cassandra server certificate and host name',
+  },
+  {
+    key: 'translator', flag: 'translator', kind: 'string', default: 'document', choices: TRANSLATORS,
+    help: 'Default CQL layout for new tables (per table: tag dynamo-cassandra:translator)',
+  },
+  {
+    key: 'writeIsolation', flag: 'write-isolation', kind: 'string', default: 'always', choices: WRITE_ISOLATION_MODES,
+    help: 'Default write isolation (per table: tag dynamo-cassandra:write_isolation)',
+  },
+  {
+    key: 'readConsistency', flag: 'read-consistency', kind: 'string', default: 'LOCAL_ONE', choices: CONSISTENCY_LEVELS,
+    help: 'Consistency level of eventually consistent reads',
+  },
+  {
+    key: 'consistentReadConsistency', flag: 'consistent-read-consistency', kind: 'string', default: 'LOCAL_QUORUM',
+    choices: CONSISTENCY_LEVELS, help: 'Consistency level of ConsistentRead=true and of reads before conditional writes',
+  },
+  {
+    key: 'writeConsistency', flag: 'write-consistency', kind: 'string', default: 'LOCAL_QUORUM', choices: CONSISTENCY_LEVELS,
+    help: 'Consistency level of writes (and of the commit of lightweight transactions)',
+  },
+  {
+    key: 'serialConsistency', flag: 'serial-consistency', kind: 'string', default: 'LOCAL_SERIAL',
+    choices: ['SERIAL', 'LOCAL_SERIAL'], help: 'Serial consistency of lightweight transactions',
+  },
+  { key: 'embeddedAddress', flag: 'embedded-address', kind: 'string', default: '127.0.0.1', help: 'Address of the embedded node' },
+  { key: 'embeddedPort', flag: 'embedded-port', kind: 'number', default: 9042, help: 'CQL port of the embedded node' },
+  {
+    key: 'embeddedDataDir', flag: 'embedded-data-dir', kind: 'string',
+    help: 'Data directory of the embedded node (default: under the cache directory)',
+  },
+  { key: 'embeddedHeapMb', flag: 'embedded-heap-mb', kind: 'number', default: 768, help: 'Java heap of the embedded node (MiB)' },
+  { key: 'workers', flag: 'workers', kind: 'number', default: 1, help: 'HTTP worker processes (node:cluster) sharing the port' },
+  { key: 'region', flag: 'region', kind: 'string', default: 'us-east-1', help: 'Region shown in ARNs and DescribeEndpoints' },
+  { key: 'accountId', flag: 'account-id', kind: 'string', default: '000000000000', help: 'Account id shown in ARNs' },
+  { key: 'logLevel', flag: 'log-level', kind: 'string', default: 'info', help: 'Log level (fatal, error, warn, info, debug, trace)' },
+  { key: 'cqlProxyListen', flag: 'cql-proxy-listen', kind: 'string', help: 'Also run the CQL dual-write proxy on HOST:PORT' },
+  { key: 'cqlProxySource', flag: 'cql-proxy-source', kind: 'string', help: 'Source cluster of the CQL proxy (HOST:PORT,...)' },
+  { key: 'cqlProxyTarget', flag: 'cql-proxy-target', kind: 'string', help: 'Target cluster of the CQL proxy (HOST:PORT,...)' },
+  // Authentication and HTTPS (src/auth/).
+  {
+    key: 'auth', flag: 'auth', kind: 'string', default: 'auto', choices: ['auto', 'off', 'warn', 'enforce'],
+    help: 'SigV4 request authentication. auto: enforce when --access-key is given; off on a loopback address; elsewhere enforce if keys exist, else refuse to start. warn: check and log, never refuse',
+  },
+  { key: 'accessKey', flag: 'access-key', kind: 'string', help: 'Access key id that must exist at start (created or re-keyed with --secret-key; allowed everything)' },
+  { key: 'secretKey', flag: 'secret-key', kind: 'string', help: 'Secret of --access-key (prefer the environment variable)' },
+  {
+    key: 'authServerKey', flag: 'auth-server-key', kind: 'string',
+    help: 'Key (32 bytes, hex or base64) that encrypts stored secrets; all servers of a keyspace need the same one (prefer the environment variable)',
+  },
+  {
+    key: 'authServerKeyFile', flag: 'auth-server-key-file', kind: 'string',
+    help: 'File holding the auth server key when --auth-server-key is not given (default: auth/server-key under the cache directory, generated on first use)',
+  },
+  { key: 'tlsCert', flag: 'tls-cert', kind: 'string', help: 'PEM certificate (chain) file: serve the API over HTTPS' },
+  { key: 'tlsKey', flag: 'tls-key', kind: 'string', help: 'PEM private key file of --tls-cert' },
+];
+
+/** DC_CONTACT_POINTS for --contact-points, and so on. */
+export const envName = (flag: string) => 'DC_' + flag.toUpperCase().replace(/-/g, '_');
+
+export class ConfigError extends Error {}
+
+function coerce(spec: OptionSpec, raw: unknown, origin: string): unknown {
+  const fail = (): never => {
+    throw new ConfigError(`${origin}: invalid value ${JSON.stringify(raw)} for ${spec.flag}`);
+  };
+  switch (spec.kind) {
+    case 'number': {
+      const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
+      if (!Number.isInteger(n) || n < 0) fail();
+      return n;
+    }
+    case 'boolean':
+      if (typeof raw === 'boolean') return raw;
+      if (/^(1|true|yes|on)$/i.test(String(raw))) return true;
+      if (/^(0|false|no|off)$/i.test(String(raw))) return false;
+      return fail();
+    case 'list':
+      return (Array.isArray(raw) ? raw.map(String) : String(raw).split(','))
+        .map((s) => s.trim())
+        .filter(Boolean);
+    default: {
+      const s = String(raw);
+      if (spec.choices && !spec.choices.includes(s)) {
+        throw new ConfigError(`${origin}: ${spec.flag} must be one of ${spec.choices.join(', ')} (got ${s})`);
+      }
+      return s;
+    }
+  }
+}
+
+export function defaultConfig(): Config {
+  const out: Record<string, unknown> = {};
+  for (const spec of OPTIONS) if (spec.default !== undefined) out[spec.key] = spec.default;
+  return out as unknown as Config;
+}
+
+/**
+ * Builds the configuration from argv (without the subcommand), the environment and an optional
+ * `--config FILE` (or DC_CONFIG) JSON file whose keys are the flag names.
+ */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
+  const parseOptions: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
+  for (const spec of OPTIONS) {
+    parseOptions[spec.flag] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
+    if (spec.kind === 'boolean') parseOptions['no-' + spec.flag] = { type: 'boolean' };
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options: parseOptions, strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | boolean | undefined
+    >;
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const config = defaultConfig() as unknown as Record<string, unknown>;
+  const file = (values.config as string | undefined) ?? env.DC_CONFIG;
+  if (file) {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+    }
+    for (const [name, value] of Object.entries(parsed)) {
+      const spec = OPTIONS.find((o) => o.flag === name || o.key === name);
+      if (!spec) throw new ConfigError(`${file}: unknown option ${name}`);
+      config[spec.key] = coerce(spec, value, file);
+    }
+  }
+  for (const spec of OPTIONS) {
+    const fromEnv = env[envName(spec.flag)];
+    if (fromEnv !== undefined && fromEnv !== '') config[spec.key] = coerce(spec, fromEnv, envName(spec.flag));
+    const fromFlag = values[spec.flag];
+    if (fromFlag !== undefined) config[spec.key] = coerce(spec, fromFlag, '--' + spec.flag);
+    if (spec.kind === 'boolean' && values['no-' + spec.flag]) config[spec.key] = false;
+  }
+  return config as unknown as Config;
+}
+
+/** The option table as Markdown, for the README. */
+export function optionsMarkdown(): string {
+  const rows = OPTIONS.map((o) => {
+    const def = o.default === undefined ? '' : Array.isArray(o.default) ? o.default.join(',') : String(o.default);
+    return `| \`--${o.flag}\` | \`${envName(o.flag)}\` | ${def ? '`' + def + '`' : '(none)'} | ${o.help} |`;
+  });
+  return ['| flag | environment | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}

@@ -1,0 +1,339 @@
+// Just enough decoding of request and result bodies to route, rewrite prepared ids,
+// add write timestamps and rewrite the few results the proxy answers for the cluster.
+// Everything is done by offsets so untouched parts are copied, never re-encoded.
+
+import { BodyReader, BodyWriter } from './frame.js';
+
+export const QueryFlag = {
+  VALUES: 0x01,
+  SKIP_METADATA: 0x02,
+  PAGE_SIZE: 0x04,
+  PAGING_STATE: 0x08,
+  SERIAL_CONSISTENCY: 0x10,
+  DEFAULT_TIMESTAMP: 0x20,
+  NAMES_FOR_VALUES: 0x40,
+} as const;
+
+export const ResultKind = { VOID: 1, ROWS: 2, SET_KEYSPACE: 3, PREPARED: 4, SCHEMA_CHANGE: 5 } as const;
+
+/** Offsets of the interesting parts of a [query parameters] block. */
+export interface QueryParams {
+  flags: number;
+  flagsPos: number;
+  /** Where the value count starts (only meaningful with VALUES). */
+  valuesPos: number;
+  /** Start/end offsets of each bound value (the [value] incl. its length). */
+  values: Array<{ start: number; end: number; name?: string }>;
+  hasPagingState: boolean;
+  /** Offset where the timestamp is (when present) or would be inserted. */
+  timestampPos: number;
+  timestamp?: bigint;
+}
+
+export function parseQueryParams(body: Buffer, pos: number): QueryParams {
+  const r = new BodyReader(body);
+  r.pos = pos + 2; // consistency
+  const flagsPos = r.pos;
+  const flags = r.byte();
+  const valuesPos = r.pos;
+  const values: QueryParams['values'] = [];
+  if (flags & QueryFlag.VALUES) {
+    const n = r.short();
+    for (let i = 0; i < n; i++) {
+      const name = flags & QueryFlag.NAMES_FOR_VALUES ? r.string() : undefined;
+      const start = r.pos;
+      r.skipValue();
+      values.push(name === undefined ? { start, end: r.pos } : { start, end: r.pos, name });
+    }
+  }
+  if (flags & QueryFlag.PAGE_SIZE) r.pos += 4;
+  if (flags & QueryFlag.PAGING_STATE) r.bytes();
+  if (flags & QueryFlag.SERIAL_CONSISTENCY) r.pos += 2;
+  const timestampPos = r.pos;
+  const out: QueryParams = {
+    flags,
+    flagsPos,
+    valuesPos,
+    values,
+    hasPagingState: (flags & QueryFlag.PAGING_STATE) !== 0,
+    timestampPos,
+  };
+  if (flags & QueryFlag.DEFAULT_TIMESTAMP) out.timestamp = body.readBigInt64BE(timestampPos);
+  return out;
+}
+
+/** Insert a default timestamp into a body whose params start at flagsPos/timestampPos. */
+export function withTimestamp(body: Buffer, flagsPos: number, timestampPos: number, ts: bigint): Buffer {
+  const out = Buffer.allocUnsafe(body.length + 8);
+  body.copy(out, 0, 0, timestampPos);
+  out[flagsPos] = body[flagsPos]! | QueryFlag.DEFAULT_TIMESTAMP;
+  out.writeBigInt64BE(ts, timestampPos);
+  body.copy(out, timestampPos + 8, timestampPos);
+  return out;
+}
+
+export interface QueryRequest {
+  query: string;
+  paramsPos: number;
+  params: QueryParams;
+}
+
+export function parseQuery(body: Buffer, start: number): QueryRequest {
+  const r = new BodyReader(body);
+  r.pos = start;
+  const query = r.longString();
+  return { query, paramsPos: r.pos, params: parseQueryParams(body, r.pos) };
+}
+
+export interface ExecuteRequest {
+  id: Buffer;
+  idStart: number;
+  idEnd: number;
+  paramsPos: number;
+}
+
+export function parseExecuteHead(body: Buffer, start: number): ExecuteRequest {
+  const r = new BodyReader(body);
+  r.pos = start;
+  const idStart = r.pos;
+  const id = r.shortBytes();
+  return { id, idStart, idEnd: r.pos, paramsPos: r.pos };
+}
+
+/** Replace the [short bytes] at [start,end) with another id. */
+export function replaceShortBytes(body: Buffer, start: number, end: number, id: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(body.length - (end - start) + 2 + id.length);
+  body.copy(out, 0, 0, start);
+  out.writeUInt16BE(id.length, start);
+  id.copy(out, start + 2);
+  body.copy(out, start + 2 + id.length, end);
+  return out;
+}
+
+export interface BatchEntry {
+  kind: 0 | 1;
+  query?: string;
+  id?: Buffer;
+  /** Offsets of the query string / id (including its length prefix). */
+  start: number;
+  end: number;
+  values: Array<{ start: number; end: number }>;
+}
+
+export interface BatchRequest {
+  type: number;
+  entries: BatchEntry[];
+  flagsPos: number;
+  flags: number;
+  timestampPos: number;
+  timestamp?: bigint;
+}
+
+export function parseBatch(body: Buffer, start: number): BatchRequest {
+  const r = new BodyReader(body);
+  r.pos = start;
+  const type = r.byte();
+  const n = r.short();
+  const entries: BatchEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const kind = r.byte() as 0 | 1;
+    const s = r.pos;
+    const e: BatchEntry = { kind, start: s, end: s, values: [] };
+    if (kind === 0) e.query = r.longString();
+    else e.id = r.shortBytes();
+    e.end = r.pos;
+    const nv = r.short();
+    for (let j = 0; j < nv; j++) {
+      const vs = r.pos;
+      r.skipValue();
+      e.values.push({ start: vs, end: r.pos });
+    }
+    entries.push(e);
+  }
+  r.pos += 2; // consistency
+  const flagsPos = r.pos;
+  const flags = r.byte();
+  if (flags & QueryFlag.SERIAL_CONSISTENCY) r.pos += 2;
+  const out: BatchRequest = { type, entries, flagsPos, flags, timestampPos: r.pos };
+  if (flags & QueryFlag.DEFAULT_TIMESTAMP) out.timestamp = body.readBigInt64BE(r.pos);
+  return out;
+}
+
+/** Rebuild a batch body replacing prepared ids (returns the input when nothing changes). */
+export function rewriteBatchIds(body: Buffer, batch: BatchRequest, map: (id: Buffer) => Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let last = 0;
+  let changed = false;
+  for (const e of batch.entries) {
+    if (e.kind !== 1) continue;
+    const nid = map(e.id!);
+    if (nid.equals(e.id!)) continue;
+    changed = true;
+    parts.push(body.subarray(last, e.start));
+    const len = Buffer.allocUnsafe(2);
+    len.writeUInt16BE(nid.length, 0);
+    parts.push(len, nid);
+    last = e.end;
+  }
+  if (!changed) return body;
+  parts.push(body.subarray(last));
+  return Buffer.concat(parts);
+}
+
+/** Replace a [long string] at [start,end) with a new query text. */
+export function replaceLongString(body: Buffer, start: number, end: number, text: string): Buffer {
+  const t = Buffer.from(text, 'utf8');
+  const len = Buffer.allocUnsafe(4);
+  len.writeInt32BE(t.length, 0);
+  return Buffer.concat([body.subarray(0, start), len, t, body.subarray(end)]);
+}
+
+// ---------------------------------------------------------------------------
+// Results
+
+/** Skip a type [option] (recursively for collections, UDTs and tuples). */
+export function skipOption(r: BodyReader): number {
+  const id = r.short();
+  switch (id) {
+    case 0x0000:
+      r.string();
+      break;
+    case 0x0020:
+    case 0x0022:
+      skipOption(r);
+      break;
+    case 0x0021:
+      skipOption(r);
+      skipOption(r);
+      break;
+    case 0x0030: {
+      r.string();
+      r.string();
+      const n = r.short();
+      for (let i = 0; i < n; i++) {
+        r.string();
+        skipOption(r);
+      }
+      break;
+    }
+    case 0x0031: {
+      const n = r.short();
+      for (let i = 0; i < n; i++) skipOption(r);
+      break;
+    }
+    default:
+      break;
+  }
+  return id;
+}
+
+export interface ColumnSpec {
+  keyspace: string;
+  table: string;
+  name: string;
+  type: number;
+  /** Offsets of the whole spec, for rewriting prepared metadata. */
+  start: number;
+  end: number;
+}
+
+export interface RowsMetadata {
+  flags: number;
+  columns: ColumnSpec[];
+  pagingState?: Buffer;
+  /** Offset of rows_count. */
+  rowsPos: number;
+}
+
+const ROWS_GLOBAL_TABLES = 0x01;
+const ROWS_HAS_MORE_PAGES = 0x02;
+const ROWS_NO_METADATA = 0x04;
+
+export function parseRowsMetadata(body: Buffer, pos: number): RowsMetadata {
+  const r = new BodyReader(body);
+  r.pos = pos;
+  const flags = r.int();
+  const count = r.int();
+  let pagingState: Buffer | undefined;
+  if (flags & ROWS_HAS_MORE_PAGES) pagingState = r.bytes() ?? undefined;
+  const columns: ColumnSpec[] = [];
+  if (!(flags & ROWS_NO_METADATA)) {
+    let gks = '';
+    let gt = '';
+    if (flags & ROWS_GLOBAL_TABLES) {
+      gks = r.string();
+      gt = r.string();
+    }
+    for (let i = 0; i < count; i++) {
+      const start = r.pos;
+      const keyspace = flags & ROWS_GLOBAL_TABLES ? gks : r.string();
+      const table = flags & ROWS_GLOBAL_TABLES ? gt : r.string();
+      const name = r.string();
+      const type = skipOption(r);
+      columns.push({ keyspace, table, name, type, start, end: r.pos });
+    }
+  }
+  const out: RowsMetadata = { flags, columns, rowsPos: r.pos };
+  if (pagingState) out.pagingState = pagingState;
+  return out;
+}
+
+export interface PreparedResult {
+  id: Buffer;
+  /** Offset right after the id: where the bind-variable metadata starts. */
+  metaPos: number;
+}
+
+export function parsePreparedResult(body: Buffer, resultPos: number): PreparedResult {
+  const r = new BodyReader(body);
+  r.pos = resultPos + 4; // kind
+  const id = r.shortBytes();
+  return { id: Buffer.from(id), metaPos: r.pos };
+}
+
+export function resultKind(body: Buffer, pos: number): number {
+  return body.length >= pos + 4 ? body.readInt32BE(pos) : -1;
+}
+
+/**
+ * Compare the rows of two RESULT Rows bodies, ignoring metadata (paging state and
+ * tracing differ between clusters even when data agrees).
+ */
+export function rowsDigest(body: Buffer, resultPos: number): { count: number; rows: Buffer; columns: ColumnSpec[] } | null {
+  if (resultKind(body, resultPos) !== ResultKind.ROWS) return null;
+  const meta = parseRowsMetadata(body, resultPos + 4);
+  const count = body.readInt32BE(meta.rowsPos);
+  return { count, rows: body.subarray(meta.rowsPos + 4), columns: meta.columns };
+}
+
+/** Build the body of a RESULT Rows with the same metadata but the given rows. */
+export function rowsWith(body: Buffer, resultPos: number, rows: Buffer[][]): Buffer {
+  const meta = parseRowsMetadata(body, resultPos + 4);
+  const w = new BodyWriter().raw(body.subarray(resultPos, meta.rowsPos)).int(rows.length);
+  for (const row of rows) for (const cell of row) w.raw(cell);
+  return w.build();
+}
+
+/** Split the rows of a RESULT Rows into raw cells ([bytes] with their length prefix). */
+export function splitRows(body: Buffer, resultPos: number): { meta: RowsMetadata; rows: Buffer[][] } {
+  const meta = parseRowsMetadata(body, resultPos + 4);
+  const r = new BodyReader(body);
+  r.pos = meta.rowsPos;
+  const n = r.int();
+  const rows: Buffer[][] = [];
+  const ncol = meta.columns.length;
+  for (let i = 0; i < n; i++) {
+    const row: Buffer[] = [];
+    for (let c = 0; c < ncol; c++) {
+      const s = r.pos;
+      r.skipValue();
+      row.push(body.subarray(s, r.pos));
+    }
+    rows.push(row);
+  }
+  return { meta, rows };
+}
+
+export function cell(value: Buffer | null): Buffer {
+  return new BodyWriter().bytes(value).build();
+}

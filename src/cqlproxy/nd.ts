@@ -1,0 +1,130 @@
+// Non-deterministic calls inside prepared statements: the proxy prepares the text with
+// a bind marker in place of each call, hides those markers from the client, and binds
+// one generated value per call — the same bytes to both clusters.
+
+import { BodyReader, BodyWriter } from './frame.js';
+import { ndValue, substituteNonDeterministic, stripForClassify, type NdFunction } from './classify.js';
+import { skipOption, QueryFlag } from './messages.js';
+
+export interface NdRewrite {
+  query: string;
+  nd: Array<{ fn: NdFunction; index: number }>;
+  markerCount: number;
+}
+
+const NAMED = /^[A-Za-z_][A-Za-z0-9_]*/;
+
+/** Count bind markers (`?` and `:name`) in code text. */
+function countMarkers(code: string): number {
+  let n = 0;
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i];
+    if (c === '?') n++;
+    else if (c === ':' && NAMED.test(code.slice(i + 1, i + 2))) n++;
+  }
+  return n;
+}
+
+export function rewriteNdQuery(query: string): NdRewrite | undefined {
+  const named = /:[A-Za-z_]/.test(stripForClassify(query));
+  const positions: number[] = [];
+  let k = 0;
+  const { text, fns } = substituteNonDeterministic(query, () => (named ? `:dcp_nd_${k++}` : '\u0000'));
+  if (fns.length === 0) return undefined;
+  // Marker index of each substituted call = markers in the code before it.
+  const code = stripForClassify(text);
+  let seen = 0;
+  let fnIdx = 0;
+  const nd: NdRewrite['nd'] = [];
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i];
+    if (c === '\u0000') {
+      nd.push({ fn: fns[fnIdx++]!, index: seen++ });
+      positions.push(i);
+    } else if (c === '?') seen++;
+    else if (c === ':' && NAMED.test(code.slice(i + 1, i + 2))) {
+      if (code.startsWith(':dcp_nd_', i)) nd.push({ fn: fns[fnIdx++]!, index: seen });
+      seen++;
+    }
+  }
+  return { query: text.replace(/\u0000/g, '?'), nd, markerCount: countMarkers(stripForClassify(text.replace(/\u0000/g, '?'))) };
+}
+
+/**
+ * Remove the proxy's markers from PREPARED bind metadata so the client sees the
+ * variables it wrote. `metaPos` is where the bind metadata starts in `body`.
+ */
+export function hideNdMarkers(body: Buffer, metaPos: number, nd: NdRewrite['nd']): Buffer {
+  const hidden = new Set(nd.map((x) => x.index));
+  const r = new BodyReader(body);
+  r.pos = metaPos;
+  const flags = r.int();
+  const count = r.int();
+  const pkCount = r.int();
+  const pk: number[] = [];
+  for (let i = 0; i < pkCount; i++) pk.push(r.short());
+  const globalStart = r.pos;
+  if (flags & 0x01) {
+    r.string();
+    r.string();
+  }
+  const globalEnd = r.pos;
+  const specs: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const s = r.pos;
+    if (!(flags & 0x01)) {
+      r.string();
+      r.string();
+    }
+    r.string();
+    skipOption(r);
+    if (!hidden.has(i)) specs.push(body.subarray(s, r.pos));
+  }
+  const shift = (i: number): number => i - nd.filter((x) => x.index < i).length;
+  // A key component bound by the proxy cannot be part of the client's routing key.
+  const newPk = pk.some((i) => hidden.has(i)) ? [] : pk.map(shift);
+  const w = new BodyWriter().raw(body.subarray(0, metaPos)).int(flags).int(count - hidden.size).int(newPk.length);
+  for (const i of newPk) w.short(i);
+  w.raw(body.subarray(globalStart, globalEnd));
+  for (const s of specs) w.raw(s);
+  w.raw(body.subarray(r.pos));
+  return w.build();
+}
+
+/**
+ * Insert generated values for the proxy's markers into a values list.
+ * `countPos` is the offset of the [short] value count (or where it would be with no values),
+ * `values` the client's values, `end` where the list ends.
+ */
+export function spliceNdValues(
+  body: Buffer,
+  countPos: number,
+  values: Array<{ start: number; end: number; name?: string }>,
+  end: number,
+  nd: NdRewrite['nd'],
+  nowMs: number,
+  hadValues: boolean,
+  named: boolean,
+): Buffer {
+  const w = new BodyWriter().raw(body.subarray(0, countPos)).short(values.length + nd.length);
+  if (named) {
+    for (const v of values) w.string(v.name!).raw(body.subarray(v.start, v.end));
+    nd.forEach((x, k) => w.string(`dcp_nd_${k}`).bytes(ndValue(x.fn, nowMs)));
+  } else {
+    let ci = 0;
+    const total = values.length + nd.length;
+    const byIndex = new Map(nd.map((x) => [x.index, x.fn]));
+    for (let i = 0; i < total; i++) {
+      const fn = byIndex.get(i);
+      if (fn) w.bytes(ndValue(fn, nowMs));
+      else {
+        const v = values[ci++];
+        if (v) w.raw(body.subarray(v.start, v.end));
+      }
+    }
+  }
+  w.raw(body.subarray(hadValues ? end : countPos));
+  return w.build();
+}
+
+export { QueryFlag };

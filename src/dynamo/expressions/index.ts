@@ -1,0 +1,196 @@
+// Compiles all expressions (and legacy parameters) of one request into plain ASTs, once.
+import type { AttributeValue } from '../types.js';
+import { serialization, validation } from '../errors.js';
+import { normalizeExpressionValue } from '../attribute-values.js';
+import type { CompiledExpressions } from './ast.js';
+import {
+  compileConditionExpression,
+  compileProjectionExpression,
+  compileUpdateExpression,
+  type ExpressionContext,
+  type ExpressionLabel,
+} from './parser.js';
+import {
+  convertAttributesToGet,
+  convertAttributeUpdates,
+  convertExpected,
+  convertFilter,
+  convertKeyConditions,
+} from './legacy.js';
+
+export type { CompiledExpressions, Condition, Operand, Path, Update, UpdateValue, SetAction, AddAction, DeleteAction } from './ast.js';
+export { evaluateCondition, projectItem, getPath } from './evaluate.js';
+export { applyUpdate, blindUpdate, updateTouchesAttribute, updatedAttributes } from './update.js';
+export { extractKeyCondition, type KeyCondition, type RangeOp } from './key-condition.js';
+export { pathText } from './parser.js';
+
+export type ExpressionAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan' | 'BatchGetItem';
+
+interface ActionParams {
+  /** Expression parameters, in the order DynamoDB lists them in the "mixed" message. */
+  expr: string[];
+  /** Legacy parameters, same. */
+  legacy: string[];
+  /** Expressions that may use :values (undefined = ExpressionAttributeValues is ignored). */
+  valueExprs?: string[];
+}
+
+const PARAMS: Record<ExpressionAction, ActionParams> = {
+  GetItem: { expr: ['ProjectionExpression'], legacy: ['AttributesToGet'] },
+  BatchGetItem: { expr: ['ProjectionExpression'], legacy: ['AttributesToGet'] },
+  PutItem: { expr: ['ConditionExpression'], legacy: ['Expected', 'ConditionalOperator'], valueExprs: ['ConditionExpression'] },
+  DeleteItem: { expr: ['ConditionExpression'], legacy: ['Expected', 'ConditionalOperator'], valueExprs: ['ConditionExpression'] },
+  UpdateItem: {
+    expr: ['UpdateExpression', 'ConditionExpression'],
+    legacy: ['AttributeUpdates', 'Expected', 'ConditionalOperator'],
+    valueExprs: ['UpdateExpression', 'ConditionExpression'],
+  },
+  Query: {
+    expr: ['ProjectionExpression', 'FilterExpression', 'KeyConditionExpression'],
+    legacy: ['AttributesToGet', 'QueryFilter', 'ConditionalOperator', 'KeyConditions'],
+    valueExprs: ['FilterExpression', 'KeyConditionExpression'],
+  },
+  Scan: {
+    expr: ['ProjectionExpression', 'FilterExpression'],
+    legacy: ['AttributesToGet', 'ScanFilter', 'ConditionalOperator'],
+    valueExprs: ['FilterExpression'],
+  },
+};
+
+const MAX_EXPRESSION_BYTES = 4096;
+const NAME_KEY = /^#[A-Za-z0-9_]+$/;
+const VALUE_KEY = /^:[A-Za-z0-9_]+$/;
+
+function present(v: unknown): boolean {
+  return v !== undefined && v !== null;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function expressionText(req: Record<string, unknown>, key: string): string | undefined {
+  const v = req[key];
+  if (!present(v)) return undefined;
+  if (typeof v !== 'string') {
+    if (typeof v === 'object') throw serialization('Start of structure or map found where not expected.');
+    throw serialization(`${typeof v === 'number' ? 'NUMBER_VALUE' : 'TRUE_VALUE'} cannot be converted to String`);
+  }
+  const size = Buffer.byteLength(v, 'utf8');
+  if (size > MAX_EXPRESSION_BYTES) {
+    throw validation(`Invalid ${key}: Expression size has exceeded the maximum allowed size; expression size: ${size}`);
+  }
+  return v;
+}
+
+function checkMixing(req: Record<string, unknown>, p: ActionParams): void {
+  const expr = p.expr.filter((k) => present(req[k]));
+  const legacy = p.legacy.filter((k) => present(req[k]));
+  if (expr.length === 0 || legacy.length === 0) return;
+  // DynamoDB accepts KeyConditions alongside the other expressions, but not with KeyConditionExpression.
+  const onlyKeyConditions = legacy.length === 1 && legacy[0] === 'KeyConditions';
+  if (onlyKeyConditions && !expr.includes('KeyConditionExpression')) return;
+  throw validation(
+    `Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {${legacy.join(', ')}} Expression parameters: {${expr.join(', ')}}`,
+  );
+}
+
+function nullText(keys: string[]): string {
+  return keys.length === 1 ? `${keys[0]} is null` : `${keys.slice(0, -1).join(', ')} and ${keys[keys.length - 1]} are null`;
+}
+
+/**
+ * Reads every expression and legacy parameter of a request, validates them with DynamoDB's
+ * messages (including unused ExpressionAttributeNames/Values across all expressions) and returns
+ * the compiled ASTs. For BatchGetItem pass one KeysAndAttributes object as req.
+ */
+export function compileRequestExpressions(req: Record<string, unknown>, action: ExpressionAction): CompiledExpressions {
+  const p = PARAMS[action];
+  checkMixing(req, p);
+
+  const rawNames = req.ExpressionAttributeNames;
+  const rawValues = p.valueExprs ? req.ExpressionAttributeValues : undefined;
+  const anyExpr = p.expr.some((k) => present(req[k]));
+  if (present(rawNames) && !anyExpr) throw validation('ExpressionAttributeNames can only be specified when using expressions');
+  if (present(rawValues) && !p.valueExprs!.some((k) => present(req[k]))) {
+    throw validation(`ExpressionAttributeValues can only be specified when using expressions: ${nullText(p.valueExprs!)}`);
+  }
+
+  let names: Record<string, string> | undefined;
+  if (present(rawNames)) {
+    if (!isObject(rawNames)) throw serialization('Expected map or null');
+    const keys = Object.keys(rawNames);
+    if (keys.length === 0) throw validation('ExpressionAttributeNames must not be empty');
+    names = {};
+    for (const k of keys) {
+      if (!NAME_KEY.test(k)) throw validation(`ExpressionAttributeNames contains invalid key: Syntax error; key: "${k}"`);
+      const v = rawNames[k];
+      if (typeof v !== 'string') throw serialization(`${v === null ? 'null' : typeof v === 'number' ? 'NUMBER_VALUE' : 'STRUCTURE'} cannot be converted to String`);
+      if (v.length === 0) throw validation(`ExpressionAttributeNames contains invalid value: Empty attribute name for key ${k}`);
+      names[k] = v;
+    }
+  }
+  let values: Record<string, AttributeValue> | undefined;
+  if (present(rawValues)) {
+    if (!isObject(rawValues)) throw serialization('Expected map or null');
+    const keys = Object.keys(rawValues);
+    if (keys.length === 0) throw validation('ExpressionAttributeValues must not be empty');
+    values = {};
+    for (const k of keys) {
+      if (!VALUE_KEY.test(k)) throw validation(`ExpressionAttributeValues contains invalid key: Syntax error; key: "${k}"`);
+      values[k] = normalizeExpressionValue(rawValues[k], k);
+    }
+  }
+
+  const ctx: ExpressionContext = { names, values, usedNames: new Set(), usedValues: new Set() };
+  const out: CompiledExpressions = {};
+
+  const update = expressionText(req, 'UpdateExpression');
+  if (action === 'UpdateItem' && update !== undefined) out.update = compileUpdateExpression(update, ctx);
+  const cond = expressionText(req, 'ConditionExpression');
+  if ((action === 'PutItem' || action === 'DeleteItem' || action === 'UpdateItem') && cond !== undefined) {
+    out.condition = compileConditionExpression(cond, 'ConditionExpression', ctx);
+  }
+  const kce = expressionText(req, 'KeyConditionExpression');
+  if (action === 'Query' && kce !== undefined) out.keyCondition = compileConditionExpression(kce, 'KeyConditionExpression', ctx);
+  const filter = expressionText(req, 'FilterExpression');
+  if ((action === 'Query' || action === 'Scan') && filter !== undefined) {
+    out.filter = compileConditionExpression(filter, 'FilterExpression' as ExpressionLabel, ctx);
+  }
+  const projection = expressionText(req, 'ProjectionExpression');
+  if (p.expr.includes('ProjectionExpression') && projection !== undefined) out.projection = compileProjectionExpression(projection, ctx);
+
+  if (names) {
+    const unused = Object.keys(names).filter((k) => !ctx.usedNames.has(k));
+    if (unused.length) throw validation(`Value provided in ExpressionAttributeNames unused in expressions: keys: {${unused.sort().join(', ')}}`);
+  }
+  if (values) {
+    const unused = Object.keys(values).filter((k) => !ctx.usedValues.has(k));
+    if (unused.length) throw validation(`Value provided in ExpressionAttributeValues unused in expressions: keys: {${unused.sort().join(', ')}}`);
+  }
+
+  // Legacy parameters (mixing was rejected above, so these never overwrite an expression).
+  if (action === 'PutItem' || action === 'DeleteItem' || action === 'UpdateItem') {
+    if (present(req.Expected) || present(req.ConditionalOperator)) {
+      const c = convertExpected(req.Expected, req.ConditionalOperator);
+      if (c) out.condition = c;
+    }
+  }
+  if (action === 'UpdateItem' && present(req.AttributeUpdates)) out.update = convertAttributeUpdates(req.AttributeUpdates);
+  if (action === 'Query') {
+    if (present(req.KeyConditions)) out.keyCondition = convertKeyConditions(req.KeyConditions);
+    if (present(req.QueryFilter) || present(req.ConditionalOperator)) {
+      const f = convertFilter(req.QueryFilter, req.ConditionalOperator);
+      if (f) out.filter = f;
+    }
+  }
+  if (action === 'Scan' && (present(req.ScanFilter) || present(req.ConditionalOperator))) {
+    const f = convertFilter(req.ScanFilter, req.ConditionalOperator);
+    if (f) out.filter = f;
+  }
+  if (p.legacy.includes('AttributesToGet') && present(req.AttributesToGet)) {
+    const proj = convertAttributesToGet(req.AttributesToGet);
+    if (proj) out.projection = proj;
+  }
+  return out;
+}

@@ -1,0 +1,156 @@
+// Turning a compiled KeyConditionExpression (or converted KeyConditions) into the hash value and
+// optional range restriction a Query needs, with DynamoDB's messages for what keys can't do.
+import type { AttributeValue, KeySchema } from '../types.js';
+import { validation } from '../errors.js';
+import { typeOf } from '../attribute-values.js';
+import type { Condition, Operand } from './ast.js';
+
+export type RangeOp = 'EQ' | 'LT' | 'LE' | 'GT' | 'GE' | 'BETWEEN' | 'BEGINS_WITH';
+
+export interface KeyCondition {
+  hash: AttributeValue;
+  range?: { op: RangeOp; values: AttributeValue[] };
+}
+
+const MSG_MISSED = 'Query condition missed key schema element';
+const MSG_NOT_SUPPORTED = 'Query key condition not supported';
+const MSG_TYPE = 'One or more parameter values were invalid: Condition parameter type does not match schema type';
+
+interface Leaf {
+  name: string;
+  op: RangeOp | 'OTHER';
+  values: AttributeValue[];
+}
+
+function operatorName(c: Condition): string | undefined {
+  switch (c.kind) {
+    case 'or':
+      return 'OR';
+    case 'not':
+      return 'NOT';
+    case 'in':
+      return 'IN';
+    case 'exists':
+      return 'attribute_exists';
+    case 'notExists':
+      return 'attribute_not_exists';
+    case 'contains':
+    case 'notContains':
+      return 'contains';
+    case 'attributeType':
+      return 'attribute_type';
+    case 'compare':
+      return c.op === '<>' ? '<>' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+const FLIP: Record<string, RangeOp> = { '=': 'EQ', '<': 'GT', '<=': 'GE', '>': 'LT', '>=': 'LE' };
+const DIRECT: Record<string, RangeOp> = { '=': 'EQ', '<': 'LT', '<=': 'LE', '>': 'GT', '>=': 'GE' };
+
+function expressionLeaves(c: Condition, out: Condition[]): void {
+  if (c.kind === 'and') {
+    for (const x of c.conds) expressionLeaves(x, out);
+    return;
+  }
+  const bad = operatorName(c);
+  if (bad !== undefined) throw validation(`Invalid operator used in KeyConditionExpression: ${bad}`);
+  out.push(c);
+}
+
+function leafFromExpression(c: Condition): Leaf {
+  const operands: Operand[] =
+    c.kind === 'compare' ? [c.left, c.right] : c.kind === 'between' ? [c.value, c.low, c.high] : c.kind === 'beginsWith' ? [c.arg, c.prefix] : [];
+  if (operands.some((o) => o.kind === 'size')) throw validation('KeyConditionExpressions cannot contain nested operations');
+  const paths = operands.filter((o) => o.kind === 'path');
+  if (paths.length > 1) throw validation('Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition');
+  if (paths.length === 0) throw validation('Invalid condition in KeyConditionExpression: No key attribute specified');
+  const path = paths[0]!.path;
+  if (path.length > 1) {
+    throw validation(`Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: Key: ${String(path[0])}`);
+  }
+  const name = path[0] as string;
+  const vals = (os: Operand[]) => os.map((o) => (o as { value: AttributeValue }).value);
+  if (c.kind === 'compare') {
+    const pathLeft = c.left.kind === 'path';
+    return { name, op: (pathLeft ? DIRECT : FLIP)[c.op] ?? 'OTHER', values: vals([pathLeft ? c.right : c.left]) };
+  }
+  if (c.kind === 'between') {
+    if (c.value.kind !== 'path') throw validation('Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition');
+    return { name, op: 'BETWEEN', values: vals([c.low, c.high]) };
+  }
+  if (c.kind === 'beginsWith') {
+    if (c.arg.kind !== 'path') throw validation('Invalid condition in KeyConditionExpression: begins_with operator must have the key attribute as its first operand');
+    return { name, op: 'BEGINS_WITH', values: vals([c.prefix]) };
+  }
+  return { name, op: 'OTHER', values: [] };
+}
+
+function leafFromLegacy(c: Condition): Leaf {
+  switch (c.kind) {
+    case 'compare': {
+      const name = (c.left as { path: string[] }).path[0]!;
+      const value = (c.right as { value: AttributeValue }).value;
+      if (c.op === '<>') return { name, op: 'OTHER', values: [value] };
+      return { name, op: DIRECT[c.op]!, values: [value] };
+    }
+    case 'between':
+      return { name: (c.value as { path: string[] }).path[0]!, op: 'BETWEEN', values: [(c.low as { value: AttributeValue }).value, (c.high as { value: AttributeValue }).value] };
+    case 'beginsWith':
+      return { name: (c.arg as { path: string[] }).path[0]!, op: 'BEGINS_WITH', values: [(c.prefix as { value: AttributeValue }).value] };
+    case 'exists':
+    case 'notExists':
+      return { name: c.path[0] as string, op: 'OTHER', values: [] };
+    case 'in':
+      return { name: (c.value as { path: string[] }).path[0]!, op: 'OTHER', values: [{ NULL: true }] };
+    case 'contains':
+    case 'notContains':
+      return { name: (c.arg as { path: string[] }).path[0]!, op: 'OTHER', values: [{ NULL: true }] };
+    default:
+      throw validation(MSG_NOT_SUPPORTED);
+  }
+}
+
+/**
+ * Extracts the key restriction of a Query. The hash key must be compared with '='; the range key
+ * (optional) with =, <, <=, >, >=, BETWEEN or begins_with; value types must match the schema.
+ */
+export function extractKeyCondition(c: Condition, schema: KeySchema): KeyCondition {
+  const legacy = c.kind === 'and' && c.legacyKeyConditions === true;
+  let leaves: Leaf[];
+  if (legacy) {
+    leaves = (c as { conds: Condition[] }).conds.map(leafFromLegacy);
+  } else {
+    const conds: Condition[] = [];
+    expressionLeaves(c, conds);
+    leaves = conds.map(leafFromExpression);
+    const seen = new Set<string>();
+    for (const l of leaves) {
+      if (seen.has(l.name)) throw validation('KeyConditionExpressions must only contain one condition per key');
+      seen.add(l.name);
+    }
+  }
+  const hashName = schema.hash.name;
+  const rangeName = schema.range?.name;
+  let hash: Leaf | undefined;
+  let range: Leaf | undefined;
+  for (const l of leaves) {
+    if (l.name === hashName) hash = l;
+    else if (rangeName !== undefined && l.name === rangeName) range = l;
+    else throw validation(MSG_MISSED);
+  }
+  if (hash === undefined) throw validation(MSG_MISSED);
+  if (hash.op !== 'EQ') throw validation(MSG_NOT_SUPPORTED);
+  if (range !== undefined && range.op === 'OTHER') {
+    if (!legacy) throw validation(MSG_NOT_SUPPORTED);
+    if (range.values.length === 0) throw validation('Only scalar types can be used as Range Key values');
+    throw validation('Attempted conditional constraint is not an indexable operation');
+  }
+  if (typeOf(hash.values[0]!) !== schema.hash.type) throw validation(MSG_TYPE);
+  if (range !== undefined) {
+    for (const v of range.values) if (typeOf(v) !== schema.range!.type) throw validation(MSG_TYPE);
+    return { hash: hash.values[0]!, range: { op: range.op as RangeOp, values: range.values } };
+  }
+  return { hash: hash.values[0]! };
+}

@@ -1,0 +1,153 @@
+// DynamoDB numbers: decimal strings of at most 38 significant digits whose magnitude lies in
+// [1E-130, 9.99..E+125]. Everything here works on decimal digits (strings or decimal.js), never on
+// IEEE doubles, so no value silently loses precision.
+import { Decimal } from 'decimal.js';
+import { validation } from './errors.js';
+
+// A private clone: nobody else's Decimal.set() can change our precision. 400 digits is enough to
+// hold the exact sum of any two in-range numbers (125 + 130 + 38 digits).
+const D = Decimal.clone({ precision: 400, rounding: Decimal.ROUND_HALF_EVEN, toExpNeg: -9e15, toExpPos: 9e15, minE: -9e15, maxE: 9e15 });
+type Dec = InstanceType<typeof D>;
+
+export const MSG_NOT_A_NUMBER = 'A value provided cannot be converted into a number';
+export const MSG_PRECISION = 'DynamoDB only supports precision up to 38 digits';
+export const MSG_OVERFLOW = 'Number overflow. Attempting to store a number with magnitude larger than supported range';
+export const MSG_UNDERFLOW = 'Number underflow. Attempting to store a number with magnitude smaller than supported range';
+
+/** Parsed form of a number: sign, significant digits (no leading/trailing zeros), and the
+ *  exponent of the last digit (value = digits * 10^exp). Zero has digits ''. */
+interface Parsed {
+  neg: boolean;
+  digits: string;
+  exp: number;
+}
+
+// Java's BigDecimal (which DynamoDB uses) rejects exponents outside the int range.
+const MAX_EXP = 2147483647;
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function parse(s: string): Parsed {
+  const n = s.length;
+  let i = 0;
+  let neg = false;
+  if (i < n && (s.charCodeAt(i) === 43 || s.charCodeAt(i) === 45)) {
+    neg = s.charCodeAt(i) === 45;
+    i++;
+  }
+  let intStart = i;
+  while (i < n && isDigit(s.charCodeAt(i))) i++;
+  const intPart = s.slice(intStart, i);
+  let fracPart = '';
+  if (i < n && s.charCodeAt(i) === 46) {
+    i++;
+    const fs = i;
+    while (i < n && isDigit(s.charCodeAt(i))) i++;
+    fracPart = s.slice(fs, i);
+  }
+  if (intPart.length === 0 && fracPart.length === 0) throw validation(MSG_NOT_A_NUMBER);
+  let e = 0;
+  if (i < n && (s.charCodeAt(i) === 101 || s.charCodeAt(i) === 69)) {
+    i++;
+    let eneg = false;
+    if (i < n && (s.charCodeAt(i) === 43 || s.charCodeAt(i) === 45)) {
+      eneg = s.charCodeAt(i) === 45;
+      i++;
+    }
+    const es = i;
+    while (i < n && isDigit(s.charCodeAt(i))) i++;
+    if (i === es) throw validation(MSG_NOT_A_NUMBER);
+    // strip leading zeros before measuring so "1e0000005" is fine
+    let ed = s.slice(es, i).replace(/^0+/, '');
+    if (ed.length > 10) throw validation(MSG_NOT_A_NUMBER);
+    e = ed.length ? Number(ed) : 0;
+    if (e > MAX_EXP) throw validation(MSG_NOT_A_NUMBER);
+    if (eneg) e = -e;
+  }
+  if (i !== n) throw validation(MSG_NOT_A_NUMBER);
+  let all = intPart + fracPart;
+  let exp = e - fracPart.length;
+  // trim leading zeros, then trailing zeros (moving them into the exponent)
+  let a = 0;
+  while (a < all.length && all.charCodeAt(a) === 48) a++;
+  let b = all.length;
+  while (b > a && all.charCodeAt(b - 1) === 48) b--;
+  exp += all.length - b;
+  all = all.slice(a, b);
+  if (all.length === 0) return { neg: false, digits: '', exp: 0 };
+  return { neg, digits: all, exp };
+}
+
+function checkRange(p: Parsed): void {
+  if (p.digits.length === 0) return;
+  if (p.digits.length > 38) throw validation(MSG_PRECISION);
+  // scientific exponent of the leading digit
+  const sci = p.exp + p.digits.length - 1;
+  if (sci > 125) throw validation(MSG_OVERFLOW);
+  if (sci < -130) throw validation(MSG_UNDERFLOW);
+}
+
+function format(p: Parsed): string {
+  if (p.digits.length === 0) return '0';
+  const sign = p.neg ? '-' : '';
+  if (p.exp >= 0) return sign + p.digits + '0'.repeat(p.exp);
+  const point = p.digits.length + p.exp; // digits before the decimal point
+  if (point > 0) return sign + p.digits.slice(0, point) + '.' + p.digits.slice(point);
+  return sign + '0.' + '0'.repeat(-point) + p.digits;
+}
+
+/** Validates a DynamoDB number string and returns it in DynamoDB's canonical plain notation. */
+export function normalizeNumber(s: string): string {
+  const p = parse(s);
+  checkRange(p);
+  return format(p);
+}
+
+/** True when s is already canonical (what normalizeNumber would return); cheap fast path. */
+export function isCanonicalNumber(s: string): boolean {
+  try {
+    return normalizeNumber(s) === s;
+  } catch {
+    return false;
+  }
+}
+
+function dec(s: string): Dec {
+  return new D(s);
+}
+
+/** Numeric comparison of two valid number strings: negative, zero or positive. */
+export function compareNumbers(a: string, b: string): number {
+  if (a === b) return 0;
+  return dec(a).cmp(dec(b));
+}
+
+/** Numeric equality of two valid number strings. */
+export function numbersEqual(a: string, b: string): boolean {
+  return a === b || dec(a).eq(dec(b));
+}
+
+// Update arithmetic: the exact result is computed, then validated like a stored number
+// (DynamoDB reports precision before range, e.g. 9.99..E125 + 1E125 is a precision error).
+function finish(d: Dec): string {
+  return normalizeNumber(d.toFixed());
+}
+
+export function addNumbers(a: string, b: string): string {
+  return finish(dec(a).plus(dec(b)));
+}
+
+export function subtractNumbers(a: string, b: string): string {
+  return finish(dec(a).minus(dec(b)));
+}
+
+/** Number of significant digits of a number string (for item size arithmetic). */
+export function significantDigits(s: string): number {
+  try {
+    return parse(s).digits.length;
+  } catch {
+    return s.length;
+  }
+}

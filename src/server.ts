@@ -1,0 +1,116 @@
+// `serve`: the DynamoDB API over Cassandra. Connects to the configured cluster, or starts (or
+// reuses) the embedded local node; optionally runs several HTTP worker processes on one port.
+import cluster from 'node:cluster';
+import type { FastifyInstance } from 'fastify';
+import { translators } from '../translators/index.js';
+import type { Config } from './config.js';
+import { preflightAuth, setupAuth, tlsOptions } from './auth/index.js';
+import { buildApp } from './http/app.js';
+import { createMetrics } from './http/metrics.js';
+import { startLocalNode, type LocalNode } from './local-node/index.js';
+import { Catalog } from './storage/catalog.js';
+import { ItemStore } from './storage/item-store.js';
+import { connect, type CqlSession } from './storage/session.js';
+
+export interface Server {
+  app: FastifyInstance;
+  session: CqlSession;
+  /** The port the API listens on (useful with --port 0). */
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts the embedded node unless contact points were given; returns where to connect. */
+export async function resolveCluster(config: Config, log: (line: string) => void): Promise<{ points: string[]; node?: LocalNode }> {
+  if (config.contactPoints.length > 0) return { points: config.contactPoints };
+  const node = await startLocalNode({
+    address: config.embeddedAddress,
+    port: config.embeddedPort,
+    dataDir: config.embeddedDataDir,
+    heapMb: config.embeddedHeapMb,
+    datacenter: config.localDc,
+    log,
+  });
+  return { points: [`${node.address}:${node.port}`], node };
+}
+
+/** Runs the API in this process against the given cluster. */
+export async function startServer(config: Config, points: string[]): Promise<Server> {
+  const session = await connect(config, points);
+  const catalog = new Catalog(session);
+  await catalog.init();
+  const metrics = createMetrics();
+  // Authentication (src/auth): key store, --access-key, auth mode; HTTPS with --tls-cert/--tls-key.
+  const auth = await setupAuth(config, session, (line) => process.stderr.write(`[dynamo-cassandra] ${line}\n`));
+  const app = await buildApp({
+    context: { config, session, catalog, store: new ItemStore(session), translators },
+    metrics,
+    logLevel: config.logLevel,
+    authenticate: auth.authenticate,
+    https: tlsOptions(config),
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  return {
+    app,
+    session,
+    port,
+    async close() {
+      await app.close();
+      await session.shutdown();
+    },
+  };
+}
+
+/** The `serve` command: runs until SIGINT/SIGTERM, then stops what it started. */
+export async function serveCommand(config: Config): Promise<number> {
+  const log = (line: string) => process.stderr.write(`[dynamo-cassandra] ${line}\n`);
+  if (cluster.isWorker) {
+    const server = await startServer(config, config.contactPoints);
+    await waitForSignal();
+    await server.close();
+    return 0;
+  }
+  const { points, node } = await resolveCluster(config, log);
+  const stopNode = async () => {
+    if (node && !node.reused) {
+      log('stopping the embedded Cassandra node');
+      await node.stop();
+    }
+  };
+  try {
+    await preflightAuth(config, points); // src/auth: refuses a non-loopback address without keys
+    if (config.workers > 1) {
+      // Workers share the listening socket (node:cluster); each has its own Cassandra session.
+      const env = { DC_CONTACT_POINTS: points.join(','), DC_LOCAL_DC: node?.datacenter ?? config.localDc };
+      for (let i = 0; i < config.workers; i++) cluster.fork(env);
+      log(`serving DynamoDB API on ${config.tlsCert ? 'https' : 'http'}://${config.host}:${config.port} with ${config.workers} workers`);
+      await waitForSignal();
+      for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+      await Promise.all(
+        Object.values(cluster.workers ?? {}).map((w) => new Promise((r) => (w && !w.isDead() ? w.once('exit', r) : r(null)))),
+      );
+    } else {
+      const server = await startServer({ ...config, localDc: node?.datacenter ?? config.localDc }, points);
+      log(`serving DynamoDB API on ${config.tlsCert ? 'https' : 'http'}://${config.host}:${server.port} (Cassandra at ${points.join(',')})`);
+      await waitForSignal();
+      await server.close();
+    }
+  } finally {
+    await stopNode();
+  }
+  return 0;
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}

@@ -1,0 +1,157 @@
+// Item reads and writes with DynamoDB's atomicity on top of Cassandra.
+//
+// Every write that depends on the old item (conditions, ADD, SET a = a + 1, ReturnValues of old
+// values) is a read followed by a compare-and-set lightweight transaction on the row's version;
+// when another writer got there first, the read and the decision are repeated. Unconditional
+// writes are guarded according to the table's write-isolation mode:
+//   always     - every write is a lightweight transaction (safe whatever the mix of writes; default)
+//   only_rmw   - unconditional writes are plain writes (faster; safe only if one item never gets
+//                plain and conditional writes at the same time)
+//   forbid_rmw - plain writes only; requests that need the old item are rejected
+//   unsafe_rmw - read-modify-write without transactions (lost updates possible)
+import { getRandomValues } from 'node:crypto';
+import cassandra from 'cassandra-driver';
+import type { WriteIsolation } from '../config.js';
+import { internalServerError, validation } from '../dynamo/errors.js';
+import type { Item } from '../dynamo/types.js';
+import type { CatalogEntry } from './catalog.js';
+import { Long, type CqlSession } from './session.js';
+import { keyOf, type BlindUpdate, type StoredItem, type Translator, type WriteGuard } from './translator.js';
+
+export interface TableHandle {
+  entry: CatalogEntry;
+  translator: Translator;
+  isolation: WriteIsolation;
+}
+
+export type Mutation = { kind: 'put'; item: Item } | { kind: 'delete' } | { kind: 'none' };
+
+/** What a read-modify-write decides from the old item: the write to make and the answer to give. */
+export interface Decision<T> {
+  mutation: Mutation;
+  result: T;
+}
+
+const MAX_ATTEMPTS = 64;
+
+function newVersion(): Long {
+  const words = getRandomValues(new Int32Array(2));
+  // Zero is the sentinel of the always-true condition; never use it as a version.
+  return words[0] === 0 && words[1] === 0 ? Long.ONE : Long.fromBits(words[0], words[1]);
+}
+
+function isCasTimeout(e: unknown): boolean {
+  const err = e as { code?: number; writeType?: string };
+  return err?.code === cassandra.types.responseErrorCodes.writeTimeout && err.writeType === 'CAS';
+}
+
+/** Runs tasks with the same key one after another (per process), so local writers don't race in Paxos. */
+class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const current = previous.then(task, task);
+    const tail = current.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return current;
+  }
+}
+
+export class ItemStore {
+  private readonly queue = new KeyedQueue();
+
+  constructor(private readonly session: CqlSession) {}
+
+  read(h: TableHandle, key: Item, consistent: boolean): Promise<StoredItem | undefined> {
+    const c = this.session.consistency;
+    return h.translator.read(this.session, h.entry.layout, key, consistent ? c.strong : c.eventual);
+  }
+
+  private blindGuard(h: TableHandle): WriteGuard {
+    return h.isolation === 'always' ? { kind: 'always' } : { kind: 'plain' };
+  }
+
+  async putBlind(h: TableHandle, item: Item): Promise<void> {
+    await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), newVersion());
+  }
+
+  async deleteBlind(h: TableHandle, key: Item): Promise<void> {
+    await h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h));
+  }
+
+  async updateBlind(h: TableHandle, key: Item, update: BlindUpdate): Promise<void> {
+    if (!h.translator.updateBlind) throw new Error(`translator ${h.translator.name} has no blind updates`);
+    await h.translator.updateBlind(this.session, h.entry.layout, key, update, this.blindGuard(h), newVersion());
+  }
+
+  /**
+   * Reads the item, lets `decide` choose the write, and applies it atomically. `decide` may throw
+   * (e.g. ConditionalCheckFailedException) and may run more than once.
+   */
+  mutate<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
+    if (h.isolation === 'forbid_rmw') {
+      return Promise.reject(
+        validation(
+          "Read-modify-write operations are disabled by 'forbid_rmw' write isolation policy. Refusing to perform this operation.",
+        ),
+      );
+    }
+    const keyId = h.entry.definition.id + JSON.stringify(keyOf(key, h.entry.definition.key));
+    return this.queue.run(keyId, () => (h.isolation === 'unsafe_rmw' ? this.unsafe(h, key, decide) : this.cas(h, key, decide)));
+  }
+
+  private async unsafe<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
+    const old = await this.read(h, key, true);
+    const { mutation, result } = decide(old);
+    await this.apply(h, key, mutation, { kind: 'plain' }, newVersion(), old);
+    return result;
+  }
+
+  private async cas<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
+    const { layout } = h.entry;
+    let consistency = this.session.consistency.strong;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const old = await h.translator.read(this.session, layout, key, consistency);
+      const { mutation, result } = decide(old);
+      if (mutation.kind === 'none') return result;
+      const version = newVersion();
+      const guard: WriteGuard = { kind: 'version', expected: old ? old.version : null };
+      try {
+        if (await this.apply(h, key, mutation, guard, version, old)) return result;
+      } catch (e) {
+        if (!isCasTimeout(e)) throw e;
+        // The outcome is unknown. A serial read finishes any round in progress and tells us.
+        const now = await h.translator.read(this.session, layout, key, this.session.consistency.serial);
+        if (mutation.kind === 'put' && now?.version.equals(version)) return result;
+        if (mutation.kind === 'delete' && !now) return result;
+        const unchanged = old ? now?.version.equals(old.version) : !now;
+        if (!unchanged) throw internalServerError('The outcome of a conditional write is unknown (Cassandra timeout)');
+      }
+      // Lost the race: read the latest state through Paxos and decide again, after a short pause.
+      consistency = this.session.consistency.serial;
+      if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
+    }
+    throw internalServerError('Too much contention on this item; the write was not applied');
+  }
+
+  private apply(
+    h: TableHandle,
+    key: Item,
+    mutation: Mutation,
+    guard: WriteGuard,
+    version: Long,
+    old: StoredItem | undefined,
+  ): Promise<boolean> {
+    const { layout } = h.entry;
+    if (mutation.kind === 'put') return h.translator.put(this.session, layout, mutation.item, guard, version, old);
+    if (mutation.kind === 'delete') {
+      if (!old) return Promise.resolve(true);
+      return h.translator.delete(this.session, layout, key, guard);
+    }
+    return Promise.resolve(true);
+  }
+}

@@ -1,0 +1,90 @@
+// The Cassandra connection: one cassandra-driver Client per process, the consistency levels the
+// configuration asks for, and a thin execute() that always uses prepared statements.
+import { readFileSync } from 'node:fs';
+import cassandra from 'cassandra-driver';
+import type { Config } from '../config.js';
+
+const { consistencies } = cassandra.types;
+
+export type Row = cassandra.types.Row;
+export type Long = cassandra.types.Long;
+export const Long = cassandra.types.Long;
+
+export interface Consistencies {
+  eventual: number;
+  strong: number;
+  write: number;
+  serial: number;
+}
+
+export interface CqlSession {
+  readonly client: cassandra.Client;
+  readonly keyspace: string;
+  readonly consistency: Consistencies;
+  execute(query: string, params: unknown[], consistency: number, serial?: number): Promise<cassandra.types.ResultSet>;
+  shutdown(): Promise<void>;
+}
+
+function level(name: string): number {
+  const value = (consistencies as unknown as Record<string, number>)[name.toLowerCase().replace(/_(\w)/g, (_, c) => c.toUpperCase())];
+  if (value === undefined) throw new Error(`unknown consistency level ${name}`);
+  return value;
+}
+
+/** Parses "host", "host:port" and "[v6]:port" contact points; the driver wants one port for all. */
+function contactPoints(points: string[]): { hosts: string[]; port: number } {
+  let port = 9042;
+  const hosts = points.map((p) => {
+    const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(p);
+    if (!m) return p;
+    port = Number(m[2]);
+    return m[1].replace(/^\[|\]$/g, '');
+  });
+  return { hosts, port };
+}
+
+export async function connect(config: Config, points: string[]): Promise<CqlSession> {
+  const { hosts, port } = contactPoints(points);
+  const options: cassandra.ClientOptions = {
+    contactPoints: hosts,
+    protocolOptions: { port },
+    localDataCenter: config.localDc,
+    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2, [cassandra.types.distance.remote]: 1 } },
+    socketOptions: { readTimeout: 20000, connectTimeout: 10000 },
+    queryOptions: { prepare: true },
+  };
+  if (config.username) {
+    options.credentials = { username: config.username, password: config.password ?? '' };
+  }
+  if (config.cassandraTls) {
+    options.sslOptions = {
+      rejectUnauthorized: config.cassandraTlsVerify,
+      ca: config.cassandraCa ? [readFileSync(config.cassandraCa)] : undefined,
+      checkServerIdentity: config.cassandraTlsVerify ? undefined : () => undefined,
+    };
+  }
+  const client = new cassandra.Client(options);
+  await client.connect();
+  await client.execute(
+    `CREATE KEYSPACE IF NOT EXISTS ${quoteIdent(config.keyspace)} WITH replication = ${config.replication}`,
+  );
+  const consistency: Consistencies = {
+    eventual: level(config.readConsistency),
+    strong: level(config.consistentReadConsistency),
+    write: level(config.writeConsistency),
+    serial: level(config.serialConsistency),
+  };
+  return {
+    client,
+    keyspace: config.keyspace,
+    consistency,
+    execute: (query, params, cl, serial) =>
+      client.execute(query, params, { prepare: true, consistency: cl, serialConsistency: serial ?? consistency.serial }),
+    shutdown: () => client.shutdown(),
+  };
+}
+
+/** A CQL identifier, quoted so case and reserved words survive. */
+export function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}

@@ -1,0 +1,86 @@
+// The contract between the item store and a CQL layout. A translator maps DynamoDB items to rows
+// of one CQL table per DynamoDB table; it knows CQL but nothing of HTTP or of the expression
+// language. Every layout keeps a `ver` column: a random 64-bit version rewritten on every write,
+// which the item store uses for compare-and-set with lightweight transactions.
+import type { Item, KeySchema, AttributeValue } from '../dynamo/types.js';
+import type { CqlSession, Long } from './session.js';
+
+/** Where a DynamoDB table lives in Cassandra. */
+export interface TableLayout {
+  keyspace: string;
+  cqlTable: string;
+  key: KeySchema;
+}
+
+/** An item as read from Cassandra: its JSON is kept so responses can embed it without re-encoding. */
+export class StoredItem {
+  private parsed?: Item;
+  constructor(
+    readonly json: string,
+    readonly version: Long,
+  ) {}
+
+  get item(): Item {
+    return (this.parsed ??= JSON.parse(this.json) as Item);
+  }
+}
+
+/**
+ * How a write is guarded:
+ * - plain: an ordinary write (no Paxos);
+ * - always: a lightweight transaction whose condition always holds (ordered with other LWTs);
+ * - version: compare-and-set, applies only if the row's version is `expected` (null: row absent).
+ */
+export type WriteGuard = { kind: 'plain' } | { kind: 'always' } | { kind: 'version'; expected: Long | null };
+
+/** A partial update that needs no read: top-level attributes to set and to remove. */
+export interface BlindUpdate {
+  set: Item;
+  remove: string[];
+}
+
+/** One page of a key-ordered read: items plus whether more may follow. */
+export interface RowPage {
+  items: StoredItem[];
+  /** Driver paging state to continue this CQL query, if the page was cut by fetchSize. */
+  pageState?: string;
+}
+
+export interface Translator {
+  readonly name: string;
+  /** True when `updateBlind` is implemented (partial updates without a read). */
+  readonly supportsBlindUpdate: boolean;
+  /** CQL statements creating the table (CREATE TABLE ...). */
+  createTableCql(layout: TableLayout): string[];
+  read(session: CqlSession, layout: TableLayout, key: Item, consistency: number): Promise<StoredItem | undefined>;
+  /** Writes the whole item (replacing any old one). Returns false when a guarded write did not apply. */
+  put(session: CqlSession, layout: TableLayout, item: Item, guard: WriteGuard, version: Long, old?: StoredItem): Promise<boolean>;
+  delete(session: CqlSession, layout: TableLayout, key: Item, guard: WriteGuard): Promise<boolean>;
+  updateBlind?(
+    session: CqlSession,
+    layout: TableLayout,
+    key: Item,
+    update: BlindUpdate,
+    guard: WriteGuard,
+    version: Long,
+  ): Promise<boolean>;
+}
+
+/** The key attributes of an item, as a new item. */
+export function keyOf(item: Item, schema: KeySchema): Item {
+  const key: Item = { [schema.hash.name]: item[schema.hash.name] };
+  if (schema.range) key[schema.range.name] = item[schema.range.name];
+  return key;
+}
+
+/** Converts a key attribute value to the value bound to its CQL column (text, decimal or blob). */
+export function keyColumnValue(value: AttributeValue): unknown {
+  if ('S' in value) return value.S;
+  if ('N' in value) return value.N; // the driver encodes a decimal from its string form
+  if ('B' in value) return Buffer.from(value.B, 'base64');
+  throw new Error('not a key value');
+}
+
+export function cqlKeyType(type: 'S' | 'N' | 'B'): string {
+  return type === 'S' ? 'text' : type === 'N' ? 'decimal' : 'blob';
+}

@@ -1,0 +1,63 @@
+// `npm test`: starts one Cassandra node for the whole run (unless DC_TEST_CONTACT_POINTS names a
+// cluster), runs every compiled test file with node's test runner, and stops the node.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startLocalNode, type LocalNode } from '../src/local-node/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function testFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...testFiles(path));
+    else if (name.endsWith('.test.js')) out.push(path);
+  }
+  return out.sort();
+}
+
+async function main(): Promise<number> {
+  const filters = process.argv.slice(2);
+  const files = testFiles(here).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+  let node: LocalNode | undefined;
+  let dataDir: string | undefined;
+  const env = { ...process.env };
+  if (!env.DC_TEST_CONTACT_POINTS) {
+    dataDir = mkdtempSync(join(tmpdir(), 'dc-test-node-'));
+    const started = Date.now();
+    node = await startLocalNode({
+      address: '127.0.0.1',
+      port: 19042,
+      clusterName: 'dynamo-cassandra-test',
+      datacenter: 'datacenter1',
+      dataDir,
+      heapMb: 1024,
+      log: (line) => process.stderr.write(`[test-node] ${line}\n`),
+    });
+    process.stderr.write(`[test-node] Cassandra ready at ${node.address}:${node.port} in ${Date.now() - started} ms\n`);
+    env.DC_TEST_CONTACT_POINTS = `${node.address}:${node.port}`;
+    env.DC_TEST_LOCAL_DC = node.datacenter;
+  }
+  try {
+    const concurrency = env.DC_TEST_CONCURRENCY ?? '2';
+    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], {
+      stdio: 'inherit',
+      env,
+    });
+    return await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  } finally {
+    if (node && !node.reused) await node.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`test run failed: ${(e as Error)?.stack ?? e}\n`);
+    process.exit(1);
+  },
+);
