@@ -4,7 +4,7 @@
 import { getRandomValues } from 'node:crypto';
 import { CreateTableCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
-import { benchCluster, formatRow, load, startServeProcess, type Result } from './harness.js';
+import { benchCluster, formatRow, lightClient, load, startServeProcess, type Result } from './harness.js';
 
 const { Long } = cassandra.types;
 const ONE = cassandra.types.consistencies.localOne;
@@ -23,6 +23,7 @@ interface Row {
   isolation: string;
   op: string;
   api: Result;
+  light: Result;
   direct: Result;
 }
 
@@ -44,6 +45,7 @@ export async function runCore(o: CoreOptions): Promise<string> {
     ['--contact-points', cluster.points.join(','), '--local-dc', cluster.localDc, '--keyspace', keyspace, '--workers', String(o.workers)],
     port,
   );
+  const raw = lightClient(server.endpoint);
   const sdk = new DynamoDBClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
   const [host, cqlPort] = cluster.points[0].split(':');
   const cql = new cassandra.Client({
@@ -110,37 +112,49 @@ export async function runCore(o: CoreOptions): Promise<string> {
               serialConsistency: SERIAL,
             }),
         };
+        const updateRequest = (i: number, conditional: boolean) => ({
+          TableName: table,
+          Key: { pk: { S: `k${i % o.items}` } },
+          UpdateExpression: 'SET #n = :v',
+          ...(conditional ? { ConditionExpression: 'attribute_exists(pk)' } : {}),
+          ExpressionAttributeNames: { '#n': 'name' },
+          ExpressionAttributeValues: { ':v': { S: 'x' } },
+        });
+        const light = {
+          put: (i: number) => raw('PutItem', { TableName: table, Item: payload(i % o.items) }),
+          get: (i: number) => raw('GetItem', { TableName: table, Key: { pk: { S: `k${i % o.items}` } } }),
+          update: (i: number) => raw('UpdateItem', updateRequest(i, false)),
+          conditional: (i: number) => raw('UpdateItem', updateRequest(i, true)),
+        };
         const api = {
           put: (i: number) => sdk.send(new PutItemCommand({ TableName: table, Item: payload(i % o.items) })),
           get: (i: number) => sdk.send(new GetItemCommand({ TableName: table, Key: { pk: { S: `k${i % o.items}` } } })),
-          update: (i: number) =>
-            sdk.send(new UpdateItemCommand({ TableName: table, Key: { pk: { S: `k${i % o.items}` } }, UpdateExpression: 'SET #n = :v', ExpressionAttributeNames: { '#n': 'name' }, ExpressionAttributeValues: { ':v': { S: 'x' } } })),
-          conditional: (i: number) =>
-            sdk.send(
-              new UpdateItemCommand({
-                TableName: table,
-                Key: { pk: { S: `k${i % o.items}` } },
-                UpdateExpression: 'SET #n = :v',
-                ConditionExpression: 'attribute_exists(pk)',
-                ExpressionAttributeNames: { '#n': 'name' },
-                ExpressionAttributeValues: { ':v': { S: 'x' } },
-              }),
-            ),
+          update: (i: number) => sdk.send(new UpdateItemCommand(updateRequest(i, false))),
+          conditional: (i: number) => sdk.send(new UpdateItemCommand(updateRequest(i, true))),
         };
         // Load the items once through the API so both sides read the same rows.
         for (let i = 0; i < o.items; i += 64) {
           await Promise.all(Array.from({ length: Math.min(64, o.items - i) }, (_, j) => api.put(i + j)));
         }
-        const pair = async (op: string, a: (i: number) => Promise<unknown>, d: (i: number) => Promise<unknown>) => {
-          const apiResult = await load(o.concurrency, o.seconds, a);
-          const directResult = await load(o.concurrency, o.seconds, d);
-          rows.push({ translator, isolation, op, api: apiResult, direct: directResult });
-          process.stderr.write(`[bench] ${translator}/${isolation} ${op}: API ${apiResult.opsPerSec.toFixed(0)} ops/s, direct ${directResult.opsPerSec.toFixed(0)} ops/s\n`);
+        type Op = (i: number) => Promise<unknown>;
+        const measure = async (op: string, viaSdk: Op, viaLight: Op, viaCql: Op) => {
+          const row = {
+            translator,
+            isolation,
+            op,
+            api: await load(o.concurrency, o.seconds, viaSdk),
+            light: await load(o.concurrency, o.seconds, viaLight),
+            direct: await load(o.concurrency, o.seconds, viaCql),
+          };
+          rows.push(row);
+          process.stderr.write(
+            `[bench] ${translator}/${isolation} ${op}: SDK ${row.api.opsPerSec.toFixed(0)}, light client ${row.light.opsPerSec.toFixed(0)}, direct CQL ${row.direct.opsPerSec.toFixed(0)} ops/s\n`,
+          );
         };
-        if (isolation === 'always') await pair('GetItem', api.get, direct.get);
-        await pair('PutItem', api.put, direct.put);
-        await pair('UpdateItem SET', api.update, doc ? direct.rmw : direct.merge);
-        if (isolation === 'always') await pair('UpdateItem conditional', api.conditional, direct.rmw);
+        if (isolation === 'always') await measure('GetItem', api.get, light.get, direct.get);
+        await measure('PutItem', api.put, light.put, direct.put);
+        await measure('UpdateItem SET', api.update, light.update, doc ? direct.rmw : direct.merge);
+        if (isolation === 'always') await measure('UpdateItem conditional', api.conditional, light.conditional, direct.rmw);
       }
     }
   } finally {
@@ -153,13 +167,24 @@ export async function runCore(o: CoreOptions): Promise<string> {
   const lines = [
     `Concurrency ${o.concurrency}, ${o.seconds} s per measurement, ${o.items} items of ~1 KB, serve with ${o.workers} worker(s); latencies in ms.`,
     '',
-    formatRow(['layout', 'write isolation', 'operation', 'API ops/s', 'API p50', 'API p99', 'direct ops/s', 'direct p50', 'direct p99', 'API/direct']),
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    'SDK: the AWS SDK v3 client; light: a minimal keep-alive HTTP client sending the same JSON (isolates the',
+    "server's cost from the SDK's); direct: the same CQL through cassandra-driver, prepared.",
+    '',
+    formatRow(['layout', 'isolation', 'operation', 'SDK ops/s', 'SDK p50', 'SDK p99', 'light ops/s', 'light p50', 'direct ops/s', 'direct p50', 'direct p99', 'SDK/direct', 'light/direct']),
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) =>
-      formatRow([r.translator, r.isolation, r.op, Math.round(r.api.opsPerSec), r.api.p50, r.api.p99, Math.round(r.direct.opsPerSec), r.direct.p50, r.direct.p99, r.api.opsPerSec / r.direct.opsPerSec]),
+      formatRow([
+        r.translator, r.isolation, r.op,
+        Math.round(r.api.opsPerSec), r.api.p50, r.api.p99,
+        Math.round(r.light.opsPerSec), r.light.p50,
+        Math.round(r.direct.opsPerSec), r.direct.p50, r.direct.p99,
+        r.api.opsPerSec / r.direct.opsPerSec, r.light.opsPerSec / r.direct.opsPerSec,
+      ]),
     ),
   ];
-  const errors = rows.filter((r) => r.api.errors || r.direct.errors);
-  if (errors.length) lines.push('', `Errors: ${errors.map((r) => `${r.translator}/${r.isolation} ${r.op}: API ${r.api.errors}, direct ${r.direct.errors}`).join('; ')}`);
+  const errors = rows.filter((r) => r.api.errors || r.light.errors || r.direct.errors);
+  if (errors.length) {
+    lines.push('', `Errors: ${errors.map((r) => `${r.translator}/${r.isolation} ${r.op}: SDK ${r.api.errors}, light ${r.light.errors}, direct ${r.direct.errors}`).join('; ')}`);
+  }
   return lines.join('\n');
 }

@@ -1,6 +1,7 @@
 // Benchmark building blocks: a closed-loop load generator at fixed concurrency, latency
 // percentiles, and the Cassandra node / server processes the benchmarks run against.
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -85,11 +86,20 @@ export async function benchCluster(): Promise<{ points: string[]; localDc: strin
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
 
+// Servers started here must not outlive an interrupted benchmark.
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 /** Runs `dynamo-cassandra serve` as its own process (as users run it) and waits until it answers. */
 export async function startServeProcess(args: string[], port: number): Promise<{ endpoint: string; pid: number; stop(): Promise<void> }> {
   const child: ChildProcess = spawn(process.execPath, [cli, 'serve', '--port', String(port), '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -119,4 +129,38 @@ export async function startServeProcess(args: string[], port: number): Promise<{
 
 export function formatRow(cells: (string | number)[]): string {
   return '| ' + cells.map((c) => (typeof c === 'number' ? (Number.isInteger(c) ? String(c) : c.toFixed(2)) : c)).join(' | ') + ' |';
+}
+
+/**
+ * A minimal keep-alive HTTP client for the DynamoDB JSON protocol. Measuring with it as well as
+ * with the AWS SDK separates the server's cost from the SDK's own CPU cost per request, which on
+ * a 2-core machine shared with Cassandra is a large part of the total.
+ */
+export function lightClient(endpoint: string): (action: string, body: object) => Promise<void> {
+  const url = new URL(endpoint);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  return (action, body) =>
+    new Promise((resolve, reject) => {
+      const payload = JSON.stringify(body);
+      const req = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          method: 'POST',
+          path: '/',
+          agent,
+          headers: {
+            'x-amz-target': `DynamoDB_20120810.${action}`,
+            'content-type': 'application/x-amz-json-1.0',
+            'content-length': Buffer.byteLength(payload),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
 }

@@ -1,6 +1,8 @@
 // The DynamoDB actions this server implements, by their X-Amz-Target operation name.
 import { describeEndpoints, describeLimits } from './account.js';
 import type { ActionSpec } from './context.js';
+import { batchGetItem } from './batch-get-item.js';
+import { batchWriteItem } from './batch-write-item.js';
 import { createTable } from './create-table.js';
 import { deleteItem } from './delete-item.js';
 import { deleteTable } from './delete-table.js';
@@ -8,6 +10,8 @@ import { describeTable } from './describe-table.js';
 import { getItem } from './get-item.js';
 import { listTables } from './list-tables.js';
 import { putItem } from './put-item.js';
+import { query } from './query.js';
+import { scan } from './scan.js';
 import { listTagsOfResource, tagResource, untagResource } from './tags.js';
 import { updateItem } from './update-item.js';
 import { updateTable } from './update-table.js';
@@ -27,4 +31,8 @@ export const actions: Record<string, ActionSpec> = {
   PutItem: putItem,
   UpdateItem: updateItem,
   DeleteItem: deleteItem,
+  Query: query,
+  Scan: scan,
+  BatchGetItem: batchGetItem,
+  BatchWriteItem: batchWriteItem,
 };

@@ -75,7 +75,7 @@ export class KeyStore {
   async init(): Promise<void> {
     await this.session.client.execute(
       `CREATE TABLE IF NOT EXISTS ${this.table} (access_key_id text PRIMARY KEY, name text, account_id text, ` +
-        `allow list<text>, secret blob, server_key_id text, created_at timestamp, revoked_at timestamp)`,
+        `allow_rules list<text>, secret blob, server_key_id text, created_at timestamp, revoked_at timestamp)`,
     );
   }
 
@@ -87,7 +87,7 @@ export class KeyStore {
       const accessKeyId = newAccessKeyId();
       const secretAccessKey = newSecretAccessKey();
       const rs = await this.session.execute(
-        `INSERT INTO ${this.table} (access_key_id, name, account_id, allow, secret, server_key_id, created_at) ` +
+        `INSERT INTO ${this.table} (access_key_id, name, account_id, allow_rules, secret, server_key_id, created_at) ` +
           `VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
         [accessKeyId, spec.name ?? null, spec.accountId ?? null, allow, this.box.seal(secretAccessKey, accessKeyId), this.box.keyId, new Date()],
         this.session.consistency.write,
@@ -121,7 +121,7 @@ export class KeyStore {
     const allow = spec.allow?.length ? spec.allow : ['*'];
     allow.forEach(parseRule);
     await this.session.execute(
-      `INSERT INTO ${this.table} (access_key_id, name, account_id, allow, secret, server_key_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO ${this.table} (access_key_id, name, account_id, allow_rules, secret, server_key_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       [accessKeyId, spec.name ?? null, spec.accountId ?? null, allow, sealed, this.box.keyId, new Date()],
       this.session.consistency.write,
     );
@@ -212,7 +212,7 @@ function rowToStored(row: { get(name: string): unknown }): StoredKey {
     accessKeyId: row.get('access_key_id') as string,
     name: (row.get('name') as string | null) ?? null,
     accountId: (row.get('account_id') as string | null) ?? null,
-    allow: (row.get('allow') as string[] | null) ?? [],
+    allow: (row.get('allow_rules') as string[] | null) ?? [],
     createdAt: (row.get('created_at') as Date | null) ?? null,
     revokedAt: (row.get('revoked_at') as Date | null) ?? null,
     serverKeyId: (row.get('server_key_id') as string | null) ?? null,

@@ -3,6 +3,21 @@ import type { AttributeType, AttributeValue, Item } from './types.js';
 import { serialization, validation } from './errors.js';
 import { compareNumbers, normalizeNumber, numbersEqual, significantDigits } from './numbers.js';
 
+// Attribute names and map keys come from clients, so "constructor" or "__proto__" must be read and
+// written as own properties only.
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** o[k] when k is an own property, else undefined. */
+export function getOwn<T>(o: Record<string, T>, k: string): T | undefined {
+  return hasOwn.call(o, k) ? o[k] : undefined;
+}
+
+/** o[k] = v, as an own property even for "__proto__". */
+export function setOwn<T>(o: Record<string, T>, k: string, v: T): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
 export const ATTRIBUTE_TYPES: readonly AttributeType[] = ['S', 'N', 'B', 'BOOL', 'NULL', 'M', 'L', 'SS', 'NS', 'BS'];
 const TYPE_SET = new Set<string>(ATTRIBUTE_TYPES);
 
@@ -92,6 +107,31 @@ function setWithoutDuplicates(kind: 'SS' | 'BS', raw: unknown[], values: string[
  * key holding the value, if any) only appears in the message for a null value.
  */
 export function normalizeAttributeValue(v: unknown, name?: string): AttributeValue {
+  return normalizeValue(v, name, ITEM_NESTING);
+}
+
+// An item may hold 32 levels counting itself, so an attribute value 31 levels of M/L; an
+// expression value may go one level deeper (DynamoDB then rejects the resulting item instead).
+const ITEM_NESTING = 31;
+const EXPRESSION_NESTING = 32;
+export const MSG_NESTING = 'Nesting Levels have exceeded supported limits';
+const MSG_NESTING_ITEM = `${MSG_NESTING}: Attributes in the item have nested levels beyond supported limit`;
+
+/** Number of nested M/L levels in a value (a scalar or set is 0). */
+export function nestingDepth(v: AttributeValue): number {
+  let d = 0;
+  if ('M' in v) for (const k in v.M) d = Math.max(d, nestingDepth(v.M[k]!));
+  else if ('L' in v) for (const e of v.L) d = Math.max(d, nestingDepth(e));
+  else return 0;
+  return d + 1;
+}
+
+/** Whether a value fits in an item (see ITEM_NESTING). */
+export function fitsItemNesting(v: AttributeValue): boolean {
+  return nestingDepth(v) <= ITEM_NESTING;
+}
+
+function normalizeValue(v: unknown, name: string | undefined, levelsLeft: number): AttributeValue {
   if (v === null || v === undefined) throw validation(name === undefined ? MSG_NULL_ITEM : `${MSG_NULL_ITEM}: ${name} is null`);
   if (!isPlainObject(v)) wrongJson(v, 'AttributeValue');
   let type: AttributeType | undefined;
@@ -150,17 +190,19 @@ export function normalizeAttributeValue(v: unknown, name?: string): AttributeVal
       return { BS: out };
     }
     case 'M': {
+      if (levelsLeft <= 0) throw validation(MSG_NESTING_ITEM);
       const m = expectMap(raw);
       const out: Record<string, AttributeValue> = {};
       for (const k of Object.keys(m)) {
         if (k === '') throw validation('Empty attribute name');
-        out[k] = normalizeAttributeValue(m[k], k);
+        setOwn(out, k, normalizeValue(m[k], k, levelsLeft - 1));
       }
       return { M: out };
     }
     case 'L': {
+      if (levelsLeft <= 0) throw validation(MSG_NESTING_ITEM);
       const list = expectList(raw);
-      return { L: list.map((e) => normalizeAttributeValue(e)) };
+      return { L: list.map((e) => normalizeValue(e, undefined, levelsLeft - 1)) };
     }
   }
 }
@@ -171,7 +213,7 @@ export function normalizeItem(v: unknown): Item {
   const out: Item = {};
   for (const k of Object.keys(m)) {
     if (k === '') throw validation('Empty attribute name');
-    out[k] = normalizeAttributeValue(m[k], k);
+    setOwn(out, k, normalizeAttributeValue(m[k], k));
   }
   return out;
 }
@@ -179,7 +221,7 @@ export function normalizeItem(v: unknown): Item {
 /** Validates one ExpressionAttributeValues entry, with DynamoDB's wrapping of the message. */
 export function normalizeExpressionValue(v: unknown, key: string): AttributeValue {
   try {
-    return normalizeAttributeValue(v);
+    return normalizeValue(v, undefined, EXPRESSION_NESTING);
   } catch (e) {
     if (e instanceof Error && (e as { name?: string }).name === 'ValidationException') {
       throw validation(`ExpressionAttributeValues contains invalid value: ${e.message} for key ${key}`);
@@ -305,7 +347,7 @@ export function attributeValuesEqual(a: AttributeValue, b: AttributeValue): bool
   const ka = Object.keys(a.M);
   if (ka.length !== Object.keys(b.M).length) return false;
   for (const k of ka) {
-    const y = b.M[k];
+    const y = getOwn(b.M, k);
     if (y === undefined || !attributeValuesEqual(a.M[k]!, y)) return false;
   }
   return true;

@@ -105,15 +105,6 @@ export function normalizeNumber(s: string): string {
   return format(p);
 }
 
-/** True when s is already canonical (what normalizeNumber would return); cheap fast path. */
-export function isCanonicalNumber(s: string): boolean {
-  try {
-    return normalizeNumber(s) === s;
-  } catch {
-    return false;
-  }
-}
-
 function dec(s: string): Dec {
   return new D(s);
 }
@@ -121,12 +112,52 @@ function dec(s: string): Dec {
 /** Numeric comparison of two valid number strings: negative, zero or positive. */
 export function compareNumbers(a: string, b: string): number {
   if (a === b) return 0;
-  return dec(a).cmp(dec(b));
+  const fast = compareCanonical(a, b);
+  return fast !== undefined ? fast : dec(a).cmp(dec(b));
 }
 
 /** Numeric equality of two valid number strings. */
 export function numbersEqual(a: string, b: string): boolean {
-  return a === b || dec(a).eq(dec(b));
+  if (a === b) return true;
+  const fast = compareCanonical(a, b);
+  return fast !== undefined ? fast === 0 : dec(a).eq(dec(b));
+}
+
+/** Length of the integer part when s is in canonical plain form (what normalizeNumber returns). */
+function canonicalIntLength(s: string, start: number): number {
+  const n = s.length;
+  if (start >= n) return -1;
+  let i = start;
+  const first = s.charCodeAt(i);
+  if (!isDigit(first)) return -1;
+  i++;
+  while (i < n && isDigit(s.charCodeAt(i))) i++;
+  const intLen = i - start;
+  if (first === 48 && intLen > 1) return -1;
+  if (i === n) return intLen;
+  if (s.charCodeAt(i) !== 46 || i + 1 === n) return -1;
+  for (let j = i + 1; j < n; j++) if (!isDigit(s.charCodeAt(j))) return -1;
+  if (s.charCodeAt(n - 1) === 48) return -1; // canonical fractions have no trailing zero
+  return intLen;
+}
+
+// Stored numbers are canonical, so most comparisons need no decimal arithmetic: compare signs,
+// then integer-part lengths, then digits. Anything else falls back to decimal.js.
+function compareCanonical(a: string, b: string): number | undefined {
+  const an = a.charCodeAt(0) === 45;
+  const bn = b.charCodeAt(0) === 45;
+  const al = canonicalIntLength(a, an ? 1 : 0);
+  const bl = canonicalIntLength(b, bn ? 1 : 0);
+  if (al < 0 || bl < 0) return undefined;
+  if (an !== bn) return an ? -1 : 1; // canonical zero is never negative
+  let r: number;
+  if (al !== bl) r = al - bl;
+  else {
+    const x = an ? a.slice(1) : a;
+    const y = bn ? b.slice(1) : b;
+    r = x < y ? -1 : x > y ? 1 : 0; // same integer length: plain string order is numeric order
+  }
+  return an ? -r : r;
 }
 
 // Update arithmetic: the exact result is computed, then validated like a stored number

@@ -3,7 +3,7 @@
 // language. Every layout keeps a `ver` column: a random 64-bit version rewritten on every write,
 // which the item store uses for compare-and-set with lightweight transactions.
 import type { Item, KeySchema, AttributeValue } from '../dynamo/types.js';
-import type { CqlSession, Long } from './session.js';
+import type { CqlSession, Long, Row } from './session.js';
 
 /** Where a DynamoDB table lives in Cassandra. */
 export interface TableLayout {
@@ -39,19 +39,16 @@ export interface BlindUpdate {
   remove: string[];
 }
 
-/** One page of a key-ordered read: items plus whether more may follow. */
-export interface RowPage {
-  items: StoredItem[];
-  /** Driver paging state to continue this CQL query, if the page was cut by fetchSize. */
-  pageState?: string;
-}
-
 export interface Translator {
   readonly name: string;
   /** True when `updateBlind` is implemented (partial updates without a read). */
   readonly supportsBlindUpdate: boolean;
   /** CQL statements creating the table (CREATE TABLE ...). */
   createTableCql(layout: TableLayout): string[];
+  /** The value columns a read selects (the key columns are not needed: items carry their keys). */
+  readonly readColumns: string;
+  /** The stored item of a row that has `readColumns`. */
+  decode(row: Row): StoredItem;
   read(session: CqlSession, layout: TableLayout, key: Item, consistency: number): Promise<StoredItem | undefined>;
   /** Writes the whole item (replacing any old one). Returns false when a guarded write did not apply. */
   put(session: CqlSession, layout: TableLayout, item: Item, guard: WriteGuard, version: Long, old?: StoredItem): Promise<boolean>;

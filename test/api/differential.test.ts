@@ -6,7 +6,8 @@ import aws4 from 'aws4';
 import { startDynamoDBLocal, type DynamoDBLocal } from '../helpers/dynamodb-local.js';
 import { TEST_TRANSLATORS, startTestServer, type TestServer } from '../helpers/server.js';
 
-type Step = [label: string, action: string, body: Record<string, unknown>];
+/** unordered: item lists are compared as sets (Scan order and batch responses are unspecified). */
+type Step = [label: string, action: string, body: Record<string, unknown>, options?: { unordered?: boolean }];
 
 /**
  * Steps where DynamoDB Local is known to differ from Amazon DynamoDB: for these, our answer is
@@ -72,6 +73,30 @@ const STEPS: Step[] = [
   ['conditional delete fails', 'DeleteItem', { TableName: 'diff', Key: key('u'), ConditionExpression: 'attribute_not_exists(c)' }],
   ['range put', 'PutItem', { TableName: 'diff-range', Item: { h: S('h'), r: N('1.0'), v: S('one') } }],
   ['range get', 'GetItem', { TableName: 'diff-range', Key: { h: S('h'), r: N('1') } }],
+  // Reads at scale: Query, Scan, batches.
+  ['batch write range items', 'BatchWriteItem', { RequestItems: { 'diff-range': [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => ({ PutRequest: { Item: { h: S('q'), r: N(String(i * 1.5)), even: { BOOL: i % 2 === 0 }, s: S('v' + i) } } })) } }],
+  ['batch write mixed', 'BatchWriteItem', { RequestItems: { diff: [{ PutRequest: { Item: { pk: S('bw1'), v: N('1') } } }, { PutRequest: { Item: { pk: S('bw2'), v: N('2') } } }, { DeleteRequest: { Key: key('nothing-here') } }] } }],
+  ['query all', 'Query', { TableName: 'diff-range', KeyConditionExpression: 'h = :h', ExpressionAttributeValues: { ':h': S('q') } }],
+  ['query backwards with limit', 'Query', { TableName: 'diff-range', KeyConditionExpression: 'h = :h', ExpressionAttributeValues: { ':h': S('q') }, ScanIndexForward: false, Limit: 3 }],
+  ['query next page', 'Query', { TableName: 'diff-range', KeyConditionExpression: 'h = :h', ExpressionAttributeValues: { ':h': S('q') }, ScanIndexForward: false, Limit: 3, ExclusiveStartKey: { h: S('q'), r: N('12') } }],
+  ['query limit reached at the end', 'Query', { TableName: 'diff-range', KeyConditionExpression: 'h = :h AND r >= :x', ExpressionAttributeValues: { ':h': S('q'), ':x': N('13.5') }, Limit: 2 }],
+  ['query between with filter and projection', 'Query', { TableName: 'diff-range', KeyConditionExpression: 'h = :h AND r BETWEEN :a AND :b', FilterExpression: 'even = :t', ProjectionExpression: 'r, s', ExpressionAttributeValues: { ':h': S('q'), ':a': N('3'), ':b': N('12'), ':t': { BOOL: true } } }],
+  ['query count', 'Query', { TableName: 'diff-range', KeyConditionExpression: 'h = :h AND r > :a', Select: 'COUNT', ExpressionAttributeValues: { ':h': S('q'), ':a': N('4') } }],
+  ['query legacy', 'Query', { TableName: 'diff-range', KeyConditions: { h: { ComparisonOperator: 'EQ', AttributeValueList: [S('q')] }, r: { ComparisonOperator: 'LE', AttributeValueList: [N('3')] } } }],
+  ['query empty partition', 'Query', { TableName: 'diff-range', KeyConditionExpression: 'h = :h', ExpressionAttributeValues: { ':h': S('nobody') } }],
+  ['scan hash table', 'Scan', { TableName: 'diff' }, { unordered: true }],
+  ['scan with filter', 'Scan', { TableName: 'diff-range', FilterExpression: 'even = :t', ExpressionAttributeValues: { ':t': { BOOL: false } } }, { unordered: true }],
+  ['scan count', 'Scan', { TableName: 'diff-range', Select: 'COUNT' }],
+  ['batch get', 'BatchGetItem', { RequestItems: { diff: { Keys: [key('bw1'), key('bw2'), key('missing')], ProjectionExpression: 'v' }, 'diff-range': { Keys: [{ h: S('q'), r: N('3') }] } } }, { unordered: true }],
+  ['error: query without key condition', 'Query', { TableName: 'diff-range' }],
+  ['error: query on non-key', 'Query', { TableName: 'diff-range', KeyConditionExpression: 's = :s', ExpressionAttributeValues: { ':s': S('x') } }],
+  ['error: query filter on key', 'Query', { TableName: 'diff-range', KeyConditionExpression: 'h = :h', FilterExpression: 'r > :a', ExpressionAttributeValues: { ':h': S('q'), ':a': N('1') } }],
+  ['error: start key of other partition', 'Query', { TableName: 'diff-range', KeyConditionExpression: 'h = :h', ExpressionAttributeValues: { ':h': S('q') }, ExclusiveStartKey: { h: S('z'), r: N('1') } }],
+  ['error: select specific without projection', 'Query', { TableName: 'diff-range', KeyConditionExpression: 'h = :h', ExpressionAttributeValues: { ':h': S('q') }, Select: 'SPECIFIC_ATTRIBUTES' }],
+  ['error: segment without total', 'Scan', { TableName: 'diff', Segment: 0 }],
+  ['error: batch get duplicates', 'BatchGetItem', { RequestItems: { diff: { Keys: [key('a'), key('a')] } } }],
+  ['error: batch write duplicates', 'BatchWriteItem', { RequestItems: { diff: [{ PutRequest: { Item: { pk: S('d') } } }, { DeleteRequest: { Key: key('d') } }] } }],
+  ['error: batch write missing table', 'BatchWriteItem', { RequestItems: { 'no-such-table': [{ PutRequest: { Item: { pk: S('d') } } }] } }],
   // Errors: only the error type is compared (DynamoDB Local's messages differ from DynamoDB's).
   ['error: missing table', 'GetItem', { TableName: 'no-such-table', Key: key('a') }],
   ['error: key mismatch', 'GetItem', { TableName: 'diff', Key: { pk: N('1') } }],
@@ -99,6 +124,22 @@ const STEPS: Step[] = [
   ['no partial writes after errors', 'GetItem', { TableName: 'diff', Key: key('x'), ConsistentRead: true }],
   ['final state of u', 'GetItem', { TableName: 'diff', Key: key('u'), ConsistentRead: true }],
 ];
+
+/** Item lists whose order is unspecified, sorted so equal results compare equal. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return '[' + v.map(canonical).join(',') + ']';
+  if (v && typeof v === 'object') {
+    return '{' + Object.keys(v).sort().map((k) => JSON.stringify(k) + ':' + canonical((v as Record<string, unknown>)[k])).join(',') + '}';
+  }
+  return JSON.stringify(v);
+}
+
+function sortItems(body: any): any {
+  const byJson = (a: unknown, b: unknown) => canonical(a).localeCompare(canonical(b));
+  if (Array.isArray(body?.Items)) body.Items = [...body.Items].sort(byJson);
+  if (body?.Responses) for (const t of Object.keys(body.Responses)) body.Responses[t] = [...body.Responses[t]].sort(byJson);
+  return body;
+}
 
 /** Sets are unordered: sort their members so equal results compare equal. */
 function normalise(value: unknown): unknown {
@@ -145,11 +186,28 @@ describe('differential against DynamoDB Local', () => {
       const suffix = `-${translator}`;
       const rename = (body: Record<string, unknown>) =>
         typeof body.TableName === 'string' && body.TableName !== 'no-such-table' ? { ...body, TableName: body.TableName + suffix } : body;
+      // Batch requests name tables as map keys.
+      const renameKeys = (m: Record<string, unknown>, f: (n: string) => string) =>
+        Object.fromEntries(Object.entries(m).map(([k, v]) => [f(k), v]));
+      const renameAll = (body: Record<string, unknown>) =>
+        body.RequestItems ? { ...body, RequestItems: renameKeys(body.RequestItems as Record<string, unknown>, (n) => (n === 'no-such-table' ? n : n + suffix)) } : body;
+      const strip = (n: string) => (n.endsWith(suffix) ? n.slice(0, -suffix.length) : n);
+      const unrenameAll = (body: any) => {
+        for (const member of ['Responses', 'UnprocessedKeys', 'UnprocessedItems']) if (body?.[member]) body[member] = renameKeys(body[member], strip);
+        return body;
+      };
       const differences: string[] = [];
       try {
-        for (const [label, action, body] of STEPS) {
-          const req = rename(body);
+        for (const [label, action, body, options] of STEPS) {
+          const req = renameAll(rename(body));
           const [theirs, mine] = await Promise.all([call(local.endpoint, action, req), call(ours.endpoint, action, req)]);
+          if (options?.unordered) {
+            theirs.body = sortItems(normalise(theirs.body));
+            mine.body = sortItems(normalise(mine.body));
+          }
+          // Batch responses are keyed by table name: map ours back to the step's names.
+          theirs.body = unrenameAll(theirs.body);
+          mine.body = unrenameAll(mine.body);
           const theirType = theirs.body.__type?.split('#')[1];
           const myType = mine.body.__type?.split('#')[1];
           if (theirs.status !== mine.status || theirType !== myType) {

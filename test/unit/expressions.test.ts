@@ -16,6 +16,7 @@ import {
   type CompiledExpressions,
 } from '../../src/dynamo/expressions/index.js';
 import { isReservedWord } from '../../src/dynamo/expressions/reserved.js';
+import { normalizeItem } from '../../src/dynamo/attribute-values.js';
 
 function rejects(f: () => unknown, message: string): void {
   assert.throws(f, (e: unknown) => {
@@ -240,4 +241,29 @@ test('reserved words', () => {
   assert.equal(isReservedWord('Status'), true);
   assert.equal(isReservedWord('size'), false);
   assert.equal(isReservedWord('myattr'), false);
+});
+
+test('attribute names that are Object.prototype members are plain names', () => {
+  const it = compileRequestExpressions;
+  const c = it({ ConditionExpression: 'attribute_exists(#c) OR attribute_exists(m.#c)', ExpressionAttributeNames: { '#c': 'constructor' } }, 'PutItem');
+  assert.equal(evaluateCondition(c.condition!, { m: { M: {} } }), false);
+  const parsed = JSON.parse('{"__proto__":{"S":"x"},"m":{"M":{"__proto__":{"N":"1"}}}}') as unknown;
+  const norm = normalizeItem(parsed);
+  assert.deepEqual(Object.keys(norm), ['__proto__', 'm']);
+  assert.equal(Object.getPrototypeOf(norm), Object.prototype);
+  const u = it({ UpdateExpression: 'SET #p = :v, m.#p = :v', ExpressionAttributeNames: { '#p': '__proto__' }, ExpressionAttributeValues: { ':v': { S: 'y' } } }, 'UpdateItem');
+  const r = applyUpdate(u.update!, norm);
+  assert.deepEqual(Object.getOwnPropertyDescriptor(r.item, '__proto__')?.value, { S: 'y' });
+  assert.equal(Object.getPrototypeOf(r.item), Object.prototype);
+  const p = it({ ProjectionExpression: 'm.#p', ExpressionAttributeNames: { '#p': '__proto__' } }, 'GetItem');
+  assert.equal(JSON.stringify(projectItem(norm, p.projection!)), '{"m":{"M":{"__proto__":{"N":"1"}}}}');
+});
+
+test('nesting limits', () => {
+  let deep: Record<string, unknown> = { S: 'x' };
+  for (let i = 0; i < 31; i++) deep = { M: { a: deep } };
+  normalizeItem({ v: deep });
+  assert.throws(() => normalizeItem({ v: { L: [deep] } }), /Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit/);
+  const u = compileRequestExpressions({ UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': { L: [deep] } } }, 'UpdateItem');
+  rejects(() => applyUpdate(u.update!, {}), 'Nesting Levels have exceeded supported limits');
 });

@@ -82,6 +82,15 @@ test('comparison is numeric', () => {
   assert.ok(compareNumbers('0.' + '0'.repeat(129) + '1', '0') > 0);
   assert.ok(compareNumbers('12345678901234567890123456789012345678', '12345678901234567890123456789012345677') > 0);
   assert.ok(numbersEqual('100', '1E+2'));
+  // canonical fast path against decimal arithmetic
+  const samples = ['0', '1', '-1', '0.5', '-0.5', '12.5', '12.45', '12', '123', '-123.001', '0.0001', '99', '100', '-0.0001', '1.000001'];
+  for (const a of samples) {
+    for (const b of samples) {
+      const want = Math.sign(Number(a) - Number(b)); // exact for these short decimals
+      assert.equal(Math.sign(compareNumbers(a, b)), want, `${a} vs ${b}`);
+      assert.equal(Math.sign(compareNumbers(a, b + 'e0')), want, `${a} vs ${b}e0`);
+    }
+  }
   assert.ok(!numbersEqual('100', '100.000000000000000000000000000001'));
 });
 

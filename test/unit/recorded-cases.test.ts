@@ -3,10 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DynamoError } from '../../src/dynamo/errors.js';
-import type { Item } from '../../src/dynamo/types.js';
+import type { Item, KeySchema } from '../../src/dynamo/types.js';
 import { normalizeItem } from '../../src/dynamo/attribute-values.js';
 import {
   applyUpdate,
+  checkQueryFilterKeys,
   compileRequestExpressions,
   evaluateCondition,
   extractKeyCondition,
@@ -66,6 +67,15 @@ function execute(c: RecordedCase): { ok?: unknown; err?: string; msg?: string } 
         if (rv === 'ALL_NEW') return canon(next);
         return canon(updatedAttributes(rv === 'UPDATED_NEW' ? next : item, res.updatedPaths));
       });
+    case 'lupdate':
+      return run(() => {
+        const x = compileRequestExpressions(c.body!, 'UpdateItem');
+        const res = x.update ? applyUpdate(x.update, item) : { item: item ?? {}, updatedPaths: [] };
+        const next = { ...key, ...res.item };
+        const rv = c.rv ?? 'ALL_NEW';
+        if (rv === 'ALL_NEW') return canon(next);
+        return canon(updatedAttributes(rv === 'UPDATED_NEW' ? next : item, res.updatedPaths));
+      });
     case 'proj':
       return run(() => {
         const x = compileRequestExpressions({ ProjectionExpression: c.expr, ...req }, 'GetItem');
@@ -74,9 +84,9 @@ function execute(c: RecordedCase): { ok?: unknown; err?: string; msg?: string } 
     case 'raw':
       return run(() => {
         const x = compileRequestExpressions(c.body!, c.action as ExpressionAction);
-        if (c.action === 'Query' && x.keyCondition) {
-          extractKeyCondition(x.keyCondition, { hash: { name: 'pk', type: 'S' }, range: { name: 'sk', type: 'N' } });
-        }
+        const schema: KeySchema = { hash: { name: 'pk', type: 'S' }, range: { name: 'sk', type: 'N' } };
+        if (c.action === 'Query' && x.keyCondition) extractKeyCondition(x.keyCondition, schema);
+        if (c.action === 'Query' && x.filter) checkQueryFilterKeys(x.filter, schema, c.body!.QueryFilter != null);
         return 'ok';
       });
     case 'item':

@@ -64,10 +64,14 @@ export const cellsTranslator: Translator = {
     ];
   },
 
+  readColumns: 'attrs, ver',
+
+  decode: (row) => new CellsItem((row.get('attrs') as Record<string, string> | null) ?? {}, row.get('ver') as Long),
+
   async read(session, layout, key, consistency) {
     const rs = await session.execute(statements(layout).read, keyParams(layout, key), consistency);
     const row = rs.first();
-    return row ? new CellsItem((row.get('attrs') as Record<string, string> | null) ?? {}, row.get('ver') as Long) : undefined;
+    return row ? cellsTranslator.decode(row) : undefined;
   },
 
   async put(session, layout, item, guard, version, old) {

@@ -37,10 +37,14 @@ export const documentTranslator: Translator = {
     return [`CREATE TABLE IF NOT EXISTS ${qualifiedName(layout)} (${columns}, item text, ver bigint, ${primaryKey})`];
   },
 
+  readColumns: 'item, ver',
+
+  decode: (row) => new StoredItem(row.get('item') as string, row.get('ver') as Long),
+
   async read(session, layout, key, consistency) {
     const rs = await session.execute(statements(layout).read, keyParams(layout, key), consistency);
     const row = rs.first();
-    return row ? new StoredItem(row.get('item') as string, row.get('ver') as Long) : undefined;
+    return row ? documentTranslator.decode(row) : undefined;
   },
 
   async put(session, layout, item, guard, version) {

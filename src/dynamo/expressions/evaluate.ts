@@ -1,17 +1,17 @@
 // Evaluation of compiled conditions and projections against an item.
 import type { AttributeValue, Item } from '../types.js';
-import { attributeValuesEqual, compareAttributeValues, compareUtf8 } from '../attribute-values.js';
+import { attributeValuesEqual, compareAttributeValues, getOwn, setOwn } from '../attribute-values.js';
 import { numbersEqual } from '../numbers.js';
 import type { Condition, Operand, Path } from './ast.js';
 
 /** The value at a document path, or undefined when any step is missing or of the wrong type. */
 export function getPath(item: Item | undefined, path: Path): AttributeValue | undefined {
   if (item === undefined) return undefined;
-  let cur: AttributeValue | undefined = item[path[0] as string];
+  let cur: AttributeValue | undefined = getOwn(item, path[0] as string);
   for (let i = 1; i < path.length && cur !== undefined; i++) {
     const e = path[i]!;
     if (typeof e === 'number') cur = 'L' in cur ? cur.L[e] : undefined;
-    else cur = 'M' in cur ? cur.M[e] : undefined;
+    else cur = 'M' in cur ? getOwn(cur.M, e) : undefined;
   }
   return cur;
 }
@@ -170,17 +170,17 @@ function projectInto(dst: AttributeValue, src: AttributeValue, path: Path, i: nu
     projectInto(child, v, path, i + 1);
   } else {
     if (!('M' in src) || !('M' in dst)) return;
-    const v = src.M[e];
+    const v = getOwn(src.M, e);
     if (v === undefined) return;
     if (last) {
-      dst.M[e] = v;
+      setOwn(dst.M, e, v);
       return;
     }
-    let child: AttributeValue | undefined = dst.M[e];
+    let child: AttributeValue | undefined = getOwn(dst.M, e);
     if (child === undefined) {
       child = emptyLike(v);
       if (child === undefined) return;
-      dst.M[e] = child;
+      setOwn(dst.M, e, child);
     }
     projectInto(child, v, path, i + 1);
   }
@@ -229,20 +229,20 @@ export function projectItem(item: Item, paths: Path[]): Item {
   const built = new Set<string>();
   for (const p of paths) {
     const top = p[0] as string;
-    const v = item[top];
+    const v = getOwn(item, top);
     if (v === undefined) continue;
     if (p.length === 1) {
-      out[top] = v;
+      setOwn(out, top, v);
       continue;
     }
-    let dst = out[top];
+    let dst = getOwn(out, top);
     if (dst === undefined) {
       const e = emptyLike(v);
       if (e === undefined) continue;
       // Only keep the container if something inside resolves.
       if (getPath(item, p) === undefined) continue;
       dst = e;
-      out[top] = dst;
+      setOwn(out, top, dst);
       built.add(top);
     } else if (getPath(item, p) === undefined) continue;
     projectInto(dst, v, p, 1);
@@ -250,6 +250,3 @@ export function projectItem(item: Item, paths: Path[]): Item {
   for (const k of built) out[k] = compact(out[k]!);
   return out;
 }
-
-/** Sort helper exposed for callers that order string keys like DynamoDB (UTF-8 bytes). */
-export const compareStrings = compareUtf8;

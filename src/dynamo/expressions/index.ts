@@ -21,7 +21,7 @@ import {
 export type { CompiledExpressions, Condition, Operand, Path, Update, UpdateValue, SetAction, AddAction, DeleteAction } from './ast.js';
 export { evaluateCondition, projectItem, getPath } from './evaluate.js';
 export { applyUpdate, blindUpdate, updateTouchesAttribute, updatedAttributes } from './update.js';
-export { extractKeyCondition, type KeyCondition, type RangeOp } from './key-condition.js';
+export { extractKeyCondition, checkQueryFilterKeys, type KeyCondition, type RangeOp } from './key-condition.js';
 export { pathText } from './parser.js';
 
 export type ExpressionAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan' | 'BatchGetItem';
@@ -95,6 +95,47 @@ function checkMixing(req: Record<string, unknown>, p: ActionParams): void {
   );
 }
 
+/**
+ * DynamoDB lists unused keys in the iteration order of a java.util.HashMap holding all keys
+ * (inserted in request order): by hash bucket, then insertion order. The table starts at 16
+ * buckets and doubles when more than 3/4 full, or when a bucket reaches 9 entries while the
+ * table is smaller than 64. Reproduced here so the messages match exactly.
+ */
+function javaHashOrder(all: string[], unused: string[]): string[] {
+  const hashes = all.map((s) => {
+    let h = 0;
+    for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
+    return h ^ (h >>> 16);
+  });
+  let cap = 16;
+  let counts = new Map<number, number>();
+  const recount = (n: number) => {
+    counts = new Map();
+    for (let i = 0; i < n; i++) {
+      const b = hashes[i]! & (cap - 1);
+      counts.set(b, (counts.get(b) ?? 0) + 1);
+    }
+  };
+  for (let i = 0; i < all.length; i++) {
+    const b = hashes[i]! & (cap - 1);
+    const c = (counts.get(b) ?? 0) + 1;
+    counts.set(b, c);
+    if (c >= 9 && cap < 64) {
+      cap *= 2;
+      recount(i + 1);
+    }
+    if (i + 1 > cap * 0.75) {
+      cap *= 2;
+      recount(i + 1);
+    }
+  }
+  const pos = new Map(all.map((k, i) => [k, i]));
+  return unused
+    .map((k) => ({ k, i: pos.get(k)!, b: hashes[pos.get(k)!]! & (cap - 1) }))
+    .sort((x, y) => x.b - y.b || x.i - y.i)
+    .map((x) => x.k);
+}
+
 function nullText(keys: string[]): string {
   return keys.length === 1 ? `${keys[0]} is null` : `${keys.slice(0, -1).join(', ')} and ${keys[keys.length - 1]} are null`;
 }
@@ -151,22 +192,25 @@ export function compileRequestExpressions(req: Record<string, unknown>, action: 
   if ((action === 'PutItem' || action === 'DeleteItem' || action === 'UpdateItem') && cond !== undefined) {
     out.condition = compileConditionExpression(cond, 'ConditionExpression', ctx);
   }
-  const kce = expressionText(req, 'KeyConditionExpression');
-  if (action === 'Query' && kce !== undefined) out.keyCondition = compileConditionExpression(kce, 'KeyConditionExpression', ctx);
+  // DynamoDB validates a Query's FilterExpression, then ProjectionExpression, then KeyConditionExpression.
   const filter = expressionText(req, 'FilterExpression');
   if ((action === 'Query' || action === 'Scan') && filter !== undefined) {
     out.filter = compileConditionExpression(filter, 'FilterExpression' as ExpressionLabel, ctx);
   }
   const projection = expressionText(req, 'ProjectionExpression');
   if (p.expr.includes('ProjectionExpression') && projection !== undefined) out.projection = compileProjectionExpression(projection, ctx);
+  const kce = expressionText(req, 'KeyConditionExpression');
+  if (action === 'Query' && kce !== undefined) out.keyCondition = compileConditionExpression(kce, 'KeyConditionExpression', ctx);
 
   if (names) {
-    const unused = Object.keys(names).filter((k) => !ctx.usedNames.has(k));
-    if (unused.length) throw validation(`Value provided in ExpressionAttributeNames unused in expressions: keys: {${unused.sort().join(', ')}}`);
+    const all = Object.keys(names);
+    const unused = all.filter((k) => !ctx.usedNames.has(k));
+    if (unused.length) throw validation(`Value provided in ExpressionAttributeNames unused in expressions: keys: {${javaHashOrder(all, unused).join(', ')}}`);
   }
   if (values) {
-    const unused = Object.keys(values).filter((k) => !ctx.usedValues.has(k));
-    if (unused.length) throw validation(`Value provided in ExpressionAttributeValues unused in expressions: keys: {${unused.sort().join(', ')}}`);
+    const all = Object.keys(values);
+    const unused = all.filter((k) => !ctx.usedValues.has(k));
+    if (unused.length) throw validation(`Value provided in ExpressionAttributeValues unused in expressions: keys: {${javaHashOrder(all, unused).join(', ')}}`);
   }
 
   // Legacy parameters (mixing was rejected above, so these never overwrite an expression).

@@ -154,3 +154,66 @@ export function extractKeyCondition(c: Condition, schema: KeySchema): KeyConditi
   }
   return { hash: hash.values[0]! };
 }
+
+function conditionPaths(c: Condition, out: (string | number)[][]): void {
+  const op = (o: Operand): void => {
+    if (o.kind === 'path') out.push(o.path);
+    else if (o.kind === 'size') op(o.arg);
+  };
+  switch (c.kind) {
+    case 'and':
+    case 'or':
+      for (const x of c.conds) conditionPaths(x, out);
+      return;
+    case 'not':
+      return conditionPaths(c.cond, out);
+    case 'exists':
+    case 'notExists':
+      out.push(c.path);
+      return;
+    case 'compare':
+      op(c.left);
+      op(c.right);
+      return;
+    case 'between':
+      op(c.value);
+      op(c.low);
+      op(c.high);
+      return;
+    case 'in':
+      op(c.value);
+      c.list.forEach(op);
+      return;
+    case 'attributeType':
+      op(c.arg);
+      return;
+    case 'beginsWith':
+      op(c.arg);
+      op(c.prefix);
+      return;
+    case 'contains':
+    case 'notContains':
+      op(c.arg);
+      op(c.value);
+      return;
+  }
+}
+
+/**
+ * A Query's filter may not use the key attributes of the queried table/index. Call after
+ * extractKeyCondition; legacy = the filter came from QueryFilter rather than FilterExpression.
+ */
+export function checkQueryFilterKeys(filter: Condition, schema: KeySchema, legacy = false): void {
+  const keys = new Set([schema.hash.name, ...(schema.range ? [schema.range.name] : [])]);
+  const paths: (string | number)[][] = [];
+  conditionPaths(filter, paths);
+  for (const p of paths) {
+    const name = p[0] as string;
+    if (!keys.has(name)) continue;
+    if (legacy) throw validation(`QueryFilter can only contain non-primary key attributes: Primary key attribute: ${name}`);
+    if (p.length > 1) {
+      throw validation(`Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: Key: ${name}`);
+    }
+    throw validation(`Filter Expression can only contain non-primary key attributes: Primary key attribute: ${name}`);
+  }
+}

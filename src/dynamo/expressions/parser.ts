@@ -140,6 +140,8 @@ type PNode =
   | { t: 'arith'; op: '+' | '-'; left: PNode; right: PNode };
 
 interface PUpdate {
+  /** Every action in textual order (sections interleaved as written). */
+  actions: { path: PPath; value?: PNode }[];
   set: { path: PPath; value: PNode }[];
   remove: PPath[];
   add: { path: PPath; value: PValue }[];
@@ -380,7 +382,7 @@ class Parser {
   }
 
   parseUpdateExpression(): PUpdate {
-    const u: PUpdate = { set: [], remove: [], add: [], delete: [] };
+    const u: PUpdate = { actions: [], set: [], remove: [], add: [], delete: [] };
     const seen = new Set<string>();
     do {
       const t = this.peek();
@@ -393,13 +395,18 @@ class Parser {
         if (section === 'SET') {
           const path = this.parsePath();
           this.expectOp('=');
-          u.set.push({ path, value: this.parseSetValue() });
+          const value = this.parseSetValue();
+          u.set.push({ path, value });
+          u.actions.push({ path, value });
         } else if (section === 'REMOVE') {
-          u.remove.push(this.parsePath());
+          const path = this.parsePath();
+          u.remove.push(path);
+          u.actions.push({ path });
         } else {
           const path = this.parsePath();
           const value = this.parseValueRef();
           (section === 'ADD' ? u.add : u.delete).push({ path, value });
+          u.actions.push({ path, value });
         }
         if (!this.isOp(',')) break;
         this.pos++;
@@ -474,16 +481,45 @@ class Checker {
     if (p.redundantParens) this.err('The expression has redundant parentheses;');
     if (p.tooManyIn !== undefined) this.err(`The IN operator is provided with too many operands; number of operands: ${p.tooManyIn}`);
     if (p.badIndex !== undefined) this.err(`List index is not within the allowable range; index: [${p.badIndex}]`);
-    for (const path of p.paths) {
-      for (const e of path.elems) {
-        if (e.kind === 'id' && isReservedWord(e.text)) this.err(`Attribute name is a reserved keyword; reserved keyword: ${e.text}`);
-      }
+  }
+
+  reserved(path: PPath): void {
+    for (const e of path.elems) {
+      if (e.kind === 'id' && isReservedWord(e.text)) this.err(`Attribute name is a reserved keyword; reserved keyword: ${e.text}`);
     }
   }
 
-  checkNamesAndValues(p: Parser): void {
-    for (const path of p.paths) path.resolved = this.resolvePath(path);
-    for (const v of p.valueRefs) this.lookupValue(v.name);
+  /** Substitutes #names (once); an undefined name is an error. */
+  resolve(p: PPath): Path {
+    if (p.resolved === undefined) p.resolved = this.resolvePath(p);
+    return p.resolved;
+  }
+
+  /** Operand counts of the calls nested in an operand tree. */
+  arities(n: PNode): void {
+    n = unparen(n);
+    if (n.t !== 'call') return;
+    this.arity(n);
+    for (const a of n.args) this.arities(a);
+  }
+
+  /** Resolves every path, then every value, used by the given operand trees (textual order). */
+  prepare(nodes: PNode[]): void {
+    const paths: PPath[] = [];
+    const values: PValue[] = [];
+    const walk = (n: PNode): void => {
+      if (n.t === 'path') paths.push(n);
+      else if (n.t === 'value') values.push(n);
+      else if (n.t === 'paren') walk(n.inner);
+      else if (n.t === 'call') n.args.forEach(walk);
+      else if (n.t === 'arith') {
+        walk(n.left);
+        walk(n.right);
+      }
+    };
+    nodes.forEach(walk);
+    for (const x of paths) this.resolve(x);
+    for (const v of values) this.lookupValue(v.name);
   }
 
   private resolvePath(p: PPath): Path {
@@ -508,9 +544,12 @@ class Checker {
     return v;
   }
 
-  // Functions: name, then placement, then arity, then path arguments; outer before inner.
+  // Reserved words and function name/placement, in textual order; outer call before inner.
+  // (Operand counts are checked later, node by node, with names and values.)
   checkConditionFunctions(n: PNode, conditionPosition: boolean): void {
     switch (n.t) {
+      case 'path':
+        return this.reserved(n);
       case 'paren':
         return this.checkConditionFunctions(n.inner, conditionPosition);
       case 'and':
@@ -531,19 +570,12 @@ class Checker {
         for (const x of n.list) this.checkConditionFunctions(x, false);
         return;
       case 'call': {
-        const arity = CONDITION_FUNCTIONS[n.name];
-        if (arity === undefined) {
+        if (CONDITION_FUNCTIONS[n.name] === undefined) {
           if (UPDATE_FUNCTIONS[n.name] !== undefined) this.err(`The function is not allowed in a condition expression; function: ${n.name}`);
           this.err(`Invalid function name; function: ${n.name}`);
         }
         if (BOOLEAN_FUNCTIONS.has(n.name) !== conditionPosition) {
           this.err(`The function is not allowed to be used this way in an expression; function: ${n.name}`);
-        }
-        if (n.args.length !== arity) {
-          this.err(`Incorrect number of operands for operator or function; operator or function: ${n.name}, number of operands: ${n.args.length}`);
-        }
-        if ((n.name === 'attribute_exists' || n.name === 'attribute_not_exists') && unparen(n.args[0]!).t !== 'path') {
-          this.err(`Operator or function requires a document path; operator or function: ${n.name}`);
         }
         for (const a of n.args) this.checkConditionFunctions(a, false);
         return;
@@ -553,26 +585,25 @@ class Checker {
     }
   }
 
-  checkUpdateFunctions(n: PNode): void {
+  /** top: the node is the whole SET value (list_append may only appear there). */
+  checkUpdateFunctions(n: PNode, top = true): void {
     switch (n.t) {
+      case 'path':
+        return this.reserved(n);
       case 'paren':
-        return this.checkUpdateFunctions(n.inner);
+        return this.checkUpdateFunctions(n.inner, top);
       case 'arith':
-        this.checkUpdateFunctions(n.left);
-        return this.checkUpdateFunctions(n.right);
+        this.checkUpdateFunctions(n.left, false);
+        return this.checkUpdateFunctions(n.right, false);
       case 'call': {
-        const arity = UPDATE_FUNCTIONS[n.name];
-        if (arity === undefined) {
+        if (UPDATE_FUNCTIONS[n.name] === undefined) {
           if (CONDITION_FUNCTIONS[n.name] !== undefined) this.err(`The function is not allowed in an update expression; function: ${n.name}`);
           this.err(`Invalid function name; function: ${n.name}`);
         }
-        if (n.args.length !== arity) {
-          this.err(`Incorrect number of operands for operator or function; operator or function: ${n.name}, number of operands: ${n.args.length}`);
+        if (!top && n.name === 'list_append') {
+          this.err(`The function is not allowed to be used this way in an expression; function: ${n.name}`);
         }
-        if (n.name === 'if_not_exists' && unparen(n.args[0]!).t !== 'path') {
-          this.err(`Operator or function requires a document path; operator or function: ${n.name}`);
-        }
-        for (const a of n.args) this.checkUpdateFunctions(a);
+        for (const a of n.args) this.checkUpdateFunctions(a, false);
         return;
       }
       default:
@@ -581,6 +612,13 @@ class Checker {
   }
 
   // ---- building the AST with DynamoDB's static operand checks ----
+
+  private arity(n: PCall): void {
+    const want = CONDITION_FUNCTIONS[n.name] ?? UPDATE_FUNCTIONS[n.name];
+    if (n.args.length !== want) {
+      this.err(`Incorrect number of operands for operator or function; operator or function: ${n.name}, number of operands: ${n.args.length}`);
+    }
+  }
 
   private operandType(n: PNode): AttributeType | undefined {
     n = unparen(n);
@@ -639,6 +677,9 @@ class Checker {
       case 'not':
         return { kind: 'not', cond: this.condition(n.cond) };
       case 'cmp': {
+        this.prepare([n.left, n.right]);
+        this.arities(n.left);
+        this.arities(n.right);
         if (n.op !== '=' && n.op !== '<>') {
           this.requireTypes(n.op, n.left, ORDERED);
           this.requireTypes(n.op, n.right, ORDERED);
@@ -647,6 +688,8 @@ class Checker {
         return { kind: 'compare', op: n.op, left: this.operand(n.left), right: this.operand(n.right) };
       }
       case 'between': {
+        this.prepare([n.value, n.low, n.high]);
+        [n.value, n.low, n.high].forEach((x) => this.arities(x));
         this.requireTypes('BETWEEN', n.value, ORDERED);
         this.requireTypes('BETWEEN', n.low, ORDERED);
         this.requireTypes('BETWEEN', n.high, ORDERED);
@@ -665,6 +708,8 @@ class Checker {
         return { kind: 'between', value: this.operand(n.value), low, high };
       }
       case 'in': {
+        this.prepare([n.value, ...n.list]);
+        [n.value, ...n.list].forEach((x) => this.arities(x));
         this.distinct('IN', n.value, n.list);
         return { kind: 'in', value: this.operand(n.value), list: n.list.map((x) => this.operand(x)) };
       }
@@ -677,6 +722,12 @@ class Checker {
 
   private functionCondition(n: PCall): Condition {
     const a0 = n.args[0]!;
+    this.prepare(n.args);
+    this.arity(n);
+    for (const a of n.args) this.arities(a);
+    if ((n.name === 'attribute_exists' || n.name === 'attribute_not_exists') && unparen(a0).t !== 'path') {
+      this.err(`Operator or function requires a document path; operator or function: ${n.name}`);
+    }
     switch (n.name) {
       case 'attribute_exists':
         return { kind: 'exists', path: (unparen(a0) as PPath).resolved! };
@@ -730,6 +781,7 @@ class Checker {
         return n.op === '+' ? { kind: 'plus', left, right } : { kind: 'minus', left, right };
       }
       case 'call': {
+        this.arity(n);
         if (n.name === 'list_append') {
           for (const side of n.args) {
             const t = this.updateType(side);
@@ -737,7 +789,9 @@ class Checker {
           }
           return { kind: 'listAppend', first: this.updateValue(n.args[0]!), second: this.updateValue(n.args[1]!) };
         }
-        return { kind: 'ifNotExists', path: (unparen(n.args[0]!) as PPath).resolved!, fallback: this.updateValue(n.args[1]!) };
+        const target = unparen(n.args[0]!);
+        if (target.t !== 'path') this.err(`Operator or function requires a document path; operator or function: ${n.name}`);
+        return { kind: 'ifNotExists', path: target.resolved!, fallback: this.updateValue(n.args[1]!) };
       }
       default:
         throw new Error('unexpected update value');
@@ -846,7 +900,7 @@ export function compileConditionExpression(text: string, label: ExpressionLabel,
   const c = new Checker(label, ctx);
   c.afterParse(p);
   c.checkConditionFunctions(tree, true);
-  c.checkNamesAndValues(p);
+  // Names, values, operand types: node by node, in textual order.
   return c.condition(tree);
 }
 
@@ -857,15 +911,21 @@ export function compileUpdateExpression(text: string, ctx: ExpressionContext): U
   const tree = p.parseUpdateExpression();
   const c = new Checker(label, ctx);
   c.afterParse(p);
+  for (const a of tree.actions) {
+    c.reserved(a.path);
+    if (a.value) c.checkUpdateFunctions(a.value);
+  }
   if (tree.duplicateSection) c.err(`The "${tree.duplicateSection}" section can only be used once in an update expression;`);
-  for (const s of tree.set) c.checkUpdateFunctions(s.value);
-  c.checkNamesAndValues(p);
+  // Target paths are resolved before the overlap check, operands after it.
+  for (const a of tree.actions) c.resolve(a.path);
   c.checkOverlaps([
     ...tree.set.map((s) => s.path.resolved!),
     ...tree.remove.map((r) => r.resolved!),
     ...tree.add.map((a) => a.path.resolved!),
     ...tree.delete.map((d) => d.path.resolved!),
   ]);
+  for (const x of p.paths) c.resolve(x);
+  for (const v of p.valueRefs) c.lookupValue(v.name);
   return {
     set: tree.set.map((s) => ({ path: s.path.resolved!, value: c.updateValue(s.value) })),
     remove: tree.remove.map((r) => r.resolved!),
@@ -881,8 +941,8 @@ export function compileProjectionExpression(text: string, ctx: ExpressionContext
   const tree = p.parseProjectionExpression();
   const c = new Checker(label, ctx);
   c.afterParse(p);
-  c.checkNamesAndValues(p);
-  const paths = tree.map((x) => x.resolved!);
+  for (const x of tree) c.reserved(x);
+  const paths = tree.map((x) => c.resolve(x));
   c.checkOverlaps(paths);
   return paths;
 }

@@ -2,6 +2,7 @@
 import type { AttributeValue, Item } from '../types.js';
 import { validation } from '../errors.js';
 import { addNumbers, numbersEqual, subtractNumbers } from '../numbers.js';
+import { fitsItemNesting, getOwn, MSG_NESTING, setOwn } from '../attribute-values.js';
 import type { Path, Update, UpdateValue } from './ast.js';
 import { getPath } from './evaluate.js';
 
@@ -40,7 +41,7 @@ function evalValue(v: UpdateValue, old: Item): AttributeValue {
 function clone(v: AttributeValue): AttributeValue {
   if ('M' in v) {
     const m: Record<string, AttributeValue> = {};
-    for (const k in v.M) m[k] = clone(v.M[k]!);
+    for (const k in v.M) setOwn(m, k, clone(v.M[k]!));
     return { M: m };
   }
   if ('L' in v) return { L: v.L.map(clone) };
@@ -61,8 +62,8 @@ class Draft {
   own(top: string): void {
     if (this.owned.has(top)) return;
     this.owned.add(top);
-    const v = this.item[top];
-    if (v !== undefined) this.item[top] = clone(v);
+    const v = getOwn(this.item, top);
+    if (v !== undefined) setOwn(this.item, top, clone(v));
   }
 
   /** The container holding the last element of path, or undefined when a step is missing. */
@@ -78,16 +79,16 @@ function parentFits(parent: AttributeValue | undefined, last: string | number): 
 }
 
 function read(d: Draft, path: Path): AttributeValue | undefined {
-  if (path.length === 1) return d.item[path[0] as string];
+  if (path.length === 1) return getOwn(d.item, path[0] as string);
   const parent = d.parent(path);
   const last = path[path.length - 1]!;
   if (!parentFits(parent, last)) throw validation(MSG_BAD_PATH);
-  return typeof last === 'number' ? (parent as { L: AttributeValue[] }).L[last] : (parent as { M: Record<string, AttributeValue> }).M[last];
+  return typeof last === 'number' ? (parent as { L: AttributeValue[] }).L[last] : getOwn((parent as { M: Record<string, AttributeValue> }).M, last);
 }
 
 function write(d: Draft, path: Path, v: AttributeValue): void {
   if (path.length === 1) {
-    d.item[path[0] as string] = v;
+    setOwn(d.item, path[0] as string, v);
     return;
   }
   const parent = d.parent(path);
@@ -99,7 +100,7 @@ function write(d: Draft, path: Path, v: AttributeValue): void {
     if (last < list.length) list[last] = v;
     else list.push(v);
   } else {
-    (parent as { M: Record<string, AttributeValue> }).M[last] = v;
+    setOwn((parent as { M: Record<string, AttributeValue> }).M, last, v);
   }
 }
 
@@ -204,6 +205,12 @@ export function applyUpdate(u: Update, item: Item | undefined): { item: Item; up
     else write(d, x.path, next);
   }
 
+  // Written documents may have grown too deep (expression values may nest one level more).
+  for (const s of u.set) {
+    const v = getOwn(d.item, s.path[0] as string);
+    if (v !== undefined && !fitsItemNesting(v)) throw validation(MSG_NESTING);
+  }
+
   const updatedPaths: Path[] = [...u.set.map((s) => s.path), ...u.remove, ...u.add.map((a) => a.path), ...u.delete.map((x) => x.path)];
   return { item: d.item, updatedPaths };
 }
@@ -224,7 +231,7 @@ export function updatedAttributes(item: Item | undefined, paths: Path[]): Item {
   if (item === undefined) return out;
   for (const p of paths) {
     const top = p[0] as string;
-    if (out[top] === undefined && getPath(item, p) !== undefined) out[top] = item[top]!;
+    if (getOwn(out, top) === undefined && getPath(item, p) !== undefined) setOwn(out, top, getOwn(item, top)!);
   }
   return out;
 }
@@ -248,7 +255,7 @@ export function blindUpdate(u: Update): { set: Item; remove: string[] } | undefi
   const remove: string[] = [];
   for (const s of u.set) {
     if (s.path.length !== 1 || s.value.kind !== 'value') return undefined;
-    set[s.path[0] as string] = s.value.value;
+    setOwn(set, s.path[0] as string, s.value.value);
   }
   for (const p of u.remove) {
     if (p.length !== 1) return undefined;

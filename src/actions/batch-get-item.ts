@@ -1,0 +1,102 @@
+import { itemSize } from '../dynamo/attribute-values.js';
+import { DynamoError, validation } from '../dynamo/errors.js';
+import { compileRequestExpressions, projectItem } from '../dynamo/expressions/index.js';
+import type { Item } from '../dynamo/types.js';
+import { anyObject, bool, compileValidator, list, map, obj, str } from '../dynamo/validation.js';
+import { keyOf } from '../storage/translator.js';
+import { activeTable, type ActionSpec } from './context.js';
+import { ATTRIBUTES_TO_GET, ITEM_REQUEST, keyFromRequest, readUnits } from './item-common.js';
+
+const TABLE_REQUEST = obj(
+  {
+    Keys: list(map(anyObject()), { min: 1, max: 100 }),
+    AttributesToGet: ATTRIBUTES_TO_GET,
+    ConsistentRead: bool(),
+    ProjectionExpression: str(),
+    ExpressionAttributeNames: ITEM_REQUEST.ExpressionAttributeNames,
+  },
+  ['Keys'],
+);
+
+const validate = compileValidator(
+  obj(
+    {
+      RequestItems: map(TABLE_REQUEST, { min: 1, max: 100 }),
+      ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
+    },
+    ['RequestItems'],
+  ),
+);
+
+/** DynamoDB returns at most 16 MB of items per BatchGetItem; the rest come back unprocessed. */
+const RESPONSE_BYTES = 16 * 1024 * 1024;
+const MAX_KEYS = 100;
+
+export const batchGetItem: ActionSpec = {
+  validate,
+  async run(ctx, req) {
+    const requests = req.RequestItems as Record<string, Record<string, unknown>>;
+    const tables = Object.keys(requests);
+    if (tables.length === 0) throw validation('BatchGetItem must have some requests set');
+    let total = 0;
+    for (const t of tables) {
+      const keys = requests[t].Keys as unknown[];
+      if (keys.length === 0) throw validation(`The list of keys in RequestItems for BatchGetItem is required: ${t} has empty list`);
+      total += keys.length;
+    }
+    if (total > MAX_KEYS) throw validation('Too many items requested for the BatchGetItem call');
+    // Validate everything before reading anything.
+    const plans = await Promise.all(
+      tables.map(async (name) => {
+        const r = requests[name];
+        const { projection } = compileRequestExpressions(r, 'BatchGetItem');
+        const table = await activeTable(ctx, name);
+        const keys = (r.Keys as unknown[]).map((k) => keyFromRequest(table.entry.definition.key, k));
+        const seen = new Set(keys.map((k) => JSON.stringify(keyOf(k, table.entry.definition.key))));
+        if (seen.size !== keys.length) throw validation('Provided list of item keys contains duplicates');
+        return { name, r, table, keys, projection, consistent: r.ConsistentRead === true };
+      }),
+    );
+    const reads = await Promise.all(
+      plans.map((p) =>
+        Promise.all(
+          p.keys.map((key) =>
+            ctx.store.read(p.table, key, p.consistent).then(
+              (stored) => ({ key, stored, failed: false }),
+              (e) => {
+                if (e instanceof DynamoError) throw e;
+                return { key, stored: undefined, failed: true };
+              },
+            ),
+          ),
+        ),
+      ),
+    );
+    const responses: Record<string, Item[]> = {};
+    const unprocessed: Record<string, Record<string, unknown>> = {};
+    const capacity: { TableName: string; CapacityUnits: number }[] = [];
+    let bytes = 0;
+    plans.forEach((p, i) => {
+      const found: Item[] = [];
+      const left: Item[] = [];
+      let units = 0;
+      for (const { key, stored, failed } of reads[i]) {
+        if (failed || (stored && bytes >= RESPONSE_BYTES)) {
+          left.push(key);
+          continue;
+        }
+        if (!stored) continue;
+        const size = itemSize(stored.item);
+        bytes += size;
+        units += readUnits(size, p.consistent);
+        found.push(p.projection ? projectItem(stored.item, p.projection) : stored.item);
+      }
+      responses[p.name] = found;
+      if (left.length) unprocessed[p.name] = { ...p.r, Keys: left };
+      capacity.push({ TableName: p.name, CapacityUnits: units });
+    });
+    const out: Record<string, unknown> = { Responses: responses, UnprocessedKeys: unprocessed };
+    if (req.ReturnConsumedCapacity === 'TOTAL' || req.ReturnConsumedCapacity === 'INDEXES') out.ConsumedCapacity = capacity;
+    return out;
+  },
+};

@@ -1,0 +1,92 @@
+import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
+import { DynamoError, validation } from '../dynamo/errors.js';
+import type { Item } from '../dynamo/types.js';
+import { anyObject, compileValidator, list, map, obj } from '../dynamo/validation.js';
+import { keyOf } from '../storage/translator.js';
+import { activeTable, type ActionSpec } from './context.js';
+import { ITEM_REQUEST, checkItemKey, checkItemSize, keyFromRequest, writeUnits } from './item-common.js';
+
+const WRITE_REQUEST = obj({
+  PutRequest: obj({ Item: map(anyObject()) }, ['Item']),
+  DeleteRequest: obj({ Key: map(anyObject()) }, ['Key']),
+});
+
+const validate = compileValidator(
+  obj(
+    {
+      RequestItems: map(list(WRITE_REQUEST, { min: 1, max: 25 }), { min: 1, max: 25 }),
+      ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
+      ReturnItemCollectionMetrics: ITEM_REQUEST.ReturnItemCollectionMetrics,
+    },
+    ['RequestItems'],
+  ),
+);
+
+const MAX_WRITES = 25;
+const ONE_KIND = 'Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes';
+
+type Write = { kind: 'put'; item: Item; request: unknown } | { kind: 'delete'; key: Item; request: unknown };
+
+export const batchWriteItem: ActionSpec = {
+  validate,
+  async run(ctx, req) {
+    const requests = req.RequestItems as Record<string, { PutRequest?: { Item: unknown }; DeleteRequest?: { Key: unknown } }[]>;
+    const tables = Object.keys(requests);
+    if (tables.length === 0) throw validation('BatchWriteItem must have some requests set');
+    if (tables.reduce((n, t) => n + requests[t].length, 0) > MAX_WRITES) {
+      throw validation('Too many items requested for the BatchWriteItem call');
+    }
+    // Every request is checked before anything is written: a bad one fails the whole call.
+    const plans = await Promise.all(
+      tables.map(async (name) => {
+        const table = await activeTable(ctx, name);
+        const schema = table.entry.definition.key;
+        const seen = new Set<string>();
+        const writes: Write[] = requests[name].map((w) => {
+          if (!w.PutRequest === !w.DeleteRequest) throw validation(ONE_KIND);
+          let write: Write;
+          if (w.PutRequest) {
+            const item = normalizeItem(w.PutRequest.Item);
+            checkItemKey(schema, item);
+            checkItemSize(itemSize(item));
+            write = { kind: 'put', item, request: w };
+          } else {
+            write = { kind: 'delete', key: keyFromRequest(schema, w.DeleteRequest!.Key), request: w };
+          }
+          const id = JSON.stringify(keyOf(write.kind === 'put' ? write.item : write.key, schema));
+          if (seen.has(id)) throw validation('Provided list of item keys contains duplicates');
+          seen.add(id);
+          return write;
+        });
+        return { name, table, writes };
+      }),
+    );
+    const results = await Promise.all(
+      plans.map((p) =>
+        Promise.all(
+          p.writes.map((w) =>
+            (w.kind === 'put' ? ctx.store.putBlind(p.table, w.item) : ctx.store.deleteBlind(p.table, w.key)).then(
+              () => true,
+              (e) => {
+                if (e instanceof DynamoError) throw e;
+                // A write Cassandra could not take is handed back, as DynamoDB does under throttling.
+                return false;
+              },
+            ),
+          ),
+        ),
+      ),
+    );
+    const unprocessed: Record<string, unknown[]> = {};
+    const capacity: { TableName: string; CapacityUnits: number }[] = [];
+    plans.forEach((p, i) => {
+      const left = p.writes.filter((_, j) => !results[i][j]).map((w) => w.request);
+      if (left.length) unprocessed[p.name] = left;
+      const units = p.writes.reduce((n, w, j) => n + (results[i][j] ? writeUnits(w.kind === 'put' ? itemSize(w.item) : 0) : 0), 0);
+      capacity.push({ TableName: p.name, CapacityUnits: units });
+    });
+    const out: Record<string, unknown> = { UnprocessedItems: unprocessed };
+    if (req.ReturnConsumedCapacity === 'TOTAL' || req.ReturnConsumedCapacity === 'INDEXES') out.ConsumedCapacity = capacity;
+    return out;
+  },
+};

@@ -1,0 +1,97 @@
+// One page of a Query or Scan, by DynamoDB's rules: Limit counts items evaluated (before the
+// filter), a page also ends once 1 MB of items has been read, and LastEvaluatedKey is the key of
+// the last item evaluated. Items flow in from a Cassandra stream; only the page is held.
+import { itemSize } from '../dynamo/attribute-values.js';
+import { validation } from '../dynamo/errors.js';
+import { evaluateCondition, projectItem, type Condition, type Path } from '../dynamo/expressions/index.js';
+import type { Item, KeySchema } from '../dynamo/types.js';
+import type { StoredItem } from '../storage/translator.js';
+import { RawJson, type Request } from './context.js';
+import { consumedCapacity, readUnits } from './item-common.js';
+
+export const PAGE_BYTES = 1024 * 1024;
+
+export interface PageOptions {
+  limit?: number;
+  filter?: Condition;
+  projection?: Path[];
+  countOnly: boolean;
+  /** Key attributes reported in LastEvaluatedKey (the table's, plus an index's). */
+  keyNames: string[];
+}
+
+export interface Page {
+  items: string[];
+  count: number;
+  scanned: number;
+  bytes: number;
+  lastKey?: Item;
+}
+
+function keyOf(item: Item, names: string[]): Item {
+  const key: Item = {};
+  for (const n of names) if (item[n]) key[n] = item[n];
+  return key;
+}
+
+export async function collectPage(source: AsyncGenerator<StoredItem>, o: PageOptions): Promise<Page> {
+  const page: Page = { items: [], count: 0, scanned: 0, bytes: 0 };
+  try {
+    for await (const stored of source) {
+      const item = stored.item;
+      page.scanned++;
+      page.bytes += itemSize(item);
+      if (!o.filter || evaluateCondition(o.filter, item)) {
+        page.count++;
+        if (!o.countOnly) page.items.push(o.projection ? JSON.stringify(projectItem(item, o.projection)) : stored.json);
+      }
+      if ((o.limit !== undefined && page.scanned >= o.limit) || page.bytes >= PAGE_BYTES) {
+        page.lastKey = keyOf(item, o.keyNames);
+        break;
+      }
+    }
+  } finally {
+    // Stops the Cassandra paging when the page ended early.
+    await source.return(undefined);
+  }
+  return page;
+}
+
+/** The response body of a Query or Scan page, embedding stored item JSON as is. */
+export function pageResponse(req: Request, page: Page, countOnly: boolean, consistent: boolean): RawJson {
+  let json = '{';
+  if (!countOnly) json += `"Items":[${page.items.join(',')}],`;
+  json += `"Count":${page.count},"ScannedCount":${page.scanned}`;
+  if (page.lastKey) json += `,"LastEvaluatedKey":${JSON.stringify(page.lastKey)}`;
+  const capacity = consumedCapacity(req.ReturnConsumedCapacity, req.TableName, () => readUnits(page.bytes, consistent));
+  if (capacity) json += `,"ConsumedCapacity":${JSON.stringify(capacity)}`;
+  return new RawJson(json + '}');
+}
+
+/** Select and projection rules shared by Query and Scan; returns whether only a count is wanted. */
+export function checkSelect(req: Request, projection: Path[] | undefined, onIndex: boolean): boolean {
+  const select = req.Select as string | undefined;
+  const what = req.AttributesToGet ? 'AttributesToGet' : 'ProjectionExpression';
+  if (select === 'SPECIFIC_ATTRIBUTES' && !projection) {
+    throw validation('Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES');
+  }
+  if (select === 'ALL_ATTRIBUTES' && projection) throw validation(`Cannot specify the ${what} when choosing to get ALL_ATTRIBUTES`);
+  if (select === 'COUNT' && projection) throw validation(`Cannot specify the ${what} when choosing to get COUNT`);
+  if (select === 'ALL_PROJECTED_ATTRIBUTES') {
+    if (!onIndex) throw validation('ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName');
+    if (projection) throw validation(`Cannot specify the ${what} when choosing to get ALL_PROJECTED_ATTRIBUTES`);
+  }
+  return select === 'COUNT';
+}
+
+/** ExclusiveStartKey must name exactly the key attributes, with the right types. */
+export function checkStartKey(start: Item, schema: KeySchema, extraKeyNames: string[] = []): void {
+  const names = [schema.hash.name, ...(schema.range ? [schema.range.name] : []), ...extraKeyNames];
+  const given = Object.keys(start);
+  if (given.length !== names.length) throw validation("Exclusive Start Key must have same size as table's key schema");
+  for (const k of [schema.hash, schema.range]) {
+    if (!k) continue;
+    const v = start[k.name];
+    if (!v || Object.keys(v)[0] !== k.type) throw validation('The provided starting key is invalid: The provided key element does not match the schema');
+  }
+}

@@ -1,0 +1,55 @@
+import { validation } from '../dynamo/errors.js';
+import { compileRequestExpressions } from '../dynamo/expressions/index.js';
+import { anyObject, compileValidator, int, map, obj } from '../dynamo/validation.js';
+import { segmentRange, tokenRangeItems } from '../storage/range-reader.js';
+import { activeTable, type ActionSpec } from './context.js';
+import { keyFromRequest } from './item-common.js';
+import { READ_REQUEST } from './query.js';
+import { checkSelect, checkStartKey, collectPage, pageResponse } from './read-page.js';
+
+const validate = compileValidator(
+  obj(
+    {
+      ...READ_REQUEST,
+      ScanFilter: map(anyObject()),
+      Segment: int({ min: 0, max: 999999 }),
+      TotalSegments: int({ min: 1, max: 1000000 }),
+    },
+    ['TableName'],
+  ),
+);
+
+const PAGE_ROWS = 100;
+
+export const scan: ActionSpec = {
+  validate,
+  tableOf: (r) => r.TableName,
+  async run(ctx, req) {
+    const segment = req.Segment as number | undefined;
+    const total = req.TotalSegments as number | undefined;
+    if (segment !== undefined && total === undefined) throw validation('If segment is specified, total segment must also be specified');
+    if (total !== undefined && segment === undefined) throw validation('If total segment is specified, segment must also be specified');
+    if (segment !== undefined && total !== undefined && segment >= total) {
+      throw validation(`1 validation error detected: Value '${segment}' at 'segment' failed to satisfy constraint: Member must have value less than or equal to ${total - 1}`);
+    }
+    const compiled = compileRequestExpressions(req, 'Scan');
+    const table = await activeTable(ctx, req.TableName);
+    if (req.IndexName) throw validation(`The table does not have the specified index: ${req.IndexName}`);
+    const schema = table.entry.definition.key;
+    const countOnly = checkSelect(req, compiled.projection, false);
+    let start;
+    if (req.ExclusiveStartKey) {
+      checkStartKey(req.ExclusiveStartKey, schema);
+      start = keyFromRequest(schema, req.ExclusiveStartKey);
+    }
+    // Segments are equal slices of the token ring: disjoint, and together the whole table.
+    const { lo, hi } = segmentRange(segment ?? 0, total ?? 1);
+    const consistent = req.ConsistentRead === true;
+    const c = ctx.session.consistency;
+    const limit = req.Limit as number | undefined;
+    const source = tokenRangeItems(ctx.session, table, lo, hi, start, consistent ? c.strong : c.eventual, Math.min(limit ?? PAGE_ROWS, PAGE_ROWS));
+    const keyNames = [schema.hash.name, ...(schema.range ? [schema.range.name] : [])];
+    const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames });
+    return pageResponse(req, page, countOnly, consistent);
+  },
+};

@@ -1,0 +1,99 @@
+// Writes into the target through the item store and the table's translator, exactly like the
+// API's unconditional PutItem and DeleteItem, so replicated data is readable through the API at
+// once. Every stream record carries the whole new item (or is a delete), so applying one is
+// idempotent and a batch needs only each item's last record: replay-safe, per-item ordered.
+import type { Item } from '../dynamo/types.js';
+import type { ItemStore, TableHandle } from '../storage/item-store.js';
+import { keyOf } from '../storage/translator.js';
+import { ReplicationError } from './errors.js';
+import { keyText } from './items.js';
+import type { StreamRecord } from './source.js';
+
+/** Runs fn over items with at most `limit` running at once; stops at the first failure. */
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const lane = async () => {
+    while (failed === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failed !== undefined) throw failed;
+}
+
+export interface BatchResult {
+  /** Records applied (after skipping those older than the snapshot), by event name. */
+  applied: Map<string, number>;
+  skipped: number;
+  writes: number;
+  /** ApproximateCreationDateTime of the last record, ms. */
+  lastRecordAt?: number;
+}
+
+export type EventKind = 'put' | 'delete';
+
+/** What a record does to the target. TTL deletions from DynamoDB Local carry an unknown event name. */
+export function kindOf(r: StreamRecord): EventKind {
+  if (r.eventName === 'INSERT' || r.eventName === 'MODIFY') {
+    if (!r.newImage) {
+      throw new ReplicationError(`stream record ${r.sequenceNumber} (${r.eventName}) has no new image; the stream's view type must be NEW_IMAGE or NEW_AND_OLD_IMAGES`);
+    }
+    return 'put';
+  }
+  if (r.eventName === 'REMOVE') return 'delete';
+  return r.newImage ? 'put' : 'delete';
+}
+
+export class Applier {
+  constructor(
+    private readonly store: ItemStore,
+    readonly handle: TableHandle,
+    private readonly concurrency: number,
+  ) {}
+
+  private get schema() {
+    return this.handle.entry.definition.key;
+  }
+
+  /** Writes snapshot items (whole items, replacing whatever is there). */
+  async putItems(items: readonly Item[], check?: () => void): Promise<void> {
+    await forEachLimit(items, this.concurrency, async (item) => {
+      check?.();
+      await this.store.putBlind(this.handle, item);
+    });
+  }
+
+  /**
+   * Applies a batch of one shard's records, in order per item. Records created before
+   * `skipBefore` are already in the snapshot and are not written again.
+   */
+  async applyRecords(records: readonly StreamRecord[], skipBefore: number, check?: () => void): Promise<BatchResult> {
+    const result: BatchResult = { applied: new Map(), skipped: 0, writes: 0 };
+    const last = new Map<string, StreamRecord>();
+    for (const r of records) {
+      result.lastRecordAt = r.approximateCreation;
+      if (r.approximateCreation && r.approximateCreation < skipBefore) {
+        result.skipped++;
+        continue;
+      }
+      kindOf(r); // fail on a malformed record before writing anything of the batch
+      result.applied.set(r.eventName, (result.applied.get(r.eventName) ?? 0) + 1);
+      // Map insertion order is irrelevant: only each key's last record is written.
+      last.set(keyText(r.keys, this.schema), r);
+    }
+    const writes = [...last.values()];
+    result.writes = writes.length;
+    await forEachLimit(writes, this.concurrency, async (r) => {
+      check?.();
+      if (kindOf(r) === 'put') await this.store.putBlind(this.handle, r.newImage!);
+      else await this.store.deleteBlind(this.handle, keyOf(r.keys, this.schema));
+    });
+    return result;
+  }
+}

@@ -1,0 +1,164 @@
+// The source side: a DynamoDB table and its stream, reached through the AWS SDK. Credentials and
+// region come from the standard AWS chain (environment, profile, instance role); an endpoint URL
+// points the clients at any DynamoDB-compatible service instead (DynamoDB Local in the tests).
+// The replicator talks to the stream through the small StreamsApi interface, so tests can also
+// drive it with a scripted stream (shard splits, expiring iterators, throttling, trimming).
+import { DescribeTableCommand, DynamoDBClient, GetItemCommand, ScanCommand, type TableDescription } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { Item } from '../dynamo/types.js';
+import { fromSdkItem, toSdkItem } from './items.js';
+
+export interface SourceOptions {
+  endpoint?: string;
+  region?: string;
+  /** Explicit credentials (tests); otherwise the AWS default chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export interface ShardInfo {
+  id: string;
+  parent?: string;
+  /** Set when the shard is closed (no more records will be added). */
+  endingSequenceNumber?: string;
+}
+
+export interface StreamRecord {
+  eventName: string;
+  sequenceNumber: string;
+  /** Milliseconds since the epoch (DynamoDB rounds it: seconds; DynamoDB Local: minutes). */
+  approximateCreation: number;
+  keys: Item;
+  newImage?: Item;
+}
+
+export interface StreamDescription {
+  status: string;
+  viewType?: string;
+  shards: ShardInfo[];
+}
+
+export interface StreamsApi {
+  describeStream(streamArn: string): Promise<StreamDescription>;
+  getShardIterator(streamArn: string, shardId: string, after?: string): Promise<string>;
+  /** next is undefined once a closed shard has been read to its end. */
+  getRecords(iterator: string, limit?: number): Promise<{ records: StreamRecord[]; next?: string }>;
+}
+
+export interface ScanPage {
+  items: Item[];
+  lastKey?: Record<string, unknown>;
+}
+
+export interface SourceApi {
+  describeTable(table: string): Promise<TableDescription>;
+  scan(table: string, segment: number, totalSegments: number, startKey?: Record<string, unknown>): Promise<ScanPage>;
+  /** A consistent read of one item (verify's re-check of a difference). */
+  getItem(table: string, key: Item): Promise<Item | undefined>;
+  streams: StreamsApi;
+  close(): void;
+}
+
+/** The error's name as the SDK reports it (the part of __type after '#'). */
+export const errorName = (e: unknown): string => (e as { name?: string })?.name ?? '';
+
+export const THROTTLING = new Set([
+  'LimitExceededException', 'ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded',
+]);
+
+function region(options: SourceOptions): string | undefined {
+  if (options.region) return options.region;
+  // A custom endpoint (DynamoDB Local) needs some region to sign with, but any will do.
+  const env = process.env;
+  if (options.endpoint && !env.AWS_REGION && !env.AWS_DEFAULT_REGION && !env.AWS_PROFILE) return 'us-east-1';
+  return undefined;
+}
+
+export function awsSource(options: SourceOptions): SourceApi {
+  const config = {
+    endpoint: options.endpoint,
+    region: region(options),
+    credentials: options.credentials,
+    // The SDK retries throttling and 5xx with backoff; the replicator's own loops retry beyond that.
+    maxAttempts: 5,
+  };
+  const db = new DynamoDBClient(config);
+  const streams = new DynamoDBStreamsClient(config);
+  return {
+    async describeTable(table) {
+      const out = await db.send(new DescribeTableCommand({ TableName: table }));
+      return out.Table!;
+    },
+    async scan(table, segment, totalSegments, startKey) {
+      const out = await db.send(
+        new ScanCommand({
+          TableName: table,
+          Segment: totalSegments > 1 ? segment : undefined,
+          TotalSegments: totalSegments > 1 ? totalSegments : undefined,
+          ExclusiveStartKey: startKey as never,
+        }),
+      );
+      return { items: (out.Items ?? []).map((i) => fromSdkItem(i)), lastKey: out.LastEvaluatedKey as Record<string, unknown> | undefined };
+    },
+    async getItem(table, key) {
+      const out = await db.send(new GetItemCommand({ TableName: table, Key: toSdkItem(key), ConsistentRead: true }));
+      return out.Item ? fromSdkItem(out.Item) : undefined;
+    },
+    streams: {
+      async describeStream(streamArn) {
+        const shards: ShardInfo[] = [];
+        let start: string | undefined;
+        let status = '';
+        let viewType: string | undefined;
+        do {
+          const out = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: start }));
+          const d = out.StreamDescription!;
+          status = d.StreamStatus ?? '';
+          viewType = d.StreamViewType;
+          for (const s of d.Shards ?? []) {
+            shards.push({ id: s.ShardId!, parent: s.ParentShardId, endingSequenceNumber: s.SequenceNumberRange?.EndingSequenceNumber });
+          }
+          start = d.LastEvaluatedShardId;
+        } while (start);
+        return { status, viewType, shards };
+      },
+      async getShardIterator(streamArn, shardId, after) {
+        const out = await streams.send(
+          new GetShardIteratorCommand({
+            StreamArn: streamArn,
+            ShardId: shardId,
+            ShardIteratorType: after ? 'AFTER_SEQUENCE_NUMBER' : 'TRIM_HORIZON',
+            SequenceNumber: after,
+          }),
+        );
+        return out.ShardIterator!;
+      },
+      async getRecords(iterator, limit) {
+        const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
+        const records: StreamRecord[] = (out.Records ?? []).map((r) => {
+          const d = r.dynamodb!;
+          return {
+            eventName: String(r.eventName ?? ''),
+            sequenceNumber: d.SequenceNumber!,
+            approximateCreation: d.ApproximateCreationDateTime ? d.ApproximateCreationDateTime.getTime() : 0,
+            keys: fromSdkItem(d.Keys ?? {}),
+            newImage: d.NewImage ? fromSdkItem(d.NewImage) : undefined,
+          };
+        });
+        return { records, next: out.NextShardIterator ?? undefined };
+      },
+    },
+    close() {
+      db.destroy();
+      streams.destroy();
+    },
+  };
+}
+
+/** Compares two sequence numbers (decimal strings of any length). */
+export function compareSequence(a: string, b: string): number {
+  const x = a.replace(/^0+/, '');
+  const y = b.replace(/^0+/, '');
+  return x.length !== y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0;
+}

@@ -1,0 +1,133 @@
+// The target table: created in our catalog from the source's DescribeTable (through the same
+// CreateTable action the API uses), or checked against it when it already exists.
+import type { TableDescription } from '@aws-sdk/client-dynamodb';
+import type { WriteIsolation } from '../config.js';
+import { createTable } from '../actions/create-table.js';
+import { handleOf, type ActionContext } from '../actions/context.js';
+import { WRITE_ISOLATION_TAG } from '../actions/tags.js';
+import { DynamoError } from '../dynamo/errors.js';
+import type { CatalogEntry } from '../storage/catalog.js';
+import { qualifiedName } from '../storage/cql-layout.js';
+import type { TableHandle } from '../storage/item-store.js';
+import { ReplicationError } from './errors.js';
+
+const NEW_IMAGE_VIEWS = new Set(['NEW_IMAGE', 'NEW_AND_OLD_IMAGES']);
+
+/** The source's stream ARN; fails clearly when there is no stream or it carries no new images. */
+export function streamOf(desc: TableDescription): string {
+  const spec = desc.StreamSpecification;
+  if (!spec?.StreamEnabled || !desc.LatestStreamArn) {
+    throw new ReplicationError(
+      `source table ${desc.TableName} has no stream. Enable one with new images, e.g.: aws dynamodb update-table --table-name ${desc.TableName} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES`,
+    );
+  }
+  if (!NEW_IMAGE_VIEWS.has(spec.StreamViewType ?? '')) {
+    throw new ReplicationError(
+      `the stream of source table ${desc.TableName} has view type ${spec.StreamViewType}, which carries no new item images; replication needs NEW_IMAGE or NEW_AND_OLD_IMAGES (disable the stream and enable it again with one of these)`,
+    );
+  }
+  return desc.LatestStreamArn;
+}
+
+type Keys = { AttributeName?: string; KeyType?: string }[] | undefined;
+type Defs = { AttributeName?: string; AttributeType?: string }[] | undefined;
+
+function keySchemaText(keys: Keys, defs: Defs): string {
+  return (keys ?? [])
+    .map((k) => `${k.KeyType}:${k.AttributeName}:${defs?.find((d) => d.AttributeName === k.AttributeName)?.AttributeType}`)
+    .join(',');
+}
+
+/** A CreateTable request describing the source table under the target name. */
+export function createRequestOf(desc: TableDescription, target: string, isolation: WriteIsolation, withIndexes: boolean): Record<string, unknown> {
+  const provisioned =
+    desc.BillingModeSummary?.BillingMode === 'PROVISIONED' ||
+    (!desc.BillingModeSummary && (desc.ProvisionedThroughput?.ReadCapacityUnits ?? 0) > 0);
+  const throughput = (p: { ReadCapacityUnits?: number; WriteCapacityUnits?: number } | undefined) => ({
+    ReadCapacityUnits: Math.max(1, p?.ReadCapacityUnits ?? 1),
+    WriteCapacityUnits: Math.max(1, p?.WriteCapacityUnits ?? 1),
+  });
+  const keyNames = new Set((desc.KeySchema ?? []).map((k) => k.AttributeName));
+  const gsis = withIndexes ? desc.GlobalSecondaryIndexes ?? [] : [];
+  const lsis = withIndexes ? desc.LocalSecondaryIndexes ?? [] : [];
+  for (const i of [...gsis, ...lsis]) for (const k of i.KeySchema ?? []) keyNames.add(k.AttributeName);
+  const req: Record<string, unknown> = {
+    TableName: target,
+    AttributeDefinitions: (desc.AttributeDefinitions ?? [])
+      .filter((d) => keyNames.has(d.AttributeName))
+      .map((d) => ({ AttributeName: d.AttributeName, AttributeType: d.AttributeType })),
+    KeySchema: (desc.KeySchema ?? []).map((k) => ({ AttributeName: k.AttributeName, KeyType: k.KeyType })),
+    BillingMode: provisioned ? 'PROVISIONED' : 'PAY_PER_REQUEST',
+    Tags: [{ Key: WRITE_ISOLATION_TAG, Value: isolation }],
+  };
+  if (provisioned) req.ProvisionedThroughput = throughput(desc.ProvisionedThroughput);
+  if (gsis.length) {
+    req.GlobalSecondaryIndexes = gsis.map((g) => ({
+      IndexName: g.IndexName,
+      KeySchema: g.KeySchema,
+      Projection: g.Projection,
+      ...(provisioned ? { ProvisionedThroughput: throughput(g.ProvisionedThroughput) } : {}),
+    }));
+  }
+  if (lsis.length) req.LocalSecondaryIndexes = lsis.map((l) => ({ IndexName: l.IndexName, KeySchema: l.KeySchema, Projection: l.Projection }));
+  return req;
+}
+
+export interface Target {
+  entry: CatalogEntry;
+  handle: TableHandle;
+  created: boolean;
+}
+
+/** Creates the target from the source's description, or checks that the existing one matches. */
+export async function ensureTarget(
+  ctx: ActionContext,
+  desc: TableDescription,
+  target: string,
+  isolation: WriteIsolation,
+  log: (line: string) => void,
+): Promise<Target> {
+  let entry = await ctx.catalog.get(target);
+  let created = false;
+  if (!entry) {
+    const hasIndexes = (desc.GlobalSecondaryIndexes?.length ?? 0) + (desc.LocalSecondaryIndexes?.length ?? 0) > 0;
+    try {
+      await createTable.run(ctx, createRequestOf(desc, target, isolation, hasIndexes));
+      created = true;
+    } catch (e) {
+      if (e instanceof DynamoError && e.name === 'ResourceInUseException') {
+        // Another replicator created it a moment ago.
+      } else if (hasIndexes && e instanceof DynamoError && /indexes are not supported/i.test(e.message)) {
+        log(`target ${target}: this server does not support secondary indexes yet; creating the table without the source's indexes`);
+        await createTable.run(ctx, createRequestOf(desc, target, isolation, false));
+        created = true;
+      } else {
+        throw e;
+      }
+    }
+    ctx.catalog.invalidate(target);
+    entry = await ctx.catalog.get(target);
+    if (!entry) throw new ReplicationError(`target table ${target} could not be created`);
+  }
+  const d = entry.definition;
+  const ours = keySchemaText(
+    [{ AttributeName: d.key.hash.name, KeyType: 'HASH' }, ...(d.key.range ? [{ AttributeName: d.key.range.name, KeyType: 'RANGE' }] : [])],
+    [{ AttributeName: d.key.hash.name, AttributeType: d.key.hash.type }, ...(d.key.range ? [{ AttributeName: d.key.range.name, AttributeType: d.key.range.type }] : [])],
+  );
+  const theirs = keySchemaText(desc.KeySchema, desc.AttributeDefinitions);
+  if (ours !== theirs) {
+    throw new ReplicationError(`target table ${target} exists with key schema ${ours}, but the source ${desc.TableName} has ${theirs}`);
+  }
+  return { entry, handle: handleOf(ctx, entry), created };
+}
+
+/** True when the target's CQL table holds no row (checked before adopting an existing table). */
+export async function targetIsEmpty(ctx: ActionContext, entry: CatalogEntry): Promise<boolean> {
+  const rs = await ctx.session.execute(`SELECT pk FROM ${qualifiedName(entry.layout)} LIMIT 1`, [], ctx.session.consistency.strong);
+  return rs.rows.length === 0;
+}
+
+/** Removes every item of the target (a new snapshot follows). */
+export async function truncateTarget(ctx: ActionContext, entry: CatalogEntry): Promise<void> {
+  await ctx.session.client.execute(`TRUNCATE ${qualifiedName(entry.layout)}`);
+}

@@ -1,0 +1,129 @@
+// Ordered reads for Query and Scan, streamed page by page from Cassandra so memory stays bounded
+// whatever the size of a partition or table. Continuation is by key, never by driver paging
+// state, so a DynamoDB LastEvaluatedKey can resume anywhere, in any process.
+import type { AttributeValue, Item } from '../dynamo/types.js';
+import { qualifiedName } from './cql-layout.js';
+import type { TableHandle } from './item-store.js';
+import { Long, type CqlSession } from './session.js';
+import { keyColumnValue, type StoredItem } from './translator.js';
+
+export interface SortBound {
+  value: AttributeValue;
+  inclusive: boolean;
+}
+
+/** A range of sort keys; a missing side is unbounded. */
+export interface SortRange {
+  lower?: SortBound;
+  upper?: SortBound;
+}
+
+/** Murmur3Partitioner's token space: [-2^63, 2^63 - 1]. */
+export const MIN_TOKEN = -(2n ** 63n);
+export const MAX_TOKEN = 2n ** 63n - 1n;
+
+/** The token range of scan segment `segment` of `total`: equal slices that together cover the ring. */
+export function segmentRange(segment: number, total: number): { lo: bigint; hi: bigint } {
+  const width = (MAX_TOKEN - MIN_TOKEN + 1n) / BigInt(total);
+  const lo = MIN_TOKEN + width * BigInt(segment);
+  const hi = segment === total - 1 ? MAX_TOKEN : lo + width - 1n;
+  return { lo, hi };
+}
+
+const toLong = (t: bigint) => Long.fromString(t.toString());
+
+async function* pages(
+  session: CqlSession,
+  h: TableHandle,
+  query: string,
+  params: unknown[],
+  consistency: number,
+  pageSize: number,
+): AsyncGenerator<StoredItem> {
+  let pageState: string | undefined;
+  do {
+    const rs = await session.client.execute(query, params, { prepare: true, fetchSize: pageSize, pageState, consistency });
+    for (const row of rs.rows) yield h.translator.decode(row);
+    pageState = rs.pageState ?? undefined;
+  } while (pageState);
+}
+
+/** Items of one partition in sort-key order (descending when !forward). */
+export function partitionItems(
+  session: CqlSession,
+  h: TableHandle,
+  hash: AttributeValue,
+  range: SortRange,
+  forward: boolean,
+  consistency: number,
+  pageSize: number,
+): AsyncGenerator<StoredItem> {
+  const layout = h.entry.layout;
+  let where = 'pk = ?';
+  const params: unknown[] = [keyColumnValue(hash)];
+  if (range.lower) {
+    where += range.lower.inclusive ? ' AND sk >= ?' : ' AND sk > ?';
+    params.push(keyColumnValue(range.lower.value));
+  }
+  if (range.upper) {
+    where += range.upper.inclusive ? ' AND sk <= ?' : ' AND sk < ?';
+    params.push(keyColumnValue(range.upper.value));
+  }
+  const order = layout.key.range ? ` ORDER BY sk ${forward ? 'ASC' : 'DESC'}` : '';
+  const query = `SELECT ${h.translator.readColumns} FROM ${qualifiedName(layout)} WHERE ${where}${order}`;
+  return pages(session, h, query, params, consistency, pageSize);
+}
+
+/**
+ * Items whose partition token lies in [lo, hi], in token order then sort-key order, starting
+ * after `after` (a key within the range) when given.
+ */
+export async function* tokenRangeItems(
+  session: CqlSession,
+  h: TableHandle,
+  lo: bigint,
+  hi: bigint,
+  after: Item | undefined,
+  consistency: number,
+  pageSize: number,
+): AsyncGenerator<StoredItem> {
+  const layout = h.entry.layout;
+  const table = qualifiedName(layout);
+  const cols = h.translator.readColumns;
+  if (!after) {
+    yield* pages(session, h, `SELECT ${cols} FROM ${table} WHERE token(pk) >= ? AND token(pk) <= ?`, [toLong(lo), toLong(hi)], consistency, pageSize);
+    return;
+  }
+  const pk = keyColumnValue(after[layout.key.hash.name]);
+  if (layout.key.range) {
+    // First the rest of the partition the previous page stopped in.
+    const sk = keyColumnValue(after[layout.key.range.name]);
+    yield* pages(session, h, `SELECT ${cols} FROM ${table} WHERE pk = ? AND sk > ?`, [pk, sk], consistency, pageSize);
+  }
+  yield* pages(session, h, `SELECT ${cols} FROM ${table} WHERE token(pk) > token(?) AND token(pk) <= ?`, [pk, toLong(hi)], consistency, pageSize);
+}
+
+/**
+ * The smallest value greater than every value starting with `prefix`, in DynamoDB's order
+ * (code points for S, unsigned bytes for B); undefined when there is none.
+ */
+export function prefixSuccessor(prefix: AttributeValue): AttributeValue | undefined {
+  if ('S' in prefix) {
+    const cps = [...prefix.S].map((c) => c.codePointAt(0)!);
+    while (cps.length) {
+      let last = cps.pop()! + 1;
+      if (last === 0xd800) last = 0xe000; // skip the surrogate range, not characters of their own
+      if (last <= 0x10ffff) return { S: String.fromCodePoint(...cps, last) };
+    }
+    return undefined;
+  }
+  if ('B' in prefix) {
+    const bytes = [...Buffer.from(prefix.B, 'base64')];
+    while (bytes.length) {
+      const last = bytes.pop()! + 1;
+      if (last <= 0xff) return { B: Buffer.from([...bytes, last]).toString('base64') };
+    }
+    return undefined;
+  }
+  return undefined;
+}
