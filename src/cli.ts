@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // dynamo-cassandra: one program, several jobs, chosen by the first argument.
 import { ConfigError, loadConfig, optionsMarkdown } from './config.js';
+import { keysCommand } from './auth/cli.js';
 import { localNodeCommand } from './local-node/index.js';
+import { replicateCommand, runReplicationCommand, verifyCommand } from './replication/cli.js';
 import { serveCommand } from './server.js';
 
 const USAGE = `Usage: dynamo-cassandra <command> [options]
@@ -9,6 +11,9 @@ const USAGE = `Usage: dynamo-cassandra <command> [options]
 Commands:
   serve        DynamoDB-compatible HTTP API over Cassandra (default port 8000)
   local-node   run a managed local Cassandra 5.0 node in the foreground
+  replicate    copy DynamoDB tables into Cassandra and follow their streams ("replicate status": positions, lag)
+  verify       compare a DynamoDB table with its replica item by item (exit code 0 only when identical)
+  keys         create, list and revoke the access keys the API accepts (keys --help)
   options      print the options of serve as a Markdown table
 
 Run "dynamo-cassandra serve --help" for the options of serve.`;
@@ -24,6 +29,12 @@ async function main(argv: string[]): Promise<number> {
       return serveCommand(loadConfig(rest));
     case 'local-node':
       return localNodeCommand(rest);
+    case 'keys':
+      return keysCommand(rest);
+    case 'replicate':
+      return runReplicationCommand(() => replicateCommand(rest));
+    case 'verify':
+      return runReplicationCommand(() => verifyCommand(rest));
     case 'options':
       process.stdout.write(optionsMarkdown() + '\n');
       return 0;

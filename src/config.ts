@@ -47,6 +47,15 @@ export interface Config {
   authServerKeyFile?: string;
   tlsCert?: string;
   tlsKey?: string;
+  // Replication from DynamoDB Streams (src/replication/).
+  replicateSourceEndpoint?: string;
+  replicateTables: string[];
+  replicateRegion?: string;
+  replicateSegments: number;
+  replicateConcurrency: number;
+  replicateLeaseSeconds: number;
+  replicateWriteIsolation: WriteIsolation;
+  replicateMetricsPort: number;
 }
 
 type Kind = 'string' | 'number' | 'boolean' | 'list';
@@ -141,6 +150,30 @@ export const OPTIONS: OptionSpec[] = [
   },
   { key: 'tlsCert', flag: 'tls-cert', kind: 'string', help: 'PEM certificate (chain) file: serve the API over HTTPS' },
   { key: 'tlsKey', flag: 'tls-key', kind: 'string', help: 'PEM private key file of --tls-cert' },
+  // Replication from DynamoDB Streams (src/replication/); `replicate` also takes the short forms.
+  {
+    key: 'replicateSourceEndpoint', flag: 'replicate-source-endpoint', kind: 'string',
+    help: 'Endpoint URL of the source DynamoDB (default: AWS, with credentials and region from the AWS chain)',
+  },
+  {
+    key: 'replicateTables', flag: 'replicate-tables', kind: 'list', default: [],
+    help: 'Source tables to replicate into Cassandra (NAME or SOURCE=TARGET, comma-separated); with serve, runs the replicator beside the API',
+  },
+  { key: 'replicateRegion', flag: 'replicate-region', kind: 'string', help: 'Region of the source tables (default: from the AWS chain)' },
+  { key: 'replicateSegments', flag: 'replicate-segments', kind: 'number', default: 4, help: 'Parallel Scan segments of a snapshot' },
+  { key: 'replicateConcurrency', flag: 'replicate-concurrency', kind: 'number', default: 64, help: 'Writes in flight per snapshot segment or stream shard' },
+  {
+    key: 'replicateLeaseSeconds', flag: 'replicate-lease-seconds', kind: 'number', default: 10,
+    help: 'Shard lease period: a dead replicator\'s shards are taken over after about this long',
+  },
+  {
+    key: 'replicateWriteIsolation', flag: 'replicate-write-isolation', kind: 'string', default: 'only_rmw', choices: WRITE_ISOLATION_MODES,
+    help: 'Write isolation of target tables the replicator creates (only_rmw: plain writes, fastest; always: lightweight transactions)',
+  },
+  {
+    key: 'replicateMetricsPort', flag: 'replicate-metrics-port', kind: 'number', default: 9464,
+    help: 'Port of GET /metrics of `replicate` (on --host; 0: none). Inside serve, the API\'s /metrics carries them',
+  },
 ];
 
 /** DC_CONTACT_POINTS for --contact-points, and so on. */

@@ -4,10 +4,11 @@ import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { translators } from '../translators/index.js';
 import type { Config } from './config.js';
-import { preflightAuth, setupAuth, tlsOptions } from './auth/index.js';
+import { preflightAuth, setupAuth } from './auth/index.js';
 import { buildApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
 import { startLocalNode, type LocalNode } from './local-node/index.js';
+import { IndexMaintenance } from './actions/index-maintenance.js';
 import { Catalog } from './storage/catalog.js';
 import { ItemStore } from './storage/item-store.js';
 import { connect, type CqlSession } from './storage/session.js';
@@ -17,6 +18,8 @@ export interface Server {
   session: CqlSession;
   /** The port the API listens on (useful with --port 0). */
   port: number;
+  /** Background index work; tests drive a round of it directly. */
+  maintenance: IndexMaintenance;
   close(): Promise<void>;
 }
 
@@ -41,13 +44,21 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   await catalog.init();
   const metrics = createMetrics();
   // Authentication (src/auth): key store, --access-key, auth mode; HTTPS with --tls-cert/--tls-key.
-  const auth = await setupAuth(config, session, (line) => process.stderr.write(`[dynamo-cassandra] ${line}\n`));
+  const auth = await setupAuth(config, session, (line) => process.stderr.write(`[dynamo-cassandra] ${line}\n`)).catch(async (e) => {
+    await session.shutdown(); // e.g. the refusal to serve a non-loopback address without keys
+    throw e;
+  });
+  const store = new ItemStore(session);
+  await store.indexes.init();
+  // Index backfills, removals and crash repair run in every server process.
+  const maintenance = new IndexMaintenance({ config, session, catalog, store, translators });
+  maintenance.start();
   const app = await buildApp({
-    context: { config, session, catalog, store: new ItemStore(session), translators },
+    context: { config, session, catalog, store, translators, maintenance },
     metrics,
     logLevel: config.logLevel,
     authenticate: auth.authenticate,
-    https: tlsOptions(config),
+    https: auth.https,
   });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
@@ -56,7 +67,9 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
     app,
     session,
     port,
+    maintenance,
     async close() {
+      maintenance.stop();
       await app.close();
       await session.shutdown();
     },

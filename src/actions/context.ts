@@ -13,6 +13,8 @@ export interface ActionContext {
   catalog: Catalog;
   store: ItemStore;
   translators: Record<string, Translator>;
+  /** Background index work (GSI backfill and removal); absent in tools that serve no requests. */
+  maintenance?: { backfill(table: string, index: string): void; drop(table: string, index: string): void };
   /** Host header of the request (DescribeEndpoints answers with it). */
   host?: string;
 }

@@ -7,6 +7,8 @@ import { Catalog, type TableDefinition } from '../storage/catalog.js';
 import type { ActionContext, ActionSpec, Request } from './context.js';
 import { describe } from './table-description.js';
 import { TAG_LIST, TRANSLATOR_TAG, WRITE_ISOLATION_TAG } from './tags.js';
+import { GSI_SCHEMA, LSI_SCHEMA, keyAttributeNames, parseIndexes } from './index-definitions.js';
+import { indexTableCql } from '../storage/indexes.js';
 
 export const THROUGHPUT = obj(
   { ReadCapacityUnits: int({ min: 1 }), WriteCapacityUnits: int({ min: 1 }) },
@@ -28,6 +30,8 @@ const validate = compileValidator(
       TableClass: oneOf(['STANDARD', 'STANDARD_INFREQUENT_ACCESS']),
       DeletionProtectionEnabled: bool(),
       StreamSpecification: obj({ StreamEnabled: bool(), StreamViewType: oneOf(['NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES', 'KEYS_ONLY']) }, ['StreamEnabled']),
+      LocalSecondaryIndexes: LSI_SCHEMA,
+      GlobalSecondaryIndexes: GSI_SCHEMA,
     },
     ['AttributeDefinitions', 'TableName', 'KeySchema'],
   ),
@@ -77,19 +81,17 @@ export function storageChoice(ctx: ActionContext, tags: Record<string, string>):
 }
 
 async function run(ctx: ActionContext, req: Request) {
-  if (req.LocalSecondaryIndexes || req.GlobalSecondaryIndexes) {
-    throw validation('Secondary indexes are not supported by this server yet');
-  }
   const defs = req.AttributeDefinitions as { AttributeName: string; AttributeType: string }[];
   const names = new Set(defs.map((d) => d.AttributeName));
   if (names.size !== defs.length) throw validation('Cannot have two attributes with the same name');
   const key = parseKeySchema(req.KeySchema, defs);
-  if (defs.length !== req.KeySchema.length) {
+  const billingMode = (req.BillingMode ?? 'PROVISIONED') as 'PROVISIONED' | 'PAY_PER_REQUEST';
+  const indexes = parseIndexes(req, key, defs, billingMode);
+  if (defs.length !== keyAttributeNames(key, indexes).size) {
     throw validation(
       'One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions',
     );
   }
-  const billingMode = (req.BillingMode ?? 'PROVISIONED') as 'PROVISIONED' | 'PAY_PER_REQUEST';
   if (billingMode === 'PROVISIONED' && !req.ProvisionedThroughput) {
     throw validation('One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED');
   }
@@ -122,11 +124,13 @@ async function run(ctx: ActionContext, req: Request) {
     deletionProtection: req.DeletionProtectionEnabled === true,
     tableClass: req.TableClass,
     streamSpecification: req.StreamSpecification,
+    ...(indexes.length ? { indexes } : {}),
   };
   const entry = await ctx.catalog.insert(definition);
   if (!entry) throw resourceInUse(`Table already exists: ${req.TableName}`);
   try {
     for (const cql of ctx.translators[translator].createTableCql(entry.layout)) await ctx.session.client.execute(cql);
+    for (const ix of indexes) await ctx.session.client.execute(indexTableCql(ctx.session.keyspace, ix, key));
   } catch (e) {
     await ctx.catalog.remove(entry);
     throw e;

@@ -19,6 +19,7 @@ export const deleteTable: ActionSpec = {
     const marked = await ctx.catalog.replace(entry, { ...d, status: 'DELETING' });
     if (!marked) throw resourceInUse(`Attempt to change a resource which is still in use: Table is being deleted: ${d.name}`);
     await ctx.session.client.execute(`DROP TABLE IF EXISTS ${cqlTableName(ctx, d)}`);
+    for (const ix of d.indexes ?? []) await ctx.session.client.execute(`DROP TABLE IF EXISTS ${cqlTableName(ctx, { ...d, cqlTable: ix.cqlTable })}`);
     await ctx.catalog.remove(marked);
     return { TableDescription: describe(ctx, d, undefined, 'DELETING') };
   },

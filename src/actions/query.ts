@@ -3,10 +3,12 @@ import { validation } from '../dynamo/errors.js';
 import { checkQueryFilterKeys, compileRequestExpressions, extractKeyCondition, type KeyCondition } from '../dynamo/expressions/index.js';
 import type { AttributeValue, Item } from '../dynamo/types.js';
 import { anyObject, bool, compileValidator, int, map, obj, oneOf, str } from '../dynamo/validation.js';
-import { partitionItems, prefixSuccessor, type SortRange } from '../storage/range-reader.js';
+import { indexClusteringValues } from '../storage/indexes.js';
+import { indexPartitionItems, partitionItems, prefixSuccessor, type SortRange } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { ATTRIBUTES_TO_GET, ITEM_REQUEST, keyFromRequest } from './item-common.js';
-import { checkSelect, checkStartKey, collectPage, pageResponse } from './read-page.js';
+import { ATTRIBUTES_TO_GET, ITEM_REQUEST } from './item-common.js';
+import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, resolveIndex } from './read-page.js';
+import { normalizeItem } from '../dynamo/attribute-values.js';
 
 export const SELECT = oneOf(['ALL_ATTRIBUTES', 'ALL_PROJECTED_ATTRIBUTES', 'SPECIFIC_ATTRIBUTES', 'COUNT']);
 export const READ_REQUEST = {
@@ -83,34 +85,46 @@ export const query: ActionSpec = {
       throw validation('Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.');
     }
     const table = await activeTable(ctx, req.TableName);
-    if (req.IndexName) throw validation(`The table does not have the specified index: ${req.IndexName}`);
-    const schema = table.entry.definition.key;
+    const def = table.entry.definition;
+    const ix = resolveIndex(def, req);
+    const schema = ix ? ix.key : def.key;
     const kc = extractKeyCondition(compiled.keyCondition, schema);
     if (compiled.filter) checkQueryFilterKeys(compiled.filter, schema, req.QueryFilter !== undefined);
-    const countOnly = checkSelect(req, compiled.projection, false);
+    const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
     const forward = req.ScanIndexForward !== false;
     const range = sortRange(kc);
+    const consistent = req.ConsistentRead === true;
+    let after: Item | undefined;
     if (req.ExclusiveStartKey) {
-      checkStartKey(req.ExclusiveStartKey, schema);
-      const start = keyFromRequest(schema, req.ExclusiveStartKey) as Item;
-      const startHash = compareAttributeValues(start[schema.hash.name], kc.hash);
-      const startSort = schema.range && start[schema.range.name];
-      if (startHash !== 0 || (startSort && !inRange(startSort, range))) {
+      checkStartKey(req.ExclusiveStartKey, def.key, ix);
+      after = normalizeItem(req.ExclusiveStartKey);
+      const startSort = schema.range && after[schema.range.name];
+      if (compareAttributeValues(after[schema.hash.name], kc.hash) !== 0 || (startSort && !inRange(startSort, range))) {
         throw validation('The provided starting key does not match the range key predicate');
       }
-      if (!startSort) {
-        // A hash-only table has one item per partition: nothing follows it.
-        return pageResponse(req, { items: [], count: 0, scanned: 0, bytes: 0 }, countOnly, req.ConsistentRead === true);
+      if (!ix) {
+        if (!startSort) {
+          // A hash-only table has one item per partition: nothing follows it.
+          return pageResponse(req, { items: [], count: 0, scanned: 0, bytes: 0 }, countOnly, consistent);
+        }
+        if (forward) range.lower = { value: startSort, inclusive: false };
+        else range.upper = { value: startSort, inclusive: false };
       }
-      if (forward) range.lower = { value: startSort, inclusive: false };
-      else range.upper = { value: startSort, inclusive: false };
     }
-    const consistent = req.ConsistentRead === true;
     const c = ctx.session.consistency;
+    const level = consistent ? c.strong : c.eventual;
     const limit = req.Limit as number | undefined;
-    const source = partitionItems(ctx.session, table, kc.hash, range, forward, consistent ? c.strong : c.eventual, Math.min(limit ?? PAGE_ROWS, PAGE_ROWS));
-    const keyNames = [schema.hash.name, ...(schema.range ? [schema.range.name] : [])];
-    const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames });
+    const rows = Math.min(limit ?? PAGE_ROWS, PAGE_ROWS);
+    let source;
+    if (ix) {
+      const target = { keyspace: ctx.session.keyspace, index: ix, table: def.key };
+      const clustering = after && indexClusteringValues(ix, def.key, after);
+      source = indexPartitionItems(ctx.session, target, kc.hash, range, forward, clustering, level, rows);
+      if (lsiFetchesBase(ix, def.key, req, compiled.projection)) source = baseItems(source, (key) => ctx.store.read(table, key, consistent), def.key);
+    } else {
+      source = partitionItems(ctx.session, table, kc.hash, range, forward, level, rows);
+    }
+    const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix) });
     return pageResponse(req, page, countOnly, consistent);
   },
 };

@@ -5,6 +5,8 @@ import { itemSize } from '../dynamo/attribute-values.js';
 import { validation } from '../dynamo/errors.js';
 import { evaluateCondition, projectItem, type Condition, type Path } from '../dynamo/expressions/index.js';
 import type { Item, KeySchema } from '../dynamo/types.js';
+import type { TableDefinition } from '../storage/catalog.js';
+import { projectedNames, type IndexDefinition } from '../storage/indexes.js';
 import type { StoredItem } from '../storage/translator.js';
 import { RawJson, type Request } from './context.js';
 import { consumedCapacity, readUnits } from './item-common.js';
@@ -85,13 +87,68 @@ export function checkSelect(req: Request, projection: Path[] | undefined, onInde
 }
 
 /** ExclusiveStartKey must name exactly the key attributes, with the right types. */
-export function checkStartKey(start: Item, schema: KeySchema, extraKeyNames: string[] = []): void {
-  const names = [schema.hash.name, ...(schema.range ? [schema.range.name] : []), ...extraKeyNames];
+export function checkStartKey(start: Item, schema: KeySchema, ix?: IndexDefinition): void {
+  const names = pageKeyNames(schema, ix);
   const given = Object.keys(start);
-  if (given.length !== names.length) throw validation("Exclusive Start Key must have same size as table's key schema");
-  for (const k of [schema.hash, schema.range]) {
+  if (given.length !== names.length || !names.every((n) => start[n])) {
+    throw validation("Exclusive Start Key must have same size as table's key schema");
+  }
+  for (const k of [schema.hash, schema.range, ix?.key.hash, ix?.key.range]) {
     if (!k) continue;
     const v = start[k.name];
     if (!v || Object.keys(v)[0] !== k.type) throw validation('The provided starting key is invalid: The provided key element does not match the schema');
   }
+}
+
+/** The index a Query or Scan names, checked as DynamoDB checks it. */
+export function resolveIndex(def: TableDefinition, req: Request): IndexDefinition | undefined {
+  if (!req.IndexName) return undefined;
+  const ix = def.indexes?.find((i) => i.name === req.IndexName);
+  if (!ix || ix.status === 'DELETING') throw validation(`The table does not have the specified index: ${req.IndexName}`);
+  if (ix.status === 'CREATING') throw validation(`Cannot read from backfilling global secondary index: ${ix.name}`);
+  if (ix.kind === 'GLOBAL' && req.ConsistentRead === true) throw validation('Consistent reads are not supported on global secondary indexes');
+  if (req.Select === 'ALL_ATTRIBUTES' && ix.kind === 'GLOBAL' && ix.projection.type !== 'ALL') {
+    throw validation(
+      `One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index ${ix.name} because its projection type is not ALL`,
+    );
+  }
+  return ix;
+}
+
+/**
+ * Whether an LSI read must fetch items from the table: DynamoDB does so when the request wants
+ * attributes the index does not project (ALL_ATTRIBUTES, or a projection naming others).
+ */
+export function lsiFetchesBase(ix: IndexDefinition, table: KeySchema, req: Request, projection: Path[] | undefined): boolean {
+  if (ix.kind !== 'LOCAL') return false;
+  const names = projectedNames(ix, table);
+  if (!names) return false;
+  if (req.Select === 'ALL_ATTRIBUTES') return true;
+  return (projection ?? []).some((p) => !names.has(p[0] as string));
+}
+
+/** Replaces each index entry by its item in the table (for LSI reads of unprojected attributes). */
+export async function* baseItems(
+  source: AsyncGenerator<StoredItem>,
+  read: (key: Item) => Promise<StoredItem | undefined>,
+  table: KeySchema,
+): AsyncGenerator<StoredItem> {
+  try {
+    for await (const entry of source) {
+      const item = entry.item;
+      const key: Item = { [table.hash.name]: item[table.hash.name] };
+      if (table.range) key[table.range.name] = item[table.range.name];
+      const full = await read(key);
+      if (full) yield full;
+    }
+  } finally {
+    await source.return(undefined);
+  }
+}
+
+/** LastEvaluatedKey members: the index's keys and the table's. */
+export function pageKeyNames(table: KeySchema, ix?: IndexDefinition): string[] {
+  const names = [table.hash.name, ...(table.range ? [table.range.name] : [])];
+  if (ix) for (const k of [ix.key.hash, ix.key.range]) if (k && !names.includes(k.name)) names.push(k.name);
+  return names;
 }

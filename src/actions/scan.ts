@@ -1,11 +1,13 @@
 import { validation } from '../dynamo/errors.js';
 import { compileRequestExpressions } from '../dynamo/expressions/index.js';
 import { anyObject, compileValidator, int, map, obj } from '../dynamo/validation.js';
-import { segmentRange, tokenRangeItems } from '../storage/range-reader.js';
+import { indexClusteringValues } from '../storage/indexes.js';
+import { indexTokenRangeItems, segmentRange, tokenRangeItems } from '../storage/range-reader.js';
+import { normalizeItem } from '../dynamo/attribute-values.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { keyFromRequest } from './item-common.js';
 import { READ_REQUEST } from './query.js';
-import { checkSelect, checkStartKey, collectPage, pageResponse } from './read-page.js';
+import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, resolveIndex } from './read-page.js';
 
 const validate = compileValidator(
   obj(
@@ -34,22 +36,31 @@ export const scan: ActionSpec = {
     }
     const compiled = compileRequestExpressions(req, 'Scan');
     const table = await activeTable(ctx, req.TableName);
-    if (req.IndexName) throw validation(`The table does not have the specified index: ${req.IndexName}`);
-    const schema = table.entry.definition.key;
-    const countOnly = checkSelect(req, compiled.projection, false);
+    const def = table.entry.definition;
+    const ix = resolveIndex(def, req);
+    const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
     let start;
     if (req.ExclusiveStartKey) {
-      checkStartKey(req.ExclusiveStartKey, schema);
-      start = keyFromRequest(schema, req.ExclusiveStartKey);
+      checkStartKey(req.ExclusiveStartKey, def.key, ix);
+      start = ix ? normalizeItem(req.ExclusiveStartKey) : keyFromRequest(def.key, req.ExclusiveStartKey);
     }
     // Segments are equal slices of the token ring: disjoint, and together the whole table.
     const { lo, hi } = segmentRange(segment ?? 0, total ?? 1);
     const consistent = req.ConsistentRead === true;
     const c = ctx.session.consistency;
+    const level = consistent ? c.strong : c.eventual;
     const limit = req.Limit as number | undefined;
-    const source = tokenRangeItems(ctx.session, table, lo, hi, start, consistent ? c.strong : c.eventual, Math.min(limit ?? PAGE_ROWS, PAGE_ROWS));
-    const keyNames = [schema.hash.name, ...(schema.range ? [schema.range.name] : [])];
-    const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames });
+    const rows = Math.min(limit ?? PAGE_ROWS, PAGE_ROWS);
+    let source;
+    if (ix) {
+      const target = { keyspace: ctx.session.keyspace, index: ix, table: def.key };
+      const after = start && { ipk: start[ix.key.hash.name], clustering: indexClusteringValues(ix, def.key, start) };
+      source = indexTokenRangeItems(ctx.session, target, lo, hi, after, level, rows);
+      if (lsiFetchesBase(ix, def.key, req, compiled.projection)) source = baseItems(source, (key) => ctx.store.read(table, key, consistent), def.key);
+    } else {
+      source = tokenRangeItems(ctx.session, table, lo, hi, start, level, rows);
+    }
+    const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix) });
     return pageResponse(req, page, countOnly, consistent);
   },
 };

@@ -2,6 +2,7 @@
 import type { TableDefinition } from '../storage/catalog.js';
 import { quoteIdent } from '../storage/session.js';
 import { tableArn, type ActionContext } from './context.js';
+import { describeIndexes } from './index-definitions.js';
 
 const seconds = (ms: number) => ms / 1000;
 
@@ -14,7 +15,7 @@ export function keySchemaOf(d: TableDefinition) {
 export function describe(
   ctx: ActionContext,
   d: TableDefinition,
-  stats: { items: number; bytes: number } = { items: 0, bytes: 0 },
+  stats: TableStats = { items: 0, bytes: 0 },
   status = d.status,
 ): Record<string, unknown> {
   const throughput: Record<string, unknown> = {
@@ -43,6 +44,7 @@ export function describe(
       LastUpdateToPayPerRequestDateTime: seconds(d.billingModeChangedAt ?? d.createdAt),
     };
   }
+  Object.assign(out, describeIndexes(ctx, d, stats.indexes));
   if (d.tableClass) out.TableClassSummary = { TableClass: d.tableClass };
   if (d.streamSpecification?.StreamEnabled) out.StreamSpecification = d.streamSpecification;
   return out;
@@ -53,24 +55,35 @@ export function describe(
  * minutes, much as DynamoDB refreshes these figures every few hours). Counts partitions, so on a
  * table with a range key it undercounts items.
  */
-export async function tableStats(ctx: ActionContext, d: TableDefinition): Promise<{ items: number; bytes: number }> {
-  try {
-    const rs = await ctx.session.client.execute(
-      `SELECT partitions_count, mean_partition_size FROM system.size_estimates WHERE keyspace_name = ? AND table_name = ?`,
-      [ctx.session.keyspace, d.cqlTable],
-      { prepare: true },
-    );
-    let items = 0;
-    let bytes = 0;
-    for (const row of rs.rows) {
-      const count = Number(row.get('partitions_count'));
-      items += count;
-      bytes += count * Number(row.get('mean_partition_size'));
+export async function tableStats(ctx: ActionContext, d: TableDefinition): Promise<TableStats> {
+  const one = async (cqlTable: string) => {
+    try {
+      const rs = await ctx.session.client.execute(
+        `SELECT partitions_count, mean_partition_size FROM system.size_estimates WHERE keyspace_name = ? AND table_name = ?`,
+        [ctx.session.keyspace, cqlTable],
+        { prepare: true },
+      );
+      let items = 0;
+      let bytes = 0;
+      for (const row of rs.rows) {
+        const count = Number(row.get('partitions_count'));
+        items += count;
+        bytes += count * Number(row.get('mean_partition_size'));
+      }
+      return { items, bytes };
+    } catch {
+      return { items: 0, bytes: 0 };
     }
-    return { items, bytes };
-  } catch {
-    return { items: 0, bytes: 0 };
-  }
+  };
+  const indexes = new Map<string, { items: number; bytes: number }>();
+  for (const ix of d.indexes ?? []) indexes.set(ix.cqlTable, await one(ix.cqlTable));
+  return { ...(await one(d.cqlTable)), indexes };
+}
+
+export interface TableStats {
+  items: number;
+  bytes: number;
+  indexes?: Map<string, { items: number; bytes: number }>;
 }
 
 export const cqlTableName = (ctx: ActionContext, d: TableDefinition) =>

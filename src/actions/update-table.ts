@@ -1,5 +1,9 @@
 import { resourceNotFound, validation } from '../dynamo/errors.js';
-import { TABLE_NAME, bool, compileValidator, list, obj, oneOf, str, anyObject } from '../dynamo/validation.js';
+import { TABLE_NAME, bool, compileValidator, list, obj, oneOf, str } from '../dynamo/validation.js';
+import { limitExceeded, resourceInUse } from '../dynamo/errors.js';
+import { indexTableCql } from '../storage/indexes.js';
+import { GSI_UPDATES_SCHEMA, newIndex } from './index-definitions.js';
+import type { ActionContext, Request } from './context.js';
 import type { TableDefinition } from '../storage/catalog.js';
 import type { ActionSpec } from './context.js';
 import { THROUGHPUT } from './create-table.js';
@@ -15,7 +19,7 @@ export const updateTable: ActionSpec = {
         DeletionProtectionEnabled: bool(),
         TableClass: oneOf(['STANDARD', 'STANDARD_INFREQUENT_ACCESS']),
         AttributeDefinitions: list(obj({ AttributeName: str({ min: 1, max: 255 }), AttributeType: oneOf(['S', 'N', 'B']) })),
-        GlobalSecondaryIndexUpdates: list(anyObject()),
+        GlobalSecondaryIndexUpdates: GSI_UPDATES_SCHEMA,
         StreamSpecification: obj({ StreamEnabled: bool(), StreamViewType: oneOf(['NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES', 'KEYS_ONLY']) }, ['StreamEnabled']),
       },
       ['TableName'],
@@ -23,7 +27,7 @@ export const updateTable: ActionSpec = {
   ),
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
-    if (req.GlobalSecondaryIndexUpdates) throw validation('Secondary indexes are not supported by this server yet');
+    if (req.GlobalSecondaryIndexUpdates) return updateIndexes(ctx, req);
     for (let attempt = 0; ; attempt++) {
       ctx.catalog.invalidate(req.TableName);
       const entry = await ctx.catalog.get(req.TableName);
@@ -77,3 +81,67 @@ export const updateTable: ActionSpec = {
     }
   },
 };
+
+/** GlobalSecondaryIndexUpdates: create (then backfill in the background), update, or delete a GSI. */
+async function updateIndexes(ctx: ActionContext, req: Request) {
+  const updates = req.GlobalSecondaryIndexUpdates as Record<string, any>[];
+  for (const u of updates) {
+    if (Object.keys(u).filter((k) => u[k] !== undefined).length !== 1) {
+      throw validation('One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Create, Update or Delete must be specified');
+    }
+  }
+  if (updates.filter((u) => u.Create || u.Delete).length > 1) {
+    throw limitExceeded('Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table');
+  }
+  for (let attempt = 0; attempt < 10; attempt++) {
+    ctx.catalog.invalidate(req.TableName);
+    const entry = await ctx.catalog.get(req.TableName);
+    if (!entry) throw resourceNotFound(`Requested resource not found: Table: ${req.TableName} not found`);
+    const d = entry.definition;
+    let indexes = [...(d.indexes ?? [])];
+    let defs = d.attributeDefinitions;
+    const created: string[] = [];
+    const deleted: string[] = [];
+    for (const u of updates) {
+      if (u.Create) {
+        if (indexes.some((i) => i.name === u.Create.IndexName)) throw validation(`One or more parameter values were invalid: Index ${u.Create.IndexName} already exists`);
+        if (indexes.some((i) => i.status !== 'ACTIVE')) throw resourceInUse(`Attempt to change a resource which is still in use: Table is being updated: ${d.name}`);
+        if (indexes.filter((i) => i.kind === 'GLOBAL').length >= 20) throw limitExceeded('Subscriber limit exceeded: The number of global secondary indexes exceeds the limit of 20');
+        const given = (req.AttributeDefinitions ?? []) as { AttributeName: string; AttributeType: string }[];
+        for (const g of given) {
+          const existing = defs.find((x) => x.AttributeName === g.AttributeName);
+          if (existing && existing.AttributeType !== g.AttributeType) {
+            throw validation(`One or more parameter values were invalid: Attribute ${g.AttributeName} is already defined with type ${existing.AttributeType}`);
+          }
+          if (!existing) defs = [...defs, g];
+        }
+        const ix = newIndex(u.Create, 'GLOBAL', defs, d.billingMode, 'CREATING');
+        indexes.push({ ...ix, backfilling: true, backfillHeartbeat: Date.now() });
+        created.push(ix.name);
+      } else if (u.Delete) {
+        const ix = indexes.find((i) => i.name === u.Delete.IndexName && i.kind === 'GLOBAL');
+        if (!ix) throw resourceNotFound(`Requested resource not found: Index: ${u.Delete.IndexName} not found`);
+        indexes = indexes.map((i) => (i === ix ? { ...i, status: 'DELETING' as const } : i));
+        deleted.push(ix.name);
+      } else if (u.Update) {
+        const ix = indexes.find((i) => i.name === u.Update.IndexName && i.kind === 'GLOBAL');
+        if (!ix) throw resourceNotFound(`Requested resource not found: Index: ${u.Update.IndexName} not found`);
+        const tp = u.Update.ProvisionedThroughput;
+        indexes = indexes.map((i) => (i === ix && tp ? { ...i, provisioned: { read: tp.ReadCapacityUnits, write: tp.WriteCapacityUnits } } : i));
+      }
+    }
+    // The index table exists before any process learns of the index and starts writing to it.
+    const fresh = indexes.filter((i) => created.includes(i.name));
+    for (const ix of fresh) await ctx.session.client.execute(indexTableCql(ctx.session.keyspace, ix, d.key));
+    const next: TableDefinition = { ...d, attributeDefinitions: defs, indexes: indexes.length ? indexes : undefined };
+    const updated = await ctx.catalog.replace(entry, next);
+    if (!updated) {
+      for (const ix of fresh) await ctx.session.client.execute(`DROP TABLE IF EXISTS "${ctx.session.keyspace}"."${ix.cqlTable}"`);
+      continue;
+    }
+    for (const name of created) ctx.maintenance?.backfill(d.name, name);
+    for (const name of deleted) ctx.maintenance?.drop(d.name, name);
+    return { TableDescription: describe(ctx, updated.definition, await tableStats(ctx, updated.definition)) };
+  }
+  throw new Error('catalog contention');
+}

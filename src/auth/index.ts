@@ -23,6 +23,8 @@ export interface Auth {
   mode: AuthMode;
   store?: KeyStore;
   authenticate?: AuthenticateHook;
+  /** Certificate and key of the API listener (--tls-cert/--tls-key). */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 /** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
@@ -56,6 +58,7 @@ export function openKeyStore(config: Config, session: CqlSession, log?: (m: stri
 
 /** Sets up authentication for a server on this session (creates dc_keys, ensures --access-key). */
 export async function setupAuth(config: Config, session: CqlSession, log: (m: string) => void): Promise<Auth> {
+  const https = tlsOptions(config);
   if ((config.accessKey === undefined) !== (config.secretKey === undefined)) {
     throw new ConfigError('--access-key and --secret-key go together (DC_ACCESS_KEY / DC_SECRET_KEY)');
   }
@@ -72,9 +75,9 @@ export async function setupAuth(config: Config, session: CqlSession, log: (m: st
     if (outcome !== 'unchanged') log(`access key ${config.accessKey} ${outcome}`);
   }
   const mode = await resolveMode(config, async () => (await getStore()).hasActiveKeys());
-  if (mode === 'off') return { mode, store };
+  if (mode === 'off') return { mode, store, https };
   const keys = await getStore();
-  return { mode, store: keys, authenticate: createHook(config, keys, mode) };
+  return { mode, store: keys, authenticate: createHook(config, keys, mode), https };
 }
 
 export function createHook(config: Config, store: KeyStore, mode: Exclude<AuthMode, 'off'>): AuthenticateHook {

@@ -63,6 +63,11 @@ export class BackendConnection extends EventEmitter {
   private sweeper: NodeJS.Timeout | undefined;
   closed = false;
   congested = false;
+  private corked = false;
+  private readonly uncorkNow = (): void => {
+    this.corked = false;
+    this.socket?.uncork();
+  };
   inFlight = 0;
   /** Keyspace last set with USE on this connection. */
   keyspace: string | undefined;
@@ -83,6 +88,7 @@ export class BackendConnection extends EventEmitter {
       const { host, port } = this.endpoint;
       let sock: net.Socket | tls.TLSSocket;
       const onError = (err: Error): void => {
+        clearTimeout(timer);
         sock.destroy();
         reject(new Error(`${this.name} ${host}:${port}: ${err.message}`));
       };
@@ -228,6 +234,12 @@ export class BackendConnection extends EventEmitter {
     this.pending[id] = { cb, deadline, seq };
     this.deadlines.push({ id, seq, deadline });
     this.inFlight++;
+    if (!this.corked) {
+      // Coalesce every request dispatched in this turn into one write syscall.
+      this.corked = true;
+      this.socket!.cork();
+      process.nextTick(this.uncorkNow);
+    }
     if (!this.socket!.write(frame) && !this.congested) {
       this.congested = true;
       this.emit('congested');

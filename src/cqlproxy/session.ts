@@ -919,6 +919,7 @@ export class ClientSession {
           t.close();
         }
       }, 20);
+      timer.unref();
     }
   }
 

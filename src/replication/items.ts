@@ -20,6 +20,8 @@ export function fromSdkValue(v: SdkValue): AttributeValue {
   if (v.SS !== undefined) return { SS: [...(v.SS as string[])] };
   if (v.NS !== undefined) return { NS: (v.NS as string[]).map(normalizeNumber) };
   if (v.BS !== undefined) return { BS: (v.BS as unknown[]).map(b64) };
+  // DynamoDB Local's stream records write an empty map as {} instead of {"M":{}}.
+  if (Object.keys(v).length === 0) return { M: {} };
   throw new Error(`unsupported attribute value from the source: ${JSON.stringify(Object.keys(v))}`);
 }
 

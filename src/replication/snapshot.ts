@@ -112,6 +112,8 @@ export async function runSnapshot(o: SnapshotOptions): Promise<number> {
   } finally {
     finished = true;
     await ticker;
+    // Keep what was written, whatever ended the run (the lease may still be ours).
+    if (o.lease.valid()) await checkpoint().catch(() => undefined);
     await checkpointing.catch(() => undefined);
   }
   o.progress?.finish(total);

@@ -11,10 +11,15 @@
 import { hostname } from 'node:os';
 import { quoteIdent, type CqlSession } from '../storage/session.js';
 
-export type Phase = 'snapshot' | 'streaming' | 'failed';
+/**
+ * snapshot: copying (the snapshot unit's lease decides who); streaming: tailing the stream;
+ * failed: stopped with an error the user must act on; resetting: a new snapshot is being prepared.
+ */
+export type Phase = 'snapshot' | 'streaming' | 'failed' | 'resetting';
 
 /** What the snapshot recorded: when it began (the stream is replayed from before then) and ended. */
 export interface SnapshotInfo {
+  /** Our clock before the first Scan request. */
   startedAt?: number;
   doneAt?: number;
   items?: number;
@@ -139,22 +144,31 @@ export class ReplicationState {
     return this.applied(rs);
   }
 
-  /** Moves a table from one phase to another (compare-and-set on the phase). */
-  async setPhase(target: string, from: Phase, to: Phase, snapshot: SnapshotInfo, error?: string): Promise<boolean> {
+  /** Moves a table to another phase: compare-and-set on the phase (`from` undefined: any phase). */
+  async setPhase(target: string, from: Phase | undefined, to: Phase, snapshot: SnapshotInfo, error?: string): Promise<boolean> {
     const rs = await this.session.execute(
-      `UPDATE ${this.tables} SET phase = ?, snapshot = ?, error = ?, updated_at = ? WHERE target = ? IF phase = ?`,
-      [to, JSON.stringify(snapshot), error ?? null, Date.now(), target, from],
+      `UPDATE ${this.tables} SET phase = ?, snapshot = ?, error = ?, updated_at = ? WHERE target = ? IF ${from ? 'phase = ?' : 'EXISTS'}`,
+      [to, JSON.stringify(snapshot), error ?? null, Date.now(), target, ...(from ? [from] : [])],
       this.c.write,
     );
     return this.applied(rs);
   }
 
-  /** Forgets a table's replication (for a new snapshot): its row and all its units. */
-  async resetTable(target: string): Promise<void> {
+  /** After a reset: a fresh snapshot of (possibly) a new stream. */
+  async restart(s: Pick<TableState, 'target' | 'sourceTable' | 'sourceArn' | 'streamArn'>): Promise<boolean> {
+    const rs = await this.session.execute(
+      `UPDATE ${this.tables} SET phase = 'snapshot', snapshot = '{}', error = null, source_table = ?, source_arn = ?, stream_arn = ?, updated_at = ? WHERE target = ? IF phase = 'resetting'`,
+      [s.sourceTable, s.sourceArn, s.streamArn, Date.now(), s.target],
+      this.c.write,
+    );
+    return this.applied(rs);
+  }
+
+  /** Deletes every unit (lease and checkpoint) of a table. */
+  async deleteUnits(target: string): Promise<void> {
     for (const u of await this.listUnits(target)) {
       await this.session.execute(`DELETE FROM ${this.units} WHERE scope = ? AND unit = ? IF EXISTS`, [target, u.unit], this.c.write);
     }
-    await this.session.execute(`DELETE FROM ${this.tables} WHERE target = ? IF EXISTS`, [target], this.c.write);
   }
 
   // ---- units ------------------------------------------------------------------------------

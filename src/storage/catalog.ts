@@ -3,6 +3,7 @@
 // [a-zA-Z0-9_.-]; CQL table names allow 48 of [a-zA-Z0-9_], so each table gets a generated name.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KeySchema } from '../dynamo/types.js';
+import type { IndexDefinition } from './indexes.js';
 import { quoteIdent, type CqlSession } from './session.js';
 import type { TableLayout } from './translator.js';
 
@@ -34,6 +35,7 @@ export interface TableDefinition {
   deletionProtection: boolean;
   tableClass?: string;
   streamSpecification?: { StreamEnabled: boolean; StreamViewType?: string };
+  indexes?: IndexDefinition[];
 }
 
 export interface CatalogEntry {

@@ -9,13 +9,13 @@
 //                plain and conditional writes at the same time)
 //   forbid_rmw - plain writes only; requests that need the old item are rejected
 //   unsafe_rmw - read-modify-write without transactions (lost updates possible)
-import { getRandomValues } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 import type { WriteIsolation } from '../config.js';
 import { internalServerError, validation } from '../dynamo/errors.js';
 import type { Item } from '../dynamo/types.js';
 import type { CatalogEntry } from './catalog.js';
-import { Long, type CqlSession } from './session.js';
+import { IndexWriter, checkIndexKeys, nextVersion } from './indexes.js';
+import type { Long, CqlSession } from './session.js';
 import { keyOf, type BlindUpdate, type StoredItem, type Translator, type WriteGuard } from './translator.js';
 
 export interface TableHandle {
@@ -33,12 +33,6 @@ export interface Decision<T> {
 }
 
 const MAX_ATTEMPTS = 64;
-
-function newVersion(): Long {
-  const words = getRandomValues(new Int32Array(2));
-  // Zero is the sentinel of the always-true condition; never use it as a version.
-  return words[0] === 0 && words[1] === 0 ? Long.ONE : Long.fromBits(words[0], words[1]);
-}
 
 function isCasTimeout(e: unknown): boolean {
   const err = e as { code?: number; writeType?: string };
@@ -61,10 +55,15 @@ class KeyedQueue {
   }
 }
 
+const hasIndexes = (h: TableHandle) => (h.entry.definition.indexes?.length ?? 0) > 0;
+
 export class ItemStore {
   private readonly queue = new KeyedQueue();
+  readonly indexes: IndexWriter;
 
-  constructor(private readonly session: CqlSession) {}
+  constructor(private readonly session: CqlSession) {
+    this.indexes = new IndexWriter(session);
+  }
 
   read(h: TableHandle, key: Item, consistent: boolean): Promise<StoredItem | undefined> {
     const c = this.session.consistency;
@@ -75,25 +74,48 @@ export class ItemStore {
     return h.isolation === 'always' ? { kind: 'always' } : { kind: 'plain' };
   }
 
+  // The blind writes need no old item, except on a table with indexes, whose entries for the old
+  // item must go: there they become read-modify-writes (internal ones, allowed under forbid_rmw).
+
   async putBlind(h: TableHandle, item: Item): Promise<void> {
-    await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), newVersion());
+    if (hasIndexes(h)) {
+      await this.mutate(h, item, () => ({ mutation: { kind: 'put', item }, result: undefined }), true);
+      return;
+    }
+    await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), nextVersion());
   }
 
   async deleteBlind(h: TableHandle, key: Item): Promise<void> {
+    if (hasIndexes(h)) {
+      await this.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete' } : { kind: 'none' }, result: undefined }), true);
+      return;
+    }
     await h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h));
   }
 
   async updateBlind(h: TableHandle, key: Item, update: BlindUpdate): Promise<void> {
-    if (!h.translator.updateBlind) throw new Error(`translator ${h.translator.name} has no blind updates`);
-    await h.translator.updateBlind(this.session, h.entry.layout, key, update, this.blindGuard(h), newVersion());
+    if (hasIndexes(h) || !h.translator.updateBlind) {
+      await this.mutate(
+        h,
+        key,
+        (old) => {
+          const item: Item = { ...(old?.item ?? key), ...update.set };
+          for (const name of update.remove) delete item[name];
+          return { mutation: { kind: 'put', item }, result: undefined };
+        },
+        true,
+      );
+      return;
+    }
+    await h.translator.updateBlind(this.session, h.entry.layout, key, update, this.blindGuard(h), nextVersion());
   }
 
   /**
    * Reads the item, lets `decide` choose the write, and applies it atomically. `decide` may throw
    * (e.g. ConditionalCheckFailedException) and may run more than once.
    */
-  mutate<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
-    if (h.isolation === 'forbid_rmw') {
+  mutate<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>, internal = false): Promise<T> {
+    if (h.isolation === 'forbid_rmw' && !internal) {
       return Promise.reject(
         validation(
           "Read-modify-write operations are disabled by 'forbid_rmw' write isolation policy. Refusing to perform this operation.",
@@ -101,13 +123,14 @@ export class ItemStore {
       );
     }
     const keyId = h.entry.definition.id + JSON.stringify(keyOf(key, h.entry.definition.key));
-    return this.queue.run(keyId, () => (h.isolation === 'unsafe_rmw' ? this.unsafe(h, key, decide) : this.cas(h, key, decide)));
+    const plain = h.isolation === 'unsafe_rmw' || h.isolation === 'forbid_rmw';
+    return this.queue.run(keyId, () => (plain ? this.unsafe(h, key, decide) : this.cas(h, key, decide)));
   }
 
   private async unsafe<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
     const old = await this.read(h, key, true);
     const { mutation, result } = decide(old);
-    await this.apply(h, key, mutation, { kind: 'plain' }, newVersion(), old);
+    await this.apply(h, key, mutation, { kind: 'plain' }, nextVersion(old?.version), old);
     return result;
   }
 
@@ -118,7 +141,7 @@ export class ItemStore {
       const old = await h.translator.read(this.session, layout, key, consistency);
       const { mutation, result } = decide(old);
       if (mutation.kind === 'none') return result;
-      const version = newVersion();
+      const version = nextVersion(old?.version);
       const guard: WriteGuard = { kind: 'version', expected: old ? old.version : null };
       try {
         if (await this.apply(h, key, mutation, guard, version, old)) return result;
@@ -138,7 +161,7 @@ export class ItemStore {
     throw internalServerError('Too much contention on this item; the write was not applied');
   }
 
-  private apply(
+  private async apply(
     h: TableHandle,
     key: Item,
     mutation: Mutation,
@@ -146,12 +169,20 @@ export class ItemStore {
     version: Long,
     old: StoredItem | undefined,
   ): Promise<boolean> {
-    const { layout } = h.entry;
-    if (mutation.kind === 'put') return h.translator.put(this.session, layout, mutation.item, guard, version, old);
-    if (mutation.kind === 'delete') {
-      if (!old) return Promise.resolve(true);
-      return h.translator.delete(this.session, layout, key, guard);
+    const { layout, definition } = h.entry;
+    if (mutation.kind === 'none' || (mutation.kind === 'delete' && !old)) return true;
+    const next = mutation.kind === 'put' ? mutation.item : undefined;
+    const indexed = definition.indexes && definition.indexes.length > 0 ? definition.indexes : undefined;
+    if (next) checkIndexKeys(indexed, next);
+    const ref = indexed && { id: definition.id, name: definition.name, key: definition.key, indexes: indexed };
+    const intent = ref && (await this.indexes.begin(ref, key, old?.item, next, version));
+    const applied = next
+      ? await h.translator.put(this.session, layout, next, guard, version, old)
+      : await h.translator.delete(this.session, layout, key, guard);
+    if (ref && intent) {
+      if (applied) await this.indexes.apply(layout.keyspace, ref, old?.item, next, version);
+      await this.indexes.end(intent);
     }
-    return Promise.resolve(true);
+    return applied;
   }
 }

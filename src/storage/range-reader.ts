@@ -4,7 +4,9 @@
 import type { AttributeValue, Item } from '../dynamo/types.js';
 import { qualifiedName } from './cql-layout.js';
 import type { TableHandle } from './item-store.js';
-import { Long, type CqlSession } from './session.js';
+import { decodeIndexRow, indexClustering, type IndexDefinition } from './indexes.js';
+import type { KeySchema } from '../dynamo/types.js';
+import { Long, quoteIdent, type CqlSession, type Row } from './session.js';
 import { keyColumnValue, type StoredItem } from './translator.js';
 
 export interface SortBound {
@@ -32,9 +34,11 @@ export function segmentRange(segment: number, total: number): { lo: bigint; hi: 
 
 const toLong = (t: bigint) => Long.fromString(t.toString());
 
+type Decode = (row: Row) => StoredItem;
+
 async function* pages(
   session: CqlSession,
-  h: TableHandle,
+  decode: Decode,
   query: string,
   params: unknown[],
   consistency: number,
@@ -43,7 +47,7 @@ async function* pages(
   let pageState: string | undefined;
   do {
     const rs = await session.client.execute(query, params, { prepare: true, fetchSize: pageSize, pageState, consistency });
-    for (const row of rs.rows) yield h.translator.decode(row);
+    for (const row of rs.rows) yield decode(row);
     pageState = rs.pageState ?? undefined;
   } while (pageState);
 }
@@ -71,7 +75,7 @@ export function partitionItems(
   }
   const order = layout.key.range ? ` ORDER BY sk ${forward ? 'ASC' : 'DESC'}` : '';
   const query = `SELECT ${h.translator.readColumns} FROM ${qualifiedName(layout)} WHERE ${where}${order}`;
-  return pages(session, h, query, params, consistency, pageSize);
+  return pages(session, h.translator.decode, query, params, consistency, pageSize);
 }
 
 /**
@@ -91,16 +95,16 @@ export async function* tokenRangeItems(
   const table = qualifiedName(layout);
   const cols = h.translator.readColumns;
   if (!after) {
-    yield* pages(session, h, `SELECT ${cols} FROM ${table} WHERE token(pk) >= ? AND token(pk) <= ?`, [toLong(lo), toLong(hi)], consistency, pageSize);
+    yield* pages(session, h.translator.decode, `SELECT ${cols} FROM ${table} WHERE token(pk) >= ? AND token(pk) <= ?`, [toLong(lo), toLong(hi)], consistency, pageSize);
     return;
   }
   const pk = keyColumnValue(after[layout.key.hash.name]);
   if (layout.key.range) {
     // First the rest of the partition the previous page stopped in.
     const sk = keyColumnValue(after[layout.key.range.name]);
-    yield* pages(session, h, `SELECT ${cols} FROM ${table} WHERE pk = ? AND sk > ?`, [pk, sk], consistency, pageSize);
+    yield* pages(session, h.translator.decode, `SELECT ${cols} FROM ${table} WHERE pk = ? AND sk > ?`, [pk, sk], consistency, pageSize);
   }
-  yield* pages(session, h, `SELECT ${cols} FROM ${table} WHERE token(pk) > token(?) AND token(pk) <= ?`, [pk, toLong(hi)], consistency, pageSize);
+  yield* pages(session, h.translator.decode, `SELECT ${cols} FROM ${table} WHERE token(pk) > token(?) AND token(pk) <= ?`, [pk, toLong(hi)], consistency, pageSize);
 }
 
 /**
@@ -126,4 +130,76 @@ export function prefixSuccessor(prefix: AttributeValue): AttributeValue | undefi
     return undefined;
   }
   return undefined;
+}
+
+/** Where an index query reads: the index table, its clustering columns, and consistency. */
+export interface IndexTarget {
+  keyspace: string;
+  index: IndexDefinition;
+  table: KeySchema;
+}
+
+const indexTable = (t: IndexTarget) => `${quoteIdent(t.keyspace)}.${quoteIdent(t.index.cqlTable)}`;
+
+/**
+ * Entries of one index partition in (index sort key, base key) order, restricted to a range of
+ * the index sort key, after the entry whose clustering values are `after` when given.
+ */
+export function indexPartitionItems(
+  session: CqlSession,
+  t: IndexTarget,
+  hash: AttributeValue,
+  range: SortRange,
+  forward: boolean,
+  after: AttributeValue[] | undefined,
+  consistency: number,
+  pageSize: number,
+): AsyncGenerator<StoredItem> {
+  const clustering = indexClustering(t.index, t.table);
+  let where = 'ipk = ?';
+  const params: unknown[] = [keyColumnValue(hash)];
+  // Cassandra takes one bound per side; a start key (already checked to lie within the range)
+  // is the tighter bound on the side the read moves away from.
+  if (range.lower && !(after && forward)) {
+    where += range.lower.inclusive ? ' AND isk >= ?' : ' AND isk > ?';
+    params.push(keyColumnValue(range.lower.value));
+  }
+  if (range.upper && !(after && !forward)) {
+    where += range.upper.inclusive ? ' AND isk <= ?' : ' AND isk < ?';
+    params.push(keyColumnValue(range.upper.value));
+  }
+  if (after) {
+    where += ` AND (${clustering.join(', ')}) ${forward ? '>' : '<'} (${clustering.map(() => '?').join(', ')})`;
+    params.push(...after.map(keyColumnValue));
+  }
+  const order = clustering.map((c) => `${c} ${forward ? 'ASC' : 'DESC'}`).join(', ');
+  return pages(session, decodeIndexRow, `SELECT item FROM ${indexTable(t)} WHERE ${where} ORDER BY ${order}`, params, consistency, pageSize);
+}
+
+/** Index entries whose partition token lies in [lo, hi], after (ipk, clustering values) if given. */
+export async function* indexTokenRangeItems(
+  session: CqlSession,
+  t: IndexTarget,
+  lo: bigint,
+  hi: bigint,
+  after: { ipk: AttributeValue; clustering: AttributeValue[] } | undefined,
+  consistency: number,
+  pageSize: number,
+): AsyncGenerator<StoredItem> {
+  const table = indexTable(t);
+  if (!after) {
+    yield* pages(session, decodeIndexRow, `SELECT item FROM ${table} WHERE token(ipk) >= ? AND token(ipk) <= ?`, [toLong(lo), toLong(hi)], consistency, pageSize);
+    return;
+  }
+  const clustering = indexClustering(t.index, t.table);
+  const ipk = keyColumnValue(after.ipk);
+  yield* pages(
+    session,
+    decodeIndexRow,
+    `SELECT item FROM ${table} WHERE ipk = ? AND (${clustering.join(', ')}) > (${clustering.map(() => '?').join(', ')})`,
+    [ipk, ...after.clustering.map(keyColumnValue)],
+    consistency,
+    pageSize,
+  );
+  yield* pages(session, decodeIndexRow, `SELECT item FROM ${table} WHERE token(ipk) > token(?) AND token(ipk) <= ?`, [ipk, toLong(hi)], consistency, pageSize);
 }

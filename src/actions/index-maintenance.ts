@@ -1,0 +1,145 @@
+// Background work of secondary indexes, run by every server process:
+// - backfilling a GSI added by UpdateTable (CREATING, Backfilling → ACTIVE), taken over by
+//   another process when the one doing it stops sending heartbeats;
+// - dropping the table of a deleted GSI once every process has stopped writing to it;
+// - repairing index entries left unfinished by a process that died mid-write (intent log).
+import type { Catalog, CatalogEntry, TableDefinition } from '../storage/catalog.js';
+import type { IndexDefinition } from '../storage/indexes.js';
+import { MAX_TOKEN, MIN_TOKEN, tokenRangeItems } from '../storage/range-reader.js';
+import { quoteIdent } from '../storage/session.js';
+import type { Item } from '../dynamo/types.js';
+import { handleOf, type ActionContext } from './context.js';
+
+/** Longer than the catalog cache: after this, every process writes to a new index. */
+const SETTLE_MS = 3000;
+const HEARTBEAT_MS = 5000;
+const STALE_MS = 30_000;
+const INTENT_GRACE_MS = 15_000;
+
+type Context = Pick<ActionContext, 'session' | 'catalog' | 'store' | 'translators' | 'config'>;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Changes one index of a table's definition with compare-and-set, retrying on conflicts. */
+export async function changeIndex(
+  catalog: Catalog,
+  table: string,
+  index: string,
+  change: (ix: IndexDefinition, d: TableDefinition) => IndexDefinition | null,
+): Promise<CatalogEntry | undefined> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    catalog.invalidate(table);
+    const entry = await catalog.get(table);
+    const ix = entry?.definition.indexes?.find((i) => i.name === index);
+    if (!entry || !ix) return undefined;
+    const next = change(ix, entry.definition);
+    const indexes = (entry.definition.indexes ?? []).flatMap((i) => (i.name !== index ? [i] : next ? [next] : []));
+    const done = await catalog.replace(entry, { ...entry.definition, indexes: indexes.length ? indexes : undefined });
+    if (done) return done;
+  }
+  throw new Error(`catalog contention on ${table}`);
+}
+
+export class IndexMaintenance {
+  private timer?: NodeJS.Timeout;
+  private running = new Set<string>();
+  private swept = false;
+  private stopped = false;
+
+  constructor(private readonly ctx: Context) {}
+
+  start(periodMs = 10_000): void {
+    const tick = () => {
+      if (this.stopped) return;
+      void this.runOnce().finally(() => {
+        if (!this.stopped) this.timer = setTimeout(tick, periodMs);
+      });
+    };
+    this.timer = setTimeout(tick, 1000);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** One round: stalled backfills, deleted indexes, unfinished index writes. */
+  async runOnce(): Promise<void> {
+    try {
+      for (const name of await this.ctx.catalog.listNames()) {
+        const entry = await this.ctx.catalog.get(name);
+        for (const ix of entry?.definition.indexes ?? []) {
+          if (ix.status === 'CREATING' && Date.now() - (ix.backfillHeartbeat ?? 0) > STALE_MS) this.backfill(name, ix.name);
+          if (ix.status === 'DELETING') this.drop(name, ix.name);
+        }
+      }
+      const { session, catalog, store } = this.ctx;
+      await store.indexes.sweep(
+        session.keyspace,
+        async (tableName) => {
+          const entry = await catalog.get(tableName);
+          if (!entry?.definition.indexes?.length) return undefined;
+          const h = handleOf(this.ctx as ActionContext, entry);
+          const d = entry.definition;
+          return {
+            ref: { id: d.id, name: d.name, key: d.key, indexes: d.indexes! },
+            read: (key: Item) => h.translator.read(session, entry.layout, key, session.consistency.serial),
+          };
+        },
+        INTENT_GRACE_MS,
+        this.swept ? 5 : 60,
+      );
+      this.swept = true;
+    } catch {
+      // Cassandra unavailable or a table dropped meanwhile: try again next round.
+    }
+  }
+
+  /** Fills a new GSI from the table (idempotent, so a restart begins again from the start). */
+  backfill(table: string, index: string): void {
+    const id = `${table}/${index}`;
+    if (this.running.has(id)) return;
+    this.running.add(id);
+    void this.doBackfill(table, index).finally(() => this.running.delete(id));
+  }
+
+  private async doBackfill(table: string, index: string): Promise<void> {
+    const beat = () => changeIndex(this.ctx.catalog, table, index, (ix) => ({ ...ix, backfillHeartbeat: Date.now() }));
+    if (!(await beat())) return;
+    await sleep(SETTLE_MS);
+    const entry = await this.ctx.catalog.get(table);
+    const ix = entry?.definition.indexes?.find((i) => i.name === index);
+    if (!entry || !ix || ix.status !== 'CREATING') return;
+    const h = handleOf(this.ctx as ActionContext, entry);
+    const d = entry.definition;
+    const ref = { id: d.id, name: d.name, key: d.key, indexes: [ix] };
+    let last = Date.now();
+    for await (const stored of tokenRangeItems(this.ctx.session, h, MIN_TOKEN, MAX_TOKEN, undefined, this.ctx.session.consistency.strong, 200)) {
+      if (this.stopped) return;
+      // Written at the item's own version: a newer write to the same item always wins.
+      await this.ctx.store.indexes.apply(this.ctx.session.keyspace, ref, undefined, stored.item, stored.version);
+      if (Date.now() - last > HEARTBEAT_MS) {
+        if (!(await beat())) return;
+        last = Date.now();
+      }
+    }
+    await changeIndex(this.ctx.catalog, table, index, (i) => ({ ...i, status: 'ACTIVE', backfilling: false, backfillHeartbeat: undefined }));
+  }
+
+  /** Drops a deleted GSI's table once no process can still be writing to it. */
+  drop(table: string, index: string): void {
+    const id = `drop:${table}/${index}`;
+    if (this.running.has(id)) return;
+    this.running.add(id);
+    void (async () => {
+      await sleep(SETTLE_MS);
+      const entry = await this.ctx.catalog.get(table);
+      const ix = entry?.definition.indexes?.find((i) => i.name === index);
+      if (!ix || ix.status !== 'DELETING') return;
+      await this.ctx.session.client.execute(`DROP TABLE IF EXISTS ${quoteIdent(this.ctx.session.keyspace)}.${quoteIdent(ix.cqlTable)}`);
+      await changeIndex(this.ctx.catalog, table, index, () => null);
+    })()
+      .catch(() => undefined)
+      .finally(() => this.running.delete(id));
+  }
+}

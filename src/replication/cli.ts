@@ -1,0 +1,219 @@
+// The `replicate`, `replicate status` and `verify` commands. They take the Cassandra options of
+// `serve` (and its configuration file and DC_* variables) plus short forms of the replication
+// options: --source-endpoint, --table (repeatable, NAME or SOURCE=TARGET), --region, --segments,
+// --concurrency, --lease-seconds, --metrics-port.
+import type { Server } from 'node:http';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { translators } from '../../translators/index.js';
+import type { ActionContext } from '../actions/context.js';
+import { resolveCluster } from '../server.js';
+import { Catalog } from '../storage/catalog.js';
+import { ItemStore } from '../storage/item-store.js';
+import { connect, type CqlSession } from '../storage/session.js';
+import { ReplicationError } from './errors.js';
+import { createReplicationMetrics, serveMetrics } from './metrics.js';
+import { Replicator, parseTableMapping } from './replicator.js';
+import { awsSource, type SourceApi } from './source.js';
+import { ReplicationState } from './state.js';
+import { formatStatus, readStatus } from './status.js';
+import { formatReport, verify } from './verify.js';
+
+const ALIASES: Record<string, string> = {
+  'source-endpoint': 'replicate-source-endpoint',
+  region: 'replicate-region',
+  segments: 'replicate-segments',
+  concurrency: 'replicate-concurrency',
+  'lease-seconds': 'replicate-lease-seconds',
+  'metrics-port': 'replicate-metrics-port',
+};
+
+interface Parsed {
+  config: Config;
+  tables: string[];
+  flags: Set<string>;
+  values: Record<string, string>;
+}
+
+/** Splits our own flags from those loadConfig knows; `booleans` and `valued` are command-only flags. */
+function parse(argv: string[], booleans: string[], valued: string[]): Parsed {
+  const rest: string[] = [];
+  const tables: string[] = [];
+  const flags = new Set<string>();
+  const values: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const m = /^--([^=]+)(?:=(.*))?$/.exec(arg);
+    if (!m) {
+      rest.push(arg);
+      continue;
+    }
+    const [, name, inline] = m as unknown as [string, string, string | undefined];
+    const take = () => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined) throw new ConfigError(`--${name} needs a value`);
+      return v;
+    };
+    if (name === 'table') tables.push(...take().split(',').map((s) => s.trim()).filter(Boolean));
+    else if (booleans.includes(name)) flags.add(name);
+    else if (valued.includes(name)) values[name] = take();
+    else if (ALIASES[name]) rest.push(`--${ALIASES[name]}`, take());
+    else rest.push(arg);
+  }
+  const config = loadConfig(rest);
+  return { config, tables: tables.length ? tables : config.replicateTables, flags, values };
+}
+
+const log = (line: string) => process.stderr.write(`[dynamo-cassandra] ${line}\n`);
+
+/** Cassandra (embedded node or --contact-points) plus the storage services the actions use. */
+async function open(config: Config): Promise<{ ctx: Omit<ActionContext, 'host'>; session: CqlSession; close(): Promise<void> }> {
+  const { points, node } = await resolveCluster(config, log);
+  const cfg = { ...config, localDc: node?.datacenter ?? config.localDc };
+  const session = await connect(cfg, points);
+  const catalog = new Catalog(session);
+  await catalog.init();
+  return {
+    ctx: { config: cfg, session, catalog, store: new ItemStore(session), translators },
+    session,
+    async close() {
+      await session.shutdown();
+      if (node && !node.reused) await node.stop();
+    },
+  };
+}
+
+function sourceOf(config: Config): SourceApi {
+  return awsSource({ endpoint: config.replicateSourceEndpoint, region: config.replicateRegion });
+}
+
+function waitForSignal(): { promise: Promise<void>; dispose(): void } {
+  let done!: () => void;
+  const promise = new Promise<void>((r) => (done = r));
+  process.on('SIGINT', done);
+  process.on('SIGTERM', done);
+  return {
+    promise,
+    dispose() {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+    },
+  };
+}
+
+const USAGE = `Usage:
+  dynamo-cassandra replicate --table NAME [--table SOURCE=TARGET ...] [--source-endpoint URL] [--region R]
+                             [--segments N] [--concurrency N] [--lease-seconds N] [--metrics-port N]
+                             [--resnapshot] [Cassandra options of serve: --contact-points, --keyspace, ...]
+  dynamo-cassandra replicate status [--table NAME ...] [--json] [Cassandra options]
+  dynamo-cassandra verify --table NAME [--table ...] [--source-endpoint URL] [--region R] [--segments N]
+                          [--max-report N] [--json] [Cassandra options]`;
+
+export async function replicateCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (argv[0] === 'status') return statusCommand(argv.slice(1));
+  const { config, tables, flags } = parse(argv, ['resnapshot'], []);
+  if (tables.length === 0) throw new ConfigError(`replicate needs at least one --table\n\n${USAGE}`);
+  const env = await open(config);
+  const source = sourceOf(config);
+  const metrics = createReplicationMetrics();
+  let metricsServer: Server | undefined;
+  const signal = waitForSignal();
+  try {
+    if (config.replicateMetricsPort > 0) {
+      metricsServer = await serveMetrics(metrics.registry, config.host, config.replicateMetricsPort);
+      log(`replication metrics on http://${config.host}:${config.replicateMetricsPort}/metrics`);
+    }
+    const replicator = new Replicator({
+      ctx: env.ctx,
+      source,
+      tables: tables.map(parseTableMapping),
+      metrics,
+      log,
+      segments: config.replicateSegments,
+      concurrency: config.replicateConcurrency,
+      leaseMs: config.replicateLeaseSeconds * 1000,
+      writeIsolation: config.replicateWriteIsolation,
+      resnapshot: flags.has('resnapshot'),
+      progress: process.stderr.isTTY === true,
+    });
+    await replicator.start();
+    log(`replicator ${replicator.id} replicating ${tables.join(', ')} into keyspace ${config.keyspace}`);
+    await Promise.race([signal.promise, replicator.done()]);
+    await replicator.stop();
+    for (const [table, e] of replicator.failures) process.stderr.write(`dynamo-cassandra: replication of ${table} failed: ${e.message}\n`);
+    return replicator.failures.size > 0 ? 1 : 0;
+  } finally {
+    signal.dispose();
+    metricsServer?.close();
+    source.close();
+    await env.close();
+  }
+}
+
+async function statusCommand(argv: string[]): Promise<number> {
+  const { config, tables, flags } = parse(argv, ['json'], []);
+  const env = await open(config);
+  try {
+    const state = new ReplicationState(env.session);
+    await state.init();
+    const status = await readStatus(state, tables.map((t) => parseTableMapping(t).target));
+    process.stdout.write((flags.has('json') ? JSON.stringify(status, null, 2) : formatStatus(status)) + '\n');
+    return 0;
+  } finally {
+    await env.close();
+  }
+}
+
+export async function verifyCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const { config, tables, flags, values } = parse(argv, ['json'], ['max-report']);
+  if (tables.length === 0) throw new ConfigError(`verify needs at least one --table\n\n${USAGE}`);
+  const maxReport = values['max-report'] === undefined ? 20 : Number(values['max-report']);
+  if (!Number.isInteger(maxReport) || maxReport < 0) throw new ConfigError('--max-report must be a whole number');
+  const env = await open(config);
+  const source = sourceOf(config);
+  let identical = true;
+  try {
+    for (const spec of tables) {
+      const m = parseTableMapping(spec);
+      const report = await verify({
+        ctx: env.ctx,
+        source,
+        sourceTable: m.source,
+        target: m.target,
+        segments: config.replicateSegments,
+        maxReport,
+        log,
+      }).catch((e) => {
+        if ((e as Error).name === 'ResourceNotFoundException') throw new ReplicationError(`table ${m.source} or ${m.target} does not exist`);
+        throw e;
+      });
+      identical &&= report.identical;
+      process.stdout.write((flags.has('json') ? JSON.stringify({ table: m.target, ...report }) : formatReport(report, m.source, m.target)) + '\n');
+    }
+    return identical ? 0 : 1;
+  } finally {
+    source.close();
+    await env.close();
+  }
+}
+
+/** Runs a command, printing user-facing failures without a stack trace. */
+export async function runReplicationCommand(run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof ReplicationError) {
+      process.stderr.write(`dynamo-cassandra: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,276 @@
+// Secondary indexes (LSI and GSI) as CQL tables that we maintain on every base write.
+//
+//   CREATE TABLE <ix> (ipk <type>, [isk <type>,] bpk <type>, [bsk <type>,] item text,
+//                      PRIMARY KEY ((ipk), [isk,] bpk[, bsk]))
+//
+// An index row exists for each base item that has the index key attributes (sparse indexes),
+// ordered by the index sort key and then the base key, and holds the item's projection as JSON.
+//
+// Why not materialized views or SAI: views are experimental and off by default in Cassandra 5,
+// and SAI cannot return rows ordered by an index sort key, which Query needs.
+//
+// Ordering and crashes. Every base write carries a per-item version that only grows (see
+// nextVersion), and every index write uses that version as its Cassandra write timestamp. Index
+// rows therefore end up reflecting the newest base state whatever order index writes arrive in,
+// and a late or repeated write can never bring back a stale entry. Before the base write, an
+// intent row records the index keys the write may touch; it is deleted once the index writes are
+// done. If the process dies in between, a sweeper (every server runs one) finds the intent after
+// a grace period, reads the base item and rewrites its index entries.
+import { getRandomValues } from 'node:crypto';
+import cassandra from 'cassandra-driver';
+import { validation } from '../dynamo/errors.js';
+import type { AttributeValue, Item, KeySchema, KeyType } from '../dynamo/types.js';
+import { Long, quoteIdent, type CqlSession } from './session.js';
+import { cqlKeyType, keyColumnValue, StoredItem } from './translator.js';
+
+export type ProjectionType = 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
+
+export interface IndexDefinition {
+  name: string;
+  kind: 'GLOBAL' | 'LOCAL';
+  key: KeySchema;
+  projection: { type: ProjectionType; nonKey?: string[] };
+  cqlTable: string;
+  status: 'CREATING' | 'ACTIVE' | 'DELETING';
+  /** GSIs added by UpdateTable are backfilled from the base table before they are ACTIVE. */
+  backfilling?: boolean;
+  /** Last sign of life of the process backfilling this index (ms), so another can take over. */
+  backfillHeartbeat?: number;
+  provisioned?: { read: number; write: number };
+}
+
+/** An index's row for one base item: its key columns and the projected item. */
+export interface IndexEntry {
+  ipk: AttributeValue;
+  isk?: AttributeValue;
+  json: string;
+}
+
+const typeOf = (v: AttributeValue) => Object.keys(v)[0];
+
+/** The versions of base rows: above the previous one and above the clock (µs · 1024 + random). */
+export function nextVersion(previous?: Long | null): Long {
+  const random = BigInt(getRandomValues(new Uint16Array(1))[0] & 0x3ff);
+  const now = (BigInt(Date.now()) * 1000n) << 10n;
+  let v = now | random;
+  if (previous) {
+    const floor = BigInt(previous.toString()) + 1n;
+    if (v < floor) v = floor;
+  }
+  return Long.fromString(v.toString());
+}
+
+/**
+ * Checks an item's index key attributes the way DynamoDB does at write time: an attribute used as
+ * an index key must have the declared type and may not be an empty string or binary.
+ */
+export function checkIndexKeys(indexes: IndexDefinition[] | undefined, item: Item): void {
+  if (!indexes) return;
+  for (const ix of indexes) {
+    for (const k of [ix.key.hash, ix.key.range]) {
+      const v = k && item[k.name];
+      if (!k || !v) continue;
+      if (typeOf(v) !== k.type) {
+        throw validation(
+          `One or more parameter values were invalid: Type mismatch for Index Key ${k.name} Expected: ${k.type} Actual: ${typeOf(v)} IndexName: ${ix.name}`,
+        );
+      }
+      const text = (v as { S?: string; B?: string }).S ?? (v as { B?: string }).B;
+      if (text === '') {
+        throw validation(
+          `One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty ${'S' in v ? 'string' : 'binary'} value. IndexName: ${ix.name}, IndexKey: ${k.name}`,
+        );
+      }
+    }
+  }
+}
+
+/** The attributes an index projects: its keys, the table's keys, and INCLUDE's list (or all). */
+export function projectedNames(ix: IndexDefinition, table: KeySchema): Set<string> | undefined {
+  if (ix.projection.type === 'ALL') return undefined;
+  const names = new Set<string>([table.hash.name, ix.key.hash.name]);
+  if (table.range) names.add(table.range.name);
+  if (ix.key.range) names.add(ix.key.range.name);
+  if (ix.projection.type === 'INCLUDE') for (const n of ix.projection.nonKey ?? []) names.add(n);
+  return names;
+}
+
+/** The entry of `item` in `ix`, or undefined when the item lacks the index key (sparse). */
+export function indexEntry(ix: IndexDefinition, table: KeySchema, item: Item | undefined): IndexEntry | undefined {
+  if (!item) return undefined;
+  const ipk = item[ix.key.hash.name];
+  const isk = ix.key.range ? item[ix.key.range.name] : undefined;
+  if (!ipk || typeOf(ipk) !== ix.key.hash.type) return undefined;
+  if (ix.key.range && (!isk || typeOf(isk) !== ix.key.range.type)) return undefined;
+  const names = projectedNames(ix, table);
+  let projected: Item = item;
+  if (names) {
+    projected = {};
+    for (const n of names) if (item[n]) projected[n] = item[n];
+  }
+  return { ipk, isk, json: JSON.stringify(projected) };
+}
+
+const sameKey = (a?: AttributeValue, b?: AttributeValue) => JSON.stringify(a) === JSON.stringify(b);
+
+export function indexTableCql(keyspace: string, ix: IndexDefinition, table: KeySchema): string {
+  const cols = [`ipk ${cqlKeyType(ix.key.hash.type)}`];
+  const clustering: string[] = [];
+  if (ix.key.range) {
+    cols.push(`isk ${cqlKeyType(ix.key.range.type)}`);
+    clustering.push('isk');
+  }
+  cols.push(`bpk ${cqlKeyType(table.hash.type)}`);
+  clustering.push('bpk');
+  if (table.range) {
+    cols.push(`bsk ${cqlKeyType(table.range.type)}`);
+    clustering.push('bsk');
+  }
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(keyspace)}.${quoteIdent(ix.cqlTable)} (${cols.join(', ')}, item text, PRIMARY KEY ((ipk), ${clustering.join(', ')}))`;
+}
+
+/** The clustering columns of an index table, in order. */
+export function indexClustering(ix: IndexDefinition, table: KeySchema): string[] {
+  return [...(ix.key.range ? ['isk'] : []), 'bpk', ...(table.range ? ['bsk'] : [])];
+}
+
+/** The clustering values of an index row for a base key plus index sort key. */
+export function indexClusteringValues(ix: IndexDefinition, table: KeySchema, item: Item): AttributeValue[] {
+  const out: AttributeValue[] = [];
+  if (ix.key.range) out.push(item[ix.key.range.name]);
+  out.push(item[table.hash.name]);
+  if (table.range) out.push(item[table.range.name]);
+  return out;
+}
+
+export const decodeIndexRow = (row: { get(n: string): unknown }) => new StoredItem(row.get('item') as string, Long.ZERO);
+
+interface TableRef {
+  id: string;
+  name: string;
+  key: KeySchema;
+  indexes: IndexDefinition[];
+}
+
+/** Writes index changes and keeps the intent log that makes them crash-safe. */
+export class IndexWriter {
+  private readonly intents: string;
+
+  constructor(private readonly session: CqlSession) {
+    this.intents = `${quoteIdent(session.keyspace)}.dc_index_intents`;
+  }
+
+  async init(): Promise<void> {
+    await this.session.client.execute(
+      `CREATE TABLE IF NOT EXISTS ${this.intents} (bucket bigint, id timeuuid, table_name text, base_key text, touched text, version bigint, PRIMARY KEY (bucket, id))`,
+    );
+  }
+
+  private table(keyspace: string, ix: IndexDefinition) {
+    return `${quoteIdent(keyspace)}.${quoteIdent(ix.cqlTable)}`;
+  }
+
+  /** Records, before a base write, which index keys it may change. Returns the intent's id. */
+  async begin(t: TableRef, key: Item, old: Item | undefined, next: Item | undefined, version: Long): Promise<{ bucket: Long; id: unknown }> {
+    const touched: Record<string, (AttributeValue | undefined)[][]> = {};
+    for (const ix of t.indexes) {
+      const a = indexEntry(ix, t.key, old);
+      const b = indexEntry(ix, t.key, next);
+      touched[ix.name] = [a ? [a.ipk, a.isk] : [], b ? [b.ipk, b.isk] : []];
+    }
+    const bucket = Long.fromNumber(Math.floor(Date.now() / 60_000));
+    const id = cassandra.types.TimeUuid.now();
+    await this.session.execute(
+      `INSERT INTO ${this.intents} (bucket, id, table_name, base_key, touched, version) VALUES (?, ?, ?, ?, ?, ?)`,
+      [bucket, id, t.name, JSON.stringify(key), JSON.stringify(touched), version],
+      this.session.consistency.write,
+    );
+    return { bucket, id };
+  }
+
+  async end(intent: { bucket: Long; id: unknown }): Promise<void> {
+    await this.session.execute(`DELETE FROM ${this.intents} WHERE bucket = ? AND id = ?`, [intent.bucket, intent.id], this.session.consistency.write);
+  }
+
+  /**
+   * Makes every index of the table agree with `next` (undefined: the item is gone), written at
+   * `version`. Entries the old item had under other index keys are deleted.
+   */
+  async apply(keyspace: string, t: TableRef, old: Item | undefined, next: Item | undefined, version: Long, extraOld: IndexEntry[][] = []): Promise<void> {
+    const ts = version;
+    const writes: Promise<unknown>[] = [];
+    const base = next ?? old;
+    if (!base) return;
+    const bkey = [keyColumnValue(base[t.key.hash.name]), ...(t.key.range ? [keyColumnValue(base[t.key.range.name])] : [])];
+    t.indexes.forEach((ix, i) => {
+      if (ix.status === 'DELETING') return;
+      const table = this.table(keyspace, ix);
+      const now = indexEntry(ix, t.key, next);
+      const before = [indexEntry(ix, t.key, old), ...(extraOld[i] ?? [])];
+      const bWhere = t.key.range ? 'bpk = ? AND bsk = ?' : 'bpk = ?';
+      for (const e of before) {
+        if (!e || (now && sameKey(e.ipk, now.ipk) && sameKey(e.isk, now.isk))) continue;
+        const where = `ipk = ?${ix.key.range ? ' AND isk = ?' : ''} AND ${bWhere}`;
+        const params = [keyColumnValue(e.ipk), ...(ix.key.range ? [keyColumnValue(e.isk!)] : []), ...bkey];
+        writes.push(this.session.client.execute(`DELETE FROM ${table} USING TIMESTAMP ? WHERE ${where}`, [ts, ...params], { prepare: true, consistency: this.session.consistency.write }));
+      }
+      if (now) {
+        const cols = ['ipk', ...(ix.key.range ? ['isk'] : []), 'bpk', ...(t.key.range ? ['bsk'] : []), 'item'];
+        const params = [keyColumnValue(now.ipk), ...(ix.key.range ? [keyColumnValue(now.isk!)] : []), ...bkey, now.json];
+        writes.push(
+          this.session.client.execute(
+            `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) USING TIMESTAMP ?`,
+            [...params, ts],
+            { prepare: true, consistency: this.session.consistency.write },
+          ),
+        );
+      }
+    });
+    await Promise.all(writes);
+  }
+
+  /**
+   * Finishes the intents older than `graceMs` in the buckets of the last `minutes` minutes: reads
+   * each base item through Paxos and rewrites its index entries. Returns how many were repaired.
+   */
+  async sweep(
+    keyspace: string,
+    lookup: (tableName: string) => Promise<{ ref: TableRef; read: (key: Item) => Promise<StoredItem | undefined> } | undefined>,
+    graceMs: number,
+    minutes: number,
+  ): Promise<number> {
+    let repaired = 0;
+    const nowBucket = Math.floor(Date.now() / 60_000);
+    for (let b = nowBucket - minutes; b <= nowBucket; b++) {
+      const rs = await this.session.execute(
+        `SELECT id, table_name, base_key, touched, version FROM ${this.intents} WHERE bucket = ?`,
+        [Long.fromNumber(b)],
+        this.session.consistency.strong,
+      );
+      for (const row of rs.rows) {
+        const id = row.get('id') as { getDate(): Date };
+        if (Date.now() - id.getDate().getTime() < graceMs) continue;
+        const found = await lookup(row.get('table_name') as string);
+        if (found) {
+          const key = JSON.parse(row.get('base_key') as string) as Item;
+          const touched = JSON.parse(row.get('touched') as string) as Record<string, AttributeValue[][]>;
+          const current = await found.read(key);
+          const extraOld = found.ref.indexes.map((ix) =>
+            (touched[ix.name] ?? []).filter((k) => k.length > 0).map((k) => ({ ipk: k[0], isk: k[1], json: '' })),
+          );
+          // The newest of the intent's version and the item's own: the repair must not lose to the
+          // write it finishes, nor overwrite a later one.
+          const intentVersion = row.get('version') as Long;
+          const version = current && current.version.greaterThan(intentVersion) ? current.version : intentVersion;
+          // A key-only item has no index entries: for a deleted item this removes every listed one.
+          await this.apply(keyspace, found.ref, undefined, current?.item ?? { ...key }, version, extraOld);
+        }
+        await this.end({ bucket: Long.fromNumber(b), id });
+        repaired++;
+      }
+    }
+    return repaired;
+  }
+}
+
+export type { KeyType };

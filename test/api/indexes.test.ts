@@ -1,0 +1,226 @@
+// Local and global secondary indexes through the AWS SDK v3 over real Cassandra.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  CreateTableCommand, DeleteItemCommand, DescribeTableCommand, PutItemCommand, QueryCommand, ScanCommand,
+  UpdateItemCommand, UpdateTableCommand, type AttributeValue, type QueryCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { TEST_TRANSLATORS, errorOf, startTestServer, type TestServer } from '../helpers/server.js';
+
+type Item = Record<string, AttributeValue>;
+const S = (s: string) => ({ S: s });
+const N = (n: number) => ({ N: String(n) });
+
+for (const translator of TEST_TRANSLATORS) {
+  describe(`indexes (${translator})`, () => {
+    let t: TestServer;
+    const T = 'orders';
+    before(async () => {
+      t = await startTestServer(`t_ix_${translator}`, { translator });
+      await t.client.send(
+        new CreateTableCommand({
+          TableName: T,
+          BillingMode: 'PAY_PER_REQUEST',
+          KeySchema: [{ AttributeName: 'customer', KeyType: 'HASH' }, { AttributeName: 'id', KeyType: 'RANGE' }],
+          AttributeDefinitions: [
+            { AttributeName: 'customer', AttributeType: 'S' },
+            { AttributeName: 'id', AttributeType: 'S' },
+            { AttributeName: 'amount', AttributeType: 'N' },
+            { AttributeName: 'state', AttributeType: 'S' },
+            { AttributeName: 'placed', AttributeType: 'N' },
+          ],
+          LocalSecondaryIndexes: [
+            { IndexName: 'by-total', KeySchema: [{ AttributeName: 'customer', KeyType: 'HASH' }, { AttributeName: 'amount', KeyType: 'RANGE' }], Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['note'] } },
+          ],
+          GlobalSecondaryIndexes: [
+            { IndexName: 'by-state', KeySchema: [{ AttributeName: 'state', KeyType: 'HASH' }, { AttributeName: 'placed', KeyType: 'RANGE' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
+            { IndexName: 'state-all', KeySchema: [{ AttributeName: 'state', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } },
+          ],
+        }),
+      );
+    });
+    after(() => t?.close());
+
+    const put = (item: Item) => t.client.send(new PutItemCommand({ TableName: T, Item: item }));
+    async function queryAll(input: Omit<QueryCommandInput, 'TableName'>): Promise<{ items: Item[]; keys: Item[] }> {
+      const items: Item[] = [];
+      const keys: Item[] = [];
+      let start: Item | undefined;
+      do {
+        const page = await t.client.send(new QueryCommand({ TableName: T, ...input, ExclusiveStartKey: start } as QueryCommandInput));
+        items.push(...(page.Items ?? []));
+        start = page.LastEvaluatedKey;
+        if (start) keys.push(start);
+      } while (start);
+      return { items, keys };
+    }
+
+    test('DescribeTable lists the indexes', async () => {
+      const d = (await t.client.send(new DescribeTableCommand({ TableName: T }))).Table!;
+      assert.deepEqual(d.LocalSecondaryIndexes?.map((i) => [i.IndexName, i.Projection?.ProjectionType, i.Projection?.NonKeyAttributes]), [['by-total', 'INCLUDE', ['note']]]);
+      assert.deepEqual(d.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.IndexStatus, i.Projection?.ProjectionType]), [['by-state', 'ACTIVE', 'KEYS_ONLY'], ['state-all', 'ACTIVE', 'ALL']]);
+      assert.equal(d.GlobalSecondaryIndexes?.[0].IndexArn, `arn:aws:dynamodb:us-east-1:000000000000:table/${T}/index/by-state`);
+    });
+
+    test('GSI: sparse, ordered by the index sort key, projections, paging with index keys', async () => {
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < 30; i++) {
+        const item: Item = { customer: S(`c${i % 3}`), id: S(`o${String(i).padStart(2, '0')}`), amount: N(100 - i), note: S(`n${i}`), secret: S('x') };
+        if (i % 5 !== 0) Object.assign(item, { state: S(i % 2 ? 'open' : 'shipped'), placed: N(1000 + (i * 7) % 30) });
+        writes.push(put(item));
+      }
+      await Promise.all(writes);
+      const open = await queryAll({ IndexName: 'by-state', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('open') }, Limit: 4 });
+      const expectedOpen = Array.from({ length: 30 }, (_, i) => i).filter((i) => i % 5 !== 0 && i % 2 === 1);
+      assert.equal(open.items.length, expectedOpen.length);
+      const placed = open.items.map((x) => Number(x.placed.N));
+      assert.deepEqual(placed, [...placed].sort((a, b) => a - b), 'ordered by the index sort key');
+      // KEYS_ONLY: table keys and index keys, nothing else.
+      for (const x of open.items) assert.deepEqual(Object.keys(x).sort(), ['customer', 'id', 'placed', 'state']);
+      for (const k of open.keys) assert.deepEqual(Object.keys(k).sort(), ['customer', 'id', 'placed', 'state']);
+      const all = await queryAll({ IndexName: 'state-all', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('shipped') }, Limit: 2 });
+      assert.equal(all.items.length, Array.from({ length: 30 }, (_, i) => i).filter((i) => i % 5 !== 0 && i % 2 === 0).length);
+      assert.ok(all.items.every((x) => x.secret?.S === 'x' && x.note), 'ALL projects every attribute');
+      assert.equal(new Set(all.items.map((x) => x.id.S)).size, all.items.length, 'each item exactly once');
+      const scanned = await t.client.send(new ScanCommand({ TableName: T, IndexName: 'by-state' }));
+      assert.equal(scanned.Count, 24, 'items without the index key are not in the index');
+      const backwards = await queryAll({ IndexName: 'by-state', KeyConditionExpression: '#s = :s AND placed BETWEEN :a AND :b', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('open'), ':a': N(1005), ':b': N(1020) }, ScanIndexForward: false, Limit: 3 });
+      const p2 = backwards.items.map((x) => Number(x.placed.N));
+      assert.deepEqual(p2, [...p2].sort((a, b) => b - a));
+      assert.ok(p2.every((p) => p >= 1005 && p <= 1020));
+    });
+
+    test('LSI: ordered per customer, consistent reads, INCLUDE projection and fetches of other attributes', async () => {
+      const { items } = await queryAll({ IndexName: 'by-total', KeyConditionExpression: 'customer = :c AND amount > :t', ExpressionAttributeValues: { ':c': S('c1'), ':t': N(80) }, ConsistentRead: true });
+      const totals = items.map((x) => Number(x.amount.N));
+      assert.deepEqual(totals, [...totals].sort((a, b) => a - b));
+      assert.ok(items.every((x) => x.note && !x.secret), 'INCLUDE projects the listed attributes only');
+      const withAll = await t.client.send(new QueryCommand({ TableName: T, IndexName: 'by-total', KeyConditionExpression: 'customer = :c', ExpressionAttributeValues: { ':c': S('c2') }, Select: 'ALL_ATTRIBUTES', Limit: 2 }));
+      assert.ok(withAll.Items!.every((x) => x.secret?.S === 'x'), 'ALL_ATTRIBUTES on an LSI reads the table');
+      // A write is visible to the next consistent LSI query.
+      await put({ customer: S('c1'), id: S('fresh'), amount: N(999), note: S('new') });
+      const fresh = await t.client.send(new QueryCommand({ TableName: T, IndexName: 'by-total', KeyConditionExpression: 'customer = :c AND amount = :t', ExpressionAttributeValues: { ':c': S('c1'), ':t': N(999) }, ConsistentRead: true }));
+      assert.deepEqual(fresh.Items?.map((x) => x.id.S), ['fresh']);
+    });
+
+    test('updates and deletes move and remove index entries; concurrent moves leave exactly one entry', async () => {
+      await put({ customer: S('m'), id: S('1'), state: S('a'), placed: N(1) });
+      await t.client.send(new UpdateItemCommand({ TableName: T, Key: { customer: S('m'), id: S('1') }, UpdateExpression: 'SET #s = :b', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':b': S('b') } }));
+      const inA = await queryAll({ IndexName: 'state-all', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('a') } });
+      assert.equal(inA.items.length, 0);
+      const inB = await queryAll({ IndexName: 'state-all', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('b') } });
+      assert.deepEqual(inB.items.map((x) => x.id.S), ['1']);
+      await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          t.client.send(new UpdateItemCommand({ TableName: T, Key: { customer: S('m'), id: S('1') }, UpdateExpression: 'SET #s = :v', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':v': S(`z${i}`) } })),
+        ),
+      );
+      const final = (await t.client.send(new QueryCommand({ TableName: T, KeyConditionExpression: 'customer = :c', ExpressionAttributeValues: { ':c': S('m') }, ConsistentRead: true }))).Items![0];
+      const entries = (await t.client.send(new ScanCommand({ TableName: T, IndexName: 'state-all', FilterExpression: 'customer = :c', ExpressionAttributeValues: { ':c': S('m') } }))).Items!;
+      assert.deepEqual(entries.map((x) => x.state.S), [final.state.S], 'one entry, at the final value');
+      await t.client.send(new DeleteItemCommand({ TableName: T, Key: { customer: S('m'), id: S('1') } }));
+      const afterDelete = (await t.client.send(new ScanCommand({ TableName: T, IndexName: 'state-all', FilterExpression: 'customer = :c', ExpressionAttributeValues: { ':c': S('m') } }))).Items!;
+      assert.deepEqual(afterDelete, []);
+    });
+
+    test('index key types are checked at write time; bad index reads are refused', async () => {
+      const bad = await errorOf(() => put({ customer: S('x'), id: S('1'), state: N(5) }));
+      assert.equal(bad.name, 'ValidationException');
+      const empty = await errorOf(() => put({ customer: S('x'), id: S('1'), state: S('') }));
+      assert.equal(empty.name, 'ValidationException');
+      const gone = await t.client.send(new QueryCommand({ TableName: T, KeyConditionExpression: 'customer = :c', ExpressionAttributeValues: { ':c': S('x') }, ConsistentRead: true }));
+      assert.equal(gone.Count, 0, 'nothing was written');
+      const consistentGsi = await errorOf(() =>
+        t.client.send(new QueryCommand({ TableName: T, IndexName: 'by-state', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('open') }, ConsistentRead: true })),
+      );
+      assert.equal(consistentGsi.name, 'ValidationException');
+      const allOnKeysOnly = await errorOf(() =>
+        t.client.send(new QueryCommand({ TableName: T, IndexName: 'by-state', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('open') }, Select: 'ALL_ATTRIBUTES' })),
+      );
+      assert.equal(allOnKeysOnly.name, 'ValidationException');
+      const lsiWithoutRange = await errorOf(() =>
+        t.client.send(
+          new CreateTableCommand({
+            TableName: 'bad-lsi',
+            BillingMode: 'PAY_PER_REQUEST',
+            KeySchema: [{ AttributeName: 'h', KeyType: 'HASH' }],
+            AttributeDefinitions: [{ AttributeName: 'h', AttributeType: 'S' }, { AttributeName: 'x', AttributeType: 'S' }],
+            LocalSecondaryIndexes: [{ IndexName: 'l', KeySchema: [{ AttributeName: 'h', KeyType: 'HASH' }, { AttributeName: 'x', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
+          }),
+        ),
+      );
+      assert.equal(lsiWithoutRange.name, 'ValidationException');
+    });
+
+    test('UpdateTable adds a GSI with backfill (CREATING → ACTIVE) and deletes it', async () => {
+      const created = await t.client.send(
+        new UpdateTableCommand({
+          TableName: T,
+          AttributeDefinitions: [{ AttributeName: 'note', AttributeType: 'S' }],
+          GlobalSecondaryIndexUpdates: [{ Create: { IndexName: 'by-note', KeySchema: [{ AttributeName: 'note', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } } }],
+        }),
+      );
+      const during = created.TableDescription!.GlobalSecondaryIndexes!.find((i) => i.IndexName === 'by-note')!;
+      assert.equal(during.IndexStatus, 'CREATING');
+      assert.equal(during.Backfilling, true);
+      const refused = await errorOf(() => t.client.send(new QueryCommand({ TableName: T, IndexName: 'by-note', KeyConditionExpression: 'note = :n', ExpressionAttributeValues: { ':n': S('n7') } })));
+      assert.equal(refused.name, 'ValidationException');
+      let status = 'CREATING';
+      for (let i = 0; i < 60 && status !== 'ACTIVE'; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        status = (await t.client.send(new DescribeTableCommand({ TableName: T }))).Table!.GlobalSecondaryIndexes!.find((x) => x.IndexName === 'by-note')!.IndexStatus!;
+      }
+      assert.equal(status, 'ACTIVE');
+      const found = await t.client.send(new QueryCommand({ TableName: T, IndexName: 'by-note', KeyConditionExpression: 'note = :n', ExpressionAttributeValues: { ':n': S('n7') } }));
+      assert.deepEqual(found.Items?.map((x) => x.id.S), ['o07'], 'items written before the index exist in it');
+      await put({ customer: S('late'), id: S('1'), note: S('after') });
+      const later = await t.client.send(new QueryCommand({ TableName: T, IndexName: 'by-note', KeyConditionExpression: 'note = :n', ExpressionAttributeValues: { ':n': S('after') } }));
+      assert.equal(later.Count, 1);
+      await t.client.send(new UpdateTableCommand({ TableName: T, GlobalSecondaryIndexUpdates: [{ Delete: { IndexName: 'by-note' } }] }));
+      let names: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        names = (await t.client.send(new DescribeTableCommand({ TableName: T }))).Table!.GlobalSecondaryIndexes!.map((x) => x.IndexName!);
+        if (!names.includes('by-note')) break;
+      }
+      assert.ok(!names.includes('by-note'), 'the deleted index goes away');
+      const unknown = await errorOf(() => t.client.send(new QueryCommand({ TableName: T, IndexName: 'by-note', KeyConditionExpression: 'note = :n', ExpressionAttributeValues: { ':n': S('n7') } })));
+      assert.equal(unknown.name, 'ValidationException');
+    });
+
+    test('a write interrupted between the table and its indexes is repaired from the intent log', async () => {
+      // Reproduce what a crash leaves: the new item in the table, the old index entry, and the
+      // intent that says which index keys the write touched.
+      await put({ customer: S('crash'), id: S('1'), state: S('before'), placed: N(1) });
+      const session = t.server.session;
+      const def = JSON.parse((await session.client.execute(`SELECT definition FROM "${t.config.keyspace}".dc_catalog WHERE name = ?`, [T], { prepare: true })).first().get('definition'));
+      const item = { customer: S('crash'), id: S('1'), state: S('after'), placed: N(2) };
+      const { nextVersion } = await import('../../src/storage/indexes.js');
+      const version = nextVersion();
+      const column = translator === 'document' ? 'item' : 'attrs';
+      const value = translator === 'document' ? JSON.stringify(item) : Object.fromEntries(Object.entries(item).map(([k, v]) => [k, JSON.stringify(v)]));
+      await session.client.execute(`UPDATE "${t.config.keyspace}"."${def.cqlTable}" SET ${column} = ?, ver = ? WHERE pk = ? AND sk = ?`, [value, version, 'crash', '1'], { prepare: true });
+      const cassandra = (await import('cassandra-driver')).default;
+      const old = new Date(Date.now() - 60_000);
+      await session.client.execute(
+        `INSERT INTO "${t.config.keyspace}".dc_index_intents (bucket, id, table_name, base_key, touched, version) VALUES (?, ?, ?, ?, ?, ?)`,
+        [
+          cassandra.types.Long.fromNumber(Math.floor(Date.now() / 60_000)),
+          cassandra.types.TimeUuid.fromDate(old),
+          T,
+          JSON.stringify({ customer: S('crash'), id: S('1') }),
+          JSON.stringify({ 'by-state': [[S('before'), N(1)], [S('after'), N(2)]], 'state-all': [[S('before')], [S('after')]] }),
+          version,
+        ],
+        { prepare: true },
+      );
+      const stale = await t.client.send(new QueryCommand({ TableName: T, IndexName: 'state-all', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('before') } }));
+      assert.equal(stale.Count, 1, 'the crash left a stale entry');
+      await t.server.maintenance.runOnce();
+      const before = await t.client.send(new QueryCommand({ TableName: T, IndexName: 'state-all', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('before') } }));
+      const afterRepair = await t.client.send(new QueryCommand({ TableName: T, IndexName: 'by-state', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('after') } }));
+      assert.equal(before.Count, 0, 'the stale entry is gone');
+      assert.deepEqual(afterRepair.Items?.map((x) => x.placed.N), ['2'], 'the missing entry exists');
+    });
+  });
+}
