@@ -5,6 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runCore } from './core.js';
+import { runReads } from './reads.js';
+import { runCqlProxyBench } from './cqlproxy.js';
 
 const { values } = parseArgs({
   options: {
@@ -12,18 +14,37 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     workers: { type: 'string', default: '2' },
     items: { type: 'string', default: '2000' },
+    sizes: { type: 'string', default: '10000,100000,1000000' },
+    only: { type: 'string' },
   },
 });
 
 async function main() {
   const started = new Date().toISOString();
-  const core = await runCore({
-    seconds: Number(values.seconds),
-    concurrency: Number(values.concurrency),
-    workers: Number(values.workers),
-    items: Number(values.items),
-  });
-  const report = [`# Benchmarks`, '', `Run at ${started} on ${process.platform}/${process.arch}, Node ${process.version}.`, '', '## Core item operations', '', core, ''].join('\n');
+  const wanted = (name: string) => !values.only || values.only.split(',').includes(name);
+  const sections: string[] = [];
+  if (wanted('core')) {
+    const core = await runCore({
+      seconds: Number(values.seconds),
+      concurrency: Number(values.concurrency),
+      workers: Number(values.workers),
+      items: Number(values.items),
+    });
+    sections.push('## Core item operations', '', core, '');
+  }
+  if (wanted('reads')) {
+    const reads = await runReads({
+      seconds: Number(values.seconds),
+      concurrency: Number(values.concurrency),
+      sizes: values.sizes!.split(',').map(Number),
+    });
+    sections.push('## Reads at scale', '', reads, '');
+  }
+  if (wanted('cqlproxy')) {
+    const proxy = await runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });
+    sections.push('## CQL dual-write proxy', '', proxy, '');
+  }
+  const report = [`# Benchmarks`, '', `Run at ${started} on ${process.platform}/${process.arch}, Node ${process.version}, 2 cores shared by Cassandra, the server and the load generator.`, '', ...sections].join('\n');
   process.stdout.write(report + '\n');
   const docs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs');
   mkdirSync(docs, { recursive: true });

@@ -2,6 +2,7 @@
 // dynamo-cassandra: one program, several jobs, chosen by the first argument.
 import { ConfigError, loadConfig, optionsMarkdown } from './config.js';
 import { keysCommand } from './auth/cli.js';
+import { cqlProxyCommand, readReportCommand, replayCommand } from './cqlproxy/index.js';
 import { localNodeCommand } from './local-node/index.js';
 import { replicateCommand, runReplicationCommand, verifyCommand } from './replication/cli.js';
 import { serveCommand } from './server.js';
@@ -14,6 +15,9 @@ Commands:
   replicate    copy DynamoDB tables into Cassandra and follow their streams ("replicate status": positions, lag)
   verify       compare a DynamoDB table with its replica item by item (exit code 0 only when identical)
   keys         create, list and revoke the access keys the API accepts (keys --help)
+  cql-proxy    CQL dual-write proxy for migrations between clusters (cql-proxy --help)
+  replay       apply the writes a target cluster missed, from the proxy's failed-write log
+  read-report  summary of mirrored reads that differed between the clusters
   options      print the options of serve as a Markdown table
 
 Run "dynamo-cassandra serve --help" for the options of serve.`;
@@ -31,6 +35,12 @@ async function main(argv: string[]): Promise<number> {
       return localNodeCommand(rest);
     case 'keys':
       return keysCommand(rest);
+    case 'cql-proxy':
+      return cqlProxyCommand(rest);
+    case 'replay':
+      return replayCommand(rest);
+    case 'read-report':
+      return readReportCommand(rest);
     case 'replicate':
       return runReplicationCommand(() => replicateCommand(rest));
     case 'verify':

@@ -3,12 +3,13 @@
 import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { translators } from '../translators/index.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { preflightAuth, setupAuth } from './auth/index.js';
 import { buildApp } from './http/app.js';
 import { createMetrics } from './http/metrics.js';
 import { startLocalNode, type LocalNode } from './local-node/index.js';
 import { IndexMaintenance } from './actions/index-maintenance.js';
+import { startCqlProxy, type CqlProxyOptions } from './cqlproxy/index.js';
 import { Catalog } from './storage/catalog.js';
 import { ItemStore } from './storage/item-store.js';
 import { connect, type CqlSession } from './storage/session.js';
@@ -20,6 +21,8 @@ export interface Server {
   port: number;
   /** Background index work; tests drive a round of it directly. */
   maintenance: IndexMaintenance;
+  /** The CQL proxy listener, when --cql-proxy-listen is set. */
+  cqlProxy?: { address: string; port: number };
   close(): Promise<void>;
 }
 
@@ -53,6 +56,9 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   // Index backfills, removals and crash repair run in every server process.
   const maintenance = new IndexMaintenance({ config, session, catalog, store, translators });
   maintenance.start();
+  // The CQL dual-write proxy as a second listener (not in cluster workers: one process owns the port).
+  const proxy =
+    config.cqlProxyListen && !cluster.isWorker ? await startCqlProxy(cqlProxyOptions(config), { registry: metrics.registry }) : undefined;
   const app = await buildApp({
     context: { config, session, catalog, store, translators, maintenance },
     metrics,
@@ -68,8 +74,10 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
     session,
     port,
     maintenance,
+    cqlProxy: proxy,
     async close() {
       maintenance.stop();
+      await proxy?.close();
       await app.close();
       await session.shutdown();
     },
@@ -126,4 +134,12 @@ function waitForSignal(): Promise<void> {
     process.on('SIGINT', done);
     process.on('SIGTERM', done);
   });
+}
+
+/** serve's --cql-proxy-* options as the proxy's own. */
+function cqlProxyOptions(config: Config): CqlProxyOptions {
+  if (!config.cqlProxySource || !config.cqlProxyTarget) {
+    throw new ConfigError('--cql-proxy-listen needs --cql-proxy-source and --cql-proxy-target');
+  }
+  return { listen: config.cqlProxyListen, source: config.cqlProxySource, target: config.cqlProxyTarget };
 }

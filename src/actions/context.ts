@@ -35,11 +35,16 @@ export interface ActionSpec {
 
 /** The table of an item operation, which must exist and be ACTIVE (or UPDATING). */
 export async function activeTable(ctx: ActionContext, name: string): Promise<TableHandle> {
-  const entry = await ctx.catalog.get(name);
-  if (!entry || entry.definition.status === 'CREATING' || entry.definition.status === 'DELETING') {
-    throw resourceNotFound();
+  const usable = (e?: CatalogEntry) => e && e.definition.status !== 'CREATING' && e.definition.status !== 'DELETING';
+  let entry = await ctx.catalog.get(name);
+  if (!usable(entry)) {
+    // The cache only speeds up the common case: a table another process just created (or one
+    // cached while it was still CREATING) is read afresh before the request is refused.
+    ctx.catalog.invalidate(name);
+    entry = await ctx.catalog.get(name);
+    if (!usable(entry)) throw resourceNotFound();
   }
-  return handleOf(ctx, entry);
+  return handleOf(ctx, entry!);
 }
 
 export function handleOf(ctx: ActionContext, entry: CatalogEntry): TableHandle {

@@ -103,30 +103,35 @@ export class KeyStore {
   async ensure(accessKeyId: string, secretAccessKey: string, spec: NewKey = {}): Promise<'created' | 'updated' | 'unchanged'> {
     if (!ACCESS_KEY_ID.test(accessKeyId)) throw new ConfigError(`access key id '${accessKeyId}' is not valid (1-128 of A-Z a-z 0-9 _+=,.@-)`);
     if (secretAccessKey.length < 8) throw new ConfigError('the secret key must be at least 8 characters long');
-    const existing = await this.read(accessKeyId);
-    if (existing?.revokedAt) {
-      throw new ConfigError(`access key ${accessKeyId} was revoked on ${existing.revokedAt.toISOString()}; start with another key`);
-    }
-    if (existing && existing.secret !== undefined && existing.secret === secretAccessKey) return 'unchanged';
-    const sealed = this.box.seal(secretAccessKey, accessKeyId);
-    if (existing) {
-      await this.session.execute(
-        `UPDATE ${this.table} SET secret = ?, server_key_id = ? WHERE access_key_id = ?`,
-        [sealed, this.box.keyId, accessKeyId],
-        this.session.consistency.write,
-      );
+    // Lightweight transactions throughout, like create and revoke: LWT and plain writes must not mix on a row.
+    for (;;) {
+      const existing = await this.read(accessKeyId);
+      if (existing?.revokedAt) {
+        throw new ConfigError(`access key ${accessKeyId} was revoked on ${existing.revokedAt.toISOString()}; start with another key`);
+      }
+      if (existing && existing.secret !== undefined && existing.secret === secretAccessKey) return 'unchanged';
+      const sealed = this.box.seal(secretAccessKey, accessKeyId);
+      let rs;
+      if (existing) {
+        rs = await this.session.execute(
+          `UPDATE ${this.table} SET secret = ?, server_key_id = ? WHERE access_key_id = ? IF revoked_at = null`,
+          [sealed, this.box.keyId, accessKeyId],
+          this.session.consistency.write,
+        );
+      } else {
+        const allow = spec.allow?.length ? spec.allow : ['*'];
+        allow.forEach(parseRule);
+        rs = await this.session.execute(
+          `INSERT INTO ${this.table} (access_key_id, name, account_id, allow_rules, secret, server_key_id, created_at) ` +
+            `VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+          [accessKeyId, spec.name ?? null, spec.accountId ?? null, allow, sealed, this.box.keyId, new Date()],
+          this.session.consistency.write,
+        );
+      }
       this.cache.delete(accessKeyId);
-      return 'updated';
+      if (rs.first().get('[applied]')) return existing ? 'updated' : 'created';
+      // Another process changed the row in between (e.g. a second worker): look again.
     }
-    const allow = spec.allow?.length ? spec.allow : ['*'];
-    allow.forEach(parseRule);
-    await this.session.execute(
-      `INSERT INTO ${this.table} (access_key_id, name, account_id, allow_rules, secret, server_key_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      [accessKeyId, spec.name ?? null, spec.accountId ?? null, allow, sealed, this.box.keyId, new Date()],
-      this.session.consistency.write,
-    );
-    this.cache.delete(accessKeyId);
-    return 'created';
   }
 
   async list(): Promise<StoredKey[]> {

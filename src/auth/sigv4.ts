@@ -39,9 +39,11 @@ export const isoBasic = (ms: number) => new Date(ms).toISOString().replace(/[:-]
 function parseIsoBasic(s: string): number {
   const m = ISO_BASIC.exec(s);
   if (!m) return NaN;
-  const t = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
-  // Reject dates that Date.UTC silently rolls over (month 13, hour 25, ...).
-  return isoBasic(t) === s ? t : NaN;
+  const [y, mo, d, h, mi, sec] = [+m[1], +m[2], +m[3], +m[4], +m[5], +m[6]];
+  const t = Date.UTC(y, mo - 1, d, h, mi, sec);
+  // Reject dates that Date.UTC would silently roll over (month 13, day 31 of April, hour 25, ...).
+  const valid = mo >= 1 && mo <= 12 && h < 24 && mi < 60 && sec < 60 && d >= 1 && new Date(t).getUTCDate() === d;
+  return valid ? t : NaN;
 }
 
 const single = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(',') : v);
@@ -80,7 +82,7 @@ export function parseAuthorization(headers: IncomingHttpHeaders, now = Date.now(
   if (Number.isNaN(requestTime)) {
     throw incompleteSignature(`Date must be in ISO-8601 'basic format'. Got '${dateHeader}'. See http://en.wikipedia.org/wiki/ISO_8601`);
   }
-  const amzDate = isoBasic(requestTime);
+  const amzDate = ISO_BASIC.test(dateHeader!) ? dateHeader! : isoBasic(requestTime);
   if (requestTime < now - CLOCK_WINDOW_MS) {
     throw invalidSignature(`Signature expired: ${amzDate} is now earlier than ${isoBasic(now - CLOCK_WINDOW_MS)} (${isoBasic(now)} - 15 min.)`);
   }

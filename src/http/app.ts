@@ -102,7 +102,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       table = spec.tableOf?.(body);
       const scope = options.authenticate ? await options.authenticate(request, action, body) : undefined;
       spec.validate(body);
-      const result = await spec.run({ ...options.context, ...scope, host: request.headers.host }, body);
+      const ctx = { ...options.context, ...scope, host: request.headers.host };
+      let result: object;
+      try {
+        result = await spec.run(ctx, body);
+      } catch (e) {
+        // A CQL table missing under a cached catalog entry: the table was dropped (and maybe made
+        // again) by another process. Nothing was written to it, so read the catalog and run again.
+        if (!isMissingCqlTable(e) || !table) throw e;
+        options.context.catalog.invalidate(table);
+        result = await spec.run(ctx, body);
+      }
       const json = result instanceof RawJson ? result.json : JSON.stringify(result);
       return send(reply, 200, json);
     } catch (e) {

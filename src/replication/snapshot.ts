@@ -66,9 +66,11 @@ export async function runSnapshot(o: SnapshotOptions): Promise<number> {
   const checkpoint = () =>
     (checkpointing = checkpointing.then(() => o.lease.checkpoint({ position: JSON.stringify(o.position), applied: total })));
   // Periodic checkpoints (which also renew the lease) while the segments run.
+  let wake: () => void = () => undefined;
+  const ended = new Promise<void>((r) => (wake = r));
   const ticker = (async () => {
     while (!finished) {
-      await sleep(o.checkpointMs ?? 2000);
+      await Promise.race([sleep(o.checkpointMs ?? 2000), ended]);
       if (finished) break;
       try {
         await checkpoint();
@@ -111,6 +113,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<number> {
     await Promise.all(segments.map((_, i) => runSegment(i)));
   } finally {
     finished = true;
+    wake();
     await ticker;
     // Keep what was written, whatever ended the run (the lease may still be ours).
     if (o.lease.valid()) await checkpoint().catch(() => undefined);

@@ -1,0 +1,134 @@
+// Reads at scale: Query latency on a 100-item partition as the table grows, Query through the API
+// against the same CQL read direct, a GSI query against a table query, and Scan throughput with 1
+// and 2 parallel segments.
+import { CreateTableCommand, DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import cassandra from 'cassandra-driver';
+import { benchCluster, formatRow, lightClient, load, median, startServeProcess } from './harness.js';
+
+export interface ReadsOptions {
+  seconds: number;
+  concurrency: number;
+  /** Table sizes at which Query latency is measured. */
+  sizes: number[];
+}
+
+const ONE = cassandra.types.consistencies.localOne;
+
+export async function runReads(o: ReadsOptions): Promise<string> {
+  const cluster = await benchCluster();
+  const keyspace = 'bench_reads';
+  const port = 19000 + Math.floor(Math.random() * 1000);
+  const server = await startServeProcess(['--contact-points', cluster.points.join(','), '--local-dc', cluster.localDc, '--keyspace', keyspace], port);
+  const sdk = new DynamoDBClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+  const raw = lightClient(server.endpoint);
+  const [host, cqlPort] = cluster.points[0].split(':');
+  const cql = new cassandra.Client({ contactPoints: [host], protocolOptions: { port: Number(cqlPort ?? 9042) }, localDataCenter: cluster.localDc });
+  await cql.connect();
+  const lines: string[] = [];
+  try {
+    const table = 'bench-reads';
+    await sdk.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'N' },
+          { AttributeName: 'g', AttributeType: 'S' },
+        ],
+        GlobalSecondaryIndexes: [{ IndexName: 'by-g', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
+      }),
+    );
+    const def = JSON.parse((await cql.execute(`SELECT definition FROM ${keyspace}.dc_catalog WHERE name = ?`, [table], { prepare: true })).first().get('definition'));
+    const t = `${keyspace}."${def.cqlTable}"`;
+    // The partition every Query reads: 100 items of ~200 bytes, written through the API (so the
+    // GSI has them too).
+    for (let i = 0; i < 100; i += 20) {
+      await Promise.all(
+        Array.from({ length: 20 }, (_, j) =>
+          sdk.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'hot' }, sk: { N: String(i + j) }, g: { S: 'hot-g' }, v: { S: 'x'.repeat(160) } } })),
+        ),
+      );
+    }
+    const queryBody = { TableName: table, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'hot' } } };
+    const gsiBody = { TableName: table, IndexName: 'by-g', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': { S: 'hot-g' } } };
+    // Grows the table with rows in the same layout, written directly (fast), in other partitions.
+    let rows = 100;
+    const insert = `INSERT INTO ${t} (pk, sk, item, ver) VALUES (?, ?, ?, ?)`;
+    const grow = async (target: number) => {
+      const started = Date.now();
+      const perPartition = 10;
+      while (rows < target) {
+        const batch = Math.min(512, target - rows);
+        await Promise.all(
+          Array.from({ length: batch }, (_, j) => {
+            const n = rows + j;
+            const pk = `p${Math.floor(n / perPartition)}`;
+            const item = JSON.stringify({ pk: { S: pk }, sk: { N: String(n % perPartition) }, v: { S: 'x'.repeat(160) } });
+            return cql.execute(insert, [pk, String(n % perPartition), item, cassandra.types.Long.fromNumber(n + 1)], { prepare: true, consistency: ONE });
+          }),
+        );
+        rows += batch;
+      }
+      process.stderr.write(`[bench] table grown to ${rows} rows in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+    };
+    lines.push('### Query latency as the table grows', '', 'Query of one partition of 100 items (~200 B each), SDK client, concurrency 8; the table grows with other partitions of 10 items.', '');
+    lines.push(formatRow(['table rows', 'Query ops/s', 'p50 ms', 'p99 ms']), '| --- | --- | --- | --- |');
+    for (const size of o.sizes) {
+      await grow(size);
+      const r = await load(8, o.seconds, () => sdk.send(new QueryCommand(queryBody)));
+      lines.push(formatRow([size, Math.round(r.opsPerSec), r.p50, r.p99]));
+    }
+    lines.push('', '### Query: API against direct CQL, and GSI against table', '', `Same partition (100 items), concurrency ${o.concurrency}; light = minimal HTTP client, direct = \`SELECT item, ver FROM t WHERE pk = ?\` prepared.`, '');
+    const apiQuery = await load(o.concurrency, o.seconds, () => raw('Query', queryBody));
+    const sdkQuery = await load(o.concurrency, o.seconds, () => sdk.send(new QueryCommand(queryBody)));
+    const directQuery = await load(o.concurrency, o.seconds, () => cql.execute(`SELECT item, ver FROM ${t} WHERE pk = ?`, ['hot'], { prepare: true, consistency: ONE }));
+    const gsiQuery = await load(o.concurrency, o.seconds, () => raw('Query', gsiBody));
+    lines.push(formatRow(['read', 'ops/s', 'p50 ms', 'p99 ms', 'ratio to direct CQL']), '| --- | --- | --- | --- | --- |');
+    for (const [label, r] of [['Query via SDK', sdkQuery], ['Query via light client', apiQuery], ['GSI Query via light client', gsiQuery], ['direct CQL', directQuery]] as const) {
+      lines.push(formatRow([label, Math.round(r.opsPerSec), r.p50, r.p99, r.opsPerSec / directQuery.opsPerSec]));
+    }
+    lines.push('', '### Scan throughput', '', `Whole-table Scan of ${rows} rows for ${o.seconds} s (1 MB pages, light client), with 1 and 2 parallel segments; items/s over 3 runs (median).`, '');
+    lines.push(formatRow(['segments', 'items/s (median)']), '| --- | --- |');
+    for (const segments of [1, 2]) {
+      const rates: number[] = [];
+      for (let run = 0; run < 3; run++) {
+        let items = 0;
+        const until = Date.now() + o.seconds * 1000;
+        const started = Date.now();
+        await Promise.all(
+          Array.from({ length: segments }, async (_, segment) => {
+            let start: unknown;
+            while (Date.now() < until) {
+              const body = { TableName: table, Segment: segment, TotalSegments: segments, ...(start ? { ExclusiveStartKey: start } : {}) };
+              const page = await scanPage(server.endpoint, body);
+              items += page.Count;
+              start = page.LastEvaluatedKey;
+              if (!start) break;
+            }
+          }),
+        );
+        rates.push(items / ((Date.now() - started) / 1000));
+      }
+      lines.push(formatRow([segments, Math.round(median(rates))]));
+    }
+  } finally {
+    sdk.destroy();
+    await cql.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
+    await cql.shutdown();
+    await server.stop();
+    await cluster.close();
+  }
+  return lines.join('\n');
+}
+
+async function scanPage(endpoint: string, body: object): Promise<{ Count: number; LastEvaluatedKey?: unknown }> {
+  const res = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.Scan' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`Scan failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { Count: number; LastEvaluatedKey?: unknown };
+}

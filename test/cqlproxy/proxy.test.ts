@@ -1,0 +1,400 @@
+// The CQL dual-write proxy against two real single-node clusters with different cluster
+// and datacenter names: cassandra-driver and cqlsh through the proxy, then both clusters
+// read directly must hold the same data; a stopped target follows the failure policy and
+// `replay` catches it up.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Registry } from 'prom-client';
+import cassandra from 'cassandra-driver';
+import { startLocalNode, type LocalNode } from '../../src/local-node/index.js';
+import { startCqlProxy, replayFailedWrites, summarizeReadReport, type CqlProxyHandle } from '../../src/cqlproxy/index.js';
+import { readFailedWrites } from '../../src/cqlproxy/failedlog.js';
+
+const run = promisify(execFile);
+const SOURCE = { address: '127.0.0.2', clusterName: 'cqlproxy_source', datacenter: 'dc_source' };
+const TARGET = { address: '127.0.0.3', clusterName: 'cqlproxy_target', datacenter: 'dc_target' };
+const KS = 'proxytest';
+const quiet = { info() {}, warn() {}, error() {} };
+
+let tmp: string;
+let source: LocalNode;
+let target: LocalNode;
+let proxy: CqlProxyHandle;
+let registry: Registry;
+let client: cassandra.Client;
+let direct: { source: cassandra.Client; target: cassandra.Client };
+
+function nodeOpts(n: typeof SOURCE, dir: string) {
+  return { ...n, port: 9042, dataDir: dir, heapMb: 512 };
+}
+
+async function connect(port: number, dc = SOURCE.datacenter): Promise<cassandra.Client> {
+  const c = new cassandra.Client({
+    contactPoints: [`127.0.0.1:${port}`],
+    localDataCenter: dc,
+    keyspace: undefined,
+    socketOptions: { readTimeout: 30000 },
+    // One connection carrying thousands of requests at once.
+    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 1 }, maxRequestsPerConnection: 8192 },
+  });
+  await c.connect();
+  return c;
+}
+
+function directClient(n: typeof SOURCE): cassandra.Client {
+  return new cassandra.Client({ contactPoints: [`${n.address}:9042`], localDataCenter: n.datacenter, socketOptions: { readTimeout: 30000 } });
+}
+
+/** Every row of every table of the keyspace, with write times, as comparable text. */
+async function dump(c: cassandra.Client): Promise<Record<string, string[]>> {
+  const tables = await c.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [KS], { prepare: true });
+  const out: Record<string, string[]> = {};
+  for (const { table_name: t } of tables.rows) {
+    const cols = await c.execute('SELECT column_name, kind, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?', [KS, t], { prepare: true });
+    const names = cols.rows.map((r) => r.column_name as string);
+    const regular = cols.rows.filter((r) => r.kind === 'regular' && !String(r.type).startsWith('counter')).map((r) => r.column_name as string);
+    const select = [...names.map((n) => `"${n}"`), ...regular.map((n) => `writetime("${n}")`)].join(', ');
+    const rows: string[] = [];
+    let pageState: string | undefined;
+    do {
+      const r = await c.execute(`SELECT ${select} FROM ${KS}."${t}"`, [], { fetchSize: 1000, pageState });
+      for (const row of r.rows) rows.push(JSON.stringify(row, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+      pageState = r.pageState ?? undefined;
+    } while (pageState);
+    out[t as string] = rows.sort();
+  }
+  return out;
+}
+
+async function assertIdentical(label: string): Promise<void> {
+  const [a, b] = await Promise.all([dump(direct.source), dump(direct.target)]);
+  assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort(), `${label}: same tables`);
+  for (const t of Object.keys(a)) {
+    assert.equal(b[t]!.length, a[t]!.length, `${label}: ${t} row count`);
+    assert.deepEqual(b[t], a[t], `${label}: ${t} contents`);
+  }
+}
+
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cqlproxy-test-'));
+  [source, target] = await Promise.all([
+    startLocalNode(nodeOpts(SOURCE, path.join(tmp, 'source'))),
+    startLocalNode(nodeOpts(TARGET, path.join(tmp, 'target'))),
+  ]);
+  registry = new Registry();
+  proxy = await startCqlProxy(
+    {
+      listen: '127.0.0.1:0',
+      source: `${SOURCE.address}:9042`,
+      target: `${TARGET.address}:9042`,
+      failedLog: path.join(tmp, 'failed-main.jsonl'),
+      readReport: path.join(tmp, 'read-report.jsonl'),
+      mirrorReads: 1,
+    },
+    { registry, logger: quiet },
+  );
+  client = await connect(proxy.port);
+  direct = { source: directClient(SOURCE), target: directClient(TARGET) };
+  await Promise.all([direct.source.connect(), direct.target.connect()]);
+});
+
+after(async () => {
+  await Promise.allSettled([client?.shutdown(), direct?.source.shutdown(), direct?.target.shutdown()]);
+  await proxy?.close();
+  await Promise.allSettled([source?.stop(), target?.stop()]);
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('the client sees the proxy as the whole cluster', async () => {
+  const hosts = client.getState().getConnectedHosts().map((h) => h.address);
+  assert.deepEqual(hosts, [`127.0.0.1:${proxy.port}`]);
+  const local = await client.execute("SELECT rpc_address, cluster_name, data_center FROM system.local WHERE key = 'local'");
+  assert.equal(local.rows[0]!.rpc_address.toString(), '127.0.0.1');
+  assert.equal(local.rows[0]!.cluster_name, SOURCE.clusterName);
+  const peers = await client.execute('SELECT * FROM system.peers');
+  assert.equal(peers.rowLength, 0);
+});
+
+test('DDL reaches both clusters (different cluster and DC names)', async () => {
+  await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${KS} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${KS}.kv (k int PRIMARY KEY, v text, tu timeuuid, u uuid, ts timestamp)`);
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${KS}.events (p text, c int, v text, PRIMARY KEY (p, c))`);
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${KS}.counts (k text PRIMARY KEY, n counter)`);
+  for (const d of [direct.source, direct.target]) {
+    const r = await d.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [KS], { prepare: true });
+    assert.deepEqual(r.rows.map((x) => x.table_name).sort(), ['counts', 'events', 'kv']);
+  }
+  const tl = await direct.target.execute("SELECT cluster_name, data_center FROM system.local WHERE key = 'local'");
+  assert.equal(tl.rows[0]!.cluster_name, TARGET.clusterName);
+});
+
+test('simple, prepared and batch writes with now()/uuid() land identically', async () => {
+  await client.execute(`INSERT INTO ${KS}.kv (k, v, tu, u, ts) VALUES (1, 'simple', now(), uuid(), currentTimestamp())`);
+  await client.execute(`/* comment */ insert into ${KS}.kv (k, v, tu) values (?, ?, NOW())`, [2, 'prepared'], { prepare: true });
+  await client.execute(`UPDATE ${KS}.kv SET v = 'updated' WHERE k = 1`);
+  await client.execute(`INSERT INTO ${KS}.kv (k, v) VALUES (3, 'to delete')`);
+  await client.execute(`DELETE FROM ${KS}.kv WHERE k = ?`, [3], { prepare: true });
+  await client.batch(
+    [
+      { query: `INSERT INTO ${KS}.events (p, c, v) VALUES (?, ?, ?)`, params: ['b', 1, 'one'] },
+      { query: `INSERT INTO ${KS}.events (p, c, v) VALUES (?, ?, ?)`, params: ['b', 2, 'two'] },
+      { query: `INSERT INTO ${KS}.kv (k, v, tu) VALUES (?, ?, now())`, params: [4, 'batched'] },
+    ],
+    { prepare: true },
+  );
+  await client.batch([`INSERT INTO ${KS}.events (p, c, v) VALUES ('b', 3, 'three')`, `INSERT INTO ${KS}.kv (k, v, u) VALUES (5, 'simple batch', uuid())`]);
+  await client.execute(`BEGIN BATCH INSERT INTO ${KS}.events (p, c, v) VALUES ('b', 4, 'four'); APPLY BATCH`);
+  const r = await client.execute(`SELECT * FROM ${KS}.kv WHERE k = 1`);
+  assert.equal(r.rows[0]!.v, 'updated');
+  assert.ok(r.rows[0]!.tu);
+  await assertIdentical('after writes');
+});
+
+test('counters and paging', async () => {
+  for (let i = 0; i < 5; i++) await client.execute(`UPDATE ${KS}.counts SET n = n + ? WHERE k = ?`, [cassandra.types.Long.fromNumber(2), 'c1'], { prepare: true });
+  await client.execute(`UPDATE ${KS}.counts SET n = n - 1 WHERE k = 'c1'`);
+  for (const d of [direct.source, direct.target, client]) {
+    const r = await d.execute(`SELECT n FROM ${KS}.counts WHERE k = 'c1'`);
+    assert.equal(r.rows[0]!.n.toString(), '9');
+  }
+  const ins = `INSERT INTO ${KS}.events (p, c, v) VALUES (?, ?, ?)`;
+  await Promise.all(Array.from({ length: 230 }, (_, i) => client.execute(ins, ['page', i, `v${i}`], { prepare: true })));
+  let pages = 0;
+  let rows = 0;
+  let pageState: string | undefined;
+  do {
+    const r = await client.execute(`SELECT * FROM ${KS}.events WHERE p = ?`, ['page'], { prepare: true, fetchSize: 50, pageState });
+    pages++;
+    rows += r.rowLength;
+    pageState = r.pageState ?? undefined;
+  } while (pageState);
+  assert.equal(rows, 230);
+  assert.equal(pages, 5);
+});
+
+test('thousands of concurrent requests on one connection', async () => {
+  const ins = `INSERT INTO ${KS}.events (p, c, v) VALUES (?, ?, ?)`;
+  const n = 4000;
+  await Promise.all(Array.from({ length: n }, (_, i) => client.execute(ins, ['many', i, `v${i}`], { prepare: true })));
+  const reads = await Promise.all(Array.from({ length: 1000 }, (_, i) => client.execute(`SELECT v FROM ${KS}.events WHERE p = ? AND c = ?`, ['many', i], { prepare: true })));
+  reads.forEach((r, i) => assert.equal(r.rows[0]!.v, `v${i}`));
+  for (const d of [direct.source, direct.target]) {
+    const r = await d.execute(`SELECT count(*) FROM ${KS}.events WHERE p = 'many'`);
+    assert.equal(Number(r.rows[0]!.count), n);
+  }
+});
+
+test('schema change: prepared statements are re-prepared transparently', async () => {
+  const sel = `SELECT * FROM ${KS}.kv WHERE k = ?`;
+  const before1 = await client.execute(sel, [1], { prepare: true });
+  assert.equal(before1.rows[0]!.v, 'updated');
+  await client.execute(`ALTER TABLE ${KS}.kv ADD extra text`);
+  const upd = `UPDATE ${KS}.kv SET extra = ? WHERE k = ?`;
+  await client.execute(upd, ['x', 1], { prepare: true });
+  const after1 = await client.execute(sel, [1], { prepare: true });
+  assert.equal(after1.rows[0]!.extra, 'x');
+  // A second proxy knows none of the client's prepared ids: the driver is told to re-prepare.
+  const p2 = await startCqlProxy({ listen: '127.0.0.1:0', source: `${SOURCE.address}:9042`, target: `${TARGET.address}:9042`, failedLog: path.join(tmp, 'failed-p2.jsonl') }, { logger: quiet });
+  const c2 = await connect(p2.port);
+  try {
+    await c2.execute(upd, ['y', 2], { prepare: true });
+    const r = await c2.execute(sel, [2], { prepare: true });
+    assert.equal(r.rows[0]!.extra, 'y');
+  } finally {
+    await c2.shutdown();
+    await p2.close();
+  }
+  await assertIdentical('after schema change');
+});
+
+test('mirrored reads report differences per table and key', async () => {
+  // Make the clusters disagree behind the proxy's back.
+  await direct.target.execute(`UPDATE ${KS}.kv SET v = 'diverged' WHERE k = 2`);
+  const r = await client.execute(`SELECT v FROM ${KS}.kv WHERE k = ?`, [2], { prepare: true });
+  assert.equal(r.rows[0]!.v, 'prepared'); // the source answers
+  await new Promise((res) => setTimeout(res, 300));
+  assert.ok(proxy.stats().readDifferences >= 1);
+  const metrics = await registry.metrics();
+  assert.match(metrics, /cql_proxy_read_differences_total\{keyspace="proxytest",table="kv"\} [1-9]/);
+  for (const name of ['cql_proxy_processing_seconds', 'cql_proxy_request_seconds', 'cql_proxy_server_errors_total', 'cql_proxy_socket_paused_seconds_total']) {
+    assert.ok(metrics.includes(name), name);
+  }
+  assert.match(metrics, /cql_proxy_request_seconds_count\{opcode="execute",kind="write"\} \d+/);
+  const s = summarizeReadReport(path.join(tmp, 'read-report.jsonl'));
+  const kv = s.tables.find((t) => t.table === 'kv');
+  assert.ok(kv && kv.differences >= 1);
+  assert.ok(kv.sampleKeys.some((k) => k.includes('00000002')), 'key of the differing row is reported');
+  // Repair through the proxy so later comparisons hold.
+  await client.execute(`UPDATE ${KS}.kv SET v = 'prepared' WHERE k = 2`);
+});
+
+test('cqlsh (protocol v5 negotiated down) works through the proxy', async () => {
+  let cqlsh = 'cqlsh';
+  try {
+    await run(cqlsh, ['--version']);
+  } catch {
+    try {
+      await run('pip', ['install', '--quiet', 'cqlsh'], { timeout: 300000 });
+      await run(cqlsh, ['--version']);
+    } catch (err) {
+      assert.fail(`cqlsh is required for this test and could not be installed with "pip install cqlsh": ${(err as Error).message}`);
+    }
+  }
+  const out = await run(
+    cqlsh,
+    ['127.0.0.1', String(proxy.port), '-e', `INSERT INTO ${KS}.kv (k, v, tu) VALUES (100, 'from cqlsh', now()); SELECT k, v FROM ${KS}.kv WHERE k = 100;`],
+    { timeout: 60000 },
+  );
+  assert.match(out.stdout, /from cqlsh/);
+  const desc = await run(cqlsh, ['127.0.0.1', String(proxy.port), '-e', `DESCRIBE TABLE ${KS}.events`], { timeout: 60000 });
+  assert.match(desc.stdout, /CREATE TABLE proxytest\.events/);
+  await assertIdentical('after cqlsh');
+});
+
+test('lz4 compression negotiated by the Python driver (which also prefers v5)', async () => {
+  try {
+    await run('python3', ['-c', 'import lz4.block']);
+  } catch {
+    try {
+      await run('pip', ['install', '--quiet', 'lz4'], { timeout: 300000 });
+    } catch (err) {
+      assert.fail(`the Python lz4 module is required for this test ("pip install lz4"): ${(err as Error).message}`);
+    }
+  }
+  const script = [
+    'import sys',
+    'from cassandra.cluster import Cluster',
+    `c = Cluster(['127.0.0.1'], port=${proxy.port}, compression='lz4')`,
+    's = c.connect()',
+    `rows = list(s.execute("SELECT c, v FROM ${KS}.events WHERE p = 'many' LIMIT 800"))`,
+    `s.execute("INSERT INTO ${KS}.kv (k, v) VALUES (300, '" + "z" * 2000 + "')")`,
+    'print(c.protocol_version, len(rows), s.cluster.control_connection._connection.compressor is not None)',
+    'c.shutdown()',
+  ].join('\n');
+  const out = await run('python3', ['-c', script], { timeout: 60000 });
+  assert.equal(out.stdout.trim(), '4 800 True');
+  await assertIdentical('after python lz4');
+});
+
+async function makeCerts(dir: string): Promise<Record<string, string>> {
+  const f = (n: string): string => path.join(dir, n);
+  const ssl = (args: string[]) => run('openssl', args);
+  await ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1', '-subj', '/CN=cqlproxy-test-ca']);
+  for (const [name, san] of [['good', 'IP:127.0.0.1'], ['wrong', 'DNS:wrong.example']] as const) {
+    await ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`]);
+    fs.writeFileSync(f(`${name}.ext`), `subjectAltName=${san}\n`);
+    await ssl(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${name}.crt`), '-days', '1', '-extfile', f(`${name}.ext`)]);
+  }
+  return { ca: f('ca.crt'), goodCert: f('good.crt'), goodKey: f('good.key'), wrongCert: f('wrong.crt'), wrongKey: f('wrong.key') };
+}
+
+/** A TLS front for the source node, standing in for a cluster with client encryption. */
+async function tlsRelay(cert: string, key: string): Promise<tls.Server> {
+  const srv = tls.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (sock) => {
+    const up = net.connect(9042, SOURCE.address);
+    sock.pipe(up).pipe(sock);
+    sock.on('error', () => up.destroy());
+    up.on('error', () => sock.destroy());
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return srv;
+}
+
+test('TLS: clients to the proxy, proxy to a cluster with CA and host name checks', async () => {
+  const certs = await makeCerts(fs.mkdtempSync(path.join(tmp, 'tls-')));
+  const good = await tlsRelay(certs.goodCert!, certs.goodKey!);
+  const wrong = await tlsRelay(certs.wrongCert!, certs.wrongKey!);
+  const port = (s: tls.Server) => (s.address() as net.AddressInfo).port;
+  const base = { listen: '127.0.0.1:0', target: `${TARGET.address}:9042`, failedLog: path.join(tmp, 'failed-tls.jsonl') };
+  const proxies: CqlProxyHandle[] = [];
+  const clients: cassandra.Client[] = [];
+  try {
+    const p1 = await startCqlProxy(
+      { ...base, source: `127.0.0.1:${port(good)}`, sourceTls: { ca: certs.ca }, tls: { cert: certs.goodCert, key: certs.goodKey } },
+      { logger: quiet },
+    );
+    proxies.push(p1);
+    const c1 = new cassandra.Client({ contactPoints: [`127.0.0.1:${p1.port}`], localDataCenter: SOURCE.datacenter, sslOptions: { ca: [fs.readFileSync(certs.ca!)] } });
+    clients.push(c1);
+    await c1.connect();
+    await c1.execute(`INSERT INTO ${KS}.kv (k, v) VALUES (400, 'over tls')`);
+    const r = await c1.execute(`SELECT v FROM ${KS}.kv WHERE k = 400`);
+    assert.equal(r.rows[0]!.v, 'over tls');
+    // The certificate does not name 127.0.0.1: refused unless verification is switched off.
+    const p2 = await startCqlProxy({ ...base, source: `127.0.0.1:${port(wrong)}`, sourceTls: { ca: certs.ca } }, { logger: quiet });
+    proxies.push(p2);
+    const c2 = new cassandra.Client({ contactPoints: [`127.0.0.1:${p2.port}`], localDataCenter: SOURCE.datacenter });
+    clients.push(c2);
+    await assert.rejects(c2.connect());
+    const p3 = await startCqlProxy({ ...base, source: `127.0.0.1:${port(wrong)}`, sourceTls: { ca: certs.ca }, tlsVerify: false }, { logger: quiet });
+    proxies.push(p3);
+    const c3 = new cassandra.Client({ contactPoints: [`127.0.0.1:${p3.port}`], localDataCenter: SOURCE.datacenter });
+    clients.push(c3);
+    await c3.connect();
+    assert.equal((await c3.execute(`SELECT v FROM ${KS}.kv WHERE k = 400`)).rows[0]!.v, 'over tls');
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.shutdown()));
+    await Promise.allSettled(proxies.map((p) => p.close()));
+    good.close();
+    wrong.close();
+  }
+});
+
+test('target stopped: failure policies, durable log, replay catches up', async () => {
+  const logs = { log: path.join(tmp, 'failed-log.jsonl'), fail: path.join(tmp, 'failed-fail.jsonl'), async: path.join(tmp, 'failed-async.jsonl') };
+  const common = { listen: '127.0.0.1:0', source: `${SOURCE.address}:9042`, target: `${TARGET.address}:9042`, targetTimeoutMs: 3000 };
+  const pLog = await startCqlProxy({ ...common, failedLog: logs.log }, { logger: quiet });
+  const pFail = await startCqlProxy({ ...common, failedLog: logs.fail, onTargetFailure: 'fail' }, { logger: quiet });
+  const pAsync = await startCqlProxy({ ...common, failedLog: logs.async, wait: false }, { logger: quiet });
+  const cLog = await connect(pLog.port);
+  const cFail = await connect(pFail.port);
+  const cAsync = await connect(pAsync.port);
+  const ins = `INSERT INTO ${KS}.events (p, c, v) VALUES (?, ?, ?)`;
+  try {
+    await cLog.execute(ins, ['down', -1, 'before'], { prepare: true });
+    await cFail.execute(ins, ['down', -2, 'before'], { prepare: true });
+    await target.stop();
+    // --wait, log: the client succeeds, the target's share goes to the log.
+    for (let i = 0; i < 20; i++) await cLog.execute(ins, ['down', i, 'log'], { prepare: true });
+    await cLog.execute(`INSERT INTO ${KS}.kv (k, v, tu) VALUES (200, 'simple while down', now())`);
+    await cLog.batch([{ query: ins, params: ['down', 500, 'batch'] }, { query: `UPDATE ${KS}.kv SET v = ? WHERE k = ?`, params: ['batch while down', 201] }], { prepare: true });
+    // --wait, fail: the request fails (it is applied on the source and logged all the same).
+    await assert.rejects(cFail.execute(ins, ['down', 1000, 'fail'], { prepare: true }), /target/);
+    // --wait false: answered on the source, target share logged.
+    for (let i = 0; i < 10; i++) await cAsync.execute(ins, ['down', 2000 + i, 'async'], { prepare: true });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(readFailedWrites(logs.log).length, 22);
+    assert.equal(readFailedWrites(logs.fail).length, 1);
+    assert.equal(readFailedWrites(logs.async).length, 10);
+    // Reads keep working from the source.
+    const r = await cLog.execute(`SELECT count(*) FROM ${KS}.events WHERE p = 'down'`);
+    assert.equal(Number(r.rows[0]!.count), 34);
+
+    target = await startLocalNode(nodeOpts(TARGET, path.join(tmp, 'target')));
+    // New writes reach the restarted target again (the proxy reconnects by itself).
+    await new Promise((r) => setTimeout(r, 2500));
+    await cLog.execute(ins, ['down', 3000, 'after restart'], { prepare: true });
+    assert.equal(readFailedWrites(logs.log).length, 22, 'no new failure after the target is back');
+    for (const file of Object.values(logs)) {
+      const res = await replayFailedWrites({ target: [{ host: TARGET.address, port: 9042 }], file, graceMs: 100 });
+      assert.equal(res.rejected, 0);
+      assert.equal(res.replayed, res.entries);
+      assert.ok(!fs.existsSync(file));
+    }
+  } finally {
+    await Promise.allSettled([cLog.shutdown(), cFail.shutdown(), cAsync.shutdown()]);
+    await Promise.allSettled([pLog.close(), pFail.close(), pAsync.close()]);
+  }
+  await direct.target.shutdown();
+  direct.target = directClient(TARGET);
+  await direct.target.connect();
+  await assertIdentical('after replay');
+});
