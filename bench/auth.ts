@@ -2,7 +2,9 @@
 // `serve` processes on the same node and keyspace, one with --auth off and one with --auth
 // enforce, measured alternately in one run; plus the CPU time of one verification in-process.
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import aws4 from 'aws4';
+import cassandra from 'cassandra-driver';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { createHook } from '../src/auth/index.js';
 import type { KeyStore } from '../src/auth/key-store.js';
@@ -41,11 +43,50 @@ async function verificationMicros(): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1000 / n;
 }
 
+/**
+ * CPU time (µs) used so far by a process and its direct children (serve's workers), from /proc;
+ * unlike throughput it does not depend on what else the machine is running. undefined off Linux.
+ */
+function cpuMicros(pid: number): number | undefined {
+  const ticks = (stat: string) => {
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) }; // utime + stime
+  };
+  try {
+    let total = ticks(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpu;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry) || Number(entry) === pid) continue;
+      try {
+        const t = ticks(readFileSync(`/proc/${entry}/stat`, 'utf8'));
+        if (t.ppid === pid) total += t.cpu;
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+    return (total * 1e6) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+async function dropKeyspace(points: string[], localDc: string, keyspace: string): Promise<void> {
+  const [host, port] = points[0].split(':');
+  const cql = new cassandra.Client({ contactPoints: [host], protocolOptions: { port: Number(port ?? 9042) }, localDataCenter: localDc });
+  try {
+    await cql.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+  } catch {
+    /* best effort */
+  } finally {
+    await cql.shutdown();
+  }
+}
+
 export async function runAuthBench(o: AuthBenchOptions): Promise<string> {
   const rounds = o.rounds ?? 2;
   const micros = await verificationMicros();
   const cluster = await benchCluster();
   const keyspace = 'bench_auth';
+  await dropKeyspace(cluster.points, cluster.localDc, keyspace); // a previous interrupted run may have left it
   const creds = { accessKeyId: 'BENCHAUTHKEY', secretAccessKey: randomBytes(20).toString('base64') };
   const common = ['--contact-points', cluster.points.join(','), '--local-dc', cluster.localDc, '--keyspace', keyspace, '--workers', String(o.workers)];
   const base = 18000 + Math.floor(Math.random() * 1000);
@@ -55,7 +96,8 @@ export async function runAuthBench(o: AuthBenchOptions): Promise<string> {
   const client = (endpoint: string) => new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
   const clients = { off: client(off.endpoint), enforce: client(enforce.endpoint) };
   const table = 'bench-auth';
-  const results: Record<string, Record<'off' | 'enforce', Result[]>> = {};
+  const results: Record<string, Record<'off' | 'enforce', (Result & { cpuPerOp?: number })[]>> = {};
+  const pids = { off: off.pid, enforce: enforce.pid };
   try {
     await clients.enforce.send(
       new CreateTableCommand({ TableName: table, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }),
@@ -69,12 +111,17 @@ export async function runAuthBench(o: AuthBenchOptions): Promise<string> {
     };
     for (const [name, op] of Object.entries(ops)) {
       results[name] = { off: [], enforce: [] };
+      // Warm both servers up outside the measurements (load() then runs without its own warm-up, so CPU counts match ops).
+      for (const mode of ['off', 'enforce'] as const) await load(o.concurrency, 1, op(clients[mode]), 0);
       for (let r = 0; r < rounds; r++) {
         // Alternate the order so drift (compaction, JIT, caches) does not favour one mode.
         for (const mode of (r % 2 ? ['enforce', 'off'] : ['off', 'enforce']) as ('off' | 'enforce')[]) {
-          const res = await load(o.concurrency, o.seconds, op(clients[mode]));
-          results[name][mode].push(res);
-          process.stderr.write(`[bench] auth ${mode} ${name}: ${res.opsPerSec.toFixed(0)} ops/s (errors ${res.errors})\n`);
+          const cpu0 = cpuMicros(pids[mode]);
+          const res = await load(o.concurrency, o.seconds, op(clients[mode]), 0);
+          const cpu1 = cpuMicros(pids[mode]);
+          const cpuPerOp = cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / res.ops : undefined;
+          results[name][mode].push({ ...res, cpuPerOp });
+          process.stderr.write(`[bench] auth ${mode} ${name}: ${res.opsPerSec.toFixed(0)} ops/s, server CPU ${cpuPerOp?.toFixed(0) ?? '?'} µs/op (errors ${res.errors})\n`);
         }
       }
     }
@@ -82,25 +129,37 @@ export async function runAuthBench(o: AuthBenchOptions): Promise<string> {
     clients.off.destroy();
     clients.enforce.destroy();
     await Promise.all([off.stop(), enforce.stop()]);
+    await dropKeyspace(cluster.points, cluster.localDc, keyspace);
     await cluster.close();
   }
-  const mean = (rs: Result[], f: (r: Result) => number) => rs.reduce((s, r) => s + f(r), 0) / rs.length;
+  const mean = <T,>(rs: T[], f: (r: T) => number) => rs.reduce((s, r) => s + f(r), 0) / rs.length;
   const lines = [
     `Concurrency ${o.concurrency}, ${rounds} alternating measurements of ${o.seconds} s per mode, serve with ${o.workers} worker(s), ` +
       `same node and table; the SDK signs in both modes, only the server's verification differs. Latencies in ms.`,
     '',
-    formatRow(['operation', 'auth off ops/s', 'off p50', 'off p99', 'auth enforce ops/s', 'enforce p50', 'enforce p99', 'enforce/off', 'throughput cost']),
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    formatRow(['operation', 'auth off ops/s', 'off p50', 'off p99', 'auth enforce ops/s', 'enforce p50', 'enforce p99', 'enforce/off', 'throughput cost', 'server CPU µs/op off', 'enforce', 'CPU cost']),
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const [name, r] of Object.entries(results)) {
     const offOps = mean(r.off, (x) => x.opsPerSec);
     const onOps = mean(r.enforce, (x) => x.opsPerSec);
+    const offCpu = mean(r.off, (x) => x.cpuPerOp ?? NaN);
+    const onCpu = mean(r.enforce, (x) => x.cpuPerOp ?? NaN);
     lines.push(
-      formatRow([name, Math.round(offOps), mean(r.off, (x) => x.p50), mean(r.off, (x) => x.p99), Math.round(onOps), mean(r.enforce, (x) => x.p50), mean(r.enforce, (x) => x.p99), onOps / offOps, `${((1 - onOps / offOps) * 100).toFixed(1)} %`]),
+      formatRow([
+        name, Math.round(offOps), mean(r.off, (x) => x.p50), mean(r.off, (x) => x.p99), Math.round(onOps), mean(r.enforce, (x) => x.p50), mean(r.enforce, (x) => x.p99),
+        onOps / offOps, `${((1 - onOps / offOps) * 100).toFixed(1)} %`,
+        Number.isNaN(offCpu) ? 'n/a' : Math.round(offCpu), Number.isNaN(onCpu) ? 'n/a' : Math.round(onCpu),
+        Number.isNaN(offCpu) || Number.isNaN(onCpu) ? 'n/a' : `${((onCpu / offCpu - 1) * 100).toFixed(1)} %`,
+      ]),
     );
   }
   const errors = Object.entries(results).flatMap(([n, r]) => [...r.off, ...r.enforce].filter((x) => x.errors).map((x) => `${n}: ${x.errors}`));
   if (errors.length) lines.push('', `Errors: ${errors.join('; ')}`);
-  lines.push('', `Verification alone (parse, cached key, SigV4 HMAC, authorization of a 1 KB PutItem), in-process: ${micros.toFixed(1)} µs of CPU per request.`);
+  lines.push(
+    '',
+    `Verification alone (parse, cached key, SigV4 HMAC, authorization of a 1 KB PutItem), in-process: ${micros.toFixed(1)} µs of CPU per request. ` +
+      `Server CPU per operation comes from /proc and does not depend on other load on the machine; the throughput ratio does.`,
+  );
   return lines.join('\n');
 }

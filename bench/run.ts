@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { runCore } from './core.js';
 import { runReads } from './reads.js';
 import { runCqlProxyBench } from './cqlproxy.js';
+import { runAuthBench } from './auth.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +40,15 @@ async function main() {
       sizes: values.sizes!.split(',').map(Number),
     });
     sections.push('## Reads at scale', '', reads, '');
+  }
+  if (wanted('auth')) {
+    const auth = await runAuthBench({
+      seconds: Number(values.seconds),
+      concurrency: Number(values.concurrency),
+      workers: Number(values.workers),
+      items: Number(values.items),
+    });
+    sections.push('## Cost of SigV4 verification', '', auth, '');
   }
   if (wanted('cqlproxy')) {
     const proxy = await runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });

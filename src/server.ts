@@ -6,7 +6,7 @@ import { translators } from '../translators/index.js';
 import { ConfigError, type Config } from './config.js';
 import { preflightAuth, setupAuth } from './auth/index.js';
 import { buildApp } from './http/app.js';
-import { createMetrics } from './http/metrics.js';
+import { createMetrics, serveClusterMetrics } from './http/metrics.js';
 import { startLocalNode, type LocalNode } from './local-node/index.js';
 import { IndexMaintenance } from './actions/index-maintenance.js';
 import { startCqlProxy, type CqlProxyOptions } from './cqlproxy/index.js';
@@ -105,6 +105,7 @@ export async function serveCommand(config: Config): Promise<number> {
     if (config.workers > 1) {
       // Workers share the listening socket (node:cluster); each has its own Cassandra session.
       const env = { DC_CONTACT_POINTS: points.join(','), DC_LOCAL_DC: node?.datacenter ?? config.localDc };
+      serveClusterMetrics();
       for (let i = 0; i < config.workers; i++) cluster.fork(env);
       log(`serving DynamoDB API on ${config.tlsCert ? 'https' : 'http'}://${config.host}:${config.port} with ${config.workers} workers`);
       await waitForSignal();

@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import { actions } from '../actions/index.js';
 import { RawJson, type ActionContext } from '../actions/context.js';
 import { DynamoError, internalServerError, resourceNotFound, serialization, unknownOperation } from '../dynamo/errors.js';
-import type { ApiMetrics } from './metrics.js';
+import { metricsText, type ApiMetrics } from './metrics.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -85,8 +85,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.type('text/plain').send(`healthy: ${request.headers.host ?? 'dynamo-cassandra'} `),
   );
 
+  const text = metricsText(metrics.registry);
   app.get('/metrics', async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    reply.type(metrics.registry.contentType).send(await text()),
   );
 
   app.post('/', async (request, reply) => {

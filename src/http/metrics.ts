@@ -1,5 +1,6 @@
 // Prometheus metrics of the HTTP API (prom-client), served on GET /metrics.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import cluster from 'node:cluster';
+import { AggregatorRegistry, Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -32,4 +33,45 @@ export function createMetrics(registry = new Registry()): ApiMetrics {
       registers: [registry],
     }),
   };
+}
+
+const REQUEST = 'dynamo-cassandra:metrics-request';
+const RESPONSE = 'dynamo-cassandra:metrics-response';
+
+/**
+ * The text GET /metrics serves. In a worker of `serve --workers N`, any worker may take the
+ * request, so it asks the primary, which sums the metrics of all workers (prom-client's cluster
+ * aggregation); otherwise this process's own registry.
+ */
+export function metricsText(registry: Registry): () => Promise<string> {
+  if (!cluster.isWorker) return () => registry.metrics();
+  AggregatorRegistry.setRegistries([registry]);
+  // Constructing one installs prom-client's listener that answers the primary's requests.
+  new AggregatorRegistry();
+  let next = 0;
+  const waiting = new Map<number, (text: string) => void>();
+  process.on('message', (m: { type?: string; id?: number; text?: string }) => {
+    if (m?.type === RESPONSE && m.id !== undefined) {
+      waiting.get(m.id)?.(m.text ?? '');
+      waiting.delete(m.id);
+    }
+  });
+  return () =>
+    new Promise((resolve) => {
+      const id = next++;
+      waiting.set(id, resolve);
+      process.send!({ type: REQUEST, id });
+    });
+}
+
+/** In the primary of `serve --workers N`: answers workers' requests for the summed metrics. */
+export function serveClusterMetrics(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker, m: { type?: string; id?: number }) => {
+    if (m?.type !== REQUEST) return;
+    aggregator.clusterMetrics().then(
+      (text) => worker.send({ type: RESPONSE, id: m.id, text }),
+      (e: Error) => worker.send({ type: RESPONSE, id: m.id, text: `# metrics unavailable: ${e.message}\n` }),
+    );
+  });
 }

@@ -37,20 +37,22 @@ export function createProgress(
   total: number | undefined,
   out: NodeJS.WriteStream = process.stderr,
   log?: (line: string) => void,
+  /** Items already done when this run began (a resumed snapshot). */
+  initial = 0,
 ): ProgressSink {
   const tty = out.isTTY === true;
   const started = Date.now();
   let last = 0;
   // The rate is taken over a sliding window so the ETA follows the current speed.
   let windowAt = started;
-  let windowDone = 0;
+  let windowDone = initial;
   let rate = 0;
   const draw = (done: number, final: boolean) => {
     const now = Date.now();
     if (now - windowAt >= 1000 || final) {
       const r = ((done - windowDone) * 1000) / Math.max(1, now - windowAt);
       rate = rate === 0 ? r : 0.7 * r + 0.3 * rate;
-      if (final) rate = (done * 1000) / Math.max(1, now - started);
+      if (final) rate = ((done - initial) * 1000) / Math.max(1, now - started);
       windowAt = now;
       windowDone = done;
     }

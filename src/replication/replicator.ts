@@ -246,6 +246,11 @@ class TableReplication {
 
   async run(): Promise<void> {
     const r = this.r;
+    // Series exist from the start (prom-client omits labelled series never touched).
+    const m = r.o.metrics;
+    m.snapshotItems.inc({ table: this.name }, 0);
+    for (const event of ['INSERT', 'MODIFY', 'REMOVE']) m.applied.inc({ table: this.name, event }, 0);
+    m.shardsOwned.set({ table: this.name }, 0);
     const desc = await retrying(() => r.o.source.describeTable(this.mapping.source), () => r.stopped, this.onError);
     this.streamArn = streamOf(desc);
     this.sourceArn = desc.TableArn ?? this.mapping.source;
@@ -391,7 +396,8 @@ class TableReplication {
       this.log(`snapshot started (${segments} parallel Scan segments)`);
     }
     const desc = await retrying(() => r.o.source.describeTable(this.mapping.source), () => r.stopped, this.onError);
-    const progress = createProgress(`snapshot ${this.name}`, desc.ItemCount, process.stderr, r.o.progress ? undefined : (l) => this.log(l));
+    const initial = position.segments.reduce((n, s) => n + s.items, 0);
+    const progress = createProgress(`snapshot ${this.name}`, desc.ItemCount, process.stderr, r.o.progress ? undefined : (l) => this.log(l), initial);
     const applier = new Applier(r.o.ctx.store, this.target.handle, r.o.concurrency ?? 64);
     const items = await runSnapshot({
       source: r.o.source,

@@ -31,7 +31,11 @@ export interface SnapshotOptions {
   onError?: (e: unknown) => void;
   stopped: () => boolean;
   checkpointMs?: number;
+  pageItems?: number;
 }
+
+/** Items per Scan page: small enough for frequent checkpoints, large enough to stay cheap. */
+export const PAGE_ITEMS = 500;
 
 /** Retries fn with exponential backoff until it succeeds; lease loss and user errors end it. */
 export async function retrying<T>(fn: () => Promise<T>, stopped: () => boolean, onError?: (e: unknown) => void): Promise<T> {
@@ -85,7 +89,11 @@ export async function runSnapshot(o: SnapshotOptions): Promise<number> {
     const seg = segments[index]!;
     if (seg.done) return;
     const scan = (key?: Record<string, unknown>) =>
-      retrying(() => o.source.scan(o.sourceTable, index, segments.length, key ? toSdkItem(key as never) : undefined), o.stopped, o.onError);
+      retrying(
+        () => o.source.scan(o.sourceTable, index, segments.length, key ? toSdkItem(key as never) : undefined, o.pageItems ?? PAGE_ITEMS),
+        o.stopped,
+        o.onError,
+      );
     let pending: Promise<ScanPage> = scan(seg.key);
     for (;;) {
       check();

@@ -53,7 +53,8 @@ export interface ScanPage {
 
 export interface SourceApi {
   describeTable(table: string): Promise<TableDescription>;
-  scan(table: string, segment: number, totalSegments: number, startKey?: Record<string, unknown>): Promise<ScanPage>;
+  /** One page of a (parallel) Scan; `limit` caps its items (pages also end at 1 MB). */
+  scan(table: string, segment: number, totalSegments: number, startKey?: Record<string, unknown>, limit?: number): Promise<ScanPage>;
   /** A consistent read of one item (verify's re-check of a difference). */
   getItem(table: string, key: Item): Promise<Item | undefined>;
   streams: StreamsApi;
@@ -90,13 +91,14 @@ export function awsSource(options: SourceOptions): SourceApi {
       const out = await db.send(new DescribeTableCommand({ TableName: table }));
       return out.Table!;
     },
-    async scan(table, segment, totalSegments, startKey) {
+    async scan(table, segment, totalSegments, startKey, limit) {
       const out = await db.send(
         new ScanCommand({
           TableName: table,
           Segment: totalSegments > 1 ? segment : undefined,
           TotalSegments: totalSegments > 1 ? totalSegments : undefined,
           ExclusiveStartKey: startKey as never,
+          Limit: limit,
         }),
       );
       return { items: (out.Items ?? []).map((i) => fromSdkItem(i)), lastKey: out.LastEvaluatedKey as Record<string, unknown> | undefined };

@@ -109,6 +109,15 @@ export async function ensureTarget(
     entry = await ctx.catalog.get(target);
     if (!entry) throw new ReplicationError(`target table ${target} could not be created`);
   }
+  // Another replicator (or an API client) may be creating it right now: wait until it is usable.
+  for (const deadline = Date.now() + 60_000; entry.definition.status === 'CREATING'; ) {
+    if (Date.now() > deadline) throw new ReplicationError(`target table ${target} stays in status CREATING`);
+    await new Promise((r) => setTimeout(r, 200));
+    ctx.catalog.invalidate(target);
+    entry = await ctx.catalog.get(target);
+    if (!entry) throw new ReplicationError(`target table ${target} was deleted while being created`);
+  }
+  if (entry.definition.status === 'DELETING') throw new ReplicationError(`target table ${target} is being deleted`);
   const d = entry.definition;
   const ours = keySchemaText(
     [{ AttributeName: d.key.hash.name, KeyType: 'HASH' }, ...(d.key.range ? [{ AttributeName: d.key.range.name, KeyType: 'RANGE' }] : [])],
