@@ -13,6 +13,7 @@ import { startCqlProxy, type CqlProxyOptions } from './cqlproxy/index.js';
 import { Catalog } from './storage/catalog.js';
 import { ItemStore } from './storage/item-store.js';
 import { connect, type CqlSession } from './storage/session.js';
+import { startServeReplicator } from './replication/index.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -67,6 +68,10 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
     https: auth.https,
   });
   await app.listen({ host: config.host, port: config.port });
+  // Replication from DynamoDB Streams beside the API (--replicate-tables), metrics in its registry.
+  const replication = await startServeReplicator(config, { config, session, catalog, store, translators, maintenance }, metrics.registry, (line) =>
+    process.stderr.write(`[dynamo-cassandra] ${line}\n`),
+  );
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   return {
@@ -76,6 +81,7 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
     maintenance,
     cqlProxy: proxy,
     async close() {
+      await replication?.stop();
       maintenance.stop();
       await proxy?.close();
       await app.close();

@@ -56,3 +56,11 @@ export function handleOf(ctx: ActionContext, entry: CatalogEntry): TableHandle {
 export function tableArn(ctx: ActionContext, name: string): string {
   return `arn:aws:dynamodb:${ctx.config.region}:${ctx.config.accountId}:table/${name}`;
 }
+
+/** The table's catalog entry read afresh (control-plane actions), or DynamoDB's not-found error. */
+export async function freshEntry(ctx: ActionContext, name: string): Promise<CatalogEntry> {
+  ctx.catalog.invalidate(name);
+  const entry = await ctx.catalog.get(name);
+  if (!entry) throw resourceNotFound(`Requested resource not found: Table: ${name} not found`);
+  return entry;
+}

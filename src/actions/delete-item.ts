@@ -1,10 +1,9 @@
 import { itemSize } from '../dynamo/attribute-values.js';
-import { conditionalCheckFailed } from '../dynamo/errors.js';
-import { compileRequestExpressions, evaluateCondition } from '../dynamo/expressions/index.js';
+import { compileRequestExpressions } from '../dynamo/expressions/index.js';
 import type { Item } from '../dynamo/types.js';
 import { compileValidator, obj } from '../dynamo/validation.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { ITEM_REQUEST, KEY, RETURN_VALUES, checkOldOnlyReturnValues, consumedCapacity, keyFromRequest, writeUnits } from './item-common.js';
+import { ITEM_REQUEST, KEY, RETURN_VALUES, checkOldOnlyReturnValues, consumedCapacity, keyFromRequest, writeUnits, checkCondition } from './item-common.js';
 
 const validate = compileValidator(obj({ ...ITEM_REQUEST, Key: KEY, ReturnValues: RETURN_VALUES }, ['TableName', 'Key']));
 
@@ -21,11 +20,8 @@ export const deleteItem: ActionSpec = {
     if (!condition && !wantOld) {
       await ctx.store.deleteBlind(table, key);
     } else {
-      const returnOnFailure = req.ReturnValuesOnConditionCheckFailure === 'ALL_OLD';
       old = await ctx.store.mutate(table, key, (stored) => {
-        if (condition && !evaluateCondition(condition, stored?.item)) {
-          throw conditionalCheckFailed(returnOnFailure ? stored?.item : undefined);
-        }
+        checkCondition(condition, stored?.item, req);
         return { mutation: stored ? { kind: 'delete' } : { kind: 'none' }, result: stored?.item };
       });
     }

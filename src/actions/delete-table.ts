@@ -1,15 +1,13 @@
-import { resourceInUse, resourceNotFound, validation } from '../dynamo/errors.js';
+import { resourceInUse, validation } from '../dynamo/errors.js';
 import { TABLE_NAME, compileValidator, obj } from '../dynamo/validation.js';
-import type { ActionSpec } from './context.js';
+import { freshEntry, type ActionSpec } from './context.js';
 import { cqlTableName, describe } from './table-description.js';
 
 export const deleteTable: ActionSpec = {
   validate: compileValidator(obj({ TableName: TABLE_NAME }, ['TableName'])),
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
-    ctx.catalog.invalidate(req.TableName);
-    const entry = await ctx.catalog.get(req.TableName);
-    if (!entry) throw resourceNotFound(`Requested resource not found: Table: ${req.TableName} not found`);
+    const entry = await freshEntry(ctx, req.TableName);
     const d = entry.definition;
     if (d.deletionProtection) {
       throw validation('Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.');

@@ -1,6 +1,7 @@
 // What the item actions share: key checks against the table's schema, DynamoDB's capacity
 // arithmetic, ReturnValues handling and the common request members.
-import { validation } from '../dynamo/errors.js';
+import { conditionalCheckFailed, validation } from '../dynamo/errors.js';
+import { evaluateCondition, type Condition } from '../dynamo/expressions/index.js';
 import { normalizeItem } from '../dynamo/attribute-values.js';
 import type { AttributeValue, Item, KeySchema } from '../dynamo/types.js';
 import {
@@ -100,5 +101,16 @@ export function consumedCapacity(mode: string | undefined, table: string, units:
 export function checkOldOnlyReturnValues(value: string | undefined): void {
   if (value !== undefined && value !== 'NONE' && value !== 'ALL_OLD') {
     throw validation('ReturnValues can only be ALL_OLD or NONE');
+  }
+}
+
+/**
+ * Evaluates a write's condition against the stored item; on failure throws
+ * ConditionalCheckFailedException, with the old item when ReturnValuesOnConditionCheckFailure
+ * asked for it.
+ */
+export function checkCondition(condition: Condition | undefined, old: Item | undefined, req: Record<string, unknown>): void {
+  if (condition && !evaluateCondition(condition, old)) {
+    throw conditionalCheckFailed(req.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
   }
 }

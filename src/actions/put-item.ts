@@ -1,12 +1,12 @@
 import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
-import { conditionalCheckFailed } from '../dynamo/errors.js';
-import { compileRequestExpressions, evaluateCondition } from '../dynamo/expressions/index.js';
+import { compileRequestExpressions } from '../dynamo/expressions/index.js';
 import type { Item } from '../dynamo/types.js';
 import { compileValidator, obj, anyObject } from '../dynamo/validation.js';
 import { keyOf } from '../storage/translator.js';
 import { activeTable, type ActionSpec } from './context.js';
 import {
   ITEM_REQUEST, RETURN_VALUES, checkItemKey, checkItemSize, checkOldOnlyReturnValues, consumedCapacity, writeUnits,
+  checkCondition,
 } from './item-common.js';
 
 const validate = compileValidator(
@@ -29,11 +29,8 @@ export const putItem: ActionSpec = {
     if (!condition && !wantOld) {
       await ctx.store.putBlind(table, item);
     } else {
-      const returnOnFailure = req.ReturnValuesOnConditionCheckFailure === 'ALL_OLD';
       old = await ctx.store.mutate(table, keyOf(item, table.entry.definition.key), (stored) => {
-        if (condition && !evaluateCondition(condition, stored?.item)) {
-          throw conditionalCheckFailed(returnOnFailure ? stored?.item : undefined);
-        }
+        checkCondition(condition, stored?.item, req);
         return { mutation: { kind: 'put', item }, result: stored?.item };
       });
     }

@@ -7,7 +7,7 @@ import { indexClusteringValues } from '../storage/indexes.js';
 import { indexPartitionItems, partitionItems, prefixSuccessor, type SortRange } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { ATTRIBUTES_TO_GET, ITEM_REQUEST } from './item-common.js';
-import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, resolveIndex } from './read-page.js';
+import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
 import { normalizeItem } from '../dynamo/attribute-values.js';
 
 export const SELECT = oneOf(['ALL_ATTRIBUTES', 'ALL_PROJECTED_ATTRIBUTES', 'SPECIFIC_ATTRIBUTES', 'COUNT']);
@@ -39,9 +39,6 @@ const validate = compileValidator(
     ['TableName'],
   ),
 );
-
-/** Rows Cassandra returns per round trip: small enough to bound memory with 400 KB items. */
-const PAGE_ROWS = 100;
 
 /** The key condition on the sort key as a range of sort keys. */
 function sortRange(kc: KeyCondition): SortRange {
@@ -93,7 +90,7 @@ export const query: ActionSpec = {
     const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
     const forward = req.ScanIndexForward !== false;
     const range = sortRange(kc);
-    const consistent = req.ConsistentRead === true;
+    const { consistent, level, limit, rows } = readSettings(ctx, req);
     let after: Item | undefined;
     if (req.ExclusiveStartKey) {
       checkStartKey(req.ExclusiveStartKey, def.key, ix);
@@ -111,10 +108,6 @@ export const query: ActionSpec = {
         else range.upper = { value: startSort, inclusive: false };
       }
     }
-    const c = ctx.session.consistency;
-    const level = consistent ? c.strong : c.eventual;
-    const limit = req.Limit as number | undefined;
-    const rows = Math.min(limit ?? PAGE_ROWS, PAGE_ROWS);
     let source;
     if (ix) {
       const target = { keyspace: ctx.session.keyspace, index: ix, table: def.key };

@@ -8,7 +8,7 @@ import type { Item, KeySchema } from '../dynamo/types.js';
 import type { TableDefinition } from '../storage/catalog.js';
 import { projectedNames, type IndexDefinition } from '../storage/indexes.js';
 import type { StoredItem } from '../storage/translator.js';
-import { RawJson, type Request } from './context.js';
+import { RawJson, type ActionContext, type Request } from './context.js';
 import { consumedCapacity, readUnits } from './item-common.js';
 
 export const PAGE_BYTES = 1024 * 1024;
@@ -151,4 +151,15 @@ export function pageKeyNames(table: KeySchema, ix?: IndexDefinition): string[] {
   const names = [table.hash.name, ...(table.range ? [table.range.name] : [])];
   if (ix) for (const k of [ix.key.hash, ix.key.range]) if (k && !names.includes(k.name)) names.push(k.name);
   return names;
+}
+
+/** Rows Cassandra returns per round trip: small enough to bound memory with 400 KB items. */
+const PAGE_ROWS = 100;
+
+/** Consistency level, Limit and Cassandra page size of a Query or Scan. */
+export function readSettings(ctx: ActionContext, req: Request): { consistent: boolean; level: number; limit?: number; rows: number } {
+  const consistent = req.ConsistentRead === true;
+  const c = ctx.session.consistency;
+  const limit = req.Limit as number | undefined;
+  return { consistent, level: consistent ? c.strong : c.eventual, limit, rows: Math.min(limit ?? PAGE_ROWS, PAGE_ROWS) };
 }

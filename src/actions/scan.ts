@@ -7,7 +7,7 @@ import { normalizeItem } from '../dynamo/attribute-values.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { keyFromRequest } from './item-common.js';
 import { READ_REQUEST } from './query.js';
-import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, resolveIndex } from './read-page.js';
+import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
 
 const validate = compileValidator(
   obj(
@@ -20,8 +20,6 @@ const validate = compileValidator(
     ['TableName'],
   ),
 );
-
-const PAGE_ROWS = 100;
 
 export const scan: ActionSpec = {
   validate,
@@ -46,11 +44,7 @@ export const scan: ActionSpec = {
     }
     // Segments are equal slices of the token ring: disjoint, and together the whole table.
     const { lo, hi } = segmentRange(segment ?? 0, total ?? 1);
-    const consistent = req.ConsistentRead === true;
-    const c = ctx.session.consistency;
-    const level = consistent ? c.strong : c.eventual;
-    const limit = req.Limit as number | undefined;
-    const rows = Math.min(limit ?? PAGE_ROWS, PAGE_ROWS);
+    const { consistent, level, limit, rows } = readSettings(ctx, req);
     let source;
     if (ix) {
       const target = { keyspace: ctx.session.keyspace, index: ix, table: def.key };

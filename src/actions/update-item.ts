@@ -1,12 +1,12 @@
 import { itemSize } from '../dynamo/attribute-values.js';
-import { conditionalCheckFailed, validation } from '../dynamo/errors.js';
+import { validation } from '../dynamo/errors.js';
 import {
-  applyUpdate, blindUpdate, compileRequestExpressions, evaluateCondition, projectItem, updateTouchesAttribute,
+  applyUpdate, blindUpdate, compileRequestExpressions, projectItem, updateTouchesAttribute,
 } from '../dynamo/expressions/index.js';
 import type { Item } from '../dynamo/types.js';
 import { anyObject, compileValidator, map, obj, str } from '../dynamo/validation.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { ITEM_REQUEST, KEY, RETURN_VALUES, checkItemSize, consumedCapacity, keyFromRequest, writeUnits } from './item-common.js';
+import { ITEM_REQUEST, KEY, RETURN_VALUES, checkItemSize, consumedCapacity, keyFromRequest, writeUnits, checkCondition } from './item-common.js';
 
 const validate = compileValidator(
   obj(
@@ -44,10 +44,9 @@ export const updateItem: ActionSpec = {
       await ctx.store.updateBlind(table, key, blind);
       outcome = { item: written };
     } else {
-      const returnOnFailure = req.ReturnValuesOnConditionCheckFailure === 'ALL_OLD';
       outcome = await ctx.store.mutate(table, key, (stored) => {
         const old = stored?.item;
-        if (condition && !evaluateCondition(condition, old)) throw conditionalCheckFailed(returnOnFailure ? old : undefined);
+        checkCondition(condition, old, req);
         // An update of an absent item creates it from its key.
         const { item, updatedPaths } = update ? applyUpdate(update, old ?? { ...key }) : { item: old ?? { ...key }, updatedPaths: [] };
         checkItemSize(itemSize(item));

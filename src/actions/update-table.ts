@@ -3,7 +3,7 @@ import { TABLE_NAME, bool, compileValidator, list, obj, oneOf, str } from '../dy
 import { limitExceeded, resourceInUse } from '../dynamo/errors.js';
 import { indexTableCql } from '../storage/indexes.js';
 import { GSI_UPDATES_SCHEMA, newIndex } from './index-definitions.js';
-import type { ActionContext, Request } from './context.js';
+import { freshEntry, type ActionContext, type Request } from './context.js';
 import type { TableDefinition } from '../storage/catalog.js';
 import type { ActionSpec } from './context.js';
 import { THROUGHPUT } from './create-table.js';
@@ -29,9 +29,7 @@ export const updateTable: ActionSpec = {
   async run(ctx, req) {
     if (req.GlobalSecondaryIndexUpdates) return updateIndexes(ctx, req);
     for (let attempt = 0; ; attempt++) {
-      ctx.catalog.invalidate(req.TableName);
-      const entry = await ctx.catalog.get(req.TableName);
-      if (!entry) throw resourceNotFound(`Requested resource not found: Table: ${req.TableName} not found`);
+      const entry = await freshEntry(ctx, req.TableName);
       const d = entry.definition;
       const next: TableDefinition = { ...d, provisioned: { ...d.provisioned } };
       const mode = (req.BillingMode ?? d.billingMode) as TableDefinition['billingMode'];
@@ -94,9 +92,7 @@ async function updateIndexes(ctx: ActionContext, req: Request) {
     throw limitExceeded('Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table');
   }
   for (let attempt = 0; attempt < 10; attempt++) {
-    ctx.catalog.invalidate(req.TableName);
-    const entry = await ctx.catalog.get(req.TableName);
-    if (!entry) throw resourceNotFound(`Requested resource not found: Table: ${req.TableName} not found`);
+    const entry = await freshEntry(ctx, req.TableName);
     const d = entry.definition;
     let indexes = [...(d.indexes ?? [])];
     let defs = d.attributeDefinitions;

@@ -352,3 +352,17 @@ export function attributeValuesEqual(a: AttributeValue, b: AttributeValue): bool
   }
   return true;
 }
+
+/** DynamoDB's long type names, used in operand type messages. */
+export const LONG_TYPE: Record<AttributeType, string> = {
+  S: 'STRING',
+  N: 'NUMBER',
+  B: 'BINARY',
+  BOOL: 'BOOLEAN',
+  NULL: 'NULL',
+  M: 'MAP',
+  L: 'LIST',
+  SS: 'STRING_SET',
+  NS: 'NUMBER_SET',
+  BS: 'BINARY_SET',
+};

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { translators } from '../../translators/index.js';
 import type { ActionContext } from '../actions/context.js';
+import { IndexMaintenance } from '../actions/index-maintenance.js';
 import { resolveCluster } from '../server.js';
 import { Catalog } from '../storage/catalog.js';
 import { ItemStore } from '../storage/item-store.js';
@@ -73,10 +74,17 @@ async function open(config: Config): Promise<{ ctx: Omit<ActionContext, 'host'>;
   const session = await connect(cfg, points);
   const catalog = new Catalog(session);
   await catalog.init();
+  const store = new ItemStore(session);
+  await store.indexes.init();
+  const ctx = { config: cfg, session, catalog, store, translators };
+  // Repairs index entries of writes a killed process left unfinished (as every server does).
+  const maintenance = new IndexMaintenance(ctx);
+  maintenance.start();
   return {
-    ctx: { config: cfg, session, catalog, store: new ItemStore(session), translators },
+    ctx: { ...ctx, maintenance },
     session,
     async close() {
+      maintenance.stop();
       await session.shutdown();
       if (node && !node.reused) await node.stop();
     },

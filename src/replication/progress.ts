@@ -32,15 +32,16 @@ export function progressLine(label: string, done: number, total: number | undefi
   return parts.join('  ');
 }
 
+/** A bar redrawn in place on `out` when it is a terminal, else a line through `log` every 10 s. */
 export function createProgress(
   label: string,
   total: number | undefined,
-  out: NodeJS.WriteStream = process.stderr,
+  out: NodeJS.WriteStream | undefined,
   log?: (line: string) => void,
   /** Items already done when this run began (a resumed snapshot). */
   initial = 0,
 ): ProgressSink {
-  const tty = out.isTTY === true;
+  const tty = out?.isTTY === true;
   const started = Date.now();
   let last = 0;
   // The rate is taken over a sliding window so the ETA follows the current speed.
@@ -57,7 +58,7 @@ export function createProgress(
       windowDone = done;
     }
     const line = progressLine(label, done, total, now - started, rate);
-    if (tty) out.write(`\r${line.slice(0, (out.columns ?? 120) - 1)}\u001b[K${final ? '\n' : ''}`);
+    if (tty) out!.write(`\r${line.slice(0, (out!.columns ?? 120) - 1)}\u001b[K${final ? '\n' : ''}`);
     else log?.(line);
   };
   return {

@@ -397,7 +397,7 @@ class TableReplication {
     }
     const desc = await retrying(() => r.o.source.describeTable(this.mapping.source), () => r.stopped, this.onError);
     const initial = position.segments.reduce((n, s) => n + s.items, 0);
-    const progress = createProgress(`snapshot ${this.name}`, desc.ItemCount, process.stderr, r.o.progress ? undefined : (l) => this.log(l), initial);
+    const progress = createProgress(`snapshot ${this.name}`, desc.ItemCount, r.o.progress ? process.stderr : undefined, (l) => this.log(l), initial);
     const applier = new Applier(r.o.ctx.store, this.target.handle, r.o.concurrency ?? 64);
     const items = await runSnapshot({
       source: r.o.source,
@@ -405,7 +405,7 @@ class TableReplication {
       applier,
       lease,
       position,
-      progress: r.o.progress || !process.stderr.isTTY ? progress : undefined,
+      progress,
       onItems: (n) => r.o.metrics.snapshotItems.inc({ table: this.name }, n),
       onError: this.onError,
       stopped: () => r.stopped,

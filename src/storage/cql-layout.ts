@@ -32,6 +32,12 @@ export function keyParams(layout: TableLayout, key: Item): unknown[] {
   return params;
 }
 
+/** What every layout's statements are built from: table name, key predicate, key columns. */
+export function keyedStatementParts(layout: TableLayout): { t: string; where: string; cols: string[]; marks: string } {
+  const cols = keyNames(layout);
+  return { t: qualifiedName(layout), where: whereKey(layout), cols, marks: cols.map(() => '?').join(', ') };
+}
+
 /** Memoises the statements of each table, so the hot path builds no CQL strings. */
 export function statementCache<S>(build: (layout: TableLayout) => S): (layout: TableLayout) => S {
   const cache = new Map<string, S>();

@@ -175,7 +175,7 @@ export class ItemStore {
     const indexed = definition.indexes && definition.indexes.length > 0 ? definition.indexes : undefined;
     if (next) checkIndexKeys(indexed, next);
     const ref = indexed && { id: definition.id, name: definition.name, key: definition.key, indexes: indexed };
-    const intent = ref && (await this.indexes.begin(ref, key, old?.item, next, version));
+    const intent = ref && (await this.indexes.begin(ref, keyOf(key, definition.key), old?.item, next, version));
     const applied = next
       ? await h.translator.put(this.session, layout, next, guard, version, old)
       : await h.translator.delete(this.session, layout, key, guard);

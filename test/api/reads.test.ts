@@ -288,6 +288,26 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(missingTable.name, 'ResourceNotFoundException');
     });
 
+    test('BatchGetItem returns at most 16 MB and hands the rest back as UnprocessedKeys', async () => {
+      const big = 'y'.repeat(390 * 1024);
+      const keys = Array.from({ length: 50 }, (_, i) => ({ id: { S: `huge${i}` } }));
+      for (let i = 0; i < 50; i += 10) {
+        await Promise.all(keys.slice(i, i + 10).map((k) => t.client.send(new PutItemCommand({ TableName: 'flat', Item: { ...k, payload: { S: big } } }))));
+      }
+      const first = await t.client.send(new BatchGetItemCommand({ RequestItems: { flat: { Keys: keys, ProjectionExpression: 'id, payload' } } }));
+      const got = first.Responses!.flat.length;
+      const left = first.UnprocessedKeys?.flat?.Keys ?? [];
+      assert.ok(got > 0 && got < 50, `a partial answer (${got} items)`);
+      assert.ok(got * 390 * 1024 <= 16 * 1024 * 1024 + 400 * 1024, 'about 16 MB at most');
+      assert.equal(got + left.length, 50, 'every key is either answered or handed back');
+      assert.equal(first.UnprocessedKeys!.flat.ProjectionExpression, 'id, payload', 'unprocessed keys keep their request options');
+      const rest = await t.client.send(new BatchGetItemCommand({ RequestItems: first.UnprocessedKeys! }));
+      const ids = new Set([...first.Responses!.flat, ...rest.Responses!.flat].map((x) => x.id.S));
+      assert.equal(ids.size, 50);
+      await t.client.send(new BatchWriteItemCommand({ RequestItems: { flat: keys.slice(0, 25).map((Key) => ({ DeleteRequest: { Key } })) } }));
+      await t.client.send(new BatchWriteItemCommand({ RequestItems: { flat: keys.slice(25).map((Key) => ({ DeleteRequest: { Key } })) } }));
+    });
+
     test('invalid Query and Scan requests get DynamoDB errors', async () => {
       const cases: [string, () => Promise<unknown>][] = [
         ['no key condition', () => query({})],

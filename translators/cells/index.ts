@@ -9,7 +9,7 @@
 // read-modify-write rewrites only the attributes that changed.
 import type { Item } from '../../src/dynamo/types.js';
 import {
-  NO_VERSION, keyColumnsDdl, keyNames, keyParams, qualifiedName, statementCache, whereKey, write,
+  NO_VERSION, keyColumnsDdl, keyParams, keyedStatementParts, qualifiedName, statementCache, write,
 } from '../../src/storage/cql-layout.js';
 import type { Long } from '../../src/storage/session.js';
 import { StoredItem, type TableLayout, type Translator } from '../../src/storage/translator.js';
@@ -33,10 +33,7 @@ function toCells(item: Item): Record<string, string> {
 }
 
 const statements = statementCache((layout: TableLayout) => {
-  const t = qualifiedName(layout);
-  const where = whereKey(layout);
-  const cols = keyNames(layout);
-  const marks = cols.map(() => '?').join(', ');
+  const { t, where, cols, marks } = keyedStatementParts(layout);
   const merge = `UPDATE ${t} SET attrs = attrs + ?, attrs = attrs - ?, ver = ? WHERE ${where}`;
   return {
     read: `SELECT attrs, ver FROM ${t} WHERE ${where}`,

@@ -6,16 +6,13 @@
 // One cell per item makes every write a single-cell overwrite and every read a single-cell fetch
 // whose text goes into the response as is. Partial updates must read the item first.
 import {
-  NO_VERSION, keyColumnsDdl, keyNames, keyParams, qualifiedName, statementCache, whereKey, write,
+  NO_VERSION, keyColumnsDdl, keyParams, keyedStatementParts, qualifiedName, statementCache, write,
 } from '../../src/storage/cql-layout.js';
 import type { Long } from '../../src/storage/session.js';
 import { StoredItem, type TableLayout, type Translator } from '../../src/storage/translator.js';
 
 const statements = statementCache((layout: TableLayout) => {
-  const t = qualifiedName(layout);
-  const where = whereKey(layout);
-  const cols = keyNames(layout);
-  const marks = cols.map(() => '?').join(', ');
+  const { t, where, cols, marks } = keyedStatementParts(layout);
   return {
     read: `SELECT item, ver FROM ${t} WHERE ${where}`,
     insert: `INSERT INTO ${t} (${cols.join(', ')}, item, ver) VALUES (${marks}, ?, ?)`,

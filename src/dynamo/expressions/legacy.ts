@@ -1,8 +1,8 @@
 // Legacy (pre-expression) request parameters converted into the same AST as expressions:
 // Expected, QueryFilter/ScanFilter, KeyConditions, AttributeUpdates, AttributesToGet.
-import type { AttributeValue } from '../types.js';
+import type { AttributeType, AttributeValue } from '../types.js';
 import { validation } from '../errors.js';
-import { compareAttributeValues, normalizeAttributeValue, typeOf } from '../attribute-values.js';
+import { LONG_TYPE, compareAttributeValues, normalizeAttributeValue, typeOf } from '../attribute-values.js';
 import type { Condition, Path, Update } from './ast.js';
 
 const INVALID = 'One or more parameter values were invalid: ';
@@ -210,29 +210,16 @@ export function convertAttributeUpdates(updates: unknown): Update {
     if (action === 'PUT') u.set.push({ path: [name], value: { kind: 'value', value } });
     else if (action === 'ADD') {
       if (t !== 'N' && t !== 'SS' && t !== 'NS' && t !== 'BS' && t !== 'L') {
-        throw validation(`${INVALID}ADD action is not supported for the type ${LONG[t] ?? t}`);
+        throw validation(`${INVALID}ADD action is not supported for the type ${LONG_TYPE[t as AttributeType] ?? t}`);
       }
       u.add.push({ path: [name], value, legacy: true });
     } else {
-      if (t !== 'SS' && t !== 'NS' && t !== 'BS') throw validation(`${INVALID}DELETE action with value is not supported for the type ${LONG[t] ?? t}`);
+      if (t !== 'SS' && t !== 'NS' && t !== 'BS') throw validation(`${INVALID}DELETE action with value is not supported for the type ${LONG_TYPE[t as AttributeType] ?? t}`);
       u.delete.push({ path: [name], value });
     }
   }
   return u;
 }
-
-const LONG: Record<string, string> = {
-  S: 'STRING',
-  N: 'NUMBER',
-  B: 'BINARY',
-  BOOL: 'BOOLEAN',
-  NULL: 'NULL',
-  M: 'MAP',
-  L: 'LIST',
-  SS: 'STRING_SET',
-  NS: 'NUMBER_SET',
-  BS: 'BINARY_SET',
-};
 
 /** AttributesToGet as projection paths. */
 export function convertAttributesToGet(names: unknown): Path[] | undefined {

@@ -3,7 +3,7 @@
 // constant operand types) in the order DynamoDB reports them.
 import type { AttributeType, AttributeValue } from '../types.js';
 import { validation } from '../errors.js';
-import { compareAttributeValues, typeOf } from '../attribute-values.js';
+import { LONG_TYPE, compareAttributeValues, typeOf } from '../attribute-values.js';
 import { isReservedWord } from './reserved.js';
 import type { Condition, Operand, Path, Update, UpdateValue, CompareOp } from './ast.js';
 
@@ -452,20 +452,6 @@ const BOOLEAN_FUNCTIONS = new Set(['attribute_exists', 'attribute_not_exists', '
 const VALID_TYPES_TEXT = '{N,BS,L,B,NULL,M,S,SS,NS,BOOL}';
 const PATH_TYPE_SET_TEXT = '{S,M,NS,NULL,FLOAT,DOUBLESET,BS,DECIMALSET,DOUBLE,INT,SS,B,INTSET,L,HDS,N,HD,DICT,BOOL,DECIMAL,FS}';
 const TYPE_NAMES = new Set(['S', 'N', 'B', 'BOOL', 'NULL', 'M', 'L', 'SS', 'NS', 'BS']);
-
-/** DynamoDB's long type names, used in ADD/DELETE operand messages. */
-const LONG_TYPE: Record<AttributeType, string> = {
-  S: 'STRING',
-  N: 'NUMBER',
-  B: 'BINARY',
-  BOOL: 'BOOLEAN',
-  NULL: 'NULL',
-  M: 'MAP',
-  L: 'LIST',
-  SS: 'STRING_SET',
-  NS: 'NUMBER_SET',
-  BS: 'BINARY_SET',
-};
 
 class Checker {
   constructor(
