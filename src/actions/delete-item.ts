@@ -1,9 +1,8 @@
-import { itemSize } from '../dynamo/attribute-values.js';
 import { compileRequestExpressions } from '../dynamo/expressions/index.js';
 import type { Item } from '../dynamo/types.js';
 import { compileValidator, obj } from '../dynamo/validation.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { ITEM_REQUEST, KEY, RETURN_VALUES, checkOldOnlyReturnValues, consumedCapacity, keyFromRequest, writeUnits, checkCondition } from './item-common.js';
+import { ITEM_REQUEST, KEY, RETURN_VALUES, capacityNeedsOld, checkCondition, checkOldOnlyReturnValues, keyFromRequest, writeCapacity } from './item-common.js';
 
 const validate = compileValidator(obj({ ...ITEM_REQUEST, Key: KEY, ReturnValues: RETURN_VALUES }, ['TableName', 'Key']));
 
@@ -17,7 +16,7 @@ export const deleteItem: ActionSpec = {
     const key = keyFromRequest(table.entry.definition.key, req.Key);
     const wantOld = req.ReturnValues === 'ALL_OLD';
     let old: Item | undefined;
-    if (!condition && !wantOld) {
+    if (!condition && !wantOld && !capacityNeedsOld(req)) {
       await ctx.store.deleteBlind(table, key);
     } else {
       old = await ctx.store.mutate(table, key, (stored) => {
@@ -27,7 +26,7 @@ export const deleteItem: ActionSpec = {
     }
     const out: Record<string, unknown> = {};
     if (wantOld && old) out.Attributes = old;
-    const capacity = consumedCapacity(req.ReturnConsumedCapacity, req.TableName, () => writeUnits(old ? itemSize(old) : 0));
+    const capacity = writeCapacity(req.ReturnConsumedCapacity, table.entry.definition, old, undefined);
     if (capacity) out.ConsumedCapacity = capacity;
     return out;
   },

@@ -2,8 +2,10 @@
 // arithmetic, ReturnValues handling and the common request members.
 import { conditionalCheckFailed, validation } from '../dynamo/errors.js';
 import { evaluateCondition, type Condition } from '../dynamo/expressions/index.js';
-import { normalizeItem } from '../dynamo/attribute-values.js';
+import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import type { AttributeValue, Item, KeySchema } from '../dynamo/types.js';
+import type { TableDefinition } from '../storage/catalog.js';
+import { indexEntry } from '../storage/indexes.js';
 import {
   EXPRESSION_NAMES, EXPRESSION_VALUES, RETURN_CONSUMED_CAPACITY, RETURN_ITEM_COLLECTION_METRICS, TABLE_NAME,
   anyObject, bool, list, map, oneOf, str, type Schema,
@@ -114,3 +116,41 @@ export function checkCondition(condition: Condition | undefined, old: Item | und
     throw conditionalCheckFailed(req.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
   }
 }
+
+const wantsCapacity = (mode: unknown) => mode === 'TOTAL' || mode === 'INDEXES';
+
+/**
+ * ConsumedCapacity of a single-item write: the table's units are sized by the larger of the old
+ * and new item; each index whose entry is written or deleted costs its own units (a moved entry
+ * costs a delete and a put). TOTAL sums them; INDEXES also lists them.
+ */
+export function writeCapacity(mode: unknown, def: TableDefinition, old: Item | undefined, next: Item | undefined) {
+  if (!wantsCapacity(mode)) return undefined;
+  const table = writeUnits(Math.max(old ? itemSize(old) : 0, next ? itemSize(next) : 0));
+  const global: Record<string, { CapacityUnits: number }> = {};
+  const local: Record<string, { CapacityUnits: number }> = {};
+  let total = table;
+  for (const ix of def.indexes ?? []) {
+    if (ix.status === 'DELETING') continue;
+    const before = indexEntry(ix, def.key, old);
+    const after = indexEntry(ix, def.key, next);
+    let units = 0;
+    const moved = before && after && (JSON.stringify(before.ipk) !== JSON.stringify(after.ipk) || JSON.stringify(before.isk) !== JSON.stringify(after.isk));
+    const size = (e: { json: string }) => itemSize(JSON.parse(e.json) as Item);
+    if (before && (!after || moved)) units += writeUnits(size(before));
+    if (after) units += writeUnits(size(after));
+    if (!units) continue;
+    total += units;
+    (ix.kind === 'GLOBAL' ? global : local)[ix.name] = { CapacityUnits: units };
+  }
+  const out: Record<string, unknown> = { TableName: def.name, CapacityUnits: total };
+  if (mode === 'INDEXES') {
+    out.Table = { CapacityUnits: table };
+    if (Object.keys(global).length) out.GlobalSecondaryIndexes = global;
+    if (Object.keys(local).length) out.LocalSecondaryIndexes = local;
+  }
+  return out;
+}
+
+/** Whether a write must read the old item to report its capacity (sized by old and new). */
+export const capacityNeedsOld = (req: Record<string, unknown>) => wantsCapacity(req.ReturnConsumedCapacity);

@@ -5,7 +5,7 @@ import { compileValidator, obj, anyObject } from '../dynamo/validation.js';
 import { keyOf } from '../storage/translator.js';
 import { activeTable, type ActionSpec } from './context.js';
 import {
-  ITEM_REQUEST, RETURN_VALUES, checkItemKey, checkItemSize, checkOldOnlyReturnValues, consumedCapacity, writeUnits,
+  ITEM_REQUEST, RETURN_VALUES, capacityNeedsOld, checkItemKey, checkItemSize, checkOldOnlyReturnValues, writeCapacity,
   checkCondition,
 } from './item-common.js';
 
@@ -26,7 +26,7 @@ export const putItem: ActionSpec = {
     checkItemSize(size);
     const wantOld = req.ReturnValues === 'ALL_OLD';
     let old: Item | undefined;
-    if (!condition && !wantOld) {
+    if (!condition && !wantOld && !capacityNeedsOld(req)) {
       await ctx.store.putBlind(table, item);
     } else {
       old = await ctx.store.mutate(table, keyOf(item, table.entry.definition.key), (stored) => {
@@ -36,9 +36,7 @@ export const putItem: ActionSpec = {
     }
     const out: Record<string, unknown> = {};
     if (wantOld && old) out.Attributes = old;
-    const capacity = consumedCapacity(req.ReturnConsumedCapacity, req.TableName, () =>
-      writeUnits(Math.max(size, old ? itemSize(old) : 0)),
-    );
+    const capacity = writeCapacity(req.ReturnConsumedCapacity, table.entry.definition, old, item);
     if (capacity) out.ConsumedCapacity = capacity;
     return out;
   },

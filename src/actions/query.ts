@@ -118,6 +118,6 @@ export const query: ActionSpec = {
       source = partitionItems(ctx.session, table, kc.hash, range, forward, level, rows);
     }
     const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix) });
-    return pageResponse(req, page, countOnly, consistent);
+    return pageResponse(req, page, countOnly, consistent, ix);
   },
 };

@@ -60,12 +60,18 @@ export async function collectPage(source: AsyncGenerator<StoredItem>, o: PageOpt
 }
 
 /** The response body of a Query or Scan page, embedding stored item JSON as is. */
-export function pageResponse(req: Request, page: Page, countOnly: boolean, consistent: boolean): RawJson {
+export function pageResponse(req: Request, page: Page, countOnly: boolean, consistent: boolean, ix?: IndexDefinition): RawJson {
   let json = '{';
   if (!countOnly) json += `"Items":[${page.items.join(',')}],`;
   json += `"Count":${page.count},"ScannedCount":${page.scanned}`;
   if (page.lastKey) json += `,"LastEvaluatedKey":${JSON.stringify(page.lastKey)}`;
-  const capacity = consumedCapacity(req.ReturnConsumedCapacity, req.TableName, () => readUnits(page.bytes, consistent));
+  const units = () => readUnits(page.bytes, consistent);
+  let capacity: Record<string, unknown> | undefined = consumedCapacity(req.ReturnConsumedCapacity, req.TableName, units);
+  if (capacity && ix && req.ReturnConsumedCapacity === 'INDEXES') {
+    // An index read is charged to the index, not the table.
+    const member = ix.kind === 'GLOBAL' ? 'GlobalSecondaryIndexes' : 'LocalSecondaryIndexes';
+    capacity = { TableName: req.TableName, CapacityUnits: capacity.CapacityUnits, Table: { CapacityUnits: 0 }, [member]: { [ix.name]: { CapacityUnits: capacity.CapacityUnits } } };
+  }
   if (capacity) json += `,"ConsumedCapacity":${JSON.stringify(capacity)}`;
   return new RawJson(json + '}');
 }

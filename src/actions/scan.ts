@@ -55,6 +55,6 @@ export const scan: ActionSpec = {
       source = tokenRangeItems(ctx.session, table, lo, hi, start, level, rows);
     }
     const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix) });
-    return pageResponse(req, page, countOnly, consistent);
+    return pageResponse(req, page, countOnly, consistent, ix);
   },
 };

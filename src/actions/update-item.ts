@@ -6,7 +6,7 @@ import {
 import type { Item } from '../dynamo/types.js';
 import { anyObject, compileValidator, map, obj, str } from '../dynamo/validation.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { ITEM_REQUEST, KEY, RETURN_VALUES, checkItemSize, consumedCapacity, keyFromRequest, writeUnits, checkCondition } from './item-common.js';
+import { ITEM_REQUEST, KEY, RETURN_VALUES, capacityNeedsOld, checkCondition, checkItemSize, keyFromRequest, writeCapacity } from './item-common.js';
 
 const validate = compileValidator(
   obj(
@@ -35,7 +35,8 @@ export const updateItem: ActionSpec = {
       }
     }
     const returnValues = (req.ReturnValues ?? 'NONE') as string;
-    const blind = update && !condition && returnValues === 'NONE' && table.translator.supportsBlindUpdate ? blindUpdate(update) : undefined;
+    const blind =
+      update && !condition && returnValues === 'NONE' && !capacityNeedsOld(req) && table.translator.supportsBlindUpdate ? blindUpdate(update) : undefined;
     let outcome: Outcome;
     if (blind) {
       // No read: the cells layout writes just these attributes. Only the written part can be sized.
@@ -60,9 +61,7 @@ export const updateItem: ActionSpec = {
     }
     const out: Record<string, unknown> = {};
     if (outcome.attributes && Object.keys(outcome.attributes).length > 0) out.Attributes = outcome.attributes;
-    const capacity = consumedCapacity(req.ReturnConsumedCapacity, req.TableName, () =>
-      writeUnits(Math.max(itemSize(outcome.item), outcome.old ? itemSize(outcome.old) : 0)),
-    );
+    const capacity = writeCapacity(req.ReturnConsumedCapacity, table.entry.definition, outcome.old, outcome.item);
     if (capacity) out.ConsumedCapacity = capacity;
     return out;
   },

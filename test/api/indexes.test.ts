@@ -123,6 +123,29 @@ for (const translator of TEST_TRANSLATORS) {
       assert.deepEqual(afterDelete, []);
     });
 
+    test('ReturnConsumedCapacity counts index writes and reads (TOTAL and INDEXES)', async () => {
+      const first = await t.client.send(
+        new PutItemCommand({ TableName: T, Item: { customer: S('cap'), id: S('1'), state: S('s1'), placed: N(1), amount: N(5) }, ReturnConsumedCapacity: 'INDEXES' }),
+      );
+      assert.deepEqual(first.ConsumedCapacity, {
+        TableName: T,
+        CapacityUnits: 4,
+        Table: { CapacityUnits: 1 },
+        GlobalSecondaryIndexes: { 'by-state': { CapacityUnits: 1 }, 'state-all': { CapacityUnits: 1 } },
+        LocalSecondaryIndexes: { 'by-total': { CapacityUnits: 1 } },
+      });
+      // Moving the GSI key costs a delete and a put in the index; the LSI entry is rewritten.
+      const moved = await t.client.send(
+        new UpdateItemCommand({ TableName: T, Key: { customer: S('cap'), id: S('1') }, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('s2') }, ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      assert.deepEqual(moved.ConsumedCapacity, { TableName: T, CapacityUnits: 1 + 2 + 2 + 1 });
+      const read = await t.client.send(
+        new QueryCommand({ TableName: T, IndexName: 'by-state', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('s2') }, ReturnConsumedCapacity: 'INDEXES' }),
+      );
+      assert.deepEqual(read.ConsumedCapacity, { TableName: T, CapacityUnits: 0.5, Table: { CapacityUnits: 0 }, GlobalSecondaryIndexes: { 'by-state': { CapacityUnits: 0.5 } } });
+      await t.client.send(new DeleteItemCommand({ TableName: T, Key: { customer: S('cap'), id: S('1') } }));
+    });
+
     test('index key types are checked at write time; bad index reads are refused', async () => {
       const bad = await errorOf(() => put({ customer: S('x'), id: S('1'), state: N(5) }));
       assert.equal(bad.name, 'ValidationException');
