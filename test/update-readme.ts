@@ -20,6 +20,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const readme = join(root, 'README.md');
   let text = replaceBlock(readFileSync(readme, 'utf8'), 'options', optionsMarkdown());
   const bench = join(root, 'docs', 'benchmarks.md');
-  if (existsSync(bench)) text = replaceBlock(text, 'bench', readFileSync(bench, 'utf8').replace(/^# Benchmarks\s*/, ''));
+  if (existsSync(bench)) {
+    // One heading level down: the report's sections sit under the README's "Benchmarks".
+    const report = readFileSync(bench, 'utf8').replace(/^# Benchmarks\s*/, '').replace(/^(#+) /gm, '#$1 ');
+    text = replaceBlock(text, 'bench', report);
+  }
   writeFileSync(readme, text);
 }
