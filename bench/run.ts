@@ -8,6 +8,7 @@ import { runCore } from './core.js';
 import { runReads } from './reads.js';
 import { runCqlProxyBench } from './cqlproxy.js';
 import { runAuthBench } from './auth.js';
+import { runReplicationBench } from './replication.js';
 
 const { values } = parseArgs({
   options: {
@@ -50,6 +51,11 @@ async function main() {
     });
     sections.push('## Cost of SigV4 verification', '', auth, '');
   }
+  if (wanted('replication')) {
+    // More than about 50k items makes DynamoDB Local (the source, 512 MB heap) thrash.
+    const replication = await runReplicationBench({ items: 30000, writeRate: 1000, seconds: 20 });
+    sections.push('## Replication from DynamoDB Streams', '', replication, '');
+  }
   if (wanted('cqlproxy')) {
     const proxy = await runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });
     sections.push('## CQL dual-write proxy', '', proxy, '');
@@ -58,7 +64,8 @@ async function main() {
   process.stdout.write(report + '\n');
   const docs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs');
   mkdirSync(docs, { recursive: true });
-  writeFileSync(join(docs, 'benchmarks.md'), report);
+  // A partial run (--only) gets its own file, so it does not replace the full report.
+  writeFileSync(join(docs, values.only ? `benchmarks-${values.only.replace(/,/g, '-')}.md` : 'benchmarks.md'), report);
 }
 
 main().then(

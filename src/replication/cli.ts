@@ -199,9 +199,6 @@ export async function verifyCommand(argv: string[]): Promise<number> {
         segments: config.replicateSegments,
         maxReport,
         log,
-      }).catch((e) => {
-        if ((e as Error).name === 'ResourceNotFoundException') throw new ReplicationError(`table ${m.source} or ${m.target} does not exist`);
-        throw e;
       });
       identical &&= report.identical;
       process.stdout.write((flags.has('json') ? JSON.stringify({ table: m.target, ...report }) : formatReport(report, m.source, m.target)) + '\n');
@@ -220,6 +217,12 @@ export async function runReplicationCommand(run: () => Promise<number>): Promise
   } catch (e) {
     if (e instanceof ReplicationError) {
       process.stderr.write(`dynamo-cassandra: ${e.message}\n`);
+      return 1;
+    }
+    // The source or the cluster cannot be reached, or refuses us: no stack trace needed.
+    const err = e as { $metadata?: unknown; code?: unknown; name?: string; message?: string };
+    if (err?.$metadata !== undefined || typeof err?.code === 'string' || err?.name === 'NoHostAvailableError') {
+      process.stderr.write(`dynamo-cassandra: ${err.name}: ${err.message}\n`);
       return 1;
     }
     throw e;

@@ -18,7 +18,7 @@ import { LeaseLost, LeaseWatcher, sleep, type Lease } from './leases.js';
 import type { ReplicationMetrics } from './metrics.js';
 import { createProgress } from './progress.js';
 import { Stopped, retrying, runSnapshot, type SnapshotPosition } from './snapshot.js';
-import type { SourceApi } from './source.js';
+import { errorName, type SourceApi } from './source.js';
 import { ReplicationState, localHost, type SnapshotInfo, type TableState, type UnitRow } from './state.js';
 import { runShard } from './tail.js';
 import { ensureTarget, streamOf, targetIsEmpty, truncateTarget, type Target } from './target.js';
@@ -28,6 +28,11 @@ export const SKIP_MARGIN_MS = 5 * 60_000;
 /** DynamoDB Streams keeps records 24 hours; a snapshot must finish well within that. */
 export const STREAM_RETENTION_MS = 24 * 3600_000;
 const SNAPSHOT_UNIT = 'snapshot';
+/** Source errors that retrying cannot cure: the user must fix something. */
+const FATAL_SOURCE_ERRORS = new Set([
+  'AccessDeniedException', 'UnrecognizedClientException', 'InvalidSignatureException', 'CredentialsProviderError',
+  'ValidationException', 'MissingAuthenticationTokenException', 'ExpiredTokenException',
+]);
 const SHARD_PREFIX = 'shard:';
 
 export interface TableMapping {
@@ -189,7 +194,9 @@ export class Replicator {
     const now = Date.now();
     const mine = new Set(this.o.tables.map((t) => t.target));
     const rows = await this.state.listWorkers();
-    const live = rows.filter((w) => w.id !== this.id && now - w.heartbeat < 3 * this.leaseMs && w.tables.some((t) => mine.has(t))).length + 1;
+    // Heartbeats come every half period: a worker silent for longer than a period is gone (its
+    // shards must not wait for its row's TTL before someone takes them).
+    const live = rows.filter((w) => w.id !== this.id && now - w.heartbeat < 1.2 * this.leaseMs && w.tables.some((t) => mine.has(t))).length + 1;
     const ready = [...this.seen.values()].reduce((n, s) => n + s.ready, 0);
     return { fair: Math.ceil(ready / live), floor: Math.floor(ready / live) };
   }
@@ -251,7 +258,7 @@ class TableReplication {
     m.snapshotItems.inc({ table: this.name }, 0);
     for (const event of ['INSERT', 'MODIFY', 'REMOVE']) m.applied.inc({ table: this.name, event }, 0);
     m.shardsOwned.set({ table: this.name }, 0);
-    const desc = await retrying(() => r.o.source.describeTable(this.mapping.source), () => r.stopped, this.onError);
+    const desc = await this.describeSource();
     this.streamArn = streamOf(desc);
     this.sourceArn = desc.TableArn ?? this.mapping.source;
     this.target = await ensureTarget(
@@ -264,6 +271,10 @@ class TableReplication {
     if (this.target.created) this.log(`created target table from the source's description`);
     let state = await r.state.getTable(this.name);
     if (r.o.resnapshot) {
+      state = await this.reset(state);
+    } else if (state && state.targetId !== this.target.entry.definition.id) {
+      // The target was deleted (and created again): its copy is gone, so copy again.
+      this.log('the target table was deleted since the last run; taking a new snapshot');
       state = await this.reset(state);
     } else if (!state) {
       if (!this.target.created && !(await targetIsEmpty(r.o.ctx as ActionContext, this.target.entry))) {
@@ -282,13 +293,13 @@ class TableReplication {
       }
       if (state.streamArn !== this.streamArn && state.phase !== 'resetting') {
         // Another replicator may have re-snapshotted onto the source's new stream meanwhile.
-        const now = await retrying(() => r.o.source.describeTable(this.mapping.source), () => r.stopped, this.onError);
+        const now = await this.describeSource();
         if (now.LatestStreamArn === state.streamArn) {
           this.streamArn = state.streamArn;
           continue;
         }
         throw new ReplicationError(
-          `the stream of ${this.mapping.source} changed (it was disabled and enabled again): ${state.streamArn} → ${this.streamArn}; records in between are lost. ${RESNAPSHOT_ADVICE}`,
+          `the stream of ${this.mapping.source} changed (it was disabled and enabled again, or the table was re-created): ${state.streamArn} → ${now.LatestStreamArn ?? 'none'}; records in between are lost. ${RESNAPSHOT_ADVICE}`,
         );
       }
       if (state.phase === 'failed') throw new ReplicationError(state.error ?? `replication of ${this.name} failed`);
@@ -312,9 +323,28 @@ class TableReplication {
     }
   }
 
+  /** DescribeTable of the source; errors no retry can cure end the table's replication. */
+  private describeSource() {
+    const r = this.r;
+    return retrying(
+      () =>
+        r.o.source.describeTable(this.mapping.source).catch((e: unknown) => {
+          const name = errorName(e);
+          if (name === 'ResourceNotFoundException') throw new ReplicationError(`source table ${this.mapping.source} does not exist (check --source-endpoint and --region)`);
+          if (FATAL_SOURCE_ERRORS.has(name) || /credential|region is missing/i.test((e as Error)?.message ?? '')) {
+            throw new ReplicationError(`cannot read source table ${this.mapping.source}: ${name}: ${(e as Error).message}`);
+          }
+          throw e;
+        }),
+      () => r.stopped,
+      this.onError,
+    );
+  }
+
   private fresh(): TableState {
     return {
       target: this.name,
+      targetId: this.target.entry.definition.id,
       sourceTable: this.mapping.source,
       sourceArn: this.sourceArn,
       streamArn: this.streamArn,
@@ -395,7 +425,7 @@ class TableReplication {
       await lease.checkpoint({ position: JSON.stringify(position), applied: 0 });
       this.log(`snapshot started (${segments} parallel Scan segments)`);
     }
-    const desc = await retrying(() => r.o.source.describeTable(this.mapping.source), () => r.stopped, this.onError);
+    const desc = await this.describeSource();
     const initial = position.segments.reduce((n, s) => n + s.items, 0);
     const progress = createProgress(`snapshot ${this.name}`, desc.ItemCount, r.o.progress ? process.stderr : undefined, (l) => this.log(l), initial);
     const applier = new Applier(r.o.ctx.store, this.target.handle, r.o.concurrency ?? 64);
@@ -445,7 +475,16 @@ class TableReplication {
             await r.state.ensureUnit(this.name, SHARD_PREFIX + s.id, s.parent ? SHARD_PREFIX + s.parent : undefined);
             known.add(s.id);
           }
-          const units = (await r.state.listUnits(this.name)).filter((u) => u.unit.startsWith(SHARD_PREFIX));
+          const listed = new Set(stream.shards.map((s) => SHARD_PREFIX + s.id));
+          let units = (await r.state.listUnits(this.name)).filter((u) => u.unit.startsWith(SHARD_PREFIX));
+          // Finished shards the stream no longer lists (trimmed after 24 h) are of no further use.
+          for (const u of units) if (u.finished && !listed.has(u.unit)) await r.state.deleteFinishedUnit(this.name, u.unit);
+          units = units.filter((u) => !u.finished || listed.has(u.unit));
+          if (stream.status === 'DISABLED' && units.length > 0 && units.every((u) => u.finished)) {
+            throw new ReplicationError(
+              `the stream of ${this.mapping.source} was disabled: every change up to then is applied, but later changes cannot be followed. Enable the stream again (with new images) and run \`dynamo-cassandra replicate --resnapshot\` with the same --table.`,
+            );
+          }
           const byUnit = new Map(units.map((u) => [u.unit, u]));
           // A parent we have never seen (trimmed before this replication began) counts as done.
           const ready = units.filter((u) => !u.finished && (!u.parent || !byUnit.has(u.parent) || byUnit.get(u.parent)!.finished));

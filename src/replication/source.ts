@@ -158,9 +158,3 @@ export function awsSource(options: SourceOptions): SourceApi {
   };
 }
 
-/** Compares two sequence numbers (decimal strings of any length). */
-export function compareSequence(a: string, b: string): number {
-  const x = a.replace(/^0+/, '');
-  const y = b.replace(/^0+/, '');
-  return x.length !== y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0;
-}

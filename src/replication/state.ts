@@ -29,6 +29,8 @@ export interface SnapshotInfo {
 
 export interface TableState {
   target: string;
+  /** Catalog id of the target table: a target deleted and created again has a new one. */
+  targetId?: string;
   sourceTable: string;
   sourceArn: string;
   streamArn: string;
@@ -88,7 +90,7 @@ export class ReplicationState {
   async init(): Promise<void> {
     const run = (cql: string) => this.session.client.execute(cql);
     await run(
-      `CREATE TABLE IF NOT EXISTS ${this.tables} (target text PRIMARY KEY, source_table text, source_arn text, stream_arn text, phase text, snapshot text, error text, updated_at bigint)`,
+      `CREATE TABLE IF NOT EXISTS ${this.tables} (target text PRIMARY KEY, target_id text, source_table text, source_arn text, stream_arn text, phase text, snapshot text, error text, updated_at bigint)`,
     );
     await run(
       `CREATE TABLE IF NOT EXISTS ${this.units} (scope text, unit text, parent text, owner text, counter bigint, renewed_at bigint, position text, finished boolean, applied bigint, lag_ms bigint, record_at bigint, updated_at bigint, PRIMARY KEY (scope, unit))`,
@@ -114,6 +116,7 @@ export class ReplicationState {
     if (!r) return undefined;
     return {
       target,
+      targetId: str(r.get('target_id')),
       sourceTable: r.get('source_table'),
       sourceArn: r.get('source_arn'),
       streamArn: r.get('stream_arn'),
@@ -137,8 +140,8 @@ export class ReplicationState {
   /** Registers a new replication; false when another process registered it first. */
   async createTable(s: TableState): Promise<boolean> {
     const rs = await this.session.execute(
-      `INSERT INTO ${this.tables} (target, source_table, source_arn, stream_arn, phase, snapshot, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
-      [s.target, s.sourceTable, s.sourceArn, s.streamArn, s.phase, JSON.stringify(s.snapshot), Date.now()],
+      `INSERT INTO ${this.tables} (target, target_id, source_table, source_arn, stream_arn, phase, snapshot, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+      [s.target, s.targetId ?? null, s.sourceTable, s.sourceArn, s.streamArn, s.phase, JSON.stringify(s.snapshot), Date.now()],
       this.c.write,
     );
     return this.applied(rs);
@@ -155,13 +158,17 @@ export class ReplicationState {
   }
 
   /** After a reset: a fresh snapshot of (possibly) a new stream. */
-  async restart(s: Pick<TableState, 'target' | 'sourceTable' | 'sourceArn' | 'streamArn'>): Promise<boolean> {
+  async restart(s: Pick<TableState, 'target' | 'targetId' | 'sourceTable' | 'sourceArn' | 'streamArn'>): Promise<boolean> {
     const rs = await this.session.execute(
-      `UPDATE ${this.tables} SET phase = 'snapshot', snapshot = '{}', error = null, source_table = ?, source_arn = ?, stream_arn = ?, updated_at = ? WHERE target = ? IF phase = 'resetting'`,
-      [s.sourceTable, s.sourceArn, s.streamArn, Date.now(), s.target],
+      `UPDATE ${this.tables} SET phase = 'snapshot', snapshot = '{}', error = null, target_id = ?, source_table = ?, source_arn = ?, stream_arn = ?, updated_at = ? WHERE target = ? IF phase = 'resetting'`,
+      [s.targetId ?? null, s.sourceTable, s.sourceArn, s.streamArn, Date.now(), s.target],
       this.c.write,
     );
     return this.applied(rs);
+  }
+
+  async deleteFinishedUnit(scope: string, unit: string): Promise<void> {
+    await this.session.execute(`DELETE FROM ${this.units} WHERE scope = ? AND unit = ? IF finished = true`, [scope, unit], this.c.write);
   }
 
   /** Deletes every unit (lease and checkpoint) of a table. */

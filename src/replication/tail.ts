@@ -26,6 +26,8 @@ export interface ShardRunOptions {
 
 export type ShardOutcome = 'finished' | 'stopped' | 'lost';
 
+const CHECKPOINT_MS = 1000;
+
 function trimmed(shardId: string, position: string | undefined, cause: string): ReplicationError {
   return new ReplicationError(
     `stream records of shard ${shardId} after ${position ? `sequence number ${position}` : 'its start'} are no longer available (${cause}): they were trimmed (the stream keeps 24 hours) before this replicator applied them. ${RESNAPSHOT_ADVICE}`,
@@ -60,12 +62,30 @@ export async function runShard(o: ShardRunOptions): Promise<ShardOutcome> {
     await sleep(Math.min(10_000, 200 * 2 ** Math.min(throttled, 6)) * (0.5 + Math.random() / 2));
   };
 
+  // Checkpoints (lightweight transactions) go out at most once a second, off the apply path: a
+  // restart re-applies at most that much, which changes nothing (replay-safe).
+  let started = o.position;
+  let lastAt = 0;
+  let inflight: Promise<void> = Promise.resolve();
+  let checkpointError: unknown;
+  const progress = (lagMs: number, recordAt?: number) => ({ position, applied, lagMs, recordAt });
+  const startCheckpoint = (cp: ReturnType<typeof progress>) => {
+    started = cp.position;
+    lastAt = Date.now();
+    inflight = inflight
+      .then(() => retrying(() => o.lease.checkpoint(cp), o.stopped, o.onError))
+      .catch((e: unknown) => {
+        checkpointError ??= e;
+      });
+  };
+
   try {
     let iterator = await iteratorFrom();
     type Fetch = { records: StreamRecord[]; next?: string } | { error: unknown };
     const fetch = (it: string): Promise<Fetch> => o.streams.getRecords(it).then((r) => r, (error: unknown) => ({ error }));
     let pending = fetch(iterator);
     for (;;) {
+      if (checkpointError) throw checkpointError;
       check();
       const got = await pending;
       if ('error' in got) {
@@ -90,17 +110,17 @@ export async function runShard(o: ShardRunOptions): Promise<ShardOutcome> {
         position = records[records.length - 1]!.sequenceNumber;
         const lag = result.lastRecordAt ? Math.max(0, (Date.now() - result.lastRecordAt) / 1000) : 0;
         o.onBatch?.(result, lag);
-        await retrying(
-          () => o.lease.checkpoint({ position, applied, lagMs: Math.round(lag * 1000), recordAt: result.lastRecordAt }),
-          o.stopped,
-          o.onError,
-        );
+        if (Date.now() - lastAt >= CHECKPOINT_MS) startCheckpoint(progress(Math.round(lag * 1000), result.lastRecordAt));
       } else {
         o.onBatch?.({ applied: new Map(), skipped: 0, writes: 0 }, 0);
+        // Caught up: record the position now rather than at the next busy moment.
+        if (position !== started) startCheckpoint(progress(0));
       }
       if (!next) {
         // A closed shard read to its end: its children may start now.
-        await retrying(() => o.lease.finish({ position, applied, lagMs: 0 }), o.stopped, o.onError);
+        await inflight;
+        if (checkpointError) throw checkpointError;
+        await retrying(() => o.lease.finish(progress(0)), o.stopped, o.onError);
         return 'finished';
       }
       iterator = next;
@@ -110,7 +130,12 @@ export async function runShard(o: ShardRunOptions): Promise<ShardOutcome> {
       }
     }
   } catch (e) {
-    if (e instanceof Stopped) return 'stopped';
+    if (e instanceof Stopped) {
+      // Keep what was applied, so whoever continues starts right after it.
+      await inflight;
+      if (!checkpointError && position !== started && o.lease.valid()) await o.lease.checkpoint(progress(0)).catch(() => undefined);
+      return 'stopped';
+    }
     if (e instanceof LeaseLost) return 'lost';
     throw e;
   }

@@ -15,7 +15,8 @@ import { keyOf } from '../storage/translator.js';
 import { forEachLimit } from './apply.js';
 import { canonicalText, itemDigest, keyBucket, keyFromText, keyText } from './items.js';
 import { retrying } from './snapshot.js';
-import type { SourceApi } from './source.js';
+import { errorName, type SourceApi } from './source.js';
+import { ReplicationError } from './errors.js';
 
 export interface VerifyOptions {
   ctx: Omit<ActionContext, 'host'>;
@@ -67,10 +68,19 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   const segments = Math.max(1, o.segments ?? 4);
   const buckets = o.buckets ?? 4096;
   const maxKeys = o.maxKeysInMemory ?? 500_000;
-  const handle = await activeTable(o.ctx as ActionContext, o.target);
+  const handle = await activeTable(o.ctx as ActionContext, o.target).catch((e: unknown) => {
+    if (errorName(e) === 'ResourceNotFoundException') throw new ReplicationError(`target table ${o.target} does not exist in keyspace ${o.ctx.session.keyspace}`);
+    throw e;
+  });
+  await o.source.describeTable(o.sourceTable).catch((e: unknown) => {
+    if (errorName(e) === 'ResourceNotFoundException') throw new ReplicationError(`source table ${o.sourceTable} does not exist`);
+    throw e;
+  });
   const schema = handle.entry.definition.key;
   const log = o.log ?? (() => undefined);
-  const never = () => false;
+  // A comparison gives up after a few failures in a row rather than waiting forever.
+  let failures = 0;
+  const never = () => failures > 8;
 
   const scanSource = async (visit: Visit) => {
     let n = 0;
@@ -78,9 +88,11 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       Array.from({ length: segments }, async (_, segment) => {
         let start: Record<string, unknown> | undefined;
         do {
-          const page = await retrying(() => o.source.scan(o.sourceTable, segment, segments, start), never, (e) =>
-            log(`source scan: retrying after ${(e as Error).message}`),
-          );
+          const page = await retrying(() => o.source.scan(o.sourceTable, segment, segments, start), never, (e) => {
+            failures++;
+            log(`source scan: retrying after ${(e as Error).message}`);
+          });
+          failures = 0;
           for (const item of page.items) visit(keyText(item, schema), item);
           n += page.items.length;
           start = page.lastKey;
@@ -186,7 +198,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
 /** One key on both sides: undefined when they agree, else the difference. */
 export async function compareKey(o: Pick<VerifyOptions, 'source' | 'sourceTable' | 'ctx'>, handle: TableHandle, key: Item): Promise<Difference | undefined> {
   const [s, t] = await Promise.all([
-    retrying(() => o.source.getItem(o.sourceTable, key), () => false),
+    retrying(() => o.source.getItem(o.sourceTable, key), () => true),
     o.ctx.store.read(handle, key, true),
   ]);
   const target = t?.item;
