@@ -136,7 +136,7 @@ export function formatRow(cells: (string | number)[]): string {
  * with the AWS SDK separates the server's cost from the SDK's own CPU cost per request, which on
  * a 2-core machine shared with Cassandra is a large part of the total.
  */
-export function lightClient(endpoint: string): (action: string, body: object) => Promise<void> {
+export function lightClient(endpoint: string, extraHeaders: Record<string, string> = {}): (action: string, body: object) => Promise<void> {
   const url = new URL(endpoint);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   return (action, body) =>
@@ -153,6 +153,7 @@ export function lightClient(endpoint: string): (action: string, body: object) =>
             'x-amz-target': `DynamoDB_20120810.${action}`,
             'content-type': 'application/x-amz-json-1.0',
             'content-length': Buffer.byteLength(payload),
+            ...extraHeaders,
           },
         },
         (res) => {
@@ -161,6 +162,7 @@ export function lightClient(endpoint: string): (action: string, body: object) =>
         },
       );
       req.on('error', reject);
+      req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
       req.end(payload);
     });
 }

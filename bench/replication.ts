@@ -6,7 +6,6 @@
 // - steady-state lag (source write acknowledged → item readable in Cassandra) at a fixed source
 //   write rate, with the replicator in its own process as users run it.
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -21,7 +20,7 @@ import { Catalog } from '../src/storage/catalog.js';
 import { ItemStore } from '../src/storage/item-store.js';
 import { connect } from '../src/storage/session.js';
 import { startDynamoDBLocal } from '../test/helpers/dynamodb-local.js';
-import { benchCluster, formatRow } from './harness.js';
+import { benchCluster, formatRow, lightClient } from './harness.js';
 
 export interface ReplicationBenchOptions {
   /** Items in the snapshot table. */
@@ -54,34 +53,10 @@ function item(i: number) {
  * signatures, but wants an Authorization header.
  */
 function rawPutter(endpoint: string, table: string): (item: object) => Promise<void> {
-  const url = new URL(endpoint);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  return (item) =>
-    new Promise((resolve, reject) => {
-      const payload = JSON.stringify({ TableName: table, Item: item });
-      const req = http.request(
-        {
-          host: url.hostname,
-          port: url.port,
-          method: 'POST',
-          path: '/',
-          agent,
-          headers: {
-            'x-amz-target': 'DynamoDB_20120810.PutItem',
-            'content-type': 'application/x-amz-json-1.0',
-            'content-length': Buffer.byteLength(payload),
-            authorization: 'AWS4-HMAC-SHA256 Credential=bench/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-        },
-      );
-      req.on('error', reject);
-      req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-      req.end(payload);
-    });
+  const send = lightClient(endpoint, {
+    authorization: 'AWS4-HMAC-SHA256 Credential=bench/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+  });
+  return (item) => send('PutItem', { TableName: table, Item: item });
 }
 
 const pct = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN);
