@@ -43,7 +43,9 @@ async function main(): Promise<number> {
   }
   try {
     const concurrency = env.DC_TEST_CONCURRENCY ?? '2';
-    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], {
+    // --test-force-exit: a file whose tests are done exits even if a handle was left open;
+    // --test-timeout: a test that hangs fails after 10 minutes instead of stalling the run.
+    const child = spawn(process.execPath, ['--test', '--test-force-exit', '--test-timeout=600000', `--test-concurrency=${concurrency}`, ...files], {
       stdio: 'inherit',
       env,
     });
