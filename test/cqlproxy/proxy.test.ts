@@ -221,7 +221,8 @@ test('mirrored reads report differences per table and key', async () => {
   await direct.target.execute(`UPDATE ${KS}.kv SET v = 'diverged' WHERE k = 2`);
   const r = await client.execute(`SELECT v FROM ${KS}.kv WHERE k = ?`, [2], { prepare: true });
   assert.equal(r.rows[0]!.v, 'prepared'); // the source answers
-  await new Promise((res) => setTimeout(res, 300));
+  // The comparison runs after the client got its answer: wait for it (slow under load).
+  for (let i = 0; i < 100 && proxy.stats().readDifferences < 1; i++) await new Promise((res) => setTimeout(res, 100));
   assert.ok(proxy.stats().readDifferences >= 1);
   const metrics = await registry.metrics();
   assert.match(metrics, /cql_proxy_read_differences_total\{keyspace="proxytest",table="kv"\} [1-9]/);

@@ -98,7 +98,7 @@ export function richItem(i: number, range = false): Record<string, AttributeValu
 }
 
 /** Random puts, updates and deletes over keys 0..keys-1 until stop() is called. */
-export function startWriters(db: DynamoDBClient, table: string, keys: number, loops = 2, range = false): { stop(): Promise<number> } {
+export function startWriters(db: DynamoDBClient, table: string, keys: number, loops = 2, range = false): { stop(): Promise<number>; ops(): number } {
   let stopped = false;
   let ops = 0;
   const key = (i: number): Record<string, AttributeValue> => {
@@ -137,6 +137,7 @@ export function startWriters(db: DynamoDBClient, table: string, keys: number, lo
       await Promise.all(runs);
       return ops;
     },
+    ops: () => ops,
   };
 }
 

@@ -39,7 +39,9 @@ describe('replicate from DynamoDB Streams', () => {
     try {
       const state = new ReplicationState(env.ctx.session);
       await waitFor('the snapshot to finish', async () => (await state.getTable('orders'))?.phase === 'streaming');
-      await new Promise((res) => setTimeout(res, 2000)); // writers keep going during the tail
+      // Writers keep going during the tail: wait for real changes, not a fixed time (slow under load).
+      const atSnapshotEnd = writers.ops();
+      await waitFor('writers to change items during the tail', async () => writers.ops() >= atSnapshotEnd + 100);
       const ops = await writers.stop();
       assert.ok(ops > 100, `writers made ${ops} changes`);
       const report = await waitIdentical(env, 'orders');
