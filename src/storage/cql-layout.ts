@@ -2,10 +2,10 @@
 // so that Cassandra's clustering order is DynamoDB's sort order (decimal numerically, text and blob
 // by unsigned bytes), and the sentinel version that makes an always-true LWT condition.
 import type { Item } from '../dynamo/types.js';
-import { Long, quoteIdent, type CqlSession } from './session.js';
+import { Long, quoteIdent, type CqlSession, type Row } from './session.js';
 import { cqlKeyType, keyColumnValue, type TableLayout, type WriteGuard } from './translator.js';
 
-/** Versions are random and never zero, so `IF ver != 0` holds for every row, present or not. */
+/** Versions are never zero (see nextVersion), so `IF ver != 0` holds for every row, present or not. */
 export const NO_VERSION = Long.ZERO;
 
 export function qualifiedName(layout: TableLayout): string {
@@ -30,12 +30,6 @@ export function keyParams(layout: TableLayout, key: Item): unknown[] {
   const params = [keyColumnValue(key[layout.key.hash.name])];
   if (layout.key.range) params.push(keyColumnValue(key[layout.key.range.name]));
   return params;
-}
-
-/** What every layout's statements are built from: table name, key predicate, key columns. */
-export function keyedStatementParts(layout: TableLayout): { t: string; where: string; cols: string[]; marks: string } {
-  const cols = keyNames(layout);
-  return { t: qualifiedName(layout), where: whereKey(layout), cols, marks: cols.map(() => '?').join(', ') };
 }
 
 /** Memoises the statements of each table, so the hot path builds no CQL strings. */
@@ -72,4 +66,83 @@ export async function write(
   } else statement = choices.version(guard.expected);
   const rs = await session.execute(statement[0], statement[1], session.consistency.write);
   return guard.kind === 'plain' || applied(rs.rows);
+}
+
+/**
+ * The statements every layout has on its one value column (`item`, `attrs`) beside `ver`: read by
+ * key, replace the whole value (plain, always-true LWT, if absent, if at a version) and delete.
+ */
+export interface RowStatements {
+  /** Qualified table name and key predicate, for a layout's own extra statements. */
+  t: string;
+  where: string;
+  read: string;
+  insert: string;
+  insertIfAbsent: string;
+  replaceAlways: string;
+  replaceIfVersion: string;
+  delete: string;
+  deleteAlways: string;
+  deleteIfVersion: string;
+}
+
+export function rowStatements(layout: TableLayout, column: string): RowStatements {
+  const t = qualifiedName(layout);
+  const where = whereKey(layout);
+  const cols = keyNames(layout).join(', ');
+  const marks = keyNames(layout).map(() => '?').join(', ');
+  return {
+    t,
+    where,
+    read: `SELECT ${column}, ver FROM ${t} WHERE ${where}`,
+    insert: `INSERT INTO ${t} (${cols}, ${column}, ver) VALUES (${marks}, ?, ?)`,
+    insertIfAbsent: `INSERT INTO ${t} (${cols}, ${column}, ver) VALUES (${marks}, ?, ?) IF NOT EXISTS`,
+    replaceAlways: `UPDATE ${t} SET ${column} = ?, ver = ? WHERE ${where} IF ver != ?`,
+    replaceIfVersion: `UPDATE ${t} SET ${column} = ?, ver = ? WHERE ${where} IF ver = ?`,
+    delete: `DELETE FROM ${t} WHERE ${where}`,
+    deleteAlways: `DELETE FROM ${t} WHERE ${where} IF ver != ?`,
+    deleteIfVersion: `DELETE FROM ${t} WHERE ${where} IF ver = ?`,
+  };
+}
+
+/** Reads the row of a key and decodes it; undefined when there is none. */
+export async function readRow<T>(
+  session: CqlSession,
+  s: RowStatements,
+  layout: TableLayout,
+  key: Item,
+  consistency: number,
+  decode: (row: Row) => T,
+): Promise<T | undefined> {
+  const row = (await session.execute(s.read, keyParams(layout, key), consistency)).first();
+  return row ? decode(row) : undefined;
+}
+
+/** Writes a whole value (replacing the row's) under the guard. */
+export function replaceRow(
+  session: CqlSession,
+  s: RowStatements,
+  layout: TableLayout,
+  item: Item,
+  value: unknown,
+  guard: WriteGuard,
+  version: Long,
+): Promise<boolean> {
+  const key = keyParams(layout, item);
+  return write(session, guard, {
+    plain: [s.insert, [...key, value, version]],
+    always: [s.replaceAlways, [value, version, ...key, NO_VERSION]],
+    absent: [s.insertIfAbsent, [...key, value, version]],
+    version: (v) => [s.replaceIfVersion, [value, version, ...key, v]],
+  });
+}
+
+/** Deletes the row of a key under the guard (deleting an absent row needs no statement). */
+export function deleteRow(session: CqlSession, s: RowStatements, layout: TableLayout, key: Item, guard: WriteGuard): Promise<boolean> {
+  const params = keyParams(layout, key);
+  return write(session, guard, {
+    plain: [s.delete, params],
+    always: [s.deleteAlways, [...params, NO_VERSION]],
+    version: (v) => [s.deleteIfVersion, [...params, v]],
+  });
 }

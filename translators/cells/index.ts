@@ -9,10 +9,10 @@
 // read-modify-write rewrites only the attributes that changed.
 import type { Item } from '../../src/dynamo/types.js';
 import {
-  NO_VERSION, keyColumnsDdl, keyParams, keyedStatementParts, qualifiedName, statementCache, write,
+  NO_VERSION, deleteRow, keyColumnsDdl, keyParams, qualifiedName, readRow, replaceRow, rowStatements, statementCache, write,
 } from '../../src/storage/cql-layout.js';
-import type { Long } from '../../src/storage/session.js';
-import { StoredItem, type TableLayout, type Translator } from '../../src/storage/translator.js';
+import type { CqlSession, Long } from '../../src/storage/session.js';
+import { StoredItem, type TableLayout, type Translator, type WriteGuard } from '../../src/storage/translator.js';
 
 /** A stored item that also remembers its cells, so a later write can send only the difference. */
 class CellsItem extends StoredItem {
@@ -33,22 +33,33 @@ function toCells(item: Item): Record<string, string> {
 }
 
 const statements = statementCache((layout: TableLayout) => {
-  const { t, where, cols, marks } = keyedStatementParts(layout);
-  const merge = `UPDATE ${t} SET attrs = attrs + ?, attrs = attrs - ?, ver = ? WHERE ${where}`;
-  return {
-    read: `SELECT attrs, ver FROM ${t} WHERE ${where}`,
-    insert: `INSERT INTO ${t} (${cols.join(', ')}, attrs, ver) VALUES (${marks}, ?, ?)`,
-    insertIfAbsent: `INSERT INTO ${t} (${cols.join(', ')}, attrs, ver) VALUES (${marks}, ?, ?) IF NOT EXISTS`,
-    replaceAlways: `UPDATE ${t} SET attrs = ?, ver = ? WHERE ${where} IF ver != ?`,
-    replaceIfVersion: `UPDATE ${t} SET attrs = ?, ver = ? WHERE ${where} IF ver = ?`,
-    merge,
-    mergeAlways: `${merge} IF ver != ?`,
-    mergeIfVersion: `${merge} IF ver = ?`,
-    delete: `DELETE FROM ${t} WHERE ${where}`,
-    deleteAlways: `DELETE FROM ${t} WHERE ${where} IF ver != ?`,
-    deleteIfVersion: `DELETE FROM ${t} WHERE ${where} IF ver = ?`,
-  };
+  const s = rowStatements(layout, 'attrs');
+  // Cell-level changes: the layout's reason to exist.
+  const merge = `UPDATE ${s.t} SET attrs = attrs + ?, attrs = attrs - ?, ver = ? WHERE ${s.where}`;
+  return { ...s, merge, mergeAlways: `${merge} IF ver != ?`, mergeIfVersion: `${merge} IF ver = ?` };
 });
+
+type CellsStatements = ReturnType<typeof statements>;
+
+/** Sets and removes cells of one row under the guard (the row is created if absent). */
+function mergeRow(
+  session: CqlSession,
+  s: CellsStatements,
+  key: unknown[],
+  set: Record<string, string>,
+  remove: string[],
+  guard: WriteGuard,
+  version: Long,
+): Promise<boolean> {
+  return write(session, guard, {
+    plain: [s.merge, [set, remove, version, ...key]],
+    always: [s.mergeAlways, [set, remove, version, ...key, NO_VERSION]],
+    version: (v) => [s.mergeIfVersion, [set, remove, version, ...key, v]],
+  });
+}
+
+const decode = (row: { get(name: string): unknown }) =>
+  new CellsItem((row.get('attrs') as Record<string, string> | null) ?? {}, row.get('ver') as Long);
 
 export const cellsTranslator: Translator = {
   name: 'cells',
@@ -63,17 +74,12 @@ export const cellsTranslator: Translator = {
 
   readColumns: 'attrs, ver',
 
-  decode: (row) => new CellsItem((row.get('attrs') as Record<string, string> | null) ?? {}, row.get('ver') as Long),
+  decode,
 
-  async read(session, layout, key, consistency) {
-    const rs = await session.execute(statements(layout).read, keyParams(layout, key), consistency);
-    const row = rs.first();
-    return row ? cellsTranslator.decode(row) : undefined;
-  },
+  read: (session, layout, key, consistency) => readRow(session, statements(layout), layout, key, consistency, decode),
 
   async put(session, layout, item, guard, version, old) {
     const s = statements(layout);
-    const key = keyParams(layout, item);
     const cells = toCells(item);
     if (guard.kind === 'version' && guard.expected !== null && old instanceof CellsItem) {
       // Compare-and-set over a known old item: send only the cells that differ.
@@ -81,39 +87,14 @@ export const cellsTranslator: Translator = {
       const remove: string[] = [];
       for (const name in cells) if (old.cells[name] !== cells[name]) set[name] = cells[name];
       for (const name in old.cells) if (!(name in cells)) remove.push(name);
-      return write(session, guard, {
-        plain: [s.merge, [set, remove, version, ...key]],
-        always: [s.mergeAlways, [set, remove, version, ...key, NO_VERSION]],
-        version: (v) => [s.mergeIfVersion, [set, remove, version, ...key, v]],
-      });
+      return mergeRow(session, s, keyParams(layout, item), set, remove, guard, version);
     }
-    return write(session, guard, {
-      plain: [s.insert, [...key, cells, version]],
-      always: [s.replaceAlways, [cells, version, ...key, NO_VERSION]],
-      absent: [s.insertIfAbsent, [...key, cells, version]],
-      version: (v) => [s.replaceIfVersion, [cells, version, ...key, v]],
-    });
+    return replaceRow(session, s, layout, item, cells, guard, version);
   },
 
-  async updateBlind(session, layout, key, update, guard, version) {
-    const s = statements(layout);
-    const params = keyParams(layout, key);
+  updateBlind: (session, layout, key, update, guard, version) =>
     // Key attributes are cells too, so that an update creating the item stores them.
-    const set = toCells({ ...update.set, ...key });
-    return write(session, guard, {
-      plain: [s.merge, [set, update.remove, version, ...params]],
-      always: [s.mergeAlways, [set, update.remove, version, ...params, NO_VERSION]],
-      version: (v) => [s.mergeIfVersion, [set, update.remove, version, ...params, v]],
-    });
-  },
+    mergeRow(session, statements(layout), keyParams(layout, key), toCells({ ...update.set, ...key }), update.remove, guard, version),
 
-  async delete(session, layout, key, guard) {
-    const s = statements(layout);
-    const params = keyParams(layout, key);
-    return write(session, guard, {
-      plain: [s.delete, params],
-      always: [s.deleteAlways, [...params, NO_VERSION]],
-      version: (v) => [s.deleteIfVersion, [...params, v]],
-    });
-  },
+  delete: (session, layout, key, guard) => deleteRow(session, statements(layout), layout, key, guard),
 };

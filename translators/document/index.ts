@@ -6,24 +6,14 @@
 // One cell per item makes every write a single-cell overwrite and every read a single-cell fetch
 // whose text goes into the response as is. Partial updates must read the item first.
 import {
-  NO_VERSION, keyColumnsDdl, keyParams, keyedStatementParts, qualifiedName, statementCache, write,
+  deleteRow, keyColumnsDdl, qualifiedName, readRow, replaceRow, rowStatements, statementCache,
 } from '../../src/storage/cql-layout.js';
 import type { Long } from '../../src/storage/session.js';
 import { StoredItem, type TableLayout, type Translator } from '../../src/storage/translator.js';
 
-const statements = statementCache((layout: TableLayout) => {
-  const { t, where, cols, marks } = keyedStatementParts(layout);
-  return {
-    read: `SELECT item, ver FROM ${t} WHERE ${where}`,
-    insert: `INSERT INTO ${t} (${cols.join(', ')}, item, ver) VALUES (${marks}, ?, ?)`,
-    insertIfAbsent: `INSERT INTO ${t} (${cols.join(', ')}, item, ver) VALUES (${marks}, ?, ?) IF NOT EXISTS`,
-    updateAlways: `UPDATE ${t} SET item = ?, ver = ? WHERE ${where} IF ver != ?`,
-    updateIfVersion: `UPDATE ${t} SET item = ?, ver = ? WHERE ${where} IF ver = ?`,
-    delete: `DELETE FROM ${t} WHERE ${where}`,
-    deleteAlways: `DELETE FROM ${t} WHERE ${where} IF ver != ?`,
-    deleteIfVersion: `DELETE FROM ${t} WHERE ${where} IF ver = ?`,
-  };
-});
+const statements = statementCache((layout: TableLayout) => rowStatements(layout, 'item'));
+
+const decode = (row: { get(name: string): unknown }) => new StoredItem(row.get('item') as string, row.get('ver') as Long);
 
 export const documentTranslator: Translator = {
   name: 'document',
@@ -35,35 +25,12 @@ export const documentTranslator: Translator = {
   },
 
   readColumns: 'item, ver',
+  decode,
 
-  decode: (row) => new StoredItem(row.get('item') as string, row.get('ver') as Long),
+  read: (session, layout, key, consistency) => readRow(session, statements(layout), layout, key, consistency, decode),
 
-  async read(session, layout, key, consistency) {
-    const rs = await session.execute(statements(layout).read, keyParams(layout, key), consistency);
-    const row = rs.first();
-    return row ? documentTranslator.decode(row) : undefined;
-  },
+  put: (session, layout, item, guard, version) =>
+    replaceRow(session, statements(layout), layout, item, JSON.stringify(item), guard, version),
 
-  async put(session, layout, item, guard, version) {
-    const s = statements(layout);
-    const key = keyParams(layout, item);
-    const json = JSON.stringify(item);
-    return write(session, guard, {
-      plain: [s.insert, [...key, json, version]],
-      always: [s.updateAlways, [json, version, ...key, NO_VERSION]],
-      absent: [s.insertIfAbsent, [...key, json, version]],
-      version: (v) => [s.updateIfVersion, [json, version, ...key, v]],
-    });
-  },
-
-  async delete(session, layout, key, guard) {
-    const s = statements(layout);
-    const params = keyParams(layout, key);
-    return write(session, guard, {
-      plain: [s.delete, params],
-      always: [s.deleteAlways, [...params, NO_VERSION]],
-      absent: undefined,
-      version: (v) => [s.deleteIfVersion, [...params, v]],
-    });
-  },
+  delete: (session, layout, key, guard) => deleteRow(session, statements(layout), layout, key, guard),
 };
