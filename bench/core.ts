@@ -2,9 +2,9 @@
 // against a `serve` process, and the same work as direct prepared CQL through cassandra-driver on
 // the same node and the same CQL layout, in one run. Prints ops/s, p50/p99 and the API/direct ratio.
 import { getRandomValues } from 'node:crypto';
-import { CreateTableCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
-import { benchCluster, formatRow, lightClient, load, startServeProcess, type Result } from './harness.js';
+import { formatRow, load, serveBench, type Result } from './harness.js';
 
 const { Long } = cassandra.types;
 const ONE = cassandra.types.consistencies.localOne;
@@ -38,23 +38,8 @@ function payload(i: number) {
 }
 
 export async function runCore(o: CoreOptions): Promise<string> {
-  const cluster = await benchCluster();
-  const keyspace = 'bench_core';
-  const port = 18000 + Math.floor(Math.random() * 1000);
-  const server = await startServeProcess(
-    ['--contact-points', cluster.points.join(','), '--local-dc', cluster.localDc, '--keyspace', keyspace, '--workers', String(o.workers)],
-    port,
-  );
-  const raw = lightClient(server.endpoint);
-  const sdk = new DynamoDBClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
-  const [host, cqlPort] = cluster.points[0].split(':');
-  const cql = new cassandra.Client({
-    contactPoints: [host],
-    protocolOptions: { port: Number(cqlPort ?? 9042) },
-    localDataCenter: cluster.localDc,
-    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2 } },
-  });
-  await cql.connect();
+  const env = await serveBench('bench_core', ['--workers', String(o.workers)]);
+  const { sdk, raw, cql } = env;
   const rows: Row[] = [];
   try {
     for (const translator of ['document', 'cells']) {
@@ -72,10 +57,7 @@ export async function runCore(o: CoreOptions): Promise<string> {
             ],
           }),
         );
-        const def = JSON.parse(
-          (await cql.execute(`SELECT definition FROM ${keyspace}.dc_catalog WHERE name = ?`, [table], { prepare: true })).first().get('definition'),
-        );
-        const t = `${keyspace}."${def.cqlTable}"`;
+        const t = await env.cqlTableOf(table);
         const lwt = isolation === 'always';
         // Direct CQL equivalents of each operation, on the same layout.
         const doc = translator === 'document';
@@ -158,11 +140,7 @@ export async function runCore(o: CoreOptions): Promise<string> {
       }
     }
   } finally {
-    sdk.destroy();
-    await cql.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
-    await cql.shutdown();
-    await server.stop();
-    await cluster.close();
+    await env.close();
   }
   const lines = [
     `Concurrency ${o.concurrency}, ${o.seconds} s per measurement, ${o.items} items of ~1 KB, serve with ${o.workers} worker(s); latencies in ms.`,

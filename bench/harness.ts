@@ -2,6 +2,8 @@
 // percentiles, and the Cassandra node / server processes the benchmarks run against.
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import cassandra from 'cassandra-driver';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -165,4 +167,54 @@ export function lightClient(endpoint: string, extraHeaders: Record<string, strin
       req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
       req.end(payload);
     });
+}
+
+export interface ServeBench {
+  cluster: { points: string[]; localDc: string };
+  endpoint: string;
+  /** The AWS SDK v3 client, and the minimal HTTP client, both pointed at `serve`. */
+  sdk: DynamoDBClient;
+  raw: (action: string, body: object) => Promise<void>;
+  /** A cassandra-driver client on the same node, for the direct-CQL side of a comparison. */
+  cql: cassandra.Client;
+  /** The CQL table (keyspace-qualified) that stores a DynamoDB table. */
+  cqlTableOf(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * What the API benchmarks share: a Cassandra node, `serve` in its own process on its own keyspace,
+ * an SDK client, a light client and a direct CQL client; close() drops the keyspace and stops all.
+ */
+export async function serveBench(keyspace: string, serveArgs: string[] = []): Promise<ServeBench> {
+  const cluster = await benchCluster();
+  const port = 18000 + Math.floor(Math.random() * 2000);
+  const server = await startServeProcess(['--contact-points', cluster.points.join(','), '--local-dc', cluster.localDc, '--keyspace', keyspace, ...serveArgs], port);
+  const sdk = new DynamoDBClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+  const [host, cqlPort] = cluster.points[0].split(':');
+  const cql = new cassandra.Client({
+    contactPoints: [host],
+    protocolOptions: { port: Number(cqlPort ?? 9042) },
+    localDataCenter: cluster.localDc,
+    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2 } },
+  });
+  await cql.connect();
+  return {
+    cluster,
+    endpoint: server.endpoint,
+    sdk,
+    raw: lightClient(server.endpoint),
+    cql,
+    async cqlTableOf(name) {
+      const rs = await cql.execute(`SELECT definition FROM ${keyspace}.dc_catalog WHERE name = ?`, [name], { prepare: true });
+      return `${keyspace}."${JSON.parse(rs.first().get('definition')).cqlTable}"`;
+    },
+    async close() {
+      sdk.destroy();
+      await cql.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
+      await cql.shutdown();
+      await server.stop();
+      await cluster.close();
+    },
+  };
 }

@@ -1,9 +1,9 @@
 // Reads at scale: Query latency on a 100-item partition as the table grows, Query through the API
 // against the same CQL read direct, a GSI query against a table query, and Scan throughput with 1
 // and 2 parallel segments.
-import { CreateTableCommand, DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
-import { benchCluster, formatRow, lightClient, load, median, startServeProcess } from './harness.js';
+import { formatRow, load, median, serveBench } from './harness.js';
 
 export interface ReadsOptions {
   seconds: number;
@@ -15,15 +15,8 @@ export interface ReadsOptions {
 const ONE = cassandra.types.consistencies.localOne;
 
 export async function runReads(o: ReadsOptions): Promise<string> {
-  const cluster = await benchCluster();
-  const keyspace = 'bench_reads';
-  const port = 19000 + Math.floor(Math.random() * 1000);
-  const server = await startServeProcess(['--contact-points', cluster.points.join(','), '--local-dc', cluster.localDc, '--keyspace', keyspace], port);
-  const sdk = new DynamoDBClient({ endpoint: server.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
-  const raw = lightClient(server.endpoint);
-  const [host, cqlPort] = cluster.points[0].split(':');
-  const cql = new cassandra.Client({ contactPoints: [host], protocolOptions: { port: Number(cqlPort ?? 9042) }, localDataCenter: cluster.localDc });
-  await cql.connect();
+  const env = await serveBench('bench_reads');
+  const { sdk, raw, cql } = env;
   const lines: string[] = [];
   try {
     const table = 'bench-reads';
@@ -40,8 +33,7 @@ export async function runReads(o: ReadsOptions): Promise<string> {
         GlobalSecondaryIndexes: [{ IndexName: 'by-g', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }],
       }),
     );
-    const def = JSON.parse((await cql.execute(`SELECT definition FROM ${keyspace}.dc_catalog WHERE name = ?`, [table], { prepare: true })).first().get('definition'));
-    const t = `${keyspace}."${def.cqlTable}"`;
+    const t = await env.cqlTableOf(table);
     // The partition every Query reads: 100 items of ~200 bytes, written through the API (so the
     // GSI has them too).
     for (let i = 0; i < 100; i += 20) {
@@ -102,7 +94,7 @@ export async function runReads(o: ReadsOptions): Promise<string> {
             let start: unknown;
             while (Date.now() < until) {
               const body = { TableName: table, Segment: segment, TotalSegments: segments, ...(start ? { ExclusiveStartKey: start } : {}) };
-              const page = await scanPage(server.endpoint, body);
+              const page = await scanPage(env.endpoint, body);
               items += page.Count;
               start = page.LastEvaluatedKey;
               if (!start) break;
@@ -114,11 +106,7 @@ export async function runReads(o: ReadsOptions): Promise<string> {
       lines.push(formatRow([segments, Math.round(median(rates))]));
     }
   } finally {
-    sdk.destroy();
-    await cql.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => undefined);
-    await cql.shutdown();
-    await server.stop();
-    await cluster.close();
+    await env.close();
   }
   return lines.join('\n');
 }
