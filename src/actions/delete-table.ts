@@ -1,7 +1,8 @@
 import { resourceInUse, validation } from '../dynamo/errors.js';
 import { TABLE_NAME, compileValidator, obj } from '../dynamo/validation.js';
 import { freshEntry, type ActionSpec } from './context.js';
-import { cqlTableName, describe } from './table-description.js';
+import { qualifiedTable } from '../storage/session.js';
+import { describe } from './table-description.js';
 
 export const deleteTable: ActionSpec = {
   validate: compileValidator(obj({ TableName: TABLE_NAME }, ['TableName'])),
@@ -16,8 +17,9 @@ export const deleteTable: ActionSpec = {
     // Mark first (compare-and-set), so that exactly one concurrent DeleteTable does the work.
     const marked = await ctx.catalog.replace(entry, { ...d, status: 'DELETING' });
     if (!marked) throw resourceInUse(`Attempt to change a resource which is still in use: Table is being deleted: ${d.name}`);
-    await ctx.session.client.execute(`DROP TABLE IF EXISTS ${cqlTableName(ctx, d)}`);
-    for (const ix of d.indexes ?? []) await ctx.session.client.execute(`DROP TABLE IF EXISTS ${cqlTableName(ctx, { ...d, cqlTable: ix.cqlTable })}`);
+    for (const table of [d.cqlTable, ...(d.indexes ?? []).map((ix) => ix.cqlTable)]) {
+      await ctx.session.client.execute(`DROP TABLE IF EXISTS ${qualifiedTable(ctx.session.keyspace, table)}`);
+    }
     await ctx.catalog.remove(marked);
     return { TableDescription: describe(ctx, d, undefined, 'DELETING') };
   },

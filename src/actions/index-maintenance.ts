@@ -6,7 +6,7 @@
 import type { Catalog, CatalogEntry, TableDefinition } from '../storage/catalog.js';
 import type { IndexDefinition } from '../storage/indexes.js';
 import { MAX_TOKEN, MIN_TOKEN, tokenRangeItems } from '../storage/range-reader.js';
-import { quoteIdent } from '../storage/session.js';
+import { qualifiedTable } from '../storage/session.js';
 import type { Item } from '../dynamo/types.js';
 import { handleOf, type ActionContext } from './context.js';
 
@@ -136,7 +136,7 @@ export class IndexMaintenance {
       const entry = await this.ctx.catalog.get(table);
       const ix = entry?.definition.indexes?.find((i) => i.name === index);
       if (!ix || ix.status !== 'DELETING') return;
-      await this.ctx.session.client.execute(`DROP TABLE IF EXISTS ${quoteIdent(this.ctx.session.keyspace)}.${quoteIdent(ix.cqlTable)}`);
+      await this.ctx.session.client.execute(`DROP TABLE IF EXISTS ${qualifiedTable(this.ctx.session.keyspace, ix.cqlTable)}`);
       await changeIndex(this.ctx.catalog, table, index, () => null);
     })()
       .catch(() => undefined)

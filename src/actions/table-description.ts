@@ -1,6 +1,5 @@
 // DescribeTable's TableDescription, built from a catalog definition.
 import type { TableDefinition } from '../storage/catalog.js';
-import { quoteIdent } from '../storage/session.js';
 import { tableArn, type ActionContext } from './context.js';
 import { describeIndexes } from './index-definitions.js';
 
@@ -85,6 +84,3 @@ export interface TableStats {
   bytes: number;
   indexes?: Map<string, { items: number; bytes: number }>;
 }
-
-export const cqlTableName = (ctx: ActionContext, d: TableDefinition) =>
-  `${quoteIdent(ctx.session.keyspace)}.${quoteIdent(d.cqlTable)}`;

@@ -2,6 +2,7 @@ import { resourceNotFound, validation } from '../dynamo/errors.js';
 import { TABLE_NAME, bool, compileValidator, list, obj, oneOf, str } from '../dynamo/validation.js';
 import { limitExceeded, resourceInUse } from '../dynamo/errors.js';
 import { indexTableCql } from '../storage/indexes.js';
+import { qualifiedTable } from '../storage/session.js';
 import { GSI_UPDATES_SCHEMA, newIndex } from './index-definitions.js';
 import { freshEntry, type ActionContext, type Request } from './context.js';
 import type { TableDefinition } from '../storage/catalog.js';
@@ -132,7 +133,7 @@ async function updateIndexes(ctx: ActionContext, req: Request) {
     const next: TableDefinition = { ...d, attributeDefinitions: defs, indexes: indexes.length ? indexes : undefined };
     const updated = await ctx.catalog.replace(entry, next);
     if (!updated) {
-      for (const ix of fresh) await ctx.session.client.execute(`DROP TABLE IF EXISTS "${ctx.session.keyspace}"."${ix.cqlTable}"`);
+      for (const ix of fresh) await ctx.session.client.execute(`DROP TABLE IF EXISTS ${qualifiedTable(ctx.session.keyspace, ix.cqlTable)}`);
       continue;
     }
     for (const name of created) ctx.maintenance?.backfill(d.name, name);

@@ -4,7 +4,7 @@
 // within KEY_CACHE_MS on every server.
 import { randomBytes, randomInt } from 'node:crypto';
 import { ConfigError } from '../config.js';
-import { quoteIdent, type CqlSession } from '../storage/session.js';
+import { qualifiedTable, type CqlSession } from '../storage/session.js';
 import { parseRule, type Principal } from './policy.js';
 import type { SecretBox } from './secret-box.js';
 
@@ -68,7 +68,7 @@ export class KeyStore {
     private readonly box: SecretBox,
     private readonly options: KeyStoreOptions,
   ) {
-    this.table = `${quoteIdent(session.keyspace)}.${KEYS_TABLE}`;
+    this.table = qualifiedTable(session.keyspace, KEYS_TABLE);
     this.cacheMs = options.cacheMs ?? KEY_CACHE_MS;
   }
 

@@ -4,7 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KeySchema } from '../dynamo/types.js';
 import type { IndexDefinition } from './indexes.js';
-import { quoteIdent, type CqlSession } from './session.js';
+import { qualifiedTable, type CqlSession } from './session.js';
 import type { TableLayout } from './translator.js';
 
 export type TableStatus = 'CREATING' | 'ACTIVE' | 'DELETING' | 'UPDATING';
@@ -53,7 +53,7 @@ export class Catalog {
   private readonly table: string;
 
   constructor(private readonly session: CqlSession) {
-    this.table = `${quoteIdent(session.keyspace)}.dc_catalog`;
+    this.table = qualifiedTable(session.keyspace, 'dc_catalog');
   }
 
   async init(): Promise<void> {

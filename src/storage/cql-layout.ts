@@ -2,14 +2,14 @@
 // so that Cassandra's clustering order is DynamoDB's sort order (decimal numerically, text and blob
 // by unsigned bytes), and the sentinel version that makes an always-true LWT condition.
 import type { Item } from '../dynamo/types.js';
-import { Long, quoteIdent, type CqlSession, type Row } from './session.js';
+import { Long, qualifiedTable, type CqlSession, type Row } from './session.js';
 import { cqlKeyType, keyColumnValue, type TableLayout, type WriteGuard } from './translator.js';
 
 /** Versions are never zero (see nextVersion), so `IF ver != 0` holds for every row, present or not. */
 export const NO_VERSION = Long.ZERO;
 
 export function qualifiedName(layout: TableLayout): string {
-  return `${quoteIdent(layout.keyspace)}.${quoteIdent(layout.cqlTable)}`;
+  return qualifiedTable(layout.keyspace, layout.cqlTable);
 }
 
 export function keyColumnsDdl(layout: TableLayout): { columns: string; primaryKey: string } {

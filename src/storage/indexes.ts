@@ -20,7 +20,7 @@ import { getRandomValues } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 import { validation } from '../dynamo/errors.js';
 import type { AttributeValue, Item, KeySchema, KeyType } from '../dynamo/types.js';
-import { Long, quoteIdent, type CqlSession } from './session.js';
+import { Long, qualifiedTable, type CqlSession } from './session.js';
 import { cqlKeyType, keyColumnValue, StoredItem } from './translator.js';
 
 export type ProjectionType = 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
@@ -126,7 +126,7 @@ export function indexTableCql(keyspace: string, ix: IndexDefinition, table: KeyS
     cols.push(`bsk ${cqlKeyType(table.range.type)}`);
     clustering.push('bsk');
   }
-  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(keyspace)}.${quoteIdent(ix.cqlTable)} (${cols.join(', ')}, item text, PRIMARY KEY ((ipk), ${clustering.join(', ')}))`;
+  return `CREATE TABLE IF NOT EXISTS ${qualifiedTable(keyspace, ix.cqlTable)} (${cols.join(', ')}, item text, PRIMARY KEY ((ipk), ${clustering.join(', ')}))`;
 }
 
 /** The clustering columns of an index table, in order. */
@@ -157,17 +157,13 @@ export class IndexWriter {
   private readonly intents: string;
 
   constructor(private readonly session: CqlSession) {
-    this.intents = `${quoteIdent(session.keyspace)}.dc_index_intents`;
+    this.intents = qualifiedTable(session.keyspace, 'dc_index_intents');
   }
 
   async init(): Promise<void> {
     await this.session.client.execute(
       `CREATE TABLE IF NOT EXISTS ${this.intents} (bucket bigint, id timeuuid, table_name text, base_key text, touched text, version bigint, PRIMARY KEY (bucket, id))`,
     );
-  }
-
-  private table(keyspace: string, ix: IndexDefinition) {
-    return `${quoteIdent(keyspace)}.${quoteIdent(ix.cqlTable)}`;
   }
 
   /** Records, before a base write, which index keys it may change. Returns the intent's id. */
@@ -204,7 +200,7 @@ export class IndexWriter {
     const bkey = [keyColumnValue(base[t.key.hash.name]), ...(t.key.range ? [keyColumnValue(base[t.key.range.name])] : [])];
     t.indexes.forEach((ix, i) => {
       if (ix.status === 'DELETING') return;
-      const table = this.table(keyspace, ix);
+      const table = qualifiedTable(keyspace, ix.cqlTable);
       const now = indexEntry(ix, t.key, next);
       const before = [indexEntry(ix, t.key, old), ...(extraOld[i] ?? [])];
       const bWhere = t.key.range ? 'bpk = ? AND bsk = ?' : 'bpk = ?';

@@ -6,7 +6,7 @@ import { qualifiedName } from './cql-layout.js';
 import type { TableHandle } from './item-store.js';
 import { decodeIndexRow, indexClustering, type IndexDefinition } from './indexes.js';
 import type { KeySchema } from '../dynamo/types.js';
-import { Long, quoteIdent, type CqlSession, type Row } from './session.js';
+import { Long, qualifiedTable, type CqlSession, type Row } from './session.js';
 import { keyColumnValue, type StoredItem } from './translator.js';
 
 export interface SortBound {
@@ -139,7 +139,7 @@ export interface IndexTarget {
   table: KeySchema;
 }
 
-const indexTable = (t: IndexTarget) => `${quoteIdent(t.keyspace)}.${quoteIdent(t.index.cqlTable)}`;
+const indexTable = (t: IndexTarget) => qualifiedTable(t.keyspace, t.index.cqlTable);
 
 /**
  * Entries of one index partition in (index sort key, base key) order, restricted to a range of

@@ -84,6 +84,11 @@ export async function connect(config: Config, points: string[]): Promise<CqlSess
   };
 }
 
+/** keyspace.table, both quoted. */
+export function qualifiedTable(keyspace: string, table: string): string {
+  return `${quoteIdent(keyspace)}.${quoteIdent(table)}`;
+}
+
 /** A CQL identifier, quoted so case and reserved words survive. */
 export function quoteIdent(name: string): string {
   return '"' + name.replace(/"/g, '""') + '"';
