@@ -2,7 +2,6 @@
 // `serve` processes on the same node and keyspace, one with --auth off and one with --auth
 // enforce, measured alternately in one run; plus the CPU time of one verification in-process.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import aws4 from 'aws4';
 import cassandra from 'cassandra-driver';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -10,7 +9,7 @@ import { createHook } from '../src/auth/index.js';
 import type { KeyStore } from '../src/auth/key-store.js';
 import { parseRule } from '../src/auth/policy.js';
 import { defaultConfig } from '../src/config.js';
-import { benchCluster, formatRow, load, startServeProcess, type Result } from './harness.js';
+import { benchCluster, cpuMicros, formatRow, load, startServeProcess, type Result } from './harness.js';
 
 export interface AuthBenchOptions {
   seconds: number;
@@ -43,31 +42,6 @@ async function verificationMicros(): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1000 / n;
 }
 
-/**
- * CPU time (µs) used so far by a process and its direct children (serve's workers), from /proc;
- * unlike throughput it does not depend on what else the machine is running. undefined off Linux.
- */
-function cpuMicros(pid: number): number | undefined {
-  const ticks = (stat: string) => {
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) }; // utime + stime
-  };
-  try {
-    let total = ticks(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpu;
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry) || Number(entry) === pid) continue;
-      try {
-        const t = ticks(readFileSync(`/proc/${entry}/stat`, 'utf8'));
-        if (t.ppid === pid) total += t.cpu;
-      } catch {
-        /* exited meanwhile */
-      }
-    }
-    return (total * 1e6) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return undefined;
-  }
-}
 
 async function dropKeyspace(points: string[], localDc: string, keyspace: string): Promise<void> {
   const [host, port] = points[0].split(':');

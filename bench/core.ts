@@ -4,7 +4,7 @@
 import { getRandomValues } from 'node:crypto';
 import { CreateTableCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
-import { formatRow, load, serveBench, type Result } from './harness.js';
+import { formatRow, load, serveBench, withCpu, type Result } from './harness.js';
 
 const { Long } = cassandra.types;
 const ONE = cassandra.types.consistencies.localOne;
@@ -18,13 +18,15 @@ export interface CoreOptions {
   items: number;
 }
 
+type Measured = Result & { cpu: Partial<Record<'server' | 'cassandra' | 'client', number>> };
+
 interface Row {
   translator: string;
   isolation: string;
   op: string;
-  api: Result;
-  light: Result;
-  direct: Result;
+  api: Measured;
+  light: Measured;
+  direct: Measured;
 }
 
 const version = () => {
@@ -119,15 +121,10 @@ export async function runCore(o: CoreOptions): Promise<string> {
           await Promise.all(Array.from({ length: Math.min(64, o.items - i) }, (_, j) => api.put(i + j)));
         }
         type Op = (i: number) => Promise<unknown>;
+        const pids = { server: env.serverPid, cassandra: env.cluster.pid };
+        const run = (op: Op) => withCpu(pids, () => load(o.concurrency, o.seconds, op));
         const measure = async (op: string, viaSdk: Op, viaLight: Op, viaCql: Op) => {
-          const row = {
-            translator,
-            isolation,
-            op,
-            api: await load(o.concurrency, o.seconds, viaSdk),
-            light: await load(o.concurrency, o.seconds, viaLight),
-            direct: await load(o.concurrency, o.seconds, viaCql),
-          };
+          const row = { translator, isolation, op, api: await run(viaSdk), light: await run(viaLight), direct: await run(viaCql) };
           rows.push(row);
           process.stderr.write(
             `[bench] ${translator}/${isolation} ${op}: SDK ${row.api.opsPerSec.toFixed(0)}, light client ${row.light.opsPerSec.toFixed(0)}, direct CQL ${row.direct.opsPerSec.toFixed(0)} ops/s\n`,
@@ -160,9 +157,35 @@ export async function runCore(o: CoreOptions): Promise<string> {
       ]),
     ),
   ];
+  if (rows.some((r) => r.direct.cpu.cassandra !== undefined)) lines.push('', ...cpuTable(rows));
   const errors = rows.filter((r) => r.api.errors || r.light.errors || r.direct.errors);
   if (errors.length) {
     lines.push('', `Errors: ${errors.map((r) => `${r.translator}/${r.isolation} ${r.op}: SDK ${r.api.errors}, light ${r.light.errors}, direct ${r.direct.errors}`).join('; ')}`);
   }
   return lines.join('\n');
+}
+
+const us = (x: number | undefined) => (x === undefined ? '?' : Math.round(x));
+
+/**
+ * CPU per operation of each process, from /proc: less dependent on what else the machine runs than
+ * throughput (though a process's background work is spread over fewer operations when throughput
+ * is low, and contention for the cores costs CPU too). The capacity ratio is what the API would reach against direct CQL if the load
+ * generators ran on other machines and Cassandra plus the server had the cores to themselves.
+ */
+function cpuTable(rows: Row[]): string[] {
+  return [
+    'CPU per operation in µs, from /proc (background work of each process included, so low throughput inflates it). Capacity',
+    'ratio: direct Cassandra CPU / (server + Cassandra CPU through the API, light client): the API/direct throughput to expect',
+    'if the load generators ran on other machines and Cassandra and the server had these cores to themselves.',
+    '',
+    formatRow(['layout', 'isolation', 'operation', 'SDK client', 'light client', 'direct client', 'server', 'Cassandra via API', 'Cassandra direct', 'capacity ratio']),
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => {
+      const { server, cassandra } = r.light.cpu;
+      const direct = r.direct.cpu.cassandra;
+      const ratio = server !== undefined && cassandra !== undefined && direct !== undefined ? direct / (server + cassandra) : '?';
+      return formatRow([r.translator, r.isolation, r.op, us(r.api.cpu.client), us(r.light.cpu.client), us(r.direct.cpu.client), us(server), us(cassandra), us(direct), ratio]);
+    }),
+  ];
 }

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,13 +57,59 @@ export async function load(concurrency: number, seconds: number, op: (i: number)
   };
 }
 
+/**
+ * CPU time (µs) used so far by a process and its direct children (serve's workers), from /proc;
+ * unlike throughput it does not depend on what else the machine is running. undefined off Linux.
+ */
+export function cpuMicros(pid: number): number | undefined {
+  const ticks = (stat: string) => {
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) }; // utime + stime
+  };
+  try {
+    let total = ticks(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpu;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry) || Number(entry) === pid) continue;
+      try {
+        const t = ticks(readFileSync(`/proc/${entry}/stat`, 'utf8'));
+        if (t.ppid === pid) total += t.cpu;
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+    return (total * 1e6) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `run` and adds the CPU used per operation meanwhile, in µs: by each of `pids` (with their
+ * children) and by this process (`client`, the load generator).
+ */
+export async function withCpu<K extends string>(pids: Partial<Record<K, number>>, run: () => Promise<Result>): Promise<Result & { cpu: Partial<Record<K | 'client', number>> }> {
+  const entries = Object.entries(pids).filter((e): e is [string, number] => typeof e[1] === 'number');
+  const before = entries.map(([, pid]) => cpuMicros(pid));
+  const self = process.cpuUsage();
+  const res = await run();
+  const used = process.cpuUsage(self);
+  const cpu: Partial<Record<K | 'client', number>> = {};
+  if (res.ops === 0) return { ...res, cpu };
+  cpu.client = (used.user + used.system) / res.ops;
+  entries.forEach(([k, pid], i) => {
+    const a = before[i], b = cpuMicros(pid);
+    if (a !== undefined && b !== undefined) cpu[k as K] = (b - a) / res.ops;
+  });
+  return { ...res, cpu };
+}
+
 export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
 /** A Cassandra node for the benchmark: DC_BENCH_CONTACT_POINTS, or a fresh local node. */
-export async function benchCluster(): Promise<{ points: string[]; localDc: string; close(): Promise<void> }> {
+export async function benchCluster(): Promise<{ points: string[]; localDc: string; pid?: number; close(): Promise<void> }> {
   if (process.env.DC_BENCH_CONTACT_POINTS) {
     return { points: process.env.DC_BENCH_CONTACT_POINTS.split(','), localDc: process.env.DC_BENCH_LOCAL_DC ?? 'datacenter1', close: async () => {} };
   }
@@ -79,6 +125,7 @@ export async function benchCluster(): Promise<{ points: string[]; localDc: strin
   return {
     points: [`${node.address}:${node.port}`],
     localDc: node.datacenter,
+    pid: node.pid,
     async close() {
       if (!node.reused) await node.stop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -170,8 +217,10 @@ export function lightClient(endpoint: string, extraHeaders: Record<string, strin
 }
 
 export interface ServeBench {
-  cluster: { points: string[]; localDc: string };
+  cluster: { points: string[]; localDc: string; pid?: number };
   endpoint: string;
+  /** The serve process (its workers are its children): for CPU per operation. */
+  serverPid: number;
   /** The AWS SDK v3 client, and the minimal HTTP client, both pointed at `serve`. */
   sdk: DynamoDBClient;
   raw: (action: string, body: object) => Promise<void>;
@@ -202,6 +251,7 @@ export async function serveBench(keyspace: string, serveArgs: string[] = []): Pr
   return {
     cluster,
     endpoint: server.endpoint,
+    serverPid: server.pid,
     sdk,
     raw: lightClient(server.endpoint),
     cql,

@@ -28,6 +28,8 @@ export interface Config {
   consistentReadConsistency: string;
   writeConsistency: string;
   serialConsistency: string;
+  cqlConnections: number;
+  cqlCoalesce: boolean;
   embeddedAddress: string;
   embeddedPort: number;
   embeddedDataDir?: string;
@@ -118,6 +120,14 @@ export const OPTIONS: OptionSpec[] = [
   {
     key: 'serialConsistency', flag: 'serial-consistency', kind: 'string', default: 'LOCAL_SERIAL',
     choices: ['SERIAL', 'LOCAL_SERIAL'], help: 'Serial consistency of lightweight transactions',
+  },
+  {
+    key: 'cqlConnections', flag: 'cql-connections', kind: 'number', default: 1,
+    help: 'Driver connections per Cassandra node in this datacenter (each carries thousands of requests)',
+  },
+  {
+    key: 'cqlCoalesce', flag: 'cql-coalesce', kind: 'boolean', default: true,
+    help: 'Send the CQL of all requests that arrive together in one socket write (less Cassandra CPU per request)',
   },
   { key: 'embeddedAddress', flag: 'embedded-address', kind: 'string', default: '127.0.0.1', help: 'Address of the embedded node' },
   { key: 'embeddedPort', flag: 'embedded-port', kind: 'number', default: 9042, help: 'CQL port of the embedded node' },

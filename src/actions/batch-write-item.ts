@@ -4,7 +4,7 @@ import type { Item } from '../dynamo/types.js';
 import { anyObject, compileValidator, list, map, obj } from '../dynamo/validation.js';
 import { keyOf } from '../storage/translator.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { ITEM_REQUEST, checkItemKey, checkItemSize, keyFromRequest, writeUnits } from './item-common.js';
+import { ITEM_REQUEST, capacityNeedsOld, checkItemKey, checkItemSize, keyFromRequest, sumCapacity, writeCapacity } from './item-common.js';
 
 const WRITE_REQUEST = obj({
   PutRequest: obj({ Item: map(anyObject()) }, ['Item']),
@@ -61,16 +61,23 @@ export const batchWriteItem: ActionSpec = {
         return { name, table, writes };
       }),
     );
+    // Capacity is sized by the old item as well (DynamoDB's rule for puts and deletes), so asking
+    // for it makes each write read the item it replaces.
+    const withOld = capacityNeedsOld(req);
+    type Outcome = { ok: true; capacity?: Record<string, unknown> } | { ok: false };
     const results = await Promise.all(
       plans.map((p) =>
         Promise.all(
           p.writes.map((w) =>
-            (w.kind === 'put' ? ctx.store.putBlind(p.table, w.item) : ctx.store.deleteBlind(p.table, w.key)).then(
-              () => true,
-              (e) => {
+            (w.kind === 'put' ? ctx.store.putBlind(p.table, w.item, withOld) : ctx.store.deleteBlind(p.table, w.key, withOld)).then(
+              (old): Outcome => ({
+                ok: true,
+                capacity: writeCapacity(req.ReturnConsumedCapacity, p.table.entry.definition, old, w.kind === 'put' ? w.item : undefined),
+              }),
+              (e): Outcome => {
                 if (e instanceof DynamoError) throw e;
                 // A write Cassandra could not take is handed back, as DynamoDB does under throttling.
-                return false;
+                return { ok: false };
               },
             ),
           ),
@@ -78,15 +85,17 @@ export const batchWriteItem: ActionSpec = {
       ),
     );
     const unprocessed: Record<string, unknown[]> = {};
-    const capacity: { TableName: string; CapacityUnits: number }[] = [];
+    const capacity: Record<string, unknown>[] = [];
     plans.forEach((p, i) => {
-      const left = p.writes.filter((_, j) => !results[i][j]).map((w) => w.request);
+      const left = p.writes.filter((_, j) => !results[i][j].ok).map((w) => w.request);
       if (left.length) unprocessed[p.name] = left;
-      const units = p.writes.reduce((n, w, j) => n + (results[i][j] ? writeUnits(w.kind === 'put' ? itemSize(w.item) : 0) : 0), 0);
-      capacity.push({ TableName: p.name, CapacityUnits: units });
+      if (withOld) {
+        const done = results[i].flatMap((r) => (r.ok && r.capacity ? [r.capacity] : []));
+        capacity.push(sumCapacity(p.name, req.ReturnConsumedCapacity === 'INDEXES', done));
+      }
     });
     const out: Record<string, unknown> = { UnprocessedItems: unprocessed };
-    if (req.ReturnConsumedCapacity === 'TOTAL' || req.ReturnConsumedCapacity === 'INDEXES') out.ConsumedCapacity = capacity;
+    if (withOld) out.ConsumedCapacity = capacity;
     return out;
   },
 };

@@ -152,5 +152,28 @@ export function writeCapacity(mode: unknown, def: TableDefinition, old: Item | u
   return out;
 }
 
+type Units = { CapacityUnits: number };
+
+/** Several writes' ConsumedCapacity on one table as one entry (BatchWriteItem), by index too. */
+export function sumCapacity(table: string, byIndex: boolean, parts: Record<string, unknown>[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { TableName: table, CapacityUnits: 0 };
+  const add = (into: Record<string, unknown>, key: string, units: number) => {
+    into[key] = { CapacityUnits: ((into[key] as Units | undefined)?.CapacityUnits ?? 0) + units };
+  };
+  for (const part of parts) {
+    out.CapacityUnits = (out.CapacityUnits as number) + (part.CapacityUnits as number);
+    if (!byIndex) continue;
+    add(out, 'Table', (part.Table as Units).CapacityUnits);
+    for (const kind of ['GlobalSecondaryIndexes', 'LocalSecondaryIndexes']) {
+      const indexes = part[kind] as Record<string, Units> | undefined;
+      if (!indexes) continue;
+      const into = (out[kind] ??= {}) as Record<string, unknown>;
+      for (const [name, u] of Object.entries(indexes)) add(into, name, u.CapacityUnits);
+    }
+  }
+  if (byIndex && !out.Table) out.Table = { CapacityUnits: 0 };
+  return out;
+}
+
 /** Whether a write must read the old item to report its capacity (sized by old and new). */
 export const capacityNeedsOld = (req: Record<string, unknown>) => wantsCapacity(req.ReturnConsumedCapacity);

@@ -76,21 +76,22 @@ export class ItemStore {
 
   // The blind writes need no old item, except on a table with indexes, whose entries for the old
   // item must go: there they become read-modify-writes (internal ones, allowed under forbid_rmw).
+  // `withOld` asks for the old item anyway (e.g. to size consumed capacity); it is returned when read.
 
-  async putBlind(h: TableHandle, item: Item): Promise<void> {
-    if (hasIndexes(h)) {
-      await this.mutate(h, item, () => ({ mutation: { kind: 'put', item }, result: undefined }), true);
-      return;
+  async putBlind(h: TableHandle, item: Item, withOld = false): Promise<Item | undefined> {
+    if (hasIndexes(h) || withOld) {
+      return this.mutate(h, item, (old) => ({ mutation: { kind: 'put', item }, result: old?.item }), true);
     }
     await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), nextVersion());
+    return undefined;
   }
 
-  async deleteBlind(h: TableHandle, key: Item): Promise<void> {
-    if (hasIndexes(h)) {
-      await this.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete' } : { kind: 'none' }, result: undefined }), true);
-      return;
+  async deleteBlind(h: TableHandle, key: Item, withOld = false): Promise<Item | undefined> {
+    if (hasIndexes(h) || withOld) {
+      return this.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete' } : { kind: 'none' }, result: old?.item }), true);
     }
     await h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h));
+    return undefined;
   }
 
   async updateBlind(h: TableHandle, key: Item, update: BlindUpdate): Promise<void> {

@@ -49,7 +49,7 @@ export async function connect(config: Config, points: string[]): Promise<CqlSess
     contactPoints: hosts,
     protocolOptions: { port },
     localDataCenter: config.localDc,
-    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2, [cassandra.types.distance.remote]: 1 } },
+    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: config.cqlConnections, [cassandra.types.distance.remote]: 1 } },
     socketOptions: { readTimeout: 20000, connectTimeout: 10000 },
     queryOptions: { prepare: true },
   };
@@ -74,14 +74,37 @@ export async function connect(config: Config, points: string[]): Promise<CqlSess
     write: level(config.writeConsistency),
     serial: level(config.serialConsistency),
   };
+  const run: Execute = (query, params, cl, serial) =>
+    client.execute(query, params, { prepare: true, consistency: cl, serialConsistency: serial ?? consistency.serial });
   return {
     client,
     keyspace: config.keyspace,
     consistency,
-    execute: (query, params, cl, serial) =>
-      client.execute(query, params, { prepare: true, consistency: cl, serialConsistency: serial ?? consistency.serial }),
+    execute: config.cqlCoalesce ? coalesced(run) : run,
     shutdown: () => client.shutdown(),
   };
+}
+
+type Execute = CqlSession['execute'];
+
+/**
+ * Holds statements until the event loop's check phase, then issues them together. The driver
+ * sends what is queued within one tick as one socket write, but each HTTP request is its own
+ * tick; deferring to setImmediate gathers every request of one poll phase into one write, and
+ * Cassandra answers them in few writes too. Its CPU per request drops by half or more under
+ * load (see README, benchmarks); an idle server adds no measurable delay.
+ */
+function coalesced(run: Execute): Execute {
+  let pending: (() => void)[] = [];
+  const flush = () => {
+    const batch = pending;
+    pending = [];
+    for (const start of batch) start();
+  };
+  return (query, params, cl, serial) =>
+    new Promise((resolve, reject) => {
+      if (pending.push(() => run(query, params, cl, serial).then(resolve, reject)) === 1) setImmediate(flush);
+    });
 }
 
 /** keyspace.table, both quoted. */

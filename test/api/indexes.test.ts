@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateTableCommand, DeleteItemCommand, DescribeTableCommand, PutItemCommand, QueryCommand, ScanCommand,
+  BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DescribeTableCommand, PutItemCommand, QueryCommand, ScanCommand,
   UpdateItemCommand, UpdateTableCommand, type AttributeValue, type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { TEST_TRANSLATORS, errorOf, startTestServer, type TestServer } from '../helpers/server.js';
@@ -144,6 +144,38 @@ for (const translator of TEST_TRANSLATORS) {
       );
       assert.deepEqual(read.ConsumedCapacity, { TableName: T, CapacityUnits: 0.5, Table: { CapacityUnits: 0 }, GlobalSecondaryIndexes: { 'by-state': { CapacityUnits: 0.5 } } });
       await t.client.send(new DeleteItemCommand({ TableName: T, Key: { customer: S('cap'), id: S('1') } }));
+    });
+
+    test('BatchWriteItem ConsumedCapacity sums each write, per index with INDEXES', async () => {
+      const big = 'x'.repeat(1500); // 2 write units in the table and in the ALL index
+      const write = await t.client.send(
+        new BatchWriteItemCommand({
+          RequestItems: {
+            [T]: [
+              { PutRequest: { Item: { customer: S('bw'), id: S('1'), state: S('s1'), placed: N(1), amount: N(5), note: S(big) } } },
+              { PutRequest: { Item: { customer: S('bw'), id: S('2') } } }, // in no index: sparse
+            ],
+          },
+          ReturnConsumedCapacity: 'INDEXES',
+        }),
+      );
+      assert.deepEqual(write.ConsumedCapacity, [
+        {
+          TableName: T,
+          CapacityUnits: 2 + 1 + 1 + 2 + 2,
+          Table: { CapacityUnits: 3 },
+          GlobalSecondaryIndexes: { 'by-state': { CapacityUnits: 1 }, 'state-all': { CapacityUnits: 2 } },
+          LocalSecondaryIndexes: { 'by-total': { CapacityUnits: 2 } },
+        },
+      ]);
+      // A delete is sized by the item it removes, and removes its index entries too.
+      const removed = await t.client.send(
+        new BatchWriteItemCommand({
+          RequestItems: { [T]: [{ DeleteRequest: { Key: { customer: S('bw'), id: S('1') } } }, { DeleteRequest: { Key: { customer: S('bw'), id: S('2') } } }] },
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      assert.deepEqual(removed.ConsumedCapacity, [{ TableName: T, CapacityUnits: 2 + 1 + 1 + 2 + 2 }]);
     });
 
     test('index key types are checked at write time; bad index reads are refused', async () => {

@@ -1,0 +1,11 @@
+import cassandra from 'cassandra-driver';
+const c = new cassandra.Client({ contactPoints: ['127.0.0.1:19142'], localDataCenter: 'datacenter1' });
+await c.connect();
+const r = await c.execute("SELECT keyspace_name, table_name FROM system_schema.tables WHERE keyspace_name='benchks'");
+const t = r.rows.find(x => x.table_name !== 'catalog' && !x.table_name.startsWith('_') && x.table_name!=='intents') ; console.log(r.rows.map(x=>x.table_name));
+const cols = await c.execute("SELECT column_name FROM system_schema.columns WHERE keyspace_name='benchks' AND table_name=?", [process.argv[2]]); console.log(cols.rows.map(x=>x.column_name));
+const q = `SELECT * FROM benchks."${process.argv[2]}" WHERE ${process.argv[3]} = ?`;
+let n = 0; const end = Date.now() + 10000; const t0 = process.cpuUsage();
+await Promise.all(Array.from({ length: +(process.argv[4]||32) }, async () => { while (Date.now() < end) { await c.execute(q, ['k7'], { prepare: true }); n++; } }));
+const u = process.cpuUsage(t0); console.log('ops/s', n / 10, 'client cpu us/op', ((u.user + u.system) / n).toFixed(0));
+await c.shutdown();
