@@ -1,6 +1,7 @@
 // What the item actions share: key checks against the table's schema, DynamoDB's capacity
 // arithmetic, ReturnValues handling and the common request members.
 import { conditionalCheckFailed, validation } from '../dynamo/errors.js';
+import { HASH_KEY_LIMIT, RANGE_KEY_LIMIT, emptyKeyValue, keyBytes } from '../dynamo/key-values.js';
 import { evaluateCondition, type Condition } from '../dynamo/expressions/index.js';
 import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import type { AttributeValue, Item, KeySchema } from '../dynamo/types.js';
@@ -32,19 +33,14 @@ export const ATTRIBUTES_TO_GET = list(str({ min: 1, max: 255 }), { min: 1 });
 
 const typeOf = (v: AttributeValue) => Object.keys(v)[0];
 
-function checkKeyValue(name: string, value: AttributeValue, isHash: boolean): void {
-  const v = value as Record<string, string>;
-  const text = v.S ?? v.B;
-  if (text === '') {
-    throw validation(
-      `One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty ${'S' in v ? 'string' : 'binary'} value. Key: ${name}`,
-    );
-  }
-  const bytes = 'S' in v ? Buffer.byteLength(v.S, 'utf8') : 'B' in v ? Buffer.from(v.B, 'base64').length : 0;
-  if (isHash && bytes > 2048) {
+export function checkKeyValue(name: string, value: AttributeValue, isHash: boolean): void {
+  const empty = emptyKeyValue(name, value);
+  if (empty) throw validation(empty);
+  const bytes = keyBytes(value);
+  if (isHash && bytes > HASH_KEY_LIMIT) {
     throw validation('One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes');
   }
-  if (!isHash && bytes > 1024) {
+  if (!isHash && bytes > RANGE_KEY_LIMIT) {
     throw validation('One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes');
   }
 }

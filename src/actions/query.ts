@@ -6,9 +6,9 @@ import { anyObject, bool, compileValidator, int, map, obj, oneOf, str } from '..
 import { indexClusteringValues } from '../storage/indexes.js';
 import { indexPartitionItems, partitionItems, prefixSuccessor, type SortRange } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { ATTRIBUTES_TO_GET, ITEM_REQUEST } from './item-common.js';
+import { ATTRIBUTES_TO_GET, ITEM_REQUEST, checkKeyValue } from './item-common.js';
+import { HASH_KEY_LIMIT, emptyKeyValue, keyBytes } from '../dynamo/key-values.js';
 import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
-import { normalizeItem } from '../dynamo/attribute-values.js';
 
 export const SELECT = oneOf(['ALL_ATTRIBUTES', 'ALL_PROJECTED_ATTRIBUTES', 'SPECIFIC_ATTRIBUTES', 'COUNT']);
 export const READ_REQUEST = {
@@ -86,6 +86,11 @@ export const query: ActionSpec = {
     const ix = resolveIndex(def, req);
     const schema = ix ? ix.key : def.key;
     const kc = extractKeyCondition(compiled.keyCondition, schema);
+    for (const [name, v] of [[schema.hash.name, kc.hash], ...(kc.range?.values ?? []).map((x) => [schema.range!.name, x] as const)] as const) {
+      const empty = emptyKeyValue(name, v, ix?.name);
+      if (empty) throw validation(empty);
+    }
+    for (const v of kc.range?.values ?? []) checkKeyValue(schema.range!.name, v, false);
     if (compiled.filter) checkQueryFilterKeys(compiled.filter, schema, req.QueryFilter !== undefined);
     const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
     const forward = req.ScanIndexForward !== false;
@@ -93,8 +98,7 @@ export const query: ActionSpec = {
     const { consistent, level, limit, rows } = readSettings(ctx, req);
     let after: Item | undefined;
     if (req.ExclusiveStartKey) {
-      checkStartKey(req.ExclusiveStartKey, def.key, ix);
-      after = normalizeItem(req.ExclusiveStartKey);
+      after = checkStartKey(req.ExclusiveStartKey, def.key, ix);
       const startSort = schema.range && after[schema.range.name];
       if (compareAttributeValues(after[schema.hash.name], kc.hash) !== 0 || (startSort && !inRange(startSort, range))) {
         throw validation('The provided starting key does not match the range key predicate');
@@ -108,6 +112,9 @@ export const query: ActionSpec = {
         else range.upper = { value: startSort, inclusive: false };
       }
     }
+    // No item can carry a partition key over DynamoDB's 2048-byte limit (and Cassandra refuses keys
+    // over 64 KiB): DynamoDB answers such a Query with nothing, so does this.
+    if (keyBytes(kc.hash) > HASH_KEY_LIMIT) return pageResponse(req, { items: [], count: 0, scanned: 0, bytes: 0 }, countOnly, consistent, ix);
     let source;
     if (ix) {
       const target = { keyspace: ctx.session.keyspace, index: ix, table: def.key };

@@ -1,7 +1,7 @@
 // One page of a Query or Scan, by DynamoDB's rules: Limit counts items evaluated (before the
 // filter), a page also ends once 1 MB of items has been read, and LastEvaluatedKey is the key of
 // the last item evaluated. Items flow in from a Cassandra stream; only the page is held.
-import { itemSize } from '../dynamo/attribute-values.js';
+import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import { validation } from '../dynamo/errors.js';
 import { evaluateCondition, projectItem, type Condition, type Path } from '../dynamo/expressions/index.js';
 import type { Item, KeySchema } from '../dynamo/types.js';
@@ -9,7 +9,8 @@ import type { TableDefinition } from '../storage/catalog.js';
 import { projectedNames, type IndexDefinition } from '../storage/indexes.js';
 import type { StoredItem } from '../storage/translator.js';
 import { RawJson, type ActionContext, type Request } from './context.js';
-import { consumedCapacity, readUnits } from './item-common.js';
+import { checkKeyValue, consumedCapacity, readUnits } from './item-common.js';
+import { emptyKeyValue } from '../dynamo/key-values.js';
 
 export const PAGE_BYTES = 1024 * 1024;
 
@@ -92,18 +93,31 @@ export function checkSelect(req: Request, projection: Path[] | undefined, onInde
   return select === 'COUNT';
 }
 
-/** ExclusiveStartKey must name exactly the key attributes, with the right types. */
-export function checkStartKey(start: Item, schema: KeySchema, ix?: IndexDefinition): void {
+/**
+ * ExclusiveStartKey must name exactly the key attributes, with the right types, not empty and
+ * within the key size limits. Returns it normalized.
+ */
+export function checkStartKey(raw: Item, schema: KeySchema, ix?: IndexDefinition): Item {
   const names = pageKeyNames(schema, ix);
-  const given = Object.keys(start);
-  if (given.length !== names.length || !names.every((n) => start[n])) {
+  const given = Object.keys(raw);
+  if (given.length !== names.length || !names.every((n) => raw[n])) {
     throw validation("Exclusive Start Key must have same size as table's key schema");
   }
-  for (const k of [schema.hash, schema.range, ix?.key.hash, ix?.key.range]) {
+  const keys = [schema.hash, schema.range, ix?.key.hash, ix?.key.range];
+  for (const k of keys) {
     if (!k) continue;
-    const v = start[k.name];
+    const v = raw[k.name];
     if (!v || Object.keys(v)[0] !== k.type) throw validation('The provided starting key is invalid: The provided key element does not match the schema');
   }
+  const start = normalizeItem(raw);
+  keys.forEach((k, i) => {
+    if (!k) return;
+    const ofIndex = i >= 2 && k.name !== schema.hash.name && k.name !== schema.range?.name;
+    const empty = emptyKeyValue(k.name, start[k.name], ofIndex ? ix!.name : undefined);
+    if (empty) throw validation(`The provided starting key is invalid: ${empty}`);
+    checkKeyValue(k.name, start[k.name], i % 2 === 0);
+  });
+  return start;
 }
 
 /** The index a Query or Scan names, checked as DynamoDB checks it. */

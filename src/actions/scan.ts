@@ -3,9 +3,7 @@ import { compileRequestExpressions } from '../dynamo/expressions/index.js';
 import { anyObject, compileValidator, int, map, obj } from '../dynamo/validation.js';
 import { indexClusteringValues } from '../storage/indexes.js';
 import { indexTokenRangeItems, segmentRange, tokenRangeItems } from '../storage/range-reader.js';
-import { normalizeItem } from '../dynamo/attribute-values.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { keyFromRequest } from './item-common.js';
 import { READ_REQUEST } from './query.js';
 import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
 
@@ -39,8 +37,7 @@ export const scan: ActionSpec = {
     const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
     let start;
     if (req.ExclusiveStartKey) {
-      checkStartKey(req.ExclusiveStartKey, def.key, ix);
-      start = ix ? normalizeItem(req.ExclusiveStartKey) : keyFromRequest(def.key, req.ExclusiveStartKey);
+      start = checkStartKey(req.ExclusiveStartKey, def.key, ix);
     }
     // Segments are equal slices of the token ring: disjoint, and together the whole table.
     const { lo, hi } = segmentRange(segment ?? 0, total ?? 1);

@@ -19,6 +19,7 @@
 import { getRandomValues } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 import { validation } from '../dynamo/errors.js';
+import { HASH_KEY_LIMIT, RANGE_KEY_LIMIT, emptyKeyValue, keyBytes } from '../dynamo/key-values.js';
 import type { AttributeValue, Item, KeySchema, KeyType } from '../dynamo/types.js';
 import { Long, qualifiedTable, type CqlSession } from './session.js';
 import { cqlKeyType, keyColumnValue, StoredItem } from './translator.js';
@@ -62,7 +63,8 @@ export function nextVersion(previous?: Long | null): Long {
 
 /**
  * Checks an item's index key attributes the way DynamoDB does at write time: an attribute used as
- * an index key must have the declared type and may not be an empty string or binary.
+ * an index key must have the declared type, may not be an empty string or binary, and is held to the
+ * table's key size limits.
  */
 export function checkIndexKeys(indexes: IndexDefinition[] | undefined, item: Item): void {
   if (!indexes) return;
@@ -75,11 +77,11 @@ export function checkIndexKeys(indexes: IndexDefinition[] | undefined, item: Ite
           `One or more parameter values were invalid: Type mismatch for Index Key ${k.name} Expected: ${k.type} Actual: ${typeOf(v)} IndexName: ${ix.name}`,
         );
       }
-      const text = (v as { S?: string; B?: string }).S ?? (v as { B?: string }).B;
-      if (text === '') {
-        throw validation(
-          `One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty ${'S' in v ? 'string' : 'binary'} value. IndexName: ${ix.name}, IndexKey: ${k.name}`,
-        );
+      const empty = emptyKeyValue(k.name, v, ix.name);
+      if (empty) throw validation(empty);
+      if (keyBytes(v) > (k === ix.key.hash ? HASH_KEY_LIMIT : RANGE_KEY_LIMIT)) {
+        // DynamoDB Local's words; Amazon DynamoDB's are not documented.
+        throw validation('One or more parameter values were invalid: Size limit exceeded');
       }
     }
   }
@@ -95,6 +97,8 @@ export function projectedNames(ix: IndexDefinition, table: KeySchema): Set<strin
   return names;
 }
 
+const fitsKey = (name: string, v: AttributeValue, limit: number) => !emptyKeyValue(name, v) && keyBytes(v) <= limit;
+
 /** The entry of `item` in `ix`, or undefined when the item lacks the index key (sparse). */
 export function indexEntry(ix: IndexDefinition, table: KeySchema, item: Item | undefined): IndexEntry | undefined {
   if (!item) return undefined;
@@ -102,6 +106,9 @@ export function indexEntry(ix: IndexDefinition, table: KeySchema, item: Item | u
   const isk = ix.key.range ? item[ix.key.range.name] : undefined;
   if (!ipk || typeOf(ipk) !== ix.key.hash.type) return undefined;
   if (ix.key.range && (!isk || typeOf(isk) !== ix.key.range.type)) return undefined;
+  // Values a write would have been refused for (items older than the index, being backfilled):
+  // DynamoDB leaves them out of the index as violations; Cassandra could not store them anyway.
+  if (!fitsKey(ix.key.hash.name, ipk, HASH_KEY_LIMIT) || (isk && !fitsKey(ix.key.range!.name, isk, RANGE_KEY_LIMIT))) return undefined;
   const names = projectedNames(ix, table);
   let projected: Item = item;
   if (names) {

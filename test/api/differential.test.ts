@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import aws4 from 'aws4';
 import { startDynamoDBLocal, type DynamoDBLocal } from '../helpers/dynamodb-local.js';
-import { TEST_TRANSLATORS, startTestServer, type TestServer } from '../helpers/server.js';
+import { TEST_TRANSLATORS, startTestServer } from '../helpers/server.js';
 
 /** unordered: item lists are compared as sets (Scan order and batch responses are unspecified). */
 type Step = [label: string, action: string, body: Record<string, unknown>, options?: { unordered?: boolean }];
@@ -125,6 +125,14 @@ const STEPS: Step[] = [
   ['error: consistent read on gsi', 'Query', { TableName: 'diff-ix', IndexName: 'gsi', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': S('odd') }, ConsistentRead: true }],
   ['error: all attributes on keys-only gsi', 'Query', { TableName: 'diff-ix', IndexName: 'gsi', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': S('odd') }, Select: 'ALL_ATTRIBUTES' }],
   ['error: index key type', 'PutItem', { TableName: 'diff-ix', Item: { h: S('a'), r: N('99'), g: N('1') } }],
+  ['error: empty hash key value in query', 'Query', { TableName: 'diff-range', KeyConditionExpression: 'h = :h', ExpressionAttributeValues: { ':h': S('') } }],
+  ['error: empty legacy hash key value', 'Query', { TableName: 'diff-range', KeyConditions: { h: { ComparisonOperator: 'EQ', AttributeValueList: [S('')] } } }],
+  ['error: empty gsi key value in query', 'Query', { TableName: 'diff-ix', IndexName: 'gsi', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': S('') } }],
+  ['error: empty lsi sort key value in query', 'Query', { TableName: 'diff-ix', IndexName: 'lsi', KeyConditionExpression: 'h = :h AND l < :l', ExpressionAttributeValues: { ':h': S('a'), ':l': S('') } }],
+  ['query with a partition key over the size limit finds nothing', 'Query', { TableName: 'diff-range', KeyConditionExpression: 'h = :h', ExpressionAttributeValues: { ':h': S('x'.repeat(70_000)) } }],
+  ['gsi query with a key over the size limit finds nothing', 'Query', { TableName: 'diff-ix', IndexName: 'gsi', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': S('x'.repeat(3000)) } }],
+  ['error: query sort key over the size limit', 'Query', { TableName: 'diff-ix', IndexName: 'lsi', KeyConditionExpression: 'h = :h AND l > :l', ExpressionAttributeValues: { ':h': S('a'), ':l': S('x'.repeat(1500)) } }],
+  ['error: index key over the size limit', 'PutItem', { TableName: 'diff-ix', Item: { h: S('a'), r: N('98'), g: S('x'.repeat(70_000)), gs: N('1') } }],
   ['error: unknown index', 'Query', { TableName: 'diff-ix', IndexName: 'nope', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': S('odd') } }],
   // Errors: only the error type is compared (DynamoDB Local's messages differ from DynamoDB's).
   ['error: missing table', 'GetItem', { TableName: 'no-such-table', Key: key('a') }],

@@ -178,6 +178,20 @@ for (const translator of TEST_TRANSLATORS) {
       assert.deepEqual(removed.ConsumedCapacity, [{ TableName: T, CapacityUnits: 2 + 1 + 1 + 2 + 2 }]);
     });
 
+    test('empty key values in a Query are refused with DynamoDB messages (Cassandra refuses empty partition keys)', async () => {
+      const q = (input: Omit<QueryCommandInput, 'TableName'>) => errorOf(() => t.client.send(new QueryCommand({ TableName: T, ...input } as QueryCommandInput)));
+      const table = await q({ KeyConditionExpression: 'customer = :c', ExpressionAttributeValues: { ':c': S('') } });
+      assert.equal(table.name, 'ValidationException');
+      assert.equal(table.message, 'One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: customer');
+      const gsi = await q({ IndexName: 'by-state', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('') } });
+      assert.equal(
+        gsi.message,
+        'One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: by-state, IndexKey: state',
+      );
+      const start = await q({ IndexName: 'state-all', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('x') }, ExclusiveStartKey: { state: S(''), customer: S('c'), id: S('1') } });
+      assert.match(start.message, /^The provided starting key is invalid: .*IndexName: state-all, IndexKey: state$/);
+    });
+
     test('index key types are checked at write time; bad index reads are refused', async () => {
       const bad = await errorOf(() => put({ customer: S('x'), id: S('1'), state: N(5) }));
       assert.equal(bad.name, 'ValidationException');
