@@ -4,7 +4,7 @@
 import { getRandomValues } from 'node:crypto';
 import { CreateTableCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
-import { formatRow, load, serveBench, withCpu, type Result } from './harness.js';
+import { formatRow, hasWrk, load, serveBench, withCpu, wrkLoad, type Result } from './harness.js';
 
 const { Long } = cassandra.types;
 const ONE = cassandra.types.consistencies.localOne;
@@ -26,6 +26,8 @@ interface Row {
   op: string;
   api: Measured;
   light: Measured;
+  /** wrk, when installed: the server's capacity without a Node client's CPU on the same cores. */
+  wrk?: Measured;
   direct: Measured;
 }
 
@@ -123,17 +125,31 @@ export async function runCore(o: CoreOptions): Promise<string> {
         type Op = (i: number) => Promise<unknown>;
         const pids = { server: env.serverPid, cassandra: env.cluster.pid };
         const run = (op: Op) => withCpu(pids, () => load(o.concurrency, o.seconds, op));
-        const measure = async (op: string, viaSdk: Op, viaLight: Op, viaCql: Op) => {
-          const row = { translator, isolation, op, api: await run(viaSdk), light: await run(viaLight), direct: await run(viaCql) };
+        // The same requests for wrk, as templates whose {i} it fills with a key number.
+        const key = { pk: { S: 'k{i}' } };
+        const wrkBodies = {
+          get: { action: 'GetItem', body: { TableName: table, Key: key } },
+          put: { action: 'PutItem', body: { TableName: table, Item: { ...payload(0), ...key } } },
+          update: { action: 'UpdateItem', body: { ...updateRequest(0, false), Key: key } },
+          conditional: { action: 'UpdateItem', body: { ...updateRequest(0, true), Key: key } },
+        };
+        const viaWrk = (w: { action: string; body: object }) => () =>
+          withCpu(pids, () => wrkLoad(env.endpoint, w.action, JSON.stringify(w.body), o.items, o.concurrency, o.seconds));
+        const wrk = hasWrk();
+        const measure = async (op: string, viaSdk: Op, viaLight: Op, viaCql: Op, w: { action: string; body: object }) => {
+          const row: Row = {
+            translator, isolation, op,
+            api: await run(viaSdk), light: await run(viaLight), wrk: wrk ? await viaWrk(w)() : undefined, direct: await run(viaCql),
+          };
           rows.push(row);
           process.stderr.write(
-            `[bench] ${translator}/${isolation} ${op}: SDK ${row.api.opsPerSec.toFixed(0)}, light client ${row.light.opsPerSec.toFixed(0)}, direct CQL ${row.direct.opsPerSec.toFixed(0)} ops/s\n`,
+            `[bench] ${translator}/${isolation} ${op}: SDK ${row.api.opsPerSec.toFixed(0)}, light client ${row.light.opsPerSec.toFixed(0)},${row.wrk ? ` wrk ${row.wrk.opsPerSec.toFixed(0)},` : ''} direct CQL ${row.direct.opsPerSec.toFixed(0)} ops/s\n`,
           );
         };
-        if (isolation === 'always') await measure('GetItem', api.get, light.get, direct.get);
-        await measure('PutItem', api.put, light.put, direct.put);
-        await measure('UpdateItem SET', api.update, light.update, doc ? direct.rmw : direct.merge);
-        if (isolation === 'always') await measure('UpdateItem conditional', api.conditional, light.conditional, direct.rmw);
+        if (isolation === 'always') await measure('GetItem', api.get, light.get, direct.get, wrkBodies.get);
+        await measure('PutItem', api.put, light.put, direct.put, wrkBodies.put);
+        await measure('UpdateItem SET', api.update, light.update, doc ? direct.rmw : direct.merge, wrkBodies.update);
+        if (isolation === 'always') await measure('UpdateItem conditional', api.conditional, light.conditional, direct.rmw, wrkBodies.conditional);
       }
     }
   } finally {
@@ -142,25 +158,27 @@ export async function runCore(o: CoreOptions): Promise<string> {
   const lines = [
     `Concurrency ${o.concurrency}, ${o.seconds} s per measurement, ${o.items} items of ~1 KB, serve with ${o.workers} worker(s); latencies in ms.`,
     '',
-    'SDK: the AWS SDK v3 client; light: a minimal keep-alive HTTP client sending the same JSON (isolates the',
-    "server's cost from the SDK's); direct: the same CQL through cassandra-driver, prepared.",
+    'SDK: the AWS SDK v3 client; light: a minimal keep-alive HTTP client in Node sending the same JSON (isolates the',
+    "server's cost from the SDK's); wrk: the same JSON from wrk, a load generator in C whose CPU per request is a",
+    "fraction of any Node client's (- when wrk is not installed); direct: the same CQL through cassandra-driver, prepared.",
     '',
-    formatRow(['layout', 'isolation', 'operation', 'SDK ops/s', 'SDK p50', 'SDK p99', 'light ops/s', 'light p50', 'direct ops/s', 'direct p50', 'direct p99', 'SDK/direct', 'light/direct']),
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    formatRow(['layout', 'isolation', 'operation', 'SDK ops/s', 'SDK p50', 'SDK p99', 'light ops/s', 'light p50', 'wrk ops/s', 'wrk p50', 'wrk p99', 'direct ops/s', 'direct p50', 'direct p99', 'SDK/direct', 'light/direct', 'wrk/direct']),
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) =>
       formatRow([
         r.translator, r.isolation, r.op,
         Math.round(r.api.opsPerSec), r.api.p50, r.api.p99,
         Math.round(r.light.opsPerSec), r.light.p50,
+        r.wrk ? Math.round(r.wrk.opsPerSec) : '-', r.wrk ? r.wrk.p50 : '-', r.wrk ? r.wrk.p99 : '-',
         Math.round(r.direct.opsPerSec), r.direct.p50, r.direct.p99,
-        r.api.opsPerSec / r.direct.opsPerSec, r.light.opsPerSec / r.direct.opsPerSec,
+        r.api.opsPerSec / r.direct.opsPerSec, r.light.opsPerSec / r.direct.opsPerSec, r.wrk ? r.wrk.opsPerSec / r.direct.opsPerSec : '-',
       ]),
     ),
   ];
   if (rows.some((r) => r.direct.cpu.cassandra !== undefined)) lines.push('', ...cpuTable(rows));
-  const errors = rows.filter((r) => r.api.errors || r.light.errors || r.direct.errors);
+  const errors = rows.filter((r) => r.api.errors || r.light.errors || r.wrk?.errors || r.direct.errors);
   if (errors.length) {
-    lines.push('', `Errors: ${errors.map((r) => `${r.translator}/${r.isolation} ${r.op}: SDK ${r.api.errors}, light ${r.light.errors}, direct ${r.direct.errors}`).join('; ')}`);
+    lines.push('', `Errors: ${errors.map((r) => `${r.translator}/${r.isolation} ${r.op}: SDK ${r.api.errors}, light ${r.light.errors}, wrk ${r.wrk?.errors ?? '-'}, direct ${r.direct.errors}`).join('; ')}`);
   }
   return lines.join('\n');
 }
@@ -176,13 +194,13 @@ const us = (x: number | undefined) => (x === undefined ? '?' : Math.round(x));
 function cpuTable(rows: Row[]): string[] {
   return [
     'CPU per operation in µs, from /proc (background work of each process included, so low throughput inflates it). Capacity',
-    'ratio: direct Cassandra CPU / (server + Cassandra CPU through the API, light client): the API/direct throughput to expect',
+    'ratio: direct Cassandra CPU / (server + Cassandra CPU through the API, under wrk when installed, else the light client): the API/direct throughput to expect',
     'if the load generators ran on other machines and Cassandra and the server had these cores to themselves.',
     '',
     formatRow(['layout', 'isolation', 'operation', 'SDK client', 'light client', 'direct client', 'server', 'Cassandra via API', 'Cassandra direct', 'capacity ratio']),
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => {
-      const { server, cassandra } = r.light.cpu;
+      const { server, cassandra } = (r.wrk ?? r.light).cpu;
       const direct = r.direct.cpu.cassandra;
       const ratio = server !== undefined && cassandra !== undefined && direct !== undefined ? direct / (server + cassandra) : '?';
       return formatRow([r.translator, r.isolation, r.op, us(r.api.cpu.client), us(r.light.cpu.client), us(r.direct.cpu.client), us(server), us(cassandra), us(direct), ratio]);

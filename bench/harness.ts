@@ -1,10 +1,10 @@
 // Benchmark building blocks: a closed-loop load generator at fixed concurrency, latency
 // percentiles, and the Cassandra node / server processes the benchmarks run against.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,6 +101,59 @@ export async function withCpu<K extends string>(pids: Partial<Record<K, number>>
     if (a !== undefined && b !== undefined) cpu[k as K] = (b - a) / res.ops;
   });
   return { ...res, cpu };
+}
+
+/** Whether wrk (a load generator in C: Debian package `wrk`) is installed. */
+export const hasWrk = (): boolean => spawnSync('wrk', ['--version']).error === undefined;
+
+/**
+ * Load from wrk instead of Node: a load generator whose CPU per request is a fraction of any Node
+ * client's, so on a machine whose cores the server shares, the result shows the server's capacity
+ * rather than the client's. `body(i)` must contain the placeholder {i}, which wrk fills with a
+ * counter modulo `keys`.
+ */
+export async function wrkLoad(endpoint: string, action: string, bodyTemplate: string, keys: number, concurrency: number, seconds: number): Promise<Result> {
+  const dir = mkdtempSync(join(tmpdir(), 'dc-wrk-'));
+  const script = join(dir, 'request.lua');
+  const [head, tail] = bodyTemplate.split('{i}');
+  const lua = (x: string) => JSON.stringify(x); // a JSON string literal is a valid Lua string here
+  writeFileSync(
+    script,
+    [
+      'local n = 0',
+      `local head, tail = ${lua(head)}, ${lua(tail ?? '')}`,
+      'request = function()',
+      `  n = (n + 1) % ${keys}`,
+      `  return wrk.format("POST", "/", { ["Content-Type"] = "application/x-amz-json-1.0", ["X-Amz-Target"] = "DynamoDB_20120810.${action}" }, head .. n .. tail)`,
+      'end',
+    ].join('\n'),
+  );
+  const run = (secs: number) =>
+    new Promise<string>((resolve, reject) =>
+      execFile('wrk', ['-t1', `-c${concurrency}`, `-d${secs}s`, '--latency', '-s', script, endpoint], (e, out) => (e ? reject(e) : resolve(out))),
+    );
+  try {
+    await run(1); // warm-up, as load() does
+    const out = await run(seconds);
+    const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
+    const ms = (re: RegExp) => {
+      const m = re.exec(out);
+      if (!m) return NaN;
+      return Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[m[2]];
+    };
+    const ops = num(/(\d+) requests in/);
+    const elapsed = ms(/requests in ([\d.]+)(us|ms|s)/) / 1000;
+    return {
+      ops,
+      seconds: elapsed,
+      opsPerSec: ops / elapsed,
+      p50: ms(/50%\s+([\d.]+)(us|ms|s)/),
+      p99: ms(/99%\s+([\d.]+)(us|ms|s)/),
+      errors: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export const median = (xs: number[]) => {

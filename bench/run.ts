@@ -14,7 +14,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '32' },
-    workers: { type: 'string', default: '2' },
+    workers: { type: 'string', default: '1' },
     items: { type: 'string', default: '2000' },
     sizes: { type: 'string', default: '10000,100000,1000000' },
     only: { type: 'string' },
