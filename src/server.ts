@@ -55,7 +55,11 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   const store = new ItemStore(session);
   await store.indexes.init();
   // Index backfills, removals and crash repair run in every server process.
-  const maintenance = new IndexMaintenance({ config, session, catalog, store, translators });
+  // Its failures go to the app's log once the app exists.
+  let warn = (message: string, err: unknown): void => {
+    process.stderr.write(`[dynamo-cassandra] ${message}: ${(err as Error)?.message ?? err}\n`);
+  };
+  const maintenance = new IndexMaintenance({ config, session, catalog, store, translators }, (m, e) => warn(m, e));
   maintenance.start();
   // The CQL dual-write proxy as a second listener (not in cluster workers: one process owns the port).
   const proxy =
@@ -67,6 +71,9 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
     authenticate: auth.authenticate,
     https: auth.https,
   });
+  warn = (message, err) => {
+    app.log.warn({ err }, message);
+  };
   await app.listen({ host: config.host, port: config.port });
   // Replication from DynamoDB Streams beside the API (--replicate-tables), metrics in its registry.
   const replication = await startServeReplicator(config, { config, session, catalog, store, translators, maintenance }, metrics.registry, (line) =>
@@ -82,7 +89,7 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
     cqlProxy: proxy,
     async close() {
       await replication?.stop();
-      maintenance.stop();
+      await maintenance.stop();
       await proxy?.close();
       await app.close();
       await session.shutdown();

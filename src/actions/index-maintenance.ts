@@ -18,7 +18,7 @@ const INTENT_GRACE_MS = 15_000;
 
 type Context = Pick<ActionContext, 'session' | 'catalog' | 'store' | 'translators' | 'config'>;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Changes one index of a table's definition with compare-and-set, retrying on conflicts. */
 export async function changeIndex(
@@ -42,11 +42,16 @@ export async function changeIndex(
 
 export class IndexMaintenance {
   private timer?: NodeJS.Timeout;
-  private running = new Set<string>();
+  private running = new Map<string, Promise<void>>();
   private swept = false;
   private stopped = false;
+  private readonly abort = new AbortController();
 
-  constructor(private readonly ctx: Context) {}
+  /** `warn` hears of background work that failed (it is tried again later, by this or another process). */
+  constructor(
+    private readonly ctx: Context,
+    private readonly warn: (message: string, err: unknown) => void = () => {},
+  ) {}
 
   start(periodMs = 10_000): void {
     const tick = () => {
@@ -58,9 +63,27 @@ export class IndexMaintenance {
     this.timer = setTimeout(tick, 1000);
   }
 
-  stop(): void {
+  /** Stops the rounds and waits for background work to notice (it checks between steps). */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.abort.abort();
+    await Promise.all(this.running.values());
+  }
+
+  /**
+   * Runs one piece of background work under `id` unless it runs already. Its failure is reported
+   * and never left unhandled: that would end the process. A backfill that fails stops sending
+   * heartbeats and is taken over when they are stale; a drop is retried by the next round.
+   */
+  private task(id: string, work: () => Promise<void>): void {
+    if (this.running.has(id) || this.stopped) return;
+    const run = work()
+      .catch((e) => {
+        if (!this.stopped) this.warn(`index maintenance: ${id} failed`, e);
+      })
+      .finally(() => this.running.delete(id));
+    this.running.set(id, run);
   }
 
   /** One round: stalled backfills, deleted indexes, unfinished index writes. */
@@ -97,16 +120,13 @@ export class IndexMaintenance {
 
   /** Fills a new GSI from the table (idempotent, so a restart begins again from the start). */
   backfill(table: string, index: string): void {
-    const id = `${table}/${index}`;
-    if (this.running.has(id)) return;
-    this.running.add(id);
-    void this.doBackfill(table, index).finally(() => this.running.delete(id));
+    this.task(`backfill ${table}/${index}`, () => this.doBackfill(table, index));
   }
 
   private async doBackfill(table: string, index: string): Promise<void> {
     const beat = () => changeIndex(this.ctx.catalog, table, index, (ix) => ({ ...ix, backfillHeartbeat: Date.now() }));
     if (!(await beat())) return;
-    await sleep(SETTLE_MS);
+    await sleep(SETTLE_MS, undefined, { signal: this.abort.signal });
     const entry = await this.ctx.catalog.get(table);
     const ix = entry?.definition.indexes?.find((i) => i.name === index);
     if (!entry || !ix || ix.status !== 'CREATING') return;
@@ -128,18 +148,13 @@ export class IndexMaintenance {
 
   /** Drops a deleted GSI's table once no process can still be writing to it. */
   drop(table: string, index: string): void {
-    const id = `drop:${table}/${index}`;
-    if (this.running.has(id)) return;
-    this.running.add(id);
-    void (async () => {
-      await sleep(SETTLE_MS);
+    this.task(`drop ${table}/${index}`, async () => {
+      await sleep(SETTLE_MS, undefined, { signal: this.abort.signal });
       const entry = await this.ctx.catalog.get(table);
       const ix = entry?.definition.indexes?.find((i) => i.name === index);
       if (!ix || ix.status !== 'DELETING') return;
       await this.ctx.session.client.execute(`DROP TABLE IF EXISTS ${qualifiedTable(this.ctx.session.keyspace, ix.cqlTable)}`);
       await changeIndex(this.ctx.catalog, table, index, () => null);
-    })()
-      .catch(() => undefined)
-      .finally(() => this.running.delete(id));
+    });
   }
 }

@@ -45,9 +45,20 @@ const SEEDS: [string, Json][] = [
   ['DescribeTable', { TableName: T }],
 ];
 
+/** Control-plane requests: fewer rounds, as each table made or changed is CQL schema work. */
+const CONTROL_SEEDS: [string, Json][] = [
+  ['CreateTable', { TableName: 'fuzz-made', BillingMode: 'PROVISIONED', ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 }, KeySchema: [{ AttributeName: 'h', KeyType: 'HASH' }, { AttributeName: 'r', KeyType: 'RANGE' }], AttributeDefinitions: [{ AttributeName: 'h', AttributeType: 'S' }, { AttributeName: 'r', AttributeType: 'B' }, { AttributeName: 'g', AttributeType: 'N' }], GlobalSecondaryIndexes: [{ IndexName: 'g', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }], Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['x'] }, ProvisionedThroughput: { ReadCapacityUnits: 1, WriteCapacityUnits: 1 } }], Tags: [{ Key: 'k', Value: 'v' }] }],
+  ['UpdateTable', { TableName: T, BillingMode: 'PROVISIONED', ProvisionedThroughput: { ReadCapacityUnits: 3, WriteCapacityUnits: 3 }, AttributeDefinitions: [{ AttributeName: 'n', AttributeType: 'N' }], GlobalSecondaryIndexUpdates: [{ Create: { IndexName: 'by-n', KeySchema: [{ AttributeName: 'n', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' }, ProvisionedThroughput: { ReadCapacityUnits: 1, WriteCapacityUnits: 1 } } }] }],
+  ['TagResource', { ResourceArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${T}`, Tags: [{ Key: 'team', Value: 'x' }] }],
+  ['UntagResource', { ResourceArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${T}`, TagKeys: ['team'] }],
+  ['ListTagsOfResource', { ResourceArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${T}` }],
+  ['ListTables', { Limit: 5, ExclusiveStartTableName: 'a' }],
+  ['DeleteTable', { TableName: 'fuzz-made' }],
+];
+
 const WORDS = ['#m', ':v', ':s', ':l', 'n', 'pk', 'sk', 'AND', 'OR', 'NOT', 'SET', 'REMOVE', 'ADD', 'DELETE', 'BETWEEN', 'IN', 'size', 'contains', 'begins_with', 'attribute_exists', 'if_not_exists', 'list_append', '(', ')', '[', ']', '[0]', '[99999999999]', '.', ',', '=', '<>', '<', '>=', '+', '-', '"', '#', ':', 'a.b', '\u0000', '\ud800', 'é'];
 
-function junk(r: () => number): Json {
+function junk(r: () => number, names: string[]): Json {
   const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
   const choices: (() => Json)[] = [
     () => null, () => true, () => 0, () => -1, () => 1e300, () => 0.5, () => '', () => 'x'.repeat(1 + Math.floor(r() * 70_000)),
@@ -58,7 +69,7 @@ function junk(r: () => number): Json {
     () => { let v: Json = { S: 'deep' }; for (let i = 0; i < 40; i++) v = { M: { a: v } }; return v; },
     () => Array.from({ length: 1 + Math.floor(r() * 6) }, () => pick(WORDS)).join(pick([' ', '', '  '])),
     () => pick(['ALL_OLD', 'ALL_NEW', 'NONE', 'UPDATED_OLD', 'SPECIFIC_ATTRIBUTES', 'COUNT', 'INDEXES', 'TOTAL', 'bogus']),
-    () => pick([T, 'no-such-table', 'ab', 'x'.repeat(300), 'bad name!']),
+    () => pick([...names, 'no-such-table', 'ab', 'x'.repeat(300), 'bad name!']),
   ];
   return pick(choices)();
 }
@@ -71,7 +82,7 @@ function paths(v: Json, at: (string | number)[] = [], out: (string | number)[][]
   return out;
 }
 
-function mutate(seed: Json, r: () => number): Json {
+function mutate(seed: Json, r: () => number, names: string[]): Json {
   const copy = structuredClone(seed);
   const rounds = 1 + Math.floor(r() * 3);
   let root: Json = copy;
@@ -79,17 +90,17 @@ function mutate(seed: Json, r: () => number): Json {
     const all = paths(root);
     const path = all[Math.floor(r() * all.length)];
     if (path.length === 0) {
-      root = r() < 0.5 ? junk(r) : root;
+      root = r() < 0.5 ? junk(r, names) : root;
       continue;
     }
     let parent: any = root;
     for (const p of path.slice(0, -1)) parent = parent[p];
     const last = path[path.length - 1];
     const what = r();
-    if (what < 0.6) parent[last] = junk(r);
+    if (what < 0.6) parent[last] = junk(r, names);
     else if (what < 0.8 && !Array.isArray(parent)) delete parent[last];
-    else if (!Array.isArray(parent)) parent[`Unknown${Math.floor(r() * 3)}`] = junk(r);
-    else parent.push(junk(r));
+    else if (!Array.isArray(parent)) parent[`Unknown${Math.floor(r() * 3)}`] = junk(r, names);
+    else parent.push(junk(r, names));
   }
   return root;
 }
@@ -117,21 +128,21 @@ for (const translator of TEST_TRANSLATORS) {
     });
     after(() => t?.close());
 
-    test(`${ROUNDS} mutated requests get 200 or a DynamoDB 4xx (seed ${SEED})`, async () => {
-      const r = prng(SEED + (translator === 'cells' ? 1 : 0));
+    /** Sends `rounds` mutations of `seeds` (`parallel` at a time); returns the count per status. */
+    async function fuzz(seeds: [string, Json][], rounds: number, seed: number, parallel: number, names: string[]): Promise<Map<number, number>> {
+      const r = prng(seed);
       const statuses = new Map<number, number>();
       const failures: string[] = [];
-      const requests = Array.from({ length: ROUNDS }, () => {
-        const [action, seed] = SEEDS[Math.floor(r() * SEEDS.length)];
-        return { action, body: mutate(seed, r) };
+      const requests = Array.from({ length: rounds }, () => {
+        const [action, start] = seeds[Math.floor(r() * seeds.length)];
+        return { action, body: mutate(start, r, names) };
       });
-      // Eight at a time: enough to mix writes to the same keys, few enough to stay quick.
       let next = 0;
       await Promise.all(
-        Array.from({ length: 8 }, async () => {
+        Array.from({ length: parallel }, async () => {
           while (next < requests.length) {
             const { action, body } = requests[next++];
-            // Mutations meant for the canary's key are kept away from it by the seeds' keys (1..8).
+            // The seeds' keys (1..8) keep mutations away from the canary's key.
             const res = await rawRequest(t.endpoint, action, JSON.stringify(body));
             statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
             const shaped = res.status === 200 || (res.status >= 400 && res.status < 500 && typeof res.body?.__type === 'string' && typeof (res.body.message ?? res.body.Message) === 'string');
@@ -139,14 +150,27 @@ for (const translator of TEST_TRANSLATORS) {
           }
         }),
       );
-      assert.deepEqual(failures, [], `answers that are neither 200 nor a DynamoDB 4xx (seed ${SEED})`);
+      assert.deepEqual(failures, [], `answers that are neither 200 nor a DynamoDB 4xx (seed ${seed})`);
+      assert.equal((await fetch(t.endpoint + '/')).status, 200, 'still serving');
+      const kept = await t.client.send(new GetItemCommand({ TableName: T, Key: key('999'), ConsistentRead: true }));
+      assert.deepEqual(kept.Item, canary);
+      return statuses;
+    }
+
+    test(`${ROUNDS} mutated item and read requests get 200 or a DynamoDB 4xx (seed ${SEED})`, async () => {
+      // Eight at a time: enough to mix writes to the same keys, few enough to stay quick.
+      const statuses = await fuzz(SEEDS, ROUNDS, SEED + (translator === 'cells' ? 1 : 0), 8, [T]);
       // The mutations must reach past validation: some requests succeed, many are refused.
       assert.ok((statuses.get(200) ?? 0) > ROUNDS / 20, `few successes: ${JSON.stringify([...statuses])}`);
       assert.ok((statuses.get(400) ?? 0) > ROUNDS / 4, `few refusals: ${JSON.stringify([...statuses])}`);
-      const health = await fetch(t.endpoint + '/');
-      assert.equal(health.status, 200);
-      const kept = await t.client.send(new GetItemCommand({ TableName: T, Key: key('999'), ConsistentRead: true }));
-      assert.deepEqual(kept.Item, canary);
+    });
+
+    test(`${Math.ceil(ROUNDS / 10)} mutated control-plane requests get 200 or a DynamoDB 4xx (seed ${SEED})`, async () => {
+      const rounds = Math.ceil(ROUNDS / 10);
+      // Junk names only the table the seeds make: the canary's table must outlive a mutated DeleteTable.
+      const statuses = await fuzz(CONTROL_SEEDS, rounds, SEED + 7, 4, ['fuzz-made']);
+      assert.ok((statuses.get(400) ?? 0) > rounds / 4, `few refusals: ${JSON.stringify([...statuses])}`);
+      assert.ok((statuses.get(200) ?? 0) > 0, `no successes: ${JSON.stringify([...statuses])}`);
     });
   });
 }
