@@ -55,7 +55,18 @@ export class Applier {
     private readonly store: ItemStore,
     readonly handle: TableHandle,
     private readonly concurrency: number,
+    /** Called when a write fails: throws TargetDeleted if that is why. */
+    private readonly checkTarget: () => Promise<void> = async () => undefined,
   ) {}
+
+  private async writing(writes: Promise<void>): Promise<void> {
+    try {
+      await writes;
+    } catch (e) {
+      await this.checkTarget();
+      throw e;
+    }
+  }
 
   private get schema() {
     return this.handle.entry.definition.key;
@@ -63,10 +74,12 @@ export class Applier {
 
   /** Writes snapshot items (whole items, replacing whatever is there). */
   async putItems(items: readonly Item[], check?: () => void): Promise<void> {
-    await forEachLimit(items, this.concurrency, async (item) => {
-      check?.();
-      await this.store.putBlind(this.handle, item);
-    });
+    await this.writing(
+      forEachLimit(items, this.concurrency, async (item) => {
+        check?.();
+        await this.store.putBlind(this.handle, item);
+      }),
+    );
   }
 
   /**
@@ -89,11 +102,13 @@ export class Applier {
     }
     const writes = [...last.values()];
     result.writes = writes.length;
-    await forEachLimit(writes, this.concurrency, async (r) => {
-      check?.();
-      if (kindOf(r) === 'put') await this.store.putBlind(this.handle, r.newImage!);
-      else await this.store.deleteBlind(this.handle, keyOf(r.keys, this.schema));
-    });
+    await this.writing(
+      forEachLimit(writes, this.concurrency, async (r) => {
+        check?.();
+        if (kindOf(r) === 'put') await this.store.putBlind(this.handle, r.newImage!);
+        else await this.store.deleteBlind(this.handle, keyOf(r.keys, this.schema));
+      }),
+    );
     return result;
   }
 }

@@ -5,9 +5,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { ReplicationState, type UnitRow } from '../../src/replication/state.js';
-import { createSourceTable, richItem, runCli, startEnv, startWriters, waitFor, waitIdentical, type CliProcess, type Env } from './helpers.js';
+import { createSourceTable, fill, runCli, startEnv, startWriters, waitFor, waitIdentical, type CliProcess, type Env } from './helpers.js';
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -16,13 +15,6 @@ const freePort = () =>
       srv.close(() => resolve(port));
     });
   });
-
-async function fill(env: Env, table: string, n: number): Promise<void> {
-  for (let i = 0; i < n; i += 25) {
-    const items = Array.from({ length: Math.min(25, n - i) }, (_, j) => ({ PutRequest: { Item: richItem(i + j) } }));
-    await env.db.send(new BatchWriteItemCommand({ RequestItems: { [table]: items } }));
-  }
-}
 
 const ownerOf = (p: CliProcess) => `${hostname()}:${p.child.pid}:`;
 
@@ -50,7 +42,7 @@ describe('replicator processes', () => {
 
   test('killed with SIGKILL mid-snapshot and mid-stream, restarted: nothing lost or reordered', async () => {
     await createSourceTable(env.db, 'events');
-    await fill(env, 'events', 5000);
+    await fill(env.db, 'events', 5000);
     const writers = startWriters(env.db, 'events', 5300);
     try {
       // A slow snapshot (one segment, one write at a time), killed once it has written some items.
@@ -113,7 +105,7 @@ describe('replicator processes', () => {
     const tables = ['left', 'right', 'middle'];
     for (const t of tables) {
       await createSourceTable(env.db, t);
-      await fill(env, t, 100);
+      await fill(env.db, t, 100);
     }
     const writers = tables.map((t) => startWriters(env.db, t, 150, 1));
     try {
