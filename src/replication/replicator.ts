@@ -488,6 +488,7 @@ class TableReplication {
       source: r.o.source,
       sourceTable: this.mapping.source,
       applier,
+      writtenAt: position.startedAt - SKIP_MARGIN_MS,
       lease,
       position,
       progress,

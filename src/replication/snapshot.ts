@@ -24,6 +24,8 @@ export interface SnapshotOptions {
   source: SourceApi;
   sourceTable: string;
   applier: Applier;
+  /** The Cassandra timestamp (ms) of the snapshot's writes: before the stream tail's (see Applier.putItems). */
+  writtenAt: number;
   lease: Lease;
   position: SnapshotPosition;
   progress?: ProgressSink;
@@ -104,7 +106,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<number> {
         pending = scan(lastKey);
         pending.catch(() => undefined);
       }
-      await retrying(() => o.applier.putItems(page.items, check), o.stopped, o.onError);
+      await retrying(() => o.applier.putItems(page.items, o.writtenAt, check), o.stopped, o.onError);
       seg.items += page.items.length;
       seg.key = lastKey;
       total += page.items.length;

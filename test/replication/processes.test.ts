@@ -42,23 +42,14 @@ describe('replicator processes', () => {
 
   test('killed with SIGKILL mid-snapshot and mid-stream, restarted: nothing lost or reordered', async () => {
     await createSourceTable(env.db, 'events');
-    await fill(env.db, 'events', 5000);
+    // Enough items that a snapshot at one write in flight (a small batch) outlasts its first checkpoint.
+    await fill(env.db, 'events', 20000);
     const writers = startWriters(env.db, 'events', 5300);
     try {
-      // A slow snapshot (one segment, one write at a time), killed once it has written some items.
+      // A slow snapshot (one segment, one write at a time), killed once it has checkpointed a position
+      // (every 2 s), so the restart resumes mid-table.
       const first = replicate(['--table', 'events', '--segments', '1', '--concurrency', '1']);
-      await waitFor('snapshot progress', async () => {
-        const entry = await env.ctx.catalog.get('events');
-        if (!entry || entry.definition.status !== 'ACTIVE') return undefined;
-        const rs = await env.ctx.session.client.execute(`SELECT count(*) FROM "test_repl_procs"."${entry.definition.cqlTable}"`);
-        return Number(rs.first().get(0)) >= 100;
-      });
-      // Give it a moment to checkpoint a position (every 2 s), so the restart resumes mid-table.
-      for (let i = 0; i < 30; i++) {
-        const unit = (await state.listUnits('events')).find((u) => u.unit === 'snapshot');
-        if (!unit || unit.finished || unit.applied > 0) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitFor('a snapshot checkpoint', async () => ((await state.listUnits('events')).find((u) => u.unit === 'snapshot')?.applied ?? 0) > 0);
       assert.equal((await state.getTable('events'))?.phase, 'snapshot');
       first.child.kill('SIGKILL');
       await first.exited;
