@@ -10,7 +10,7 @@ import type { Item } from '../../src/dynamo/types.js';
 import { Applier } from '../../src/replication/apply.js';
 import { canonicalText } from '../../src/replication/items.js';
 import { createReplicationMetrics } from '../../src/replication/metrics.js';
-import { Replicator } from '../../src/replication/replicator.js';
+import { Replicator, SKIP_MARGIN_MS } from '../../src/replication/replicator.js';
 import type { ShardInfo, SourceApi, StreamRecord } from '../../src/replication/source.js';
 import { ReplicationState } from '../../src/replication/state.js';
 import { ensureTarget } from '../../src/replication/target.js';
@@ -191,7 +191,7 @@ describe('shards', () => {
     }
   });
 
-  test('trimmed records stop the table with what to do, never a silent skip', async () => {
+  test('trimmed records (or an expired shard) stop the table with what to do, never a silent skip', async () => {
     const source = new FakeSource('trimmed', [item('a', 0)], [
       { id: 'shard-1', records: [], failures: ['TrimmedDataAccessException'] },
     ]);
@@ -211,6 +211,16 @@ describe('shards', () => {
     await again.done();
     await again.stop();
     assert.match(again.failures.get('trimmed')?.message ?? '', /--resnapshot/);
+    // A shard that expired under us (GetRecords: ResourceNotFoundException) is reported the same way.
+    const expired = new FakeSource('expired', [item('a', 0)], [
+      { id: 'shard-1', records: [], failures: ['ResourceNotFoundException'], iteratorFailures: ['', 'ResourceNotFoundException'] },
+    ]);
+    expired.shards[0]!.records.push(expired.record('MODIFY', item('a', 1)));
+    const gone = run(expired, 'expired');
+    await gone.start();
+    await gone.done();
+    await gone.stop();
+    assert.match(gone.failures.get('expired')?.message ?? '', /shard no longer exists.*--resnapshot/);
     // --resnapshot starts over (the stream is readable again here) and converges.
     source.shards[0]!.failures = [];
     const fresh = new Replicator({ ...again.o, resnapshot: true, metrics: createReplicationMetrics() });
@@ -220,6 +230,21 @@ describe('shards', () => {
       assert.equal(fresh.failures.size, 0);
     } finally {
       await fresh.stop();
+    }
+  });
+
+  test('a snapshot write arriving after the tail cannot undo it, on plain and on LWT targets', async () => {
+    for (const isolation of ['only_rmw', 'always'] as const) {
+      const source = new FakeSource(`late_${isolation}`, [], []);
+      const target = await ensureTarget(ctx as ActionContext, await source.describeTable(), source.table, isolation, () => undefined);
+      const applier = new Applier(ctx.store, target.handle, 8);
+      const startedAt = Date.now();
+      await applier.applyRecords([source.record('MODIFY', item('x', 2)), source.record('REMOVE', item('z', 1))], 0);
+      // A replicator that lost the snapshot lease writes what its Scan saw before those changes.
+      await applier.putItems([item('x', 1), item('y', 1), item('z', 1)], startedAt - SKIP_MARGIN_MS);
+      assert.equal(vOf(await read(source.table, 'x')), '2', isolation);
+      assert.equal(vOf(await read(source.table, 'y')), '1', isolation);
+      assert.equal(await read(source.table, 'z'), undefined, isolation);
     }
   });
 
