@@ -13,6 +13,7 @@ import { createReplicationMetrics } from '../../src/replication/metrics.js';
 import { Replicator, SKIP_MARGIN_MS } from '../../src/replication/replicator.js';
 import type { ShardInfo, SourceApi, StreamRecord } from '../../src/replication/source.js';
 import { ReplicationState } from '../../src/replication/state.js';
+import { LeaseWatcher } from '../../src/replication/leases.js';
 import { ensureTarget } from '../../src/replication/target.js';
 import { Catalog } from '../../src/storage/catalog.js';
 import { ItemStore } from '../../src/storage/item-store.js';
@@ -246,6 +247,27 @@ describe('shards', () => {
       assert.equal(vOf(await read(source.table, 'y')), '1', isolation);
       assert.equal(await read(source.table, 'z'), undefined, isolation);
     }
+  });
+
+  test('a checkpoint that applied but whose answer was lost (a timeout) keeps the lease', async () => {
+    class LostAnswers extends ReplicationState {
+      lose = 1;
+      override async renew(...args: Parameters<ReplicationState['renew']>): Promise<boolean> {
+        const applied = await super.renew(...args);
+        if (this.lose-- > 0) throw new Error('operation timed out (the write applied)');
+        return applied;
+      }
+    }
+    const state = new LostAnswers(ctx.session);
+    await state.init();
+    await state.ensureUnit('leases', 'unit');
+    const lease = (await new LeaseWatcher('me', 5000).acquire(state, (await state.getUnit('leases', 'unit'))!))!;
+    await assert.rejects(lease.checkpoint({ position: '1' }), /timed out/);
+    await lease.checkpoint({ position: '2' });
+    assert.ok(lease.valid());
+    const row = await state.getUnit('leases', 'unit');
+    assert.equal(row?.owner, 'me');
+    assert.equal(row?.position, '2');
   });
 
   test('applying records twice, or out of batch boundaries, changes nothing (replay safety)', async () => {
