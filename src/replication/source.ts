@@ -17,6 +17,8 @@ export interface SourceOptions {
   region?: string;
   /** Explicit credentials (tests); otherwise the AWS default chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** How long one request may take before it is abandoned and retried (default 30 s). */
+  requestTimeoutMs?: number;
 }
 
 export interface ShardInfo {
@@ -90,6 +92,9 @@ export function awsSource(options: SourceOptions): SourceApi {
     region: region(options),
     credentials: options.credentials,
     logger: QUIET_LOGGER,
+    // Without timeouts a request on a connection that died silently never ends, and its stream
+    // shard (or snapshot segment) would wait for it forever.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: options.requestTimeoutMs ?? 30_000, throwOnRequestTimeout: true },
     // The SDK retries throttling and 5xx with backoff; the replicator's own loops retry beyond that.
     maxAttempts: 5,
   };
