@@ -296,7 +296,7 @@ class TableReplication {
     } else if (state && state.targetId !== this.target.entry.definition.id) {
       // The target was deleted (and created again): its copy is gone, so copy again.
       this.log('the target table was deleted since the last run; taking a new snapshot');
-      state = await this.reset(state);
+      state = await this.reset(state, (s) => s.targetId !== this.target.entry.definition.id);
     } else if (!state) {
       if (!this.target.created && !(await targetIsEmpty(r.o.ctx as ActionContext, this.target.entry))) {
         throw new ReplicationError(
@@ -412,11 +412,16 @@ class TableReplication {
    * A new snapshot: stop everyone (phase resetting), drop the checkpoints and leases, wait out
    * any writes still in flight under them, empty the target, and start over.
    */
-  private async reset(state: TableState | undefined): Promise<TableState | undefined> {
+  private async reset(state: TableState | undefined, needed = (_s: TableState) => true): Promise<TableState | undefined> {
     const r = this.r;
     if (state) {
-      // Compare-and-set: of several replicators that find the same reason, one resets.
-      if (!(await r.state.setPhase(this.name, state.phase, 'resetting', {}))) return r.state.getTable(this.name);
+      // Compare-and-set on the phase: of several replicators that find the same reason, one resets;
+      // the others find the phase 'resetting', or the reason gone, and carry on.
+      for (let s = state; !(await r.state.setPhase(this.name, s.phase, 'resetting', {})); ) {
+        const now = await r.state.getTable(this.name);
+        if (!now || now.phase === 'resetting' || !needed(now)) return now;
+        s = now;
+      }
       this.log('resetting for a new snapshot');
       await r.state.deleteUnits(this.name);
       await r.pause(r.leaseMs + 1000);
