@@ -1,8 +1,9 @@
 // Replication from DynamoDB Streams, with DynamoDB Local as the source:
-// - snapshot throughput (items/s written into Cassandra) for 1 KB items, with the target's write
-//   isolation only_rmw (plain writes, the replicator's default) and always (lightweight
-//   transactions), beside two ceilings measured in the same run: the source's parallel Scan alone
-//   and direct prepared CQL inserts of the same rows;
+// - snapshot throughput (items/s written into Cassandra) for 1 KB items, into targets of write
+//   isolation only_rmw (the replicator's default) and always (where the stream tail then writes
+//   with lightweight transactions; the snapshot itself is plain writes in both), beside two
+//   ceilings measured in the same run: the source's parallel Scan alone and direct prepared CQL
+//   inserts of the same rows, one at a time;
 // - steady-state lag (source write acknowledged → item readable in Cassandra) at a fixed source
 //   write rate, with the replicator in its own process as users run it.
 import { spawn } from 'node:child_process';
@@ -123,7 +124,7 @@ export async function runReplicationBench(o: ReplicationBenchOptions): Promise<s
     );
     const scanRate = scanned / ((Date.now() - t0) / 1000);
 
-    // The same rows straight into a document-layout table with prepared CQL (the write ceiling).
+    // The same rows straight into a document-layout table with prepared CQL, one row per request.
     await session.client.execute(`CREATE TABLE ${keyspace}.direct (pk text PRIMARY KEY, item text, ver bigint)`);
     const insert = `INSERT INTO ${keyspace}.direct (pk, item, ver) VALUES (?, ?, ?)`;
     t0 = Date.now();
@@ -155,6 +156,9 @@ export async function runReplicationBench(o: ReplicationBenchOptions): Promise<s
         await r.stop();
       }
     };
+    // An unmeasured first snapshot: the first one in a process ran at a fraction of the rate of
+    // later ones (JIT warm-up of this process and of DynamoDB Local, which a real table amortises).
+    await snapshot('snap_warmup', 'only_rmw');
     const rows: string[][] = [];
     for (const isolation of ['only_rmw', 'always'] as const) {
       const s = await snapshot(`snap_${isolation}`, isolation);
@@ -162,12 +166,12 @@ export async function runReplicationBench(o: ReplicationBenchOptions): Promise<s
       rows.push([`replicate (target write isolation ${isolation})`, String(s.items), rate.toFixed(0), (rate / directRate).toFixed(2)]);
     }
     out.push(
-      `Snapshot of ${o.items.toLocaleString('en-US')} items of 1 KB, ${segments} parallel Scan segments, 64 writes in flight per segment.`,
+      `Snapshot of ${o.items.toLocaleString('en-US')} items of 1 KB, ${segments} parallel Scan segments, 64 writes (small unlogged batches) in flight per segment, after one unmeasured snapshot (warm-up).`,
       '',
       '| path | items | items/s | vs direct CQL |',
       '| --- | --- | --- | --- |',
       formatRow(['source Scan alone (DynamoDB Local, no writes)', scanned, scanRate.toFixed(0), (scanRate / directRate).toFixed(2)]),
-      formatRow(['direct prepared CQL INSERT, 256 in flight (ceiling)', o.items, directRate.toFixed(0), '1.00']),
+      formatRow(['direct prepared CQL INSERT, one row per request, 256 in flight', o.items, directRate.toFixed(0), '1.00']),
       ...rows.map((r) => formatRow(r)),
       '',
       `(Filling the source ran at ${fillRate.toFixed(0)} items/s through BatchWriteItem.)`,

@@ -84,7 +84,7 @@ async function open(config: Config): Promise<{ ctx: Omit<ActionContext, 'host'>;
     ctx: { ...ctx, maintenance },
     session,
     async close() {
-      maintenance.stop();
+      await maintenance.stop();
       await session.shutdown();
       if (node && !node.reused) await node.stop();
     },

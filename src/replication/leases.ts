@@ -22,6 +22,8 @@ export class Lease {
   lost = false;
   /** Our clock when the last successful renewal was sent: the lease is ours until this + period. */
   private renewedAt: number;
+  /** A write of ours failed with an unknown outcome (a timeout): it may have moved the counter on. */
+  private uncertain = false;
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -59,9 +61,24 @@ export class Lease {
   private async cas(run: (counter: number, now: number) => Promise<boolean>): Promise<void> {
     if (this.lost) throw new LeaseLost(this.unit);
     const now = Date.now();
-    // On a timeout the outcome is unknown; if it did apply, our next attempt fails on the counter
-    // and the lease counts as lost, which is safe (others take it after it expires).
-    const ok = await run(this.counter, now);
+    let ok: boolean;
+    try {
+      ok = await run(this.counter, now);
+      if (!ok && this.uncertain) {
+        // The write that timed out may have applied after all (a busy cluster): then the row holds
+        // our owner and next counter, and the lease is still ours. Without this check the lease
+        // would count as lost, and the shard would wait a whole lease period for a new owner.
+        const row = await this.state.getUnit(this.scope, this.unit);
+        if (row?.owner === this.owner && row.counter === this.counter + 1) {
+          this.counter++;
+          ok = await run(this.counter, now);
+        }
+      }
+    } catch (e) {
+      this.uncertain = true;
+      throw e;
+    }
+    this.uncertain = false;
     if (!ok) {
       this.lost = true;
       throw new LeaseLost(this.unit);

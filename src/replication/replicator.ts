@@ -13,12 +13,13 @@ import { randomBytes } from 'node:crypto';
 import type { WriteIsolation } from '../config.js';
 import type { ActionContext } from '../actions/context.js';
 import { Applier } from './apply.js';
-import { RESNAPSHOT_ADVICE, ReplicationError } from './errors.js';
+import { RESNAPSHOT_ADVICE, ReplicationError, TargetDeleted } from './errors.js';
 import { LeaseLost, LeaseWatcher, sleep, type Lease } from './leases.js';
 import type { ReplicationMetrics } from './metrics.js';
 import { createProgress } from './progress.js';
 import { Stopped, retrying, runSnapshot, type SnapshotPosition } from './snapshot.js';
 import { errorName, type SourceApi } from './source.js';
+import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { ReplicationState, localHost, type SnapshotInfo, type TableState, type UnitRow } from './state.js';
 import { runShard } from './tail.js';
 import { ensureTarget, streamOf, targetIsEmpty, truncateTarget, type Target } from './target.js';
@@ -227,6 +228,7 @@ class TableReplication {
   private streamArn = '';
   private sourceArn = '';
   private readonly workers = new Map<string, { lease: Lease; done: Promise<void> }>();
+  /** Ends the tail: a ReplicationError (the user must act) or TargetDeleted. */
   private fatal?: Error;
   /** Tells this table's shard workers to end (phase change, failure). */
   private halted = false;
@@ -252,13 +254,32 @@ class TableReplication {
   };
 
   async run(): Promise<void> {
-    const r = this.r;
     // Series exist from the start (prom-client omits labelled series never touched).
-    const m = r.o.metrics;
+    const m = this.r.o.metrics;
     m.snapshotItems.inc({ table: this.name }, 0);
     for (const event of ['INSERT', 'MODIFY', 'REMOVE']) m.applied.inc({ table: this.name, event }, 0);
     m.shardsOwned.set({ table: this.name }, 0);
+    for (;;) {
+      try {
+        return await this.replicate();
+      } catch (e) {
+        if (!(e instanceof TargetDeleted)) throw e;
+        // Like a restart that finds the target gone: a new target and a new snapshot.
+        m.errors.inc({ table: this.name, type: e.name });
+        this.log(e.message);
+      }
+    }
+  }
+
+  private async replicate(): Promise<void> {
+    const r = this.r;
     const desc = await this.describeSource();
+    const previous = await r.state.getTable(this.name);
+    if (!enabledStream(desc) && previous && !r.o.resnapshot && previous.phase !== 'resetting') {
+      const e = await this.streamLost(previous.streamArn, false, desc);
+      await this.fail(previous, e);
+      throw e;
+    }
     this.streamArn = streamOf(desc);
     this.sourceArn = desc.TableArn ?? this.mapping.source;
     this.target = await ensureTarget(
@@ -275,7 +296,7 @@ class TableReplication {
     } else if (state && state.targetId !== this.target.entry.definition.id) {
       // The target was deleted (and created again): its copy is gone, so copy again.
       this.log('the target table was deleted since the last run; taking a new snapshot');
-      state = await this.reset(state);
+      state = await this.reset(state, (s) => s.targetId !== this.target.entry.definition.id);
     } else if (!state) {
       if (!this.target.created && !(await targetIsEmpty(r.o.ctx as ActionContext, this.target.entry))) {
         throw new ReplicationError(
@@ -298,9 +319,9 @@ class TableReplication {
           this.streamArn = state.streamArn;
           continue;
         }
-        throw new ReplicationError(
-          `the stream of ${this.mapping.source} changed (it was disabled and enabled again, or the table was re-created): ${state.streamArn} → ${now.LatestStreamArn ?? 'none'}; records in between are lost. ${RESNAPSHOT_ADVICE}`,
-        );
+        const e = await this.streamLost(state.streamArn, false, now);
+        await this.fail(state, e);
+        throw e;
       }
       if (state.phase === 'failed') throw new ReplicationError(state.error ?? `replication of ${this.name} failed`);
       if (state.phase === 'resetting') {
@@ -316,6 +337,7 @@ class TableReplication {
           await this.fail(state, e);
           throw e;
         }
+        if (e instanceof TargetDeleted) throw e;
         if (e instanceof Stopped || r.stopped) break;
         this.onError(e);
         await r.pause(1000);
@@ -341,6 +363,38 @@ class TableReplication {
     );
   }
 
+  /**
+   * Why the stream this target follows cannot bring it up to date any more (disabled, or replaced by
+   * a new stream), with what to do. `drained`: every record of the old stream has been applied.
+   */
+  private async streamLost(old: string, drained: boolean, desc?: TableDescription): Promise<ReplicationError> {
+    const source = this.mapping.source;
+    const latest = enabledStream(desc ?? (await this.describeSource()));
+    const applied = drained ? ' Every change the old stream recorded is applied.' : '';
+    if (latest && latest !== old) {
+      return new ReplicationError(
+        `the stream of ${source} was replaced (it was disabled and enabled again, or the table was re-created): ${old} → ${latest}; changes made in between are in neither stream.${applied} ${RESNAPSHOT_ADVICE}`,
+      );
+    }
+    return new ReplicationError(
+      `the stream of ${source} was disabled (${old}): later changes are recorded nowhere.${applied} Enable the stream again with new images (aws dynamodb update-table --table-name ${source} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES), then take a new snapshot: run \`dynamo-cassandra replicate --resnapshot\` with the same --table.`,
+    );
+  }
+
+  /** Throws TargetDeleted when the target table this replication writes into is gone or replaced. */
+  private async checkTarget(fresh: boolean): Promise<void> {
+    const { catalog } = this.r.o.ctx;
+    if (fresh) catalog.invalidate(this.name);
+    const entry = await catalog.get(this.name);
+    if (!entry || entry.definition.id !== this.target.entry.definition.id || entry.definition.status === 'DELETING') {
+      throw new TargetDeleted(this.name);
+    }
+  }
+
+  private applier(): Applier {
+    return new Applier(this.r.o.ctx.store, this.target.handle, this.r.o.concurrency ?? 64, () => this.checkTarget(true));
+  }
+
   private fresh(): TableState {
     return {
       target: this.name,
@@ -358,11 +412,17 @@ class TableReplication {
    * A new snapshot: stop everyone (phase resetting), drop the checkpoints and leases, wait out
    * any writes still in flight under them, empty the target, and start over.
    */
-  private async reset(state: TableState | undefined): Promise<TableState | undefined> {
+  private async reset(state: TableState | undefined, needed = (_s: TableState) => true): Promise<TableState | undefined> {
     const r = this.r;
     if (state) {
+      // Compare-and-set on the phase: of several replicators that find the same reason, one resets;
+      // the others find the phase 'resetting', or the reason gone, and carry on.
+      for (let s = state; !(await r.state.setPhase(this.name, s.phase, 'resetting', {})); ) {
+        const now = await r.state.getTable(this.name);
+        if (!now || now.phase === 'resetting' || !needed(now)) return now;
+        s = now;
+      }
       this.log('resetting for a new snapshot');
-      await r.state.setPhase(this.name, undefined, 'resetting', {});
       await r.state.deleteUnits(this.name);
       await r.pause(r.leaseMs + 1000);
     }
@@ -428,11 +488,12 @@ class TableReplication {
     const desc = await this.describeSource();
     const initial = position.segments.reduce((n, s) => n + s.items, 0);
     const progress = createProgress(`snapshot ${this.name}`, desc.ItemCount, r.o.progress ? process.stderr : undefined, (l) => this.log(l), initial);
-    const applier = new Applier(r.o.ctx.store, this.target.handle, r.o.concurrency ?? 64);
+    const applier = this.applier();
     const items = await runSnapshot({
       source: r.o.source,
       sourceTable: this.mapping.source,
       applier,
+      writtenAt: position.startedAt - SKIP_MARGIN_MS,
       lease,
       position,
       progress,
@@ -462,6 +523,7 @@ class TableReplication {
     await fence(r, info.doneAt, 'starting the stream tail');
     const skipBefore = info.skipBefore ?? 0;
     const known = new Set<string>();
+    this.fatal = undefined;
     const discoverMs = r.o.discoverMs ?? Math.min(5000, r.leaseMs / 2);
     this.halted = false;
     try {
@@ -469,6 +531,8 @@ class TableReplication {
         try {
           const current = await r.state.getTable(this.name);
           if (!current || current.phase === 'resetting' || current.phase === 'failed') break;
+          // Also noticed here when no write fails (an idle stream).
+          await this.checkTarget(false);
           const stream = await r.o.source.streams.describeStream(this.streamArn);
           for (const s of stream.shards) {
             if (known.has(s.id)) continue;
@@ -481,16 +545,14 @@ class TableReplication {
           for (const u of units) if (u.finished && !listed.has(u.unit)) await r.state.deleteFinishedUnit(this.name, u.unit);
           units = units.filter((u) => !u.finished || listed.has(u.unit));
           if (stream.status === 'DISABLED' && units.length > 0 && units.every((u) => u.finished)) {
-            throw new ReplicationError(
-              `the stream of ${this.mapping.source} was disabled: every change up to then is applied, but later changes cannot be followed. Enable the stream again (with new images) and run \`dynamo-cassandra replicate --resnapshot\` with the same --table.`,
-            );
+            throw await this.streamLost(this.streamArn, true);
           }
           const byUnit = new Map(units.map((u) => [u.unit, u]));
           // A parent we have never seen (trimmed before this replication began) counts as done.
           const ready = units.filter((u) => !u.finished && (!u.parent || !byUnit.has(u.parent) || byUnit.get(u.parent)!.finished));
           await this.balance(ready, byUnit, skipBefore);
         } catch (e) {
-          if (e instanceof ReplicationError) throw e;
+          if (e instanceof ReplicationError || e instanceof TargetDeleted) throw e;
           this.onError(e);
         }
         r.o.metrics.shardsOwned.set({ table: this.name }, this.workers.size);
@@ -558,7 +620,7 @@ class TableReplication {
           lease,
           position: row.position,
           applied: row.applied,
-          applier: new Applier(r.o.ctx.store, this.target.handle, r.o.concurrency ?? 64),
+          applier: this.applier(),
           skipBefore,
           pollMs: r.o.pollMs ?? 250,
           stopped: () => r.stopped || this.halted || this.fatal !== undefined,
@@ -573,7 +635,7 @@ class TableReplication {
         // Stopped: hand the lease back so another replicator continues at once.
         if (outcome === 'stopped') await lease.release().catch(() => undefined);
       } catch (e) {
-        if (e instanceof ReplicationError) {
+        if (e instanceof ReplicationError || e instanceof TargetDeleted) {
           this.fatal = e;
           this.halted = true;
         } else this.onError(e);
@@ -587,4 +649,9 @@ class TableReplication {
     })();
     this.workers.set(row.unit, { lease, done });
   }
+}
+
+/** The source's current stream, if it has one enabled. */
+function enabledStream(desc: TableDescription): string | undefined {
+  return desc.StreamSpecification?.StreamEnabled ? desc.LatestStreamArn : undefined;
 }

@@ -2,7 +2,7 @@
 // before the next is asked for, under the snapshot lease. Segment positions are checkpointed, so
 // a snapshot interrupted by a crash resumes (by this or another process) where it stopped.
 import type { Applier } from './apply.js';
-import { ReplicationError } from './errors.js';
+import { ReplicationError, TargetDeleted } from './errors.js';
 import { fromSdkItem, toSdkItem } from './items.js';
 import { LeaseLost, sleep, type Lease } from './leases.js';
 import type { ProgressSink } from './progress.js';
@@ -24,6 +24,8 @@ export interface SnapshotOptions {
   source: SourceApi;
   sourceTable: string;
   applier: Applier;
+  /** The Cassandra timestamp (ms) of the snapshot's writes: before the stream tail's (see Applier.putItems). */
+  writtenAt: number;
   lease: Lease;
   position: SnapshotPosition;
   progress?: ProgressSink;
@@ -37,13 +39,13 @@ export interface SnapshotOptions {
 /** Items per Scan page: small enough for frequent checkpoints, large enough to stay cheap. */
 export const PAGE_ITEMS = 500;
 
-/** Retries fn with exponential backoff until it succeeds; lease loss and user errors end it. */
+/** Retries fn with exponential backoff until it succeeds; lease loss, user errors and a deleted target end it. */
 export async function retrying<T>(fn: () => Promise<T>, stopped: () => boolean, onError?: (e: unknown) => void): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (e) {
-      if (e instanceof LeaseLost || e instanceof ReplicationError || stopped()) throw e;
+      if (e instanceof LeaseLost || e instanceof ReplicationError || e instanceof TargetDeleted || stopped()) throw e;
       onError?.(e);
       await sleep(Math.min(10_000, 100 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2));
     }
@@ -104,7 +106,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<number> {
         pending = scan(lastKey);
         pending.catch(() => undefined);
       }
-      await retrying(() => o.applier.putItems(page.items, check), o.stopped, o.onError);
+      await retrying(() => o.applier.putItems(page.items, o.writtenAt, check), o.stopped, o.onError);
       seg.items += page.items.length;
       seg.key = lastKey;
       total += page.items.length;

@@ -9,7 +9,7 @@
 // Rows of the first two tables are only ever written with lightweight transactions, so that
 // their writes are ordered by Paxos and a checkpoint can be fenced by the lease it belongs to.
 import { hostname } from 'node:os';
-import { quoteIdent, type CqlSession } from '../storage/session.js';
+import { quoteIdent, type CqlSession, type Row } from '../storage/session.js';
 
 /**
  * snapshot: copying (the snapshot unit's lease decides who); streaming: tailing the stream;
@@ -182,20 +182,14 @@ export class ReplicationState {
 
   async listUnits(scope: string): Promise<UnitRow[]> {
     const rs = await this.session.execute(`SELECT * FROM ${this.units} WHERE scope = ?`, [scope], this.c.strong);
-    return rs.rows.map((r) => ({
-      scope,
-      unit: r.get('unit') as string,
-      parent: str(r.get('parent')),
-      owner: str(r.get('owner')),
-      counter: num(r.get('counter')) ?? 0,
-      renewedAt: num(r.get('renewed_at')) ?? 0,
-      position: str(r.get('position')),
-      finished: r.get('finished') === true,
-      applied: num(r.get('applied')) ?? 0,
-      lagMs: num(r.get('lag_ms')),
-      recordAt: num(r.get('record_at')),
-      updatedAt: num(r.get('updated_at')),
-    }));
+    return rs.rows.map(unitOf);
+  }
+
+  /** One unit, read through Paxos (it completes any write of the row still in progress). */
+  async getUnit(scope: string, unit: string): Promise<UnitRow | undefined> {
+    const rs = await this.session.execute(`SELECT * FROM ${this.units} WHERE scope = ? AND unit = ?`, [scope, unit], this.c.serial);
+    const row = rs.first();
+    return row ? unitOf(row) : undefined;
   }
 
   async ensureUnit(scope: string, unit: string, parent?: string): Promise<void> {
@@ -276,3 +270,20 @@ export class ReplicationState {
 }
 
 export const localHost = () => hostname();
+
+function unitOf(r: Row): UnitRow {
+  return {
+    scope: r.get('scope') as string,
+    unit: r.get('unit') as string,
+    parent: str(r.get('parent')),
+    owner: str(r.get('owner')),
+    counter: num(r.get('counter')) ?? 0,
+    renewedAt: num(r.get('renewed_at')) ?? 0,
+    position: str(r.get('position')),
+    finished: r.get('finished') === true,
+    applied: num(r.get('applied')) ?? 0,
+    lagMs: num(r.get('lag_ms')),
+    recordAt: num(r.get('record_at')),
+    updatedAt: num(r.get('updated_at')),
+  };
+}

@@ -92,6 +92,11 @@ export async function runShard(o: ShardRunOptions): Promise<ShardOutcome> {
         const name = errorName(got.error);
         if (name === 'ExpiredIteratorException') {
           iterator = await iteratorFrom();
+        } else if (name === 'ResourceNotFoundException') {
+          // The shard expired (DynamoDB Local says so this way): GetShardIterator from the checkpoint
+          // then reports it as trimmed; if the shard is still there, this was a passing error.
+          await backoff(got.error);
+          iterator = await iteratorFrom();
         } else if (name === 'TrimmedDataAccessException') {
           throw trimmed(o.shardId, position, name);
         } else {

@@ -79,6 +79,23 @@ export interface Target {
   created: boolean;
 }
 
+/** Creates the target; false when another replicator created it a moment ago. */
+async function createFrom(ctx: ActionContext, desc: TableDescription, target: string, isolation: WriteIsolation, log: (line: string) => void): Promise<boolean> {
+  const hasIndexes = (desc.GlobalSecondaryIndexes?.length ?? 0) + (desc.LocalSecondaryIndexes?.length ?? 0) > 0;
+  try {
+    await createTable.run(ctx, createRequestOf(desc, target, isolation, hasIndexes));
+    return true;
+  } catch (e) {
+    if (e instanceof DynamoError && e.name === 'ResourceInUseException') return false;
+    if (hasIndexes && e instanceof DynamoError && /indexes are not supported/i.test(e.message)) {
+      log(`target ${target}: this server does not support secondary indexes yet; creating the table without the source's indexes`);
+      await createTable.run(ctx, createRequestOf(desc, target, isolation, false));
+      return true;
+    }
+    throw e;
+  }
+}
+
 /** Creates the target from the source's description, or checks that the existing one matches. */
 export async function ensureTarget(
   ctx: ActionContext,
@@ -87,37 +104,18 @@ export async function ensureTarget(
   isolation: WriteIsolation,
   log: (line: string) => void,
 ): Promise<Target> {
-  let entry = await ctx.catalog.get(target);
   let created = false;
-  if (!entry) {
-    const hasIndexes = (desc.GlobalSecondaryIndexes?.length ?? 0) + (desc.LocalSecondaryIndexes?.length ?? 0) > 0;
-    try {
-      await createTable.run(ctx, createRequestOf(desc, target, isolation, hasIndexes));
-      created = true;
-    } catch (e) {
-      if (e instanceof DynamoError && e.name === 'ResourceInUseException') {
-        // Another replicator created it a moment ago.
-      } else if (hasIndexes && e instanceof DynamoError && /indexes are not supported/i.test(e.message)) {
-        log(`target ${target}: this server does not support secondary indexes yet; creating the table without the source's indexes`);
-        await createTable.run(ctx, createRequestOf(desc, target, isolation, false));
-        created = true;
-      } else {
-        throw e;
-      }
-    }
-    ctx.catalog.invalidate(target);
+  let entry: CatalogEntry | undefined;
+  // Another replicator (or an API client) may be creating or deleting it right now: wait for that.
+  for (const deadline = Date.now() + 60_000; ; ) {
     entry = await ctx.catalog.get(target);
-    if (!entry) throw new ReplicationError(`target table ${target} could not be created`);
-  }
-  // Another replicator (or an API client) may be creating it right now: wait until it is usable.
-  for (const deadline = Date.now() + 60_000; entry.definition.status === 'CREATING'; ) {
-    if (Date.now() > deadline) throw new ReplicationError(`target table ${target} stays in status CREATING`);
-    await new Promise((r) => setTimeout(r, 200));
+    const status = entry?.definition.status;
+    if (entry && status !== 'CREATING' && status !== 'DELETING') break;
+    if (Date.now() > deadline) throw new ReplicationError(`target table ${target} stays in status ${status ?? 'absent'}`);
+    if (entry) await new Promise((r) => setTimeout(r, 200));
+    else created = await createFrom(ctx, desc, target, isolation, log);
     ctx.catalog.invalidate(target);
-    entry = await ctx.catalog.get(target);
-    if (!entry) throw new ReplicationError(`target table ${target} was deleted while being created`);
   }
-  if (entry.definition.status === 'DELETING') throw new ReplicationError(`target table ${target} is being deleted`);
   const d = entry.definition;
   const ours = keySchemaText(
     [{ AttributeName: d.key.hash.name, KeyType: 'HASH' }, ...(d.key.range ? [{ AttributeName: d.key.range.name, KeyType: 'RANGE' }] : [])],

@@ -48,7 +48,7 @@ export function applied(rows: { get(name: string): unknown }[]): boolean {
   return rows.length === 0 || rows[0].get('[applied]') === true;
 }
 
-type Statement = [string, unknown[]];
+export type Statement = [string, unknown[]];
 
 /** Runs the statement that matches the guard (every layout has the same four kinds). */
 export async function write(
@@ -130,11 +130,16 @@ export function replaceRow(
 ): Promise<boolean> {
   const key = keyParams(layout, item);
   return write(session, guard, {
-    plain: [s.insert, [...key, value, version]],
+    plain: insertStatement(s, key, value, version),
     always: [s.replaceAlways, [value, version, ...key, NO_VERSION]],
     absent: [s.insertIfAbsent, [...key, value, version]],
     version: (v) => [s.replaceIfVersion, [value, version, ...key, v]],
   });
+}
+
+/** The plain write of a whole value (no condition): what blind puts of only_rmw tables run, and what bulk writers batch. */
+export function insertStatement(s: RowStatements, key: unknown[], value: unknown, version: Long): Statement {
+  return [s.insert, [...key, value, version]];
 }
 
 /** Deletes the row of a key under the guard (deleting an absent row needs no statement). */

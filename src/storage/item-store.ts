@@ -16,7 +16,7 @@ import type { Item } from '../dynamo/types.js';
 import type { CatalogEntry } from './catalog.js';
 import { IndexWriter, checkIndexKeys, nextVersion } from './indexes.js';
 import type { Long, CqlSession } from './session.js';
-import { keyOf, type BlindUpdate, type StoredItem, type Translator, type WriteGuard } from './translator.js';
+import { keyColumnValue, keyOf, type BlindUpdate, type StoredItem, type Translator, type WriteGuard } from './translator.js';
 
 export interface TableHandle {
   entry: CatalogEntry;
@@ -55,6 +55,8 @@ class KeyedQueue {
   }
 }
 
+const { BigDecimal } = cassandra.types;
+
 const hasIndexes = (h: TableHandle) => (h.entry.definition.indexes?.length ?? 0) > 0;
 
 export class ItemStore {
@@ -84,6 +86,37 @@ export class ItemStore {
     }
     await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), nextVersion());
     return undefined;
+  }
+
+  /**
+   * The statement of a plain (unconditional) put of a whole item, for bulk writers that batch them;
+   * undefined on a table with indexes, whose entries for the old item must go.
+   */
+  plainPut(h: TableHandle, item: Item): { query: string; params: unknown[] } | undefined {
+    if (hasIndexes(h)) return undefined;
+    const [query, params] = h.translator.plainPut(h.entry.layout, item, nextVersion());
+    return { query, params };
+  }
+
+  /**
+   * Plain statements as one unlogged batch (callers keep it small and within one replica set),
+   * written at the given Cassandra timestamp (µs).
+   */
+  async batch(statements: { query: string; params: unknown[] }[], timestamp: Long): Promise<void> {
+    const options = { prepare: true, consistency: this.session.consistency.write, timestamp };
+    if (statements.length === 1) await this.session.client.execute(statements[0]!.query, statements[0]!.params, options);
+    else await this.session.client.batch(statements, { ...options, logged: false });
+  }
+
+  /** Names the replicas of an item's partition (one string per replica set; '' if unknown). */
+  replicasOf(h: TableHandle, item: Item): string {
+    const { layout } = h.entry;
+    const value = keyColumnValue(item[layout.key.hash.name]!);
+    // The serialized partition key, as the driver would route it (text, decimal or blob).
+    const routingKey =
+      typeof value !== 'string' ? (value as Buffer) : layout.key.hash.type === 'S' ? Buffer.from(value) : BigDecimal.toBuffer(BigDecimal.fromString(value));
+    const hosts = this.session.client.getReplicas(layout.keyspace, routingKey) as { address: string }[] | null;
+    return hosts ? hosts.map((host) => host.address).join(',') : '';
   }
 
   async deleteBlind(h: TableHandle, key: Item, withOld = false): Promise<Item | undefined> {

@@ -53,6 +53,8 @@ export interface Translator {
   /** Writes the whole item (replacing any old one). Returns false when a guarded write did not apply. */
   put(session: CqlSession, layout: TableLayout, item: Item, guard: WriteGuard, version: Long, old?: StoredItem): Promise<boolean>;
   delete(session: CqlSession, layout: TableLayout, key: Item, guard: WriteGuard): Promise<boolean>;
+  /** The statement `put` runs with a plain guard (query and parameters), for unlogged batches. */
+  plainPut(layout: TableLayout, item: Item, version: Long): [string, unknown[]];
   updateBlind?(
     session: CqlSession,
     layout: TableLayout,

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  CreateTableCommand, DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand, type AttributeValue,
+  BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { translators } from '../../translators/index.js';
 import { Catalog } from '../../src/storage/catalog.js';
@@ -95,6 +95,19 @@ export function richItem(i: number, range = false): Record<string, AttributeValu
   };
   if (range) item.sk = { N: String(i % 5) };
   return item;
+}
+
+/** Puts richItem(0..n-1) into the source, 25 at a time, four batches at once. */
+export async function fill(db: DynamoDBClient, table: string, n: number, range = false): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    for (let i = next; i < n; i = next) {
+      next += 25;
+      const items = Array.from({ length: Math.min(25, n - i) }, (_, j) => ({ PutRequest: { Item: richItem(i + j, range) } }));
+      await db.send(new BatchWriteItemCommand({ RequestItems: { [table]: items } }));
+    }
+  };
+  await Promise.all([lane(), lane(), lane(), lane()]);
 }
 
 /** Random puts, updates and deletes over keys 0..keys-1 until stop() is called. */

@@ -5,9 +5,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { ReplicationState, type UnitRow } from '../../src/replication/state.js';
-import { createSourceTable, richItem, runCli, startEnv, startWriters, waitFor, waitIdentical, type CliProcess, type Env } from './helpers.js';
+import { createSourceTable, fill, runCli, startEnv, startWriters, waitFor, waitIdentical, type CliProcess, type Env } from './helpers.js';
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -16,13 +15,6 @@ const freePort = () =>
       srv.close(() => resolve(port));
     });
   });
-
-async function fill(env: Env, table: string, n: number): Promise<void> {
-  for (let i = 0; i < n; i += 25) {
-    const items = Array.from({ length: Math.min(25, n - i) }, (_, j) => ({ PutRequest: { Item: richItem(i + j) } }));
-    await env.db.send(new BatchWriteItemCommand({ RequestItems: { [table]: items } }));
-  }
-}
 
 const ownerOf = (p: CliProcess) => `${hostname()}:${p.child.pid}:`;
 
@@ -50,23 +42,14 @@ describe('replicator processes', () => {
 
   test('killed with SIGKILL mid-snapshot and mid-stream, restarted: nothing lost or reordered', async () => {
     await createSourceTable(env.db, 'events');
-    await fill(env, 'events', 5000);
+    // Enough items that a snapshot at one write in flight (a small batch) outlasts its first checkpoint.
+    await fill(env.db, 'events', 20000);
     const writers = startWriters(env.db, 'events', 5300);
     try {
-      // A slow snapshot (one segment, one write at a time), killed once it has written some items.
+      // A slow snapshot (one segment, one write at a time), killed once it has checkpointed a position
+      // (every 2 s), so the restart resumes mid-table.
       const first = replicate(['--table', 'events', '--segments', '1', '--concurrency', '1']);
-      await waitFor('snapshot progress', async () => {
-        const entry = await env.ctx.catalog.get('events');
-        if (!entry || entry.definition.status !== 'ACTIVE') return undefined;
-        const rs = await env.ctx.session.client.execute(`SELECT count(*) FROM "test_repl_procs"."${entry.definition.cqlTable}"`);
-        return Number(rs.first().get(0)) >= 100;
-      });
-      // Give it a moment to checkpoint a position (every 2 s), so the restart resumes mid-table.
-      for (let i = 0; i < 30; i++) {
-        const unit = (await state.listUnits('events')).find((u) => u.unit === 'snapshot');
-        if (!unit || unit.finished || unit.applied > 0) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitFor('a snapshot checkpoint', async () => ((await state.listUnits('events')).find((u) => u.unit === 'snapshot')?.applied ?? 0) > 0);
       assert.equal((await state.getTable('events'))?.phase, 'snapshot');
       first.child.kill('SIGKILL');
       await first.exited;
@@ -113,7 +96,7 @@ describe('replicator processes', () => {
     const tables = ['left', 'right', 'middle'];
     for (const t of tables) {
       await createSourceTable(env.db, t);
-      await fill(env, t, 100);
+      await fill(env.db, t, 100);
     }
     const writers = tables.map((t) => startWriters(env.db, t, 150, 1));
     try {

@@ -3,23 +3,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DescribeTableCommand, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand,
+  CreateTableCommand, DeleteItemCommand, DescribeTableCommand, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { startTestServer } from '../helpers/server.js';
 import { canonicalText, fromSdkItem } from '../../src/replication/items.js';
 import { ReplicationState } from '../../src/replication/state.js';
-import { createSourceTable, replicator, richItem, startEnv, startWriters, waitFor, waitIdentical, type Env } from './helpers.js';
+import { createSourceTable, fill, replicator, richItem, startEnv, startWriters, waitFor, waitIdentical, type Env } from './helpers.js';
 
 // DynamoDB Local returns numbers inside lists as written ('1.50'); compare canonical forms.
 const same = (a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined) =>
   assert.equal(a && canonicalText(fromSdkItem(a)), b && canonicalText(fromSdkItem(b)));
-
-async function fill(env: Env, table: string, n: number, range = false): Promise<void> {
-  for (let i = 0; i < n; i += 25) {
-    const items = Array.from({ length: Math.min(25, n - i) }, (_, j) => ({ PutRequest: { Item: richItem(i + j, range) } }));
-    await env.db.send(new BatchWriteItemCommand({ RequestItems: { [table]: items } }));
-  }
-}
 
 describe('replicate from DynamoDB Streams', () => {
   let env: Env;
@@ -32,7 +25,7 @@ describe('replicate from DynamoDB Streams', () => {
 
   test('snapshot of a populated table while writers keep changing it converges to the source', async () => {
     await createSourceTable(env.db, 'orders', { range: true });
-    await fill(env, 'orders', 1500, true);
+    await fill(env.db, 'orders', 1500, true);
     const writers = startWriters(env.db, 'orders', 1800, 2, true);
     const r = replicator(env, { tables: [{ source: 'orders', target: 'orders' }] });
     await r.start();
@@ -62,7 +55,7 @@ describe('replicate from DynamoDB Streams', () => {
 
   test('every attribute type, updates and deletes arrive through the stream (cells translator too)', async () => {
     await createSourceTable(env.db, 'types', { view: 'NEW_IMAGE' });
-    await fill(env, 'types', 60);
+    await fill(env.db, 'types', 60);
     // A second replica in a table made beforehand through the API with the cells layout.
     await env.server.client.send(
       new CreateTableCommand({

@@ -10,9 +10,10 @@ import type { Item } from '../../src/dynamo/types.js';
 import { Applier } from '../../src/replication/apply.js';
 import { canonicalText } from '../../src/replication/items.js';
 import { createReplicationMetrics } from '../../src/replication/metrics.js';
-import { Replicator } from '../../src/replication/replicator.js';
+import { Replicator, SKIP_MARGIN_MS } from '../../src/replication/replicator.js';
 import type { ShardInfo, SourceApi, StreamRecord } from '../../src/replication/source.js';
 import { ReplicationState } from '../../src/replication/state.js';
+import { LeaseWatcher } from '../../src/replication/leases.js';
 import { ensureTarget } from '../../src/replication/target.js';
 import { Catalog } from '../../src/storage/catalog.js';
 import { ItemStore } from '../../src/storage/item-store.js';
@@ -191,7 +192,7 @@ describe('shards', () => {
     }
   });
 
-  test('trimmed records stop the table with what to do, never a silent skip', async () => {
+  test('trimmed records (or an expired shard) stop the table with what to do, never a silent skip', async () => {
     const source = new FakeSource('trimmed', [item('a', 0)], [
       { id: 'shard-1', records: [], failures: ['TrimmedDataAccessException'] },
     ]);
@@ -211,6 +212,16 @@ describe('shards', () => {
     await again.done();
     await again.stop();
     assert.match(again.failures.get('trimmed')?.message ?? '', /--resnapshot/);
+    // A shard that expired under us (GetRecords: ResourceNotFoundException) is reported the same way.
+    const expired = new FakeSource('expired', [item('a', 0)], [
+      { id: 'shard-1', records: [], failures: ['ResourceNotFoundException'], iteratorFailures: ['', 'ResourceNotFoundException'] },
+    ]);
+    expired.shards[0]!.records.push(expired.record('MODIFY', item('a', 1)));
+    const gone = run(expired, 'expired');
+    await gone.start();
+    await gone.done();
+    await gone.stop();
+    assert.match(gone.failures.get('expired')?.message ?? '', /shard no longer exists.*--resnapshot/);
     // --resnapshot starts over (the stream is readable again here) and converges.
     source.shards[0]!.failures = [];
     const fresh = new Replicator({ ...again.o, resnapshot: true, metrics: createReplicationMetrics() });
@@ -221,6 +232,42 @@ describe('shards', () => {
     } finally {
       await fresh.stop();
     }
+  });
+
+  test('a snapshot write arriving after the tail cannot undo it, on plain and on LWT targets', async () => {
+    for (const isolation of ['only_rmw', 'always'] as const) {
+      const source = new FakeSource(`late_${isolation}`, [], []);
+      const target = await ensureTarget(ctx as ActionContext, await source.describeTable(), source.table, isolation, () => undefined);
+      const applier = new Applier(ctx.store, target.handle, 8);
+      const startedAt = Date.now();
+      await applier.applyRecords([source.record('MODIFY', item('x', 2)), source.record('REMOVE', item('z', 1))], 0);
+      // A replicator that lost the snapshot lease writes what its Scan saw before those changes.
+      await applier.putItems([item('x', 1), item('y', 1), item('z', 1)], startedAt - SKIP_MARGIN_MS);
+      assert.equal(vOf(await read(source.table, 'x')), '2', isolation);
+      assert.equal(vOf(await read(source.table, 'y')), '1', isolation);
+      assert.equal(await read(source.table, 'z'), undefined, isolation);
+    }
+  });
+
+  test('a checkpoint that applied but whose answer was lost (a timeout) keeps the lease', async () => {
+    class LostAnswers extends ReplicationState {
+      lose = 1;
+      override async renew(...args: Parameters<ReplicationState['renew']>): Promise<boolean> {
+        const applied = await super.renew(...args);
+        if (this.lose-- > 0) throw new Error('operation timed out (the write applied)');
+        return applied;
+      }
+    }
+    const state = new LostAnswers(ctx.session);
+    await state.init();
+    await state.ensureUnit('leases', 'unit');
+    const lease = (await new LeaseWatcher('me', 5000).acquire(state, (await state.getUnit('leases', 'unit'))!))!;
+    await assert.rejects(lease.checkpoint({ position: '1' }), /timed out/);
+    await lease.checkpoint({ position: '2' });
+    assert.ok(lease.valid());
+    const row = await state.getUnit('leases', 'unit');
+    assert.equal(row?.owner, 'me');
+    assert.equal(row?.position, '2');
   });
 
   test('applying records twice, or out of batch boundaries, changes nothing (replay safety)', async () => {

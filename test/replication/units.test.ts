@@ -9,8 +9,32 @@ import { progressLine } from '../../src/replication/progress.js';
 import { parseTableMapping } from '../../src/replication/replicator.js';
 import { formatStatus } from '../../src/replication/status.js';
 import { createRequestOf, streamOf } from '../../src/replication/target.js';
+import { awsSource } from '../../src/replication/source.js';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 
 describe('replication units', () => {
+  test('a source request that gets no answer is abandoned after the request timeout, not waited for forever', async () => {
+    // A server that accepts connections and never answers (a connection that died silently).
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const source = awsSource({
+      endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      requestTimeoutMs: 200,
+    });
+    try {
+      const started = Date.now();
+      await assert.rejects(source.streams.getRecords('iterator'), (e: Error) => /timeout/i.test(`${e.name} ${e.message}`));
+      assert.ok(Date.now() - started < 20_000);
+    } finally {
+      source.close();
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
   test('SDK items become wire items: base64 binaries, canonical numbers, DynamoDB Local empty maps', () => {
     const item = fromSdkItem({
       b: { B: new Uint8Array([1, 2, 255]) },

@@ -9,7 +9,7 @@
 // read-modify-write rewrites only the attributes that changed.
 import type { Item } from '../../src/dynamo/types.js';
 import {
-  NO_VERSION, deleteRow, keyColumnsDdl, keyParams, qualifiedName, readRow, replaceRow, rowStatements, statementCache, write,
+  NO_VERSION, deleteRow, insertStatement, keyColumnsDdl, keyParams, qualifiedName, readRow, replaceRow, rowStatements, statementCache, write,
 } from '../../src/storage/cql-layout.js';
 import type { CqlSession, Long } from '../../src/storage/session.js';
 import { StoredItem, type TableLayout, type Translator, type WriteGuard } from '../../src/storage/translator.js';
@@ -97,4 +97,6 @@ export const cellsTranslator: Translator = {
     mergeRow(session, statements(layout), keyParams(layout, key), toCells({ ...update.set, ...key }), update.remove, guard, version),
 
   delete: (session, layout, key, guard) => deleteRow(session, statements(layout), layout, key, guard),
+
+  plainPut: (layout, item, version) => insertStatement(statements(layout), keyParams(layout, item), toCells(item), version),
 };
