@@ -92,9 +92,13 @@ export class BackendConnection extends EventEmitter {
         sock.destroy();
         reject(new Error(`${this.name} ${host}:${port}: ${err.message}`));
       };
+      // close() while connecting (the client left, the proxy shuts down) destroys the socket.
+      const onClose = (): void => onError(new ConnectionClosedError('closed while connecting'));
       const onReady = (): void => {
         sock.removeListener('error', onError);
+        sock.removeListener('close', onClose);
         clearTimeout(timer);
+        if (this.closed) return onClose();
         this.attach(sock);
         resolve();
       };
@@ -118,12 +122,13 @@ export class BackendConnection extends EventEmitter {
         sock.once('connect', onReady);
       }
       sock.once('error', onError);
+      sock.once('close', onClose);
+      this.socket = sock;
       const timer = setTimeout(() => onError(new Error(`connect timeout after ${connectTimeoutMs} ms`)), connectTimeoutMs);
     });
   }
 
   private attach(sock: net.Socket): void {
-    this.socket = sock;
     sock.setNoDelay(true);
     sock.on('data', (chunk: Buffer) => {
       try {
@@ -254,6 +259,10 @@ export class BackendConnection extends EventEmitter {
     return new Promise((resolve, reject) => {
       this.send(opcode, flags, body, (res) => (res instanceof Error ? reject(res) : resolve(res)));
     });
+  }
+
+  bufferedBytes(): number {
+    return (this.socket?.writableLength ?? 0) + (this.socket?.readableLength ?? 0) + this.reader.pending;
   }
 
   cork(): void {

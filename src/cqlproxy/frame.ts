@@ -128,6 +128,11 @@ export class FrameReader {
     }
   }
 
+  /** Bytes received but not yet cut into frames. */
+  get pending(): number {
+    return this.buffered;
+  }
+
   /** Peek at the first byte received so far (protocol version detection). */
   firstByte(): number | undefined {
     return this.chunks[0]?.[0];

@@ -19,6 +19,7 @@ import {
 } from './frame.js';
 import {
   BackendConnection,
+  RequestTimeoutError,
   handshake,
   plainToken,
   type BackendTls,
@@ -116,10 +117,15 @@ interface Req {
   tgt?: Result | null;
   answered: boolean;
   retries: number;
+  /** Offset of the [consistency] in body, for timeout errors. */
+  clPos: number;
   values?: string[];
 }
 
 const TARGET_RETRY_MS = 2000;
+const TARGET_STARTUP_WAIT_MS = 1000;
+/** Write types of WRITE_TIMEOUT by batch type (logged, unlogged, counter). */
+const BATCH_WRITE_TYPES = ['BATCH', 'UNLOGGED_BATCH', 'COUNTER'];
 
 function errorCodeOf(f: Frame): number {
   const start = responseBodyStart(f.flags, f.body);
@@ -155,6 +161,8 @@ export class ClientSession {
   private clientPausedAt = 0;
   private backendsPausedAt = 0;
   private readonly local: { address: string; port: number };
+  /** Every cluster connection of this session, connecting or open, so closing reaches them all. */
+  private readonly backends = new Set<BackendConnection>();
 
   constructor(
     private readonly sock: net.Socket,
@@ -176,7 +184,7 @@ export class ClientSession {
     });
     sock.on('drain', () => this.onClientDrain());
     sock.on('error', () => {});
-    sock.on('close', () => this.cleanup());
+    sock.on('close', () => void this.cleanup(ctx.settings.targetTimeoutMs));
   }
 
   // ------------------------------------------------------------------ client side
@@ -304,8 +312,18 @@ export class ClientSession {
     this.reply(stream, Opcode.ERROR, errorBody(code, message, extra));
   }
 
-  private replyFailure(stream: number, which: Which, err: Error): void {
-    this.replyError(stream, ErrorCode.SERVER_ERROR, `cql-proxy: ${which} cluster: ${err.message}`);
+  private replyFailure(stream: number, which: Which, err: Error, req?: Req): void {
+    const message = `cql-proxy: ${which} cluster: ${err.message}`;
+    if (!(err instanceof RequestTimeoutError) || !req || req.cls.kind === 'ddl' || req.cls.kind === 'use') {
+      return this.replyError(stream, ErrorCode.SERVER_ERROR, message);
+    }
+    // A cluster that does not answer in time looks to the client like replicas that did not:
+    // drivers' retry policies then treat it as they would (writes are not retried blindly).
+    const w = new BodyWriter().short(req.body.readUInt16BE(req.clPos)).int(0).int(1);
+    if (req.cls.kind === 'write') {
+      const type = req.opcode === Opcode.BATCH ? BATCH_WRITE_TYPES[req.body[0]!] ?? 'BATCH' : 'SIMPLE';
+      this.replyError(stream, ErrorCode.WRITE_TIMEOUT, message, w.string(type).build());
+    } else this.replyError(stream, ErrorCode.READ_TIMEOUT, message, w.byte(0).build());
   }
 
   // ------------------------------------------------------------------ startup and auth
@@ -336,25 +354,35 @@ export class ClientSession {
       // Without its source connection the client connection is useless: let the driver reconnect.
       if (!this.closed) this.sock.destroy();
     });
-    this.targetConnecting = this.connectTarget().catch((err: Error) => {
-      this.ctx.logger.warn({ err: err.message }, 'cql-proxy: target unavailable');
-      this.scheduleTargetRetry();
-    });
+    this.startTargetConnect(false);
     this.source.send(Opcode.STARTUP, 0, this.startupBody, async (res) => {
       if (res instanceof Error) return this.replyFailure(stream, 'source', res);
       if (res.opcode === Opcode.READY) {
         this.resolveToken(undefined);
-        await this.targetConnecting?.catch(() => {});
+        await this.targetReady();
         this.relay(stream, res);
         this.compression = comp;
       } else {
-        if (res.opcode === Opcode.AUTHENTICATE) this.pendingCompression = comp;
         this.relay(stream, res);
+        // Compression starts after the answer to STARTUP, so AUTH_RESPONSE may come compressed.
+        if (res.opcode === Opcode.AUTHENTICATE) this.compression = comp;
       }
     });
   }
 
-  private pendingCompression: Compression | undefined;
+
+  /**
+   * Give the target connection a moment before READY, so the first writes reach it; a target that
+   * hangs must not keep clients from connecting (drivers give up after about 5 s).
+   */
+  private async targetReady(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.targetConnecting?.catch(() => {}),
+      new Promise((resolve) => (timer = setTimeout(resolve, TARGET_STARTUP_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
 
   private authResponse(stream: number, body: Buffer): void {
     if (!this.source) return this.replyError(stream, ErrorCode.PROTOCOL_ERROR, 'STARTUP first');
@@ -364,9 +392,8 @@ export class ClientSession {
       if (res instanceof Error) return this.replyFailure(stream, 'source', res);
       if (res.opcode === Opcode.AUTH_SUCCESS) {
         this.resolveToken(undefined);
-        await this.targetConnecting?.catch(() => {});
+        await this.targetReady();
         this.relay(stream, res);
-        this.compression = this.pendingCompression;
       } else this.relay(stream, res);
     });
   }
@@ -397,10 +424,14 @@ export class ClientSession {
         which === 'source' ? s.requestTimeoutMs : s.targetTimeoutMs,
         which === 'source' ? s.sourceTls : s.targetTls,
       );
+      this.backends.add(conn);
+      conn.on('close', () => this.backends.delete(conn));
       try {
         await conn.connect();
       } catch (err) {
+        this.backends.delete(conn);
         lastErr = err as Error;
+        if (this.closed) break;
         continue;
       }
       conn.on('congested', () => this.onBackendCongested());
@@ -458,20 +489,25 @@ export class ClientSession {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.closed || this.target) return;
-      this.reconnecting = true;
-      this.targetConnecting = this.connectTarget().then(
-        () => {
-          this.reconnecting = false;
-          this.ctx.logger.info({}, 'cql-proxy: target connection restored');
-        },
-        (err: Error) => {
-          this.reconnecting = false;
-          this.ctx.logger.warn({ err: err.message }, 'cql-proxy: target unavailable');
-          this.scheduleTargetRetry();
-        },
-      );
+      this.startTargetConnect(true);
     }, delay);
     this.retryTimer.unref();
+  }
+
+  /** One target connection attempt at a time; a failed one schedules the next. */
+  private startTargetConnect(retry: boolean): void {
+    this.reconnecting = true;
+    this.targetConnecting = this.connectTarget().then(
+      () => {
+        this.reconnecting = false;
+        if (retry) this.ctx.logger.info({}, 'cql-proxy: target connection restored');
+      },
+      (err: Error) => {
+        this.reconnecting = false;
+        this.ctx.logger.warn({ err: err.message }, 'cql-proxy: target unavailable');
+        this.scheduleTargetRetry();
+      },
+    );
   }
 
   private onEvent(ev: Frame): void {
@@ -518,8 +554,8 @@ export class ClientSession {
     }
   }
 
-  private newReq(stream: number, opcode: number, flags: number, body: Buffer, raw: Buffer | undefined, cls: Classified, t0: bigint, entries: PreparedEntry[], build: (w: Which) => Buffer): Req {
-    return { stream, opcode, kind: cls.kind, t0, procNs: 0n, cls, body, flags, raw, entries, build, answered: false, retries: 0 };
+  private newReq(stream: number, opcode: number, flags: number, body: Buffer, raw: Buffer | undefined, cls: Classified, t0: bigint, entries: PreparedEntry[], build: (w: Which) => Buffer, clPos: number): Req {
+    return { stream, opcode, kind: cls.kind, t0, procNs: 0n, cls, body, flags, raw, entries, build, answered: false, retries: 0, clPos };
   }
 
   private onQuery(stream: number, flags: number, body: Buffer, raw: Buffer | undefined, t0: bigint): void {
@@ -537,11 +573,11 @@ export class ClientSession {
       if (params.timestamp === undefined) b = withTimestamp(b, params.flagsPos, params.timestampPos, nextTimestampMicros());
       if (b !== body) raw = undefined;
       const final = b;
-      const req = this.newReq(stream, Opcode.QUERY, flags, final, raw, cls, t0, [], () => this.frame(Opcode.QUERY, flags, final));
+      const req = this.newReq(stream, Opcode.QUERY, flags, final, raw, cls, t0, [], () => this.frame(Opcode.QUERY, flags, final), params.flagsPos - 2);
       return this.dual(req);
     }
     const build = (w: Which): Buffer => (w === 'source' && raw ? raw : this.frame(Opcode.QUERY, flags, body));
-    const req = this.newReq(stream, Opcode.QUERY, flags, body, raw, cls, t0, [], build);
+    const req = this.newReq(stream, Opcode.QUERY, flags, body, raw, cls, t0, [], build, q.params.flagsPos - 2);
     if (cls.kind === 'read' || cls.kind === 'system') return this.read(req, q.params.hasPagingState);
     return this.dual(req); // ddl, use
   }
@@ -630,7 +666,7 @@ export class ClientSession {
       const id = w === 'source' ? entry.sourceId : entry.targetId!;
       return this.frame(Opcode.EXECUTE, flags, replaceShortBytes(final, head.idStart, head.idEnd, id));
     };
-    const req = this.newReq(stream, Opcode.EXECUTE, flags, final, raw, cls, t0, [entry], build);
+    const req = this.newReq(stream, Opcode.EXECUTE, flags, final, raw, cls, t0, [entry], build, head.paramsPos);
     if (values) req.values = values;
     if (cls.kind === 'read' || cls.kind === 'system') {
       return this.read(req, parseQueryParams(b, head.paramsPos).hasPagingState);
@@ -661,7 +697,7 @@ export class ClientSession {
       if (w === 'source' && raw && nb === final) return raw;
       return this.frame(Opcode.BATCH, flags, nb);
     };
-    const req = this.newReq(stream, Opcode.BATCH, flags, final, raw, { kind: 'write' }, t0, entries, build);
+    const req = this.newReq(stream, Opcode.BATCH, flags, final, raw, { kind: 'write' }, t0, entries, build, parsed.flagsPos - 2);
     this.dual(req);
   }
 
@@ -710,7 +746,7 @@ export class ClientSession {
     this.sendTo('source', req, (res) => {
       req.src = res;
       const t2 = process.hrtime.bigint();
-      if (res instanceof Error) this.replyFailure(req.stream, 'source', res);
+      if (res instanceof Error) this.replyFailure(req.stream, 'source', res, req);
       else if (req.cls.kind === 'system' && res.opcode === Opcode.RESULT) {
         this.relay(req.stream, res, rewriteSystemResult(res, req.cls.systemTable!, { ...this.local, datacenter: this.ctx.settings.datacenter }));
       } else this.relay(req.stream, res);
@@ -819,11 +855,11 @@ export class ClientSession {
     req.answered = true;
     const t2 = process.hrtime.bigint();
     const src = req.src!;
-    if (src instanceof Error) this.replyFailure(req.stream, 'source', src);
+    if (src instanceof Error) this.replyFailure(req.stream, 'source', src, req);
     else if (src.opcode === Opcode.ERROR) this.relay(req.stream, src);
     else if (this.ctx.settings.wait && isError(req.tgt) && (this.ctx.settings.onTargetFailure === 'fail' || logErr)) {
       const t = req.tgt!;
-      if (t instanceof Error) this.replyFailure(req.stream, 'target', t);
+      if (t instanceof Error) this.replyFailure(req.stream, 'target', t, req);
       else this.relay(req.stream, t);
     } else this.relay(req.stream, src);
     this.observe(req.opcode, req.kind, req.t0, req.procNs + (process.hrtime.bigint() - t2));
@@ -902,30 +938,46 @@ export class ClientSession {
 
   // ------------------------------------------------------------------ teardown
 
-  private cleanup(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.ctx.metrics.connections.dec();
-    this.resolveToken(undefined);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.source?.close();
-    const t = this.target;
-    if (t) {
-      // Let writes still on their way to the target finish (async mode), then close.
-      const started = Date.now();
-      const timer = setInterval(() => {
-        if (t.inFlight === 0 || Date.now() - started > this.ctx.settings.targetTimeoutMs) {
-          clearInterval(timer);
-          t.close();
-        }
-      }, 20);
-      timer.unref();
+  /**
+   * Closes every cluster connection: at once, except the target, which first gets up to
+   * `graceMs` to answer writes still on their way (--wait false). Settles when all are closed.
+   */
+  private cleanup(graceMs: number): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.ctx.metrics.connections.dec();
+      this.resolveToken(undefined);
+      if (this.retryTimer) clearTimeout(this.retryTimer);
     }
+    const t = this.target;
+    for (const c of this.backends) if (c !== t) c.close();
+    if (!t || t.closed) return Promise.resolve();
+    const deadline = Date.now() + graceMs;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (t.inFlight > 0 && !t.closed && Date.now() < deadline) {
+          setTimeout(check, 20);
+          return;
+        }
+        // Writes still unanswered fail here and go to the failed-write log.
+        t.close();
+        resolve();
+      };
+      check();
+    });
   }
 
-  close(): void {
+  /** Bytes this session holds in socket buffers (both directions, all its sockets). */
+  bufferedBytes(): number {
+    let n = this.sock.writableLength + this.sock.readableLength + this.reader.pending;
+    for (const c of this.backends) n += c.bufferedBytes();
+    return n;
+  }
+
+  /** Drops the client connection and closes the cluster connections (see cleanup). */
+  close(graceMs: number): Promise<void> {
     this.sock.destroy();
-    this.cleanup();
+    return this.cleanup(graceMs);
   }
 }
 
