@@ -38,6 +38,9 @@ export class RequestTimeoutError extends Error {
 
 export class ConnectionClosedError extends Error {}
 
+/** The request never left the proxy, so the cluster certainly did not apply it. */
+export class NotSentError extends ConnectionClosedError {}
+
 type Callback = (res: Frame | Error) => void;
 
 interface Pending {
@@ -216,7 +219,7 @@ export class BackendConnection extends EventEmitter {
    */
   sendFrame(frame: Buffer, cb: Callback): void {
     if (this.closed) {
-      cb(new ConnectionClosedError(`${this.name}: not connected`));
+      cb(new NotSentError(`${this.name}: not connected`));
       return;
     }
     const id = this.free.pop();
@@ -224,7 +227,7 @@ export class BackendConnection extends EventEmitter {
       // All 32768 ids busy: queue until one frees (back-pressure on the client follows
       // from the client socket being paused while we are congested).
       this.waiting.push((nid) => {
-        if (nid < 0) cb(new ConnectionClosedError(`${this.name}: connection closed`));
+        if (nid < 0) cb(new NotSentError(`${this.name}: connection closed`));
         else this.dispatch(nid, frame, cb);
       });
       return;
@@ -240,10 +243,10 @@ export class BackendConnection extends EventEmitter {
     this.deadlines.push({ id, seq, deadline });
     this.inFlight++;
     if (!this.corked) {
-      // Coalesce every request dispatched in this turn into one write syscall.
+      // Coalesce every request dispatched in this turn of the event loop into one write syscall.
       this.corked = true;
       this.socket!.cork();
-      process.nextTick(this.uncorkNow);
+      setImmediate(this.uncorkNow);
     }
     if (!this.socket!.write(frame) && !this.congested) {
       this.congested = true;

@@ -386,13 +386,16 @@ const REPLAY_FLAGS: OptSpec = {
   'backend-key': { type: 'string' },
   'tls-verify': { type: 'string' },
   'timeout-ms': { type: 'string' },
+  'apply-uncertain': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
 
 export const REPLAY_USAGE = `Usage: dynamo-cassandra replay --target HOST:PORT[,...] [--failed-log FILE] [--target-username U --target-password P]
-       [--target-tls --target-ca F] [--tls-verify false]
+       [--target-tls --target-ca F] [--tls-verify false] [--apply-uncertain]
 Applies the writes the cql-proxy could not apply to the target (safe while the proxy runs).
-Entries the target refuses are kept in FILE.rejected. Flags also as DC_CQL_PROXY_<FLAG>.`;
+Entries the target refuses are kept in FILE.rejected. Counter updates and list appends the
+target may already have applied (it timed out) would count twice: they are set aside in
+FILE.uncertain unless --apply-uncertain is given. Flags also as DC_CQL_PROXY_<FLAG>.`;
 
 /** `dynamo-cassandra replay ...`: applies the failed-write log to the target. */
 export async function replayCommand(argv: string[]): Promise<number> {
@@ -419,8 +422,13 @@ export async function replayCommand(argv: string[]): Promise<number> {
       ),
       credentials: str(v['target-username']) !== undefined ? { username: str(v['target-username'])!, password: str(v['target-password']) ?? '' } : undefined,
       timeoutMs: num(v['timeout-ms']),
+      applyUncertain: bool(v['apply-uncertain'], false),
     });
-    console.log(`replayed ${r.replayed} of ${r.entries} entries${r.rejected ? `; ${r.rejected} refused by the target, kept in ${r.rejectedFile}` : ''}`);
+    console.log(
+      `replayed ${r.replayed} of ${r.entries} entries` +
+        (r.rejected ? `; ${r.rejected} refused by the target, kept in ${r.rejectedFile}` : '') +
+        (r.uncertain ? `; ${r.uncertain} not idempotent and perhaps applied already (check the target), kept in ${r.uncertainFile}` : ''),
+    );
     return r.rejected ? 1 : 0;
   } catch (err) {
     console.error(`replay failed: ${(err as Error).message} (entries not applied were kept in ${file})`);

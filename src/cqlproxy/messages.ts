@@ -291,6 +291,54 @@ export function parsePreparedResult(body: Buffer, resultPos: number): PreparedRe
   return { id: Buffer.from(id), metaPos: r.pos };
 }
 
+/** Bind-variable metadata of a PREPARED result (v4 adds the partition-key indexes). */
+export interface BindMetadata {
+  flags: number;
+  pk: number[];
+  /** Offsets of the global table spec (empty range without one). */
+  globalStart: number;
+  globalEnd: number;
+  specs: Array<{ start: number; end: number; type: number }>;
+  end: number;
+}
+
+export function parseBindMetadata(body: Buffer, metaPos: number, version: number): BindMetadata {
+  const r = new BodyReader(body);
+  r.pos = metaPos;
+  const flags = r.int();
+  const count = r.int();
+  const pk: number[] = [];
+  if (version >= 4) {
+    const pkCount = r.int();
+    for (let i = 0; i < pkCount; i++) pk.push(r.short());
+  }
+  const globalStart = r.pos;
+  if (flags & ROWS_GLOBAL_TABLES) {
+    r.string();
+    r.string();
+  }
+  const globalEnd = r.pos;
+  const specs: BindMetadata['specs'] = [];
+  for (let i = 0; i < count; i++) {
+    const start = r.pos;
+    if (!(flags & ROWS_GLOBAL_TABLES)) {
+      r.string();
+      r.string();
+    }
+    r.string();
+    const type = skipOption(r);
+    specs.push({ start, end: r.pos, type });
+  }
+  return { flags, pk, globalStart, globalEnd, specs, end: r.pos };
+}
+
+/** Type ids of the bind variables that make `c = c + ?` repeat its effect: counter, list. */
+const REPEATING_TYPES = new Set([0x0005, 0x0020]);
+
+export function bindsRepeatingType(body: Buffer, metaPos: number, version: number): boolean {
+  return parseBindMetadata(body, metaPos, version).specs.some((s) => REPEATING_TYPES.has(s.type));
+}
+
 export function resultKind(body: Buffer, pos: number): number {
   return body.length >= pos + 4 ? body.readInt32BE(pos) : -1;
 }

@@ -19,6 +19,7 @@ import {
 } from './frame.js';
 import {
   BackendConnection,
+  NotSentError,
   RequestTimeoutError,
   handshake,
   plainToken,
@@ -36,6 +37,7 @@ import {
 import {
   QueryFlag,
   ResultKind,
+  bindsRepeatingType,
   parseBatch,
   parseExecuteHead,
   parsePreparedResult,
@@ -119,6 +121,8 @@ interface Req {
   retries: number;
   /** Offset of the [consistency] in body, for timeout errors. */
   clPos: number;
+  /** A following page (the request carries a paging state). */
+  paged?: boolean;
   values?: string[];
 }
 
@@ -126,6 +130,8 @@ const TARGET_RETRY_MS = 2000;
 const TARGET_STARTUP_WAIT_MS = 1000;
 /** Write types of WRITE_TIMEOUT by batch type (logged, unlogged, counter). */
 const BATCH_WRITE_TYPES = ['BATCH', 'UNLOGGED_BATCH', 'COUNTER'];
+const BATCH_TYPE_COUNTER = 2;
+const WRITE_FAILURE = 0x1500;
 
 function errorCodeOf(f: Frame): number {
   const start = responseBodyStart(f.flags, f.body);
@@ -252,13 +258,10 @@ export class ClientSession {
   private write(buf: Buffer): void {
     if (this.closed) return;
     if (!this.corked) {
-      // Coalesce all answers produced in this turn into one syscall.
+      // Coalesce all answers produced in this turn of the event loop into one syscall.
       this.corked = true;
       this.sock.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.sock.uncork();
-      });
+      setImmediate(this.uncork);
     }
     if (!this.sock.write(buf) && !this.backendsPausedAt) {
       // The client does not read fast enough: stop reading the clusters' answers.
@@ -267,6 +270,11 @@ export class ClientSession {
       this.target?.pause();
     }
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.sock.uncork();
+  };
 
   private onClientDrain(): void {
     if (!this.backendsPausedAt) return;
@@ -612,12 +620,15 @@ export class ClientSession {
         cls,
         sourceId: p.id,
         ...(rw ? { nd: rw.nd, markerCount: rw.markerCount } : {}),
+        ...(cls.increment === 'repeats' || (cls.increment === 'marker' && bindsRepeatingType(src.body, p.metaPos, this.version))
+          ? { repeats: true }
+          : {}),
       });
       if (tres && !(tres instanceof Error) && tres.opcode === Opcode.RESULT) {
         const ts = responseBodyStart(tres.flags, tres.body);
         this.ctx.prepared.setTarget(entry, parsePreparedResult(tres.body, ts).id);
       } else if (tres) this.countError('target', Opcode.PREPARE, cls.kind, tres);
-      if (rw) this.relay(stream, src, hideNdMarkers(src.body, p.metaPos, rw.nd));
+      if (rw) this.relay(stream, src, hideNdMarkers(src.body, p.metaPos, rw.nd, this.version));
       else this.relay(stream, src);
     };
     this.source!.send(Opcode.PREPARE, flags, sendBody, (res) => {
@@ -732,11 +743,15 @@ export class ClientSession {
 
   // ------------------------------------------------------------------ routing
 
-  /** Reads: the source answers; optionally the target is asked too and the results compared. */
+  /**
+   * Reads: the source answers; optionally the target is asked too and the results compared.
+   * A following page is mirrored with the client's (the source's) paging state: it encodes only
+   * the position (last key) in the table, so the target returns the page after the same row.
+   */
   private read(req: Req, paging: boolean): void {
+    req.paged = paging;
     const mirror =
       req.cls.kind === 'read' &&
-      !paging &&
       this.ctx.settings.mirrorReads > 0 &&
       (this.ctx.settings.mirrorReads >= 1 || Math.random() < this.ctx.settings.mirrorReads);
     const tgt = mirror ? this.targetConn() : undefined;
@@ -777,6 +792,8 @@ export class ClientSession {
     };
     if (isError(s) || isError(t)) {
       if (isError(s) && isError(t)) return;
+      // A target of another Cassandra version may not read the source's paging state: not comparable.
+      if (req.paged && !isError(s) && !(t instanceof Error) && [ErrorCode.PROTOCOL_ERROR, ErrorCode.INVALID].some((c) => c === errorCodeOf(t))) return;
       this.ctx.metrics.differentResults.inc(labels);
       this.ctx.readReport.record({ ...base, sourceRows: -1, targetRows: -1, kind: 'error', detail: `source ${describe(s)}; target ${describe(t)}` });
       return;
@@ -811,7 +828,7 @@ export class ClientSession {
         if (req.src !== undefined) this.settle(req);
       });
     } else {
-      req.tgt = new Error('target cluster unavailable');
+      req.tgt = new NotSentError('target cluster unavailable');
       if (req.src !== undefined) this.settle(req);
     }
   }
@@ -841,12 +858,32 @@ export class ClientSession {
         op: req.opcode,
         body: req.body.toString('base64'),
         ...(req.entries.length ? { prepared } : {}),
+        ...(this.uncertain(req.tgt!) && this.repeats(req) ? { repeats: true as const } : {}),
         reason,
       },
       (err) => {
         if (err) this.ctx.logger.error({ err: err.message }, 'cql-proxy: cannot write the failed-write log');
         if (this.ctx.settings.wait) this.answer(req, err);
       },
+    );
+  }
+
+  /** Did the target perhaps apply the write although it failed? (timeouts, lost connections) */
+  private uncertain(res: Result): boolean {
+    if (res instanceof Error) return !(res instanceof NotSentError);
+    const code = errorCodeOf(res);
+    return code === ErrorCode.WRITE_TIMEOUT || code === ErrorCode.SERVER_ERROR || code === WRITE_FAILURE;
+  }
+
+  /** Would applying this write twice change the result (counters, list appends)? Unsure counts as yes. */
+  private repeats(req: Req): boolean {
+    if (req.opcode === Opcode.QUERY) return req.cls.increment !== undefined;
+    if (req.opcode === Opcode.EXECUTE) return req.entries[0]?.repeats === true;
+    const batch = parseBatch(req.body, 0);
+    return (
+      batch.type === BATCH_TYPE_COUNTER ||
+      req.entries.some((e) => e.repeats) ||
+      batch.entries.some((e) => e.kind === 0 && classify(e.query!).increment !== undefined)
     );
   }
 
@@ -877,13 +914,13 @@ export class ClientSession {
   /** Send a request to one cluster, re-preparing transparently on UNPREPARED. */
   private sendTo(which: Which, req: Req, cb: (res: Result) => void): void {
     const conn = which === 'source' ? this.source : this.target;
-    if (!conn) return cb(new Error(`${which} cluster unavailable`));
+    if (!conn) return cb(new NotSentError(`${which} cluster unavailable`));
     if (which === 'target') {
       const missing = req.entries.filter((e) => !e.targetId);
       if (missing.length) {
         Promise.all(missing.map((e) => this.reprepare(conn, which, e))).then(
           () => this.sendTo(which, req, cb),
-          (err: Error) => cb(err),
+          (err: Error) => cb(new NotSentError(err.message)),
         );
         return;
       }

@@ -244,6 +244,27 @@ test('mirrored reads report differences per table and key', async () => {
   await client.execute(`UPDATE ${KS}.kv SET v = 'prepared' WHERE k = 2`);
 });
 
+test('mirrored reads compare following pages too (the target reads from the source paging state)', async () => {
+  const before = proxy.stats().readDifferences;
+  // Rows c = 100..149 make the third page of 50.
+  await direct.target.execute(`UPDATE ${KS}.events SET v = 'diverged' WHERE p = 'page' AND c = 120`);
+  const sel = `SELECT c, v FROM ${KS}.events WHERE p = ?`;
+  let pageState: string | undefined;
+  let pages = 0;
+  do {
+    const r = await client.execute(sel, ['page'], { prepare: true, fetchSize: 50, pageState });
+    pageState = r.pageState ?? undefined;
+    pages++;
+  } while (pageState);
+  assert.equal(pages, 5);
+  for (let i = 0; i < 100 && proxy.stats().readDifferences === before; i++) await sleep(100);
+  await sleep(500); // comparisons of the other pages, which must not count
+  assert.equal(proxy.stats().readDifferences, before + 1, 'exactly the page with the differing row differs');
+  const last = fs.readFileSync(path.join(tmp, 'read-report.jsonl'), 'utf8').trim().split('\n').pop()!;
+  assert.match(JSON.parse(last).query, /FROM proxytest\.events/);
+  await client.execute(`UPDATE ${KS}.events SET v = 'v120' WHERE p = 'page' AND c = 120`);
+});
+
 test('cqlsh (protocol v5 negotiated down) works through the proxy', async () => {
   let cqlsh = 'cqlsh';
   try {
@@ -595,6 +616,46 @@ test('EVENT relay: schema changes reach registered clients and the driver metada
   } finally {
     raw.destroy();
     await direct.source.execute(`DROP KEYSPACE IF EXISTS ${XKS}_events`);
+  }
+});
+
+test('counters on replay: updates the target may have applied are set aside, those it never got are replayed', async () => {
+  const tgt = await relay(TARGET);
+  const log = path.join(tmp, 'failed-counters.jsonl');
+  const p = await startCqlProxy(proxyOpts('counters', { target: `127.0.0.1:${tgt.port}`, targetTimeoutMs: 1000, failedLog: log }), { logger: quiet });
+  const c = await connect(p.port);
+  const inc = `UPDATE ${XKS}.cnt SET n = n + ? WHERE k = ?`;
+  const value = async (d: cassandra.Client) => Number((await d.execute(`SELECT n FROM ${XKS}.cnt WHERE k = 'a'`)).rows[0]?.n ?? 0);
+  try {
+    await c.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.cnt (k text PRIMARY KEY, n counter)`);
+    await c.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.plain (k int PRIMARY KEY, v text)`);
+    const one = cassandra.types.Long.fromNumber(1);
+    await c.execute(inc, [one, 'a'], { prepare: true });
+    // The target hangs: the update times out there but reaches it later (uncertain).
+    tgt.freeze();
+    await c.execute(inc, [one, 'a'], { prepare: true });
+    await c.execute(`INSERT INTO ${XKS}.plain (k, v) VALUES (1, 'timed out too')`);
+    tgt.thaw();
+    for (let i = 0; i < 100 && (await value(direct.target)) !== 2; i++) await sleep(100);
+    assert.equal(await value(direct.target), 2, 'the late update reached the target');
+    // The target is gone: the next update is never sent (certain to be missing).
+    tgt.close();
+    await sleep(500); // the proxy notices the closed connection
+    await c.execute(`UPDATE ${XKS}.cnt SET n = n + 1 WHERE k = 'a'`);
+    assert.equal(await value(direct.source), 3);
+    const logged = readFailedWrites(log);
+    assert.deepEqual(logged.map((e) => e.repeats ?? false), [true, false, false]);
+    const r = await replayFailedWrites({ target: [{ host: TARGET.address, port: 9042 }], file: log, graceMs: 100, credentials: SUPER });
+    assert.deepEqual({ replayed: r.replayed, uncertain: r.uncertain, rejected: r.rejected }, { replayed: 2, uncertain: 1, rejected: 0 });
+    assert.equal(await value(direct.target), 3, 'target equals the source: nothing counted twice');
+    // Told to, replay applies the set-aside entry (here: counted twice, as the warning says).
+    const again = await replayFailedWrites({ target: [{ host: TARGET.address, port: 9042 }], file: r.uncertainFile!, graceMs: 100, credentials: SUPER, applyUncertain: true });
+    assert.equal(again.replayed, 1);
+    assert.equal(await value(direct.target), 4);
+  } finally {
+    await c.shutdown();
+    await p.close();
+    tgt.close();
   }
 });
 
