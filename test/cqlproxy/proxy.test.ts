@@ -286,6 +286,32 @@ test('cqlsh (protocol v5 negotiated down) works through the proxy', async () => 
   const desc = await run(cqlsh, ['127.0.0.1', String(proxy.port), '-u', SUPER.username, '-p', SUPER.password, '-e', `DESCRIBE TABLE ${KS}.events`], { timeout: 60000 });
   assert.match(desc.stdout, /CREATE TABLE proxytest\.events/);
   await assertIdentical('after cqlsh');
+  // v5 asked for explicitly: a protocol error, as from a Cassandra without v5.
+  const v5 = await run(cqlsh, ['127.0.0.1', String(proxy.port), '--protocol-version=5', '-u', SUPER.username, '-p', SUPER.password, '-e', 'SELECT now() FROM system.local'], { timeout: 60000 }).then(
+    () => assert.fail('cqlsh --protocol-version=5 must fail: the proxy speaks v3 and v4'),
+    (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
+  );
+  assert.match(v5, /ProtocolError returned from server while using explicitly set client protocol_version 5/);
+});
+
+test('protocol versions: v5 and v2 requests get the protocol error drivers downgrade on', async () => {
+  for (const version of [5, 6, 2]) {
+    const raw = await RawCql.connect(proxy.port);
+    try {
+      raw.send(0, Opcode.OPTIONS, Buffer.alloc(0), version);
+      const f = await raw.answer(0, 10000);
+      assert.equal(f.opcode, Opcode.ERROR);
+      assert.equal(f.version, Math.min(4, version));
+      const e = parseError(f.body);
+      assert.equal(e.code, ErrorCode.PROTOCOL_ERROR);
+      assert.match(e.message, new RegExp(`unsupported protocol version \\(${version}\\); supported versions are \\(3/v3, 4/v4\\)`));
+      // The connection stays usable with a supported version.
+      raw.send(1, Opcode.OPTIONS, Buffer.alloc(0), 4);
+      assert.equal((await raw.answer(1, 10000)).opcode, Opcode.SUPPORTED);
+    } finally {
+      raw.destroy();
+    }
+  }
 });
 
 test('lz4 compression negotiated by the Python driver (which also prefers v5)', async () => {
