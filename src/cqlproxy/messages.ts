@@ -49,6 +49,7 @@ export function parseQueryParams(body: Buffer, pos: number): QueryParams {
   if (flags & QueryFlag.PAGE_SIZE) r.pos += 4;
   if (flags & QueryFlag.PAGING_STATE) r.bytes();
   if (flags & QueryFlag.SERIAL_CONSISTENCY) r.pos += 2;
+  r.check();
   const timestampPos = r.pos;
   const out: QueryParams = {
     flags,
@@ -154,6 +155,7 @@ export function parseBatch(body: Buffer, start: number): BatchRequest {
   const flagsPos = r.pos;
   const flags = r.byte();
   if (flags & QueryFlag.SERIAL_CONSISTENCY) r.pos += 2;
+  r.check();
   const out: BatchRequest = { type, entries, flagsPos, flags, timestampPos: r.pos };
   if (flags & QueryFlag.DEFAULT_TIMESTAMP) out.timestamp = body.readBigInt64BE(r.pos);
   return out;

@@ -327,7 +327,8 @@ export class ClientSession {
     }
     // A cluster that does not answer in time looks to the client like replicas that did not:
     // drivers' retry policies then treat it as they would (writes are not retried blindly).
-    const w = new BodyWriter().short(req.body.readUInt16BE(req.clPos)).int(0).int(1);
+    const consistency = req.clPos >= 0 && req.clPos + 2 <= req.body.length ? req.body.readUInt16BE(req.clPos) : 0x0001;
+    const w = new BodyWriter().short(consistency).int(0).int(1);
     if (req.cls.kind === 'write') {
       const type = req.opcode === Opcode.BATCH ? BATCH_WRITE_TYPES[req.body[0]!] ?? 'BATCH' : 'SIMPLE';
       this.replyError(stream, ErrorCode.WRITE_TIMEOUT, message, w.string(type).build());
@@ -337,7 +338,13 @@ export class ClientSession {
   // ------------------------------------------------------------------ startup and auth
 
   private async startup(stream: number, body: Buffer): Promise<void> {
-    const opts = new BodyReader(body).stringMap();
+    let opts: Record<string, string>;
+    try {
+      opts = new BodyReader(body).stringMap();
+    } catch {
+      // Thrown here it would be an unhandled rejection, which ends the process.
+      return this.replyError(stream, ErrorCode.PROTOCOL_ERROR, 'cql-proxy: cannot decode STARTUP');
+    }
     let comp: Compression | undefined;
     const asked = Object.entries(opts).find(([k]) => k.toUpperCase() === 'COMPRESSION');
     if (asked) {
@@ -377,7 +384,6 @@ export class ClientSession {
       }
     });
   }
-
 
   /**
    * Give the target connection a moment before READY, so the first writes reach it; a target that

@@ -114,10 +114,26 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.allSettled([client?.shutdown(), direct?.source.shutdown(), direct?.target.shutdown()]);
-  await proxy?.close(); // prompt: see the close() test
-  await Promise.allSettled([source?.stop(), target?.stop()]);
+  // Each step bounded and named: a hang fails the run saying where, instead of stalling it.
+  const errors: Error[] = [];
+  const step = async (name: string, work: () => Promise<unknown>): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise((_r, reject) => {
+      timer = setTimeout(() => reject(new Error(`after: ${name} still running after 20 s; active: ${process.getActiveResourcesInfo().join(',')}`)), 20_000);
+    });
+    try {
+      await Promise.race([work(), limit]);
+    } catch (err) {
+      errors.push(err as Error);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  await step('driver shutdown', () => Promise.allSettled([client?.shutdown(), direct?.source.shutdown(), direct?.target.shutdown()]));
+  await step('proxy close', async () => proxy?.close());
+  await step('nodes stop', () => Promise.allSettled([source?.stop(), target?.stop()]));
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  if (errors.length) throw errors[0];
 });
 
 test('the client sees the proxy as the whole cluster', async () => {
@@ -536,6 +552,8 @@ test('a cluster that stops answering: timeout errors in time instead of hangs', 
     proxyOpts('timeouts', { source: `127.0.0.1:${src.port}`, target: `127.0.0.1:${tgt.port}`, requestTimeoutMs: 1000, targetTimeoutMs: 1000 }),
     { logger: quiet },
   );
+  // Made through the main proxy: DDL may take longer than the 1 s timeouts here on a busy machine.
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.hang (k int PRIMARY KEY, v text)`);
   const c = await connect(p.port);
   const ins = `INSERT INTO ${XKS}.hang (k, v) VALUES (?, ?)`;
   const timed = async (f: () => Promise<unknown>) => {
@@ -544,15 +562,15 @@ test('a cluster that stops answering: timeout errors in time instead of hangs', 
     return { ...res, ms: Date.now() - t0 };
   };
   try {
-    await c.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.hang (k int PRIMARY KEY, v text)`);
     await c.execute(ins, [1, 'both up'], { prepare: true });
     await c.execute(`SELECT v FROM ${XKS}.hang WHERE k = ?`, [1], { prepare: true }); // prepared while the source answers
     // The target hangs: with --wait and the log policy the client gets the source's answer after the target timeout.
     tgt.freeze();
+    const failedBefore = p.stats().failedWrites;
     const w = await timed(() => c.execute(ins, [2, 'target hung'], { prepare: true }));
     assert.ok('r' in w, `write with a hung target: ${'e' in w ? w.e.message : ''}`);
     assert.ok(w.ms >= 900 && w.ms < 5000, `answered after ${w.ms} ms`);
-    assert.equal(p.stats().failedWrites, 1);
+    assert.equal(p.stats().failedWrites, failedBefore + 1);
     tgt.thaw();
     // The source hangs: writes get WRITE_TIMEOUT, reads READ_TIMEOUT, within the timeout (not the driver's 30 s).
     src.freeze();
@@ -645,7 +663,75 @@ test('EVENT relay: schema changes reach registered clients and the driver metada
   }
 });
 
+test('bad input never takes the proxy down: random and mutilated frames of every opcode', async () => {
+  // Deterministic (mulberry32), so a failure can be replayed.
+  let seed = 0x5eed;
+  const rnd = (): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number) => Math.floor(rnd() * n);
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.fuzz (k int PRIMARY KEY, v text)`);
+  const prepared = await client.execute(`SELECT v FROM ${XKS}.fuzz WHERE k = ?`, [1], { prepare: true });
+  assert.ok(prepared);
+  const templates: Array<[number, Buffer]> = [
+    [Opcode.QUERY, queryBody(`INSERT INTO ${XKS}.fuzz (k, v) VALUES (1, 'x') USING TTL 60`)],
+    [Opcode.QUERY, queryBody('SELECT * FROM system.local')],
+    [Opcode.PREPARE, new BodyWriter().longString(`UPDATE ${XKS}.fuzz SET v = ? WHERE k = ?`).build()],
+    [Opcode.BATCH, new BodyWriter().byte(1).short(1).byte(0).longString(`INSERT INTO ${XKS}.fuzz (k, v) VALUES (2, now())`).short(0).short(1).byte(0).build()],
+    [Opcode.EXECUTE, new BodyWriter().shortBytes(Buffer.alloc(16, 7)).short(1).byte(0).build()],
+    [Opcode.STARTUP, new BodyWriter().stringMap({ CQL_VERSION: '3.0.0', COMPRESSION: 'lz4' }).build()],
+    [Opcode.REGISTER, new BodyWriter().stringList(['SCHEMA_CHANGE']).build()],
+    [Opcode.AUTH_RESPONSE, new BodyWriter().bytes(Buffer.from('\0cassandra\0cassandra')).build()],
+    [Opcode.OPTIONS, Buffer.alloc(0)],
+  ];
+  const mutilate = (b: Buffer): Buffer => {
+    const out = Buffer.from(b);
+    switch (int(4)) {
+      case 0:
+        return out.subarray(0, int(out.length + 1)); // truncated
+      case 1:
+        for (let i = 0; i < 1 + int(4); i++) if (out.length) out[int(out.length)] = int(256); // flipped bytes
+        return out;
+      case 2:
+        return Buffer.concat([out, Buffer.from(Array.from({ length: int(40) }, () => int(256)))]); // trailing junk
+      default:
+        return Buffer.from(Array.from({ length: int(200) }, () => int(256))); // noise
+    }
+  };
+  for (let conn = 0; conn < 24; conn++) {
+    const raw = await RawCql.connect(proxy.port);
+    try {
+      if (conn % 3 !== 0) await raw.startup(SUPER);
+      for (let i = 0; i < 40; i++) {
+        const [opcode, body] = rnd() < 0.1 ? [int(256), Buffer.alloc(0)] : templates[int(templates.length)]!;
+        const flags = rnd() < 0.15 ? int(256) : 0;
+        const frame = Buffer.concat([Buffer.from([rnd() < 0.05 ? int(256) : 4, flags, 0, i, opcode, 0, 0, 0, 0]), mutilate(body)]);
+        frame.writeUInt32BE(frame.length - 9, 5);
+        raw.sock.write(frame);
+      }
+      if (conn % 4 === 0) raw.sock.write(Buffer.from(Array.from({ length: 64 }, () => int(256)))); // a torn header
+      await sleep(100);
+    } finally {
+      raw.destroy();
+    }
+  }
+  // Still serving: the long-lived client, a new client, and both clusters agree on the main data.
+  assert.equal((await client.execute(`SELECT v FROM ${KS}.kv WHERE k = ?`, [1], { prepare: true })).rows[0]?.v, 'updated');
+  const fresh = await connect(proxy.port);
+  try {
+    assert.equal((await fresh.execute("SELECT cluster_name FROM system.local WHERE key = 'local'")).rows[0]?.cluster_name, SOURCE.clusterName);
+  } finally {
+    await fresh.shutdown();
+  }
+  await assertIdentical('after bad input');
+});
+
 test('counters on replay: updates the target may have applied are set aside, those it never got are replayed', async () => {
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.cnt (k text PRIMARY KEY, n counter)`);
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.plain (k int PRIMARY KEY, v text)`);
   const tgt = await relay(TARGET);
   const log = path.join(tmp, 'failed-counters.jsonl');
   const p = await startCqlProxy(proxyOpts('counters', { target: `127.0.0.1:${tgt.port}`, targetTimeoutMs: 1000, failedLog: log }), { logger: quiet });
@@ -653,8 +739,6 @@ test('counters on replay: updates the target may have applied are set aside, tho
   const inc = `UPDATE ${XKS}.cnt SET n = n + ? WHERE k = ?`;
   const value = async (d: cassandra.Client) => Number((await d.execute(`SELECT n FROM ${XKS}.cnt WHERE k = 'a'`)).rows[0]?.n ?? 0);
   try {
-    await c.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.cnt (k text PRIMARY KEY, n counter)`);
-    await c.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.plain (k int PRIMARY KEY, v text)`);
     const one = cassandra.types.Long.fromNumber(1);
     await c.execute(inc, [one, 'a'], { prepare: true });
     // The target hangs: the update times out there but reaches it later (uncertain).
