@@ -2,8 +2,12 @@
 // writes and reads, direct to the source vs through the proxy (dual-writing to the target).
 // The proxy runs in its own process, as it would in production.
 //
-//   node dist/bench/cqlproxy.js [--seconds 5] [--concurrency 32]
-// or from bench/run.ts: `await runCqlProxyBench({ seconds, concurrency })` → markdown.
+//   node dist/bench/cqlproxy.js [--seconds 3] [--concurrency 32] [--rounds 3]
+// or from bench/run.ts: `await runCqlProxyBench({ seconds, concurrency, rounds })` → markdown.
+//
+// Both nodes are warmed up first (a cold target JIT-compiling through the first proxy run made
+// the proxy look several times slower), then direct and proxy runs alternate for several rounds
+// and each figure is the median over the rounds: the machine's cores are shared and noisy.
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +27,7 @@ interface Result {
   errors: number;
 }
 
-async function load(concurrency: number, seconds: number, op: (i: number) => Promise<unknown>): Promise<Result> {
+async function load(concurrency: number, seconds: number, op: (i: number) => Promise<unknown>, warmupMs = 1000): Promise<Result> {
   let counter = 0;
   const phase = async (ms: number, lat?: number[], err?: { n: number }): Promise<void> => {
     const until = Date.now() + ms;
@@ -41,7 +45,7 @@ async function load(concurrency: number, seconds: number, op: (i: number) => Pro
       }),
     );
   };
-  await phase(1000); // warm-up: connections, prepared statements, JIT
+  await phase(warmupMs); // warm-up: connections, prepared statements, JIT
   const lat: number[] = [];
   const err = { n: 0 };
   const t0 = Date.now();
@@ -60,9 +64,18 @@ function startProxyProcess(source: string, target: string, failedLog: string): P
   });
 }
 
-export async function runCqlProxyBench(opts: { seconds?: number; concurrency?: number } = {}): Promise<string> {
-  const seconds = opts.seconds ?? 5;
+function median(rs: Result[]): Result {
+  const m = (f: (r: Result) => number): number => {
+    const v = rs.map(f).sort((a, b) => a - b);
+    return v[Math.floor(v.length / 2)]!;
+  };
+  return { ops: m((r) => r.ops), opsPerSec: m((r) => r.opsPerSec), p50: m((r) => r.p50), p99: m((r) => r.p99), errors: rs.reduce((n, r) => n + r.errors, 0) };
+}
+
+export async function runCqlProxyBench(opts: { seconds?: number; concurrency?: number; rounds?: number } = {}): Promise<string> {
+  const seconds = opts.seconds ?? 3;
   const concurrency = opts.concurrency ?? 32;
+  const rounds = opts.rounds ?? 3;
   const tmp = mkdtempSync(join(tmpdir(), 'cqlproxy-bench-'));
   const [src, tgt] = await Promise.all([
     startLocalNode({ address: '127.0.0.2', port: 9042, clusterName: 'bench_source', datacenter: 'dc_source', dataDir: join(tmp, 'source'), heapMb: 512 }),
@@ -81,21 +94,29 @@ export async function runCqlProxyBench(opts: { seconds?: number; concurrency?: n
     const value = 'x'.repeat(100);
     const write = (c: cassandra.Client) => (i: number) => c.execute('INSERT INTO bench.kv (k, v) VALUES (?, ?)', [i % 100000, value], { prepare: true });
     const read = (c: cassandra.Client) => (i: number) => c.execute('SELECT v FROM bench.kv WHERE k = ?', [i % 10000], { prepare: true });
-    const rows: Array<[string, Result, Result]> = [];
-    const dw = await load(concurrency, seconds, write(direct));
-    const pw = await load(concurrency, seconds, write(viaProxy));
-    rows.push(['prepared INSERT (proxy dual-writes)', dw, pw]);
     // Reference for the same Cassandra work: the client itself writes to both clusters and waits for both.
     const both = (i: number) => Promise.all([write(direct)(i), write(directTarget)(i)]);
-    const bw = await load(concurrency, seconds, both);
-    rows.push(['prepared INSERT: client writes both clusters itself vs proxy', bw, pw]);
-    const dr = await load(concurrency, seconds, read(direct));
-    const pr = await load(concurrency, seconds, read(viaProxy));
-    rows.push(['prepared SELECT (source only)', dr, pr]);
+    const runs = { dw: [] as Result[], bw: [] as Result[], pw: [] as Result[], dr: [] as Result[], pr: [] as Result[] };
+    // Warm-up of both nodes (writes and reads) and of the proxy.
+    for (const op of [both, write(viaProxy), read(direct), read(viaProxy)]) await load(concurrency, 1, op, 0);
+    for (let r = 0; r < rounds; r++) {
+      runs.dw.push(await load(concurrency, seconds, write(direct)));
+      runs.pw.push(await load(concurrency, seconds, write(viaProxy)));
+      runs.bw.push(await load(concurrency, seconds, both));
+      runs.dr.push(await load(concurrency, seconds, read(direct)));
+      runs.pr.push(await load(concurrency, seconds, read(viaProxy)));
+    }
+    const [dw, pw, bw, dr, pr] = [runs.dw, runs.pw, runs.bw, runs.dr, runs.pr].map(median) as [Result, Result, Result, Result, Result];
+    const rows: Array<[string, Result, Result]> = [
+      ['prepared INSERT (proxy dual-writes)', dw, pw],
+      ['prepared INSERT: client writes both clusters itself vs proxy', bw, pw],
+      ['prepared SELECT (source only)', dr, pr],
+    ];
     const f = (n: number): string => n.toFixed(2);
     const lines = [
-      `Same cassandra-driver client, ${concurrency} concurrent requests, ${seconds} s per run, one run; proxy in its own process;`,
-      'source and target are single local nodes on the same machine (so dual writes also double the Cassandra work on its cores).',
+      `Same cassandra-driver client, ${concurrency} concurrent requests, both nodes warmed up, then ${rounds} rounds of ${seconds} s runs`,
+      'alternating direct and proxy; medians over the rounds. Proxy in its own process; source and target are single local nodes',
+      'on the same machine (so dual writes also double the Cassandra work on its cores).',
       '',
       '| workload | direct ops/s | proxy ops/s | ratio | direct p50 ms | proxy p50 ms | added p50 ms | direct p99 ms | proxy p99 ms | errors |',
       '|---|---|---|---|---|---|---|---|---|---|',
@@ -123,8 +144,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === '--child-proxy') {
     void childProxy(process.argv[3]!, process.argv[4]!, process.argv[5]!);
   } else {
-    const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '32' } } });
-    runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) }).then(
+    const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' }, rounds: { type: 'string', default: '3' } } });
+    runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency), rounds: Number(values.rounds) }).then(
       (md) => {
         console.log(md);
         process.exit(0);

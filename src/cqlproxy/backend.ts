@@ -38,6 +38,9 @@ export class RequestTimeoutError extends Error {
 
 export class ConnectionClosedError extends Error {}
 
+/** The request never left the proxy, so the cluster certainly did not apply it. */
+export class NotSentError extends ConnectionClosedError {}
+
 type Callback = (res: Frame | Error) => void;
 
 interface Pending {
@@ -92,9 +95,13 @@ export class BackendConnection extends EventEmitter {
         sock.destroy();
         reject(new Error(`${this.name} ${host}:${port}: ${err.message}`));
       };
+      // close() while connecting (the client left, the proxy shuts down) destroys the socket.
+      const onClose = (): void => onError(new ConnectionClosedError('closed while connecting'));
       const onReady = (): void => {
         sock.removeListener('error', onError);
+        sock.removeListener('close', onClose);
         clearTimeout(timer);
+        if (this.closed) return onClose();
         this.attach(sock);
         resolve();
       };
@@ -118,12 +125,13 @@ export class BackendConnection extends EventEmitter {
         sock.once('connect', onReady);
       }
       sock.once('error', onError);
+      sock.once('close', onClose);
+      this.socket = sock;
       const timer = setTimeout(() => onError(new Error(`connect timeout after ${connectTimeoutMs} ms`)), connectTimeoutMs);
     });
   }
 
   private attach(sock: net.Socket): void {
-    this.socket = sock;
     sock.setNoDelay(true);
     sock.on('data', (chunk: Buffer) => {
       try {
@@ -211,7 +219,7 @@ export class BackendConnection extends EventEmitter {
    */
   sendFrame(frame: Buffer, cb: Callback): void {
     if (this.closed) {
-      cb(new ConnectionClosedError(`${this.name}: not connected`));
+      cb(new NotSentError(`${this.name}: not connected`));
       return;
     }
     const id = this.free.pop();
@@ -219,7 +227,7 @@ export class BackendConnection extends EventEmitter {
       // All 32768 ids busy: queue until one frees (back-pressure on the client follows
       // from the client socket being paused while we are congested).
       this.waiting.push((nid) => {
-        if (nid < 0) cb(new ConnectionClosedError(`${this.name}: connection closed`));
+        if (nid < 0) cb(new NotSentError(`${this.name}: connection closed`));
         else this.dispatch(nid, frame, cb);
       });
       return;
@@ -235,10 +243,10 @@ export class BackendConnection extends EventEmitter {
     this.deadlines.push({ id, seq, deadline });
     this.inFlight++;
     if (!this.corked) {
-      // Coalesce every request dispatched in this turn into one write syscall.
+      // Coalesce every request dispatched in this turn of the event loop into one write syscall.
       this.corked = true;
       this.socket!.cork();
-      process.nextTick(this.uncorkNow);
+      setImmediate(this.uncorkNow);
     }
     if (!this.socket!.write(frame) && !this.congested) {
       this.congested = true;
@@ -254,6 +262,10 @@ export class BackendConnection extends EventEmitter {
     return new Promise((resolve, reject) => {
       this.send(opcode, flags, body, (res) => (res instanceof Error ? reject(res) : resolve(res)));
     });
+  }
+
+  bufferedBytes(): number {
+    return (this.socket?.writableLength ?? 0) + (this.socket?.readableLength ?? 0) + this.reader.pending;
   }
 
   cork(): void {

@@ -19,6 +19,12 @@ export interface Classified {
   systemTable?: 'local' | 'peers' | 'peers_v2';
   /** For 'use': the keyspace. */
   useKeyspace?: string;
+  /**
+   * Writes that add to a value (`c = c + x`, `l = l - x`, `l = x + l`): 'repeats' when applying
+   * twice changes the result (counter by a number, list by [...]), 'marker' when that depends on
+   * the type of a bind marker. Set and map additions ({...}) repeat harmlessly.
+   */
+  increment?: 'repeats' | 'marker';
 }
 
 /**
@@ -100,6 +106,26 @@ export function classify(query: string): Classified {
   return c;
 }
 
+const INCREMENT_RE = new RegExp(`(${IDENT})\\s*=\\s*(?:(${IDENT})\\s*[-+]\\s*([^\\s,;]+)|(\\[[^\\]]*\\]|[^\\s,;=]+)\\s*\\+\\s*(${IDENT}))`, 'g');
+
+function increment(code: string): Classified['increment'] {
+  let found: Classified['increment'];
+  for (const m of code.matchAll(INCREMENT_RE)) {
+    const [, col, same, operand, preOperand, preSame] = m;
+    if ((same ?? preSame)?.toLowerCase() !== col!.toLowerCase()) continue;
+    const first = (operand ?? preOperand)![0]!;
+    if (first === '{') continue;
+    if (first === '?' || first === ':') found = 'marker';
+    else return 'repeats';
+  }
+  return found;
+}
+
+function withIncrement(code: string): Pick<Classified, 'increment'> {
+  const inc = increment(code);
+  return inc ? { increment: inc } : {};
+}
+
 function classifyUncached(query: string): Classified {
   const code = stripForClassify(query);
   const first = /^\s*([A-Za-z]+)/.exec(code)?.[1]?.toUpperCase() ?? '';
@@ -114,12 +140,12 @@ function classifyUncached(query: string): Classified {
     case 'INSERT':
       return { kind: 'write', ...tableRef(INTO_RE.exec(code)) };
     case 'UPDATE':
-      return { kind: 'write', ...tableRef(UPDATE_RE.exec(code)) };
+      return { kind: 'write', ...tableRef(UPDATE_RE.exec(code)), ...withIncrement(code) };
     case 'DELETE':
       return { kind: 'write', ...tableRef(FROM_RE.exec(code)) };
     case 'BEGIN':
     case 'APPLY':
-      return { kind: 'write' };
+      return { kind: 'write', ...(/^\s*BEGIN\s+COUNTER\b/i.test(code) ? { increment: 'repeats' } : withIncrement(code)) };
     case 'TRUNCATE':
       return { kind: 'ddl' };
     case 'USE': {

@@ -18,6 +18,12 @@ export interface FailedWrite {
   body: string;
   /** Prepared statements the body refers to: client id (hex) → query text and keyspace. */
   prepared?: Record<string, { query: string; keyspace: string | null }>;
+  /**
+   * Applying it twice changes the result (counter update, list append, or unsure) and the target
+   * may have applied it although it failed (timeout, connection lost after sending): replay sets
+   * these aside unless told otherwise. Writes the target refused or never got are not marked.
+   */
+  repeats?: true;
   reason: string;
 }
 

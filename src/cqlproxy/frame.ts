@@ -128,6 +128,11 @@ export class FrameReader {
     }
   }
 
+  /** Bytes received but not yet cut into frames. */
+  get pending(): number {
+    return this.buffered;
+  }
+
   /** Peek at the first byte received so far (protocol version detection). */
   firstByte(): number | undefined {
     return this.chunks[0]?.[0];
@@ -150,8 +155,22 @@ export class FrameReader {
 export class BodyReader {
   pos = 0;
   constructor(readonly buf: Buffer) {}
+  /**
+   * Lengths inside a body must fit in it: a malformed request is refused here rather than
+   * forwarded (a cluster node may try to allocate what a bogus length claims).
+   */
+  private take(n: number): number {
+    const at = this.pos;
+    if (n < 0 || at + n > this.buf.length) throw new FrameError(`length ${n} at offset ${at} exceeds the body (${this.buf.length} bytes)`);
+    this.pos += n;
+    return at;
+  }
   byte(): number {
-    return this.buf[this.pos++]!;
+    return this.buf[this.take(1)]!;
+  }
+  /** Throws when fixed-size fields skipped by hand ran past the end. */
+  check(): void {
+    this.take(0);
   }
   short(): number {
     const v = this.buf.readUInt16BE(this.pos);
@@ -170,34 +189,30 @@ export class BodyReader {
   }
   string(): string {
     const n = this.short();
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
+    const at = this.take(n);
+    return this.buf.toString('utf8', at, at + n);
   }
   longString(): string {
     const n = this.int();
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
+    const at = this.take(n);
+    return this.buf.toString('utf8', at, at + n);
   }
   /** [bytes]: int length, negative = null. */
   bytes(): Buffer | null {
     const n = this.int();
     if (n < 0) return null;
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
+    const at = this.take(n);
+    return this.buf.subarray(at, at + n);
   }
   /** [value]: like bytes but -2 means "unset". */
   skipValue(): void {
     const n = this.int();
-    if (n > 0) this.pos += n;
+    if (n > 0) this.take(n);
   }
   shortBytes(): Buffer {
     const n = this.short();
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
+    const at = this.take(n);
+    return this.buf.subarray(at, at + n);
   }
   stringList(): string[] {
     const n = this.short();
@@ -232,8 +247,8 @@ export class BodyReader {
   }
   inet(): { address: string; port: number } {
     const n = this.byte();
-    const raw = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
+    const at = this.take(n);
+    const raw = this.buf.subarray(at, at + n);
     const port = this.int();
     return { address: inetToString(raw), port };
   }

@@ -32,7 +32,7 @@ export interface CqlProxyOptions {
   wait?: boolean | undefined;
   /** With wait: what a failed or slow target write does to the request (default 'log'). */
   onTargetFailure?: 'fail' | 'log' | undefined;
-  /** Per-request timeout towards the source (default 12000 ms). */
+  /** Per-request timeout towards the source (default 10000 ms: below drivers' usual 12 s, so clients get a CQL error). */
   requestTimeoutMs?: number | undefined;
   /** Timeout for the target (default: requestTimeoutMs). */
   targetTimeoutMs?: number | undefined;
@@ -69,8 +69,11 @@ export interface CqlProxyHandle {
   port: number;
   close(): Promise<void>;
   /** Statistics for tests and the summary command. */
-  stats(): { failedWrites: number; readDifferences: number; prepared: number };
+  stats(): { failedWrites: number; readDifferences: number; prepared: number; clients: number; bufferedBytes: number };
 }
+
+/** How long close() waits for target writes still in flight (--wait false) before logging them. */
+const CLOSE_GRACE_MS = 1000;
 
 export function parseEndpoint(s: string, defaultPort = 9042): Endpoint {
   const t = s.trim();
@@ -106,7 +109,7 @@ const consoleLogger: Logger = {
 export async function startCqlProxy(opts: CqlProxyOptions, deps: CqlProxyDeps = {}): Promise<CqlProxyHandle> {
   const listen = parseEndpoint(opts.listen ?? '0.0.0.0:29042', 29042);
   const verify = opts.tlsVerify ?? true;
-  const requestTimeoutMs = opts.requestTimeoutMs ?? 12000;
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 10000;
   const settings: ProxySettings = {
     source: endpoints(opts.source, 'source'),
     target: endpoints(opts.target, 'target'),
@@ -159,6 +162,12 @@ export async function startCqlProxy(opts: CqlProxyOptions, deps: CqlProxyDeps = 
       onConnection,
     );
   } else server = net.createServer(onConnection);
+  // Every accepted socket (also TLS ones still in their handshake), so close() can end them all.
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (sock: net.Socket) => {
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
+  });
   server.on('error', (err) => logger.error({ err: err.message }, 'cql-proxy: listener error'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -177,14 +186,21 @@ export async function startCqlProxy(opts: CqlProxyOptions, deps: CqlProxyDeps = 
     address: addr.address,
     port: addr.port,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sessions) s.close();
-      });
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Clients are dropped at once; async target writes get a short grace, then are logged.
+      await Promise.all([...sessions].map((s) => s.close(Math.min(CLOSE_GRACE_MS, settings.targetTimeoutMs))));
+      for (const sock of sockets) sock.destroy();
+      await closed;
       failedLog.close();
       await readReport.close();
     },
-    stats: () => ({ failedWrites: failedLog.count, readDifferences: readReport.count, prepared: ctx.prepared.size }),
+    stats: () => ({
+      failedWrites: failedLog.count,
+      readDifferences: readReport.count,
+      prepared: ctx.prepared.size,
+      clients: sessions.size,
+      bufferedBytes: [...sessions].reduce((n, s) => n + s.bufferedBytes(), 0),
+    }),
   };
 }
 
@@ -265,7 +281,7 @@ export const CQL_PROXY_USAGE = `Usage: dynamo-cassandra cql-proxy --source HOST:
                               source and write the target asynchronously
   --on-target-failure log|fail  with --wait: answer with the source's result and log the failed
                               target write (default), or fail the request
-  --timeout-ms N              request timeout (default 12000); --target-timeout-ms N for the target
+  --timeout-ms N              request timeout (default 10000); --target-timeout-ms N for the target
   --mirror-reads F            fraction of reads also run on the target and compared (0..1)
   --failed-log FILE           durable log of writes the target missed (replay with \`replay\`)
   --read-report FILE          JSON lines of mirrored reads that differed
@@ -370,13 +386,16 @@ const REPLAY_FLAGS: OptSpec = {
   'backend-key': { type: 'string' },
   'tls-verify': { type: 'string' },
   'timeout-ms': { type: 'string' },
+  'apply-uncertain': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
 
 export const REPLAY_USAGE = `Usage: dynamo-cassandra replay --target HOST:PORT[,...] [--failed-log FILE] [--target-username U --target-password P]
-       [--target-tls --target-ca F] [--tls-verify false]
+       [--target-tls --target-ca F] [--tls-verify false] [--apply-uncertain]
 Applies the writes the cql-proxy could not apply to the target (safe while the proxy runs).
-Entries the target refuses are kept in FILE.rejected. Flags also as DC_CQL_PROXY_<FLAG>.`;
+Entries the target refuses are kept in FILE.rejected. Counter updates and list appends the
+target may already have applied (it timed out) would count twice: they are set aside in
+FILE.uncertain unless --apply-uncertain is given. Flags also as DC_CQL_PROXY_<FLAG>.`;
 
 /** `dynamo-cassandra replay ...`: applies the failed-write log to the target. */
 export async function replayCommand(argv: string[]): Promise<number> {
@@ -403,8 +422,13 @@ export async function replayCommand(argv: string[]): Promise<number> {
       ),
       credentials: str(v['target-username']) !== undefined ? { username: str(v['target-username'])!, password: str(v['target-password']) ?? '' } : undefined,
       timeoutMs: num(v['timeout-ms']),
+      applyUncertain: bool(v['apply-uncertain'], false),
     });
-    console.log(`replayed ${r.replayed} of ${r.entries} entries${r.rejected ? `; ${r.rejected} refused by the target, kept in ${r.rejectedFile}` : ''}`);
+    console.log(
+      `replayed ${r.replayed} of ${r.entries} entries` +
+        (r.rejected ? `; ${r.rejected} refused by the target, kept in ${r.rejectedFile}` : '') +
+        (r.uncertain ? `; ${r.uncertain} not idempotent and perhaps applied already (check the target), kept in ${r.uncertainFile}` : ''),
+    );
     return r.rejected ? 1 : 0;
   } catch (err) {
     console.error(`replay failed: ${(err as Error).message} (entries not applied were kept in ${file})`);

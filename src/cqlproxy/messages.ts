@@ -49,6 +49,7 @@ export function parseQueryParams(body: Buffer, pos: number): QueryParams {
   if (flags & QueryFlag.PAGE_SIZE) r.pos += 4;
   if (flags & QueryFlag.PAGING_STATE) r.bytes();
   if (flags & QueryFlag.SERIAL_CONSISTENCY) r.pos += 2;
+  r.check();
   const timestampPos = r.pos;
   const out: QueryParams = {
     flags,
@@ -154,6 +155,7 @@ export function parseBatch(body: Buffer, start: number): BatchRequest {
   const flagsPos = r.pos;
   const flags = r.byte();
   if (flags & QueryFlag.SERIAL_CONSISTENCY) r.pos += 2;
+  r.check();
   const out: BatchRequest = { type, entries, flagsPos, flags, timestampPos: r.pos };
   if (flags & QueryFlag.DEFAULT_TIMESTAMP) out.timestamp = body.readBigInt64BE(r.pos);
   return out;
@@ -289,6 +291,54 @@ export function parsePreparedResult(body: Buffer, resultPos: number): PreparedRe
   r.pos = resultPos + 4; // kind
   const id = r.shortBytes();
   return { id: Buffer.from(id), metaPos: r.pos };
+}
+
+/** Bind-variable metadata of a PREPARED result (v4 adds the partition-key indexes). */
+export interface BindMetadata {
+  flags: number;
+  pk: number[];
+  /** Offsets of the global table spec (empty range without one). */
+  globalStart: number;
+  globalEnd: number;
+  specs: Array<{ start: number; end: number; type: number }>;
+  end: number;
+}
+
+export function parseBindMetadata(body: Buffer, metaPos: number, version: number): BindMetadata {
+  const r = new BodyReader(body);
+  r.pos = metaPos;
+  const flags = r.int();
+  const count = r.int();
+  const pk: number[] = [];
+  if (version >= 4) {
+    const pkCount = r.int();
+    for (let i = 0; i < pkCount; i++) pk.push(r.short());
+  }
+  const globalStart = r.pos;
+  if (flags & ROWS_GLOBAL_TABLES) {
+    r.string();
+    r.string();
+  }
+  const globalEnd = r.pos;
+  const specs: BindMetadata['specs'] = [];
+  for (let i = 0; i < count; i++) {
+    const start = r.pos;
+    if (!(flags & ROWS_GLOBAL_TABLES)) {
+      r.string();
+      r.string();
+    }
+    r.string();
+    const type = skipOption(r);
+    specs.push({ start, end: r.pos, type });
+  }
+  return { flags, pk, globalStart, globalEnd, specs, end: r.pos };
+}
+
+/** Type ids of the bind variables that make `c = c + ?` repeat its effect: counter, list. */
+const REPEATING_TYPES = new Set([0x0005, 0x0020]);
+
+export function bindsRepeatingType(body: Buffer, metaPos: number, version: number): boolean {
+  return parseBindMetadata(body, metaPos, version).specs.some((s) => REPEATING_TYPES.has(s.type));
 }
 
 export function resultKind(body: Buffer, pos: number): number {

@@ -4,7 +4,7 @@
 
 import { BodyReader, BodyWriter } from './frame.js';
 import { ndValue, substituteNonDeterministic, stripForClassify, type NdFunction } from './classify.js';
-import { skipOption, QueryFlag } from './messages.js';
+import { parseBindMetadata, QueryFlag } from './messages.js';
 
 export interface NdRewrite {
   query: string;
@@ -54,40 +54,20 @@ export function rewriteNdQuery(query: string): NdRewrite | undefined {
  * Remove the proxy's markers from PREPARED bind metadata so the client sees the
  * variables it wrote. `metaPos` is where the bind metadata starts in `body`.
  */
-export function hideNdMarkers(body: Buffer, metaPos: number, nd: NdRewrite['nd']): Buffer {
+export function hideNdMarkers(body: Buffer, metaPos: number, nd: NdRewrite['nd'], version: number): Buffer {
   const hidden = new Set(nd.map((x) => x.index));
-  const r = new BodyReader(body);
-  r.pos = metaPos;
-  const flags = r.int();
-  const count = r.int();
-  const pkCount = r.int();
-  const pk: number[] = [];
-  for (let i = 0; i < pkCount; i++) pk.push(r.short());
-  const globalStart = r.pos;
-  if (flags & 0x01) {
-    r.string();
-    r.string();
-  }
-  const globalEnd = r.pos;
-  const specs: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const s = r.pos;
-    if (!(flags & 0x01)) {
-      r.string();
-      r.string();
-    }
-    r.string();
-    skipOption(r);
-    if (!hidden.has(i)) specs.push(body.subarray(s, r.pos));
-  }
+  const m = parseBindMetadata(body, metaPos, version);
   const shift = (i: number): number => i - nd.filter((x) => x.index < i).length;
   // A key component bound by the proxy cannot be part of the client's routing key.
-  const newPk = pk.some((i) => hidden.has(i)) ? [] : pk.map(shift);
-  const w = new BodyWriter().raw(body.subarray(0, metaPos)).int(flags).int(count - hidden.size).int(newPk.length);
-  for (const i of newPk) w.short(i);
-  w.raw(body.subarray(globalStart, globalEnd));
-  for (const s of specs) w.raw(s);
-  w.raw(body.subarray(r.pos));
+  const newPk = m.pk.some((i) => hidden.has(i)) ? [] : m.pk.map(shift);
+  const w = new BodyWriter().raw(body.subarray(0, metaPos)).int(m.flags).int(m.specs.length - hidden.size);
+  if (version >= 4) {
+    w.int(newPk.length);
+    for (const i of newPk) w.short(i);
+  }
+  w.raw(body.subarray(m.globalStart, m.globalEnd));
+  m.specs.forEach((s, i) => hidden.has(i) || w.raw(body.subarray(s.start, s.end)));
+  w.raw(body.subarray(m.end));
   return w.build();
 }
 

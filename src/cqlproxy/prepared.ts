@@ -21,6 +21,8 @@ export interface PreparedEntry {
   nd?: Array<{ fn: NdFunction; index: number }>;
   /** Number of bind markers in `query` (client's plus the proxy's). */
   markerCount?: number;
+  /** Applying it twice changes the result (counter update, list append): see replay. */
+  repeats?: boolean;
 }
 
 export class PreparedRegistry {

@@ -25,6 +25,8 @@ export class ReadReportLog {
     if (file) {
       fs.mkdirSync(path.dirname(file), { recursive: true });
       this.stream = fs.createWriteStream(file, { flags: 'a' });
+      // A report that cannot be written (disk full, no permission) must not take the proxy down.
+      this.stream.on('error', () => (this.stream = undefined));
     }
   }
   record(d: ReadDifference): void {
@@ -32,7 +34,9 @@ export class ReadReportLog {
     this.stream?.write(JSON.stringify(d) + '\n');
   }
   close(): Promise<void> {
-    return new Promise((resolve) => (this.stream ? this.stream.end(resolve) : resolve()));
+    const s = this.stream;
+    this.stream = undefined;
+    return new Promise((resolve) => (s && !s.destroyed ? s.end(() => resolve()) : resolve()));
   }
 }
 

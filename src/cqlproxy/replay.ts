@@ -1,6 +1,7 @@
 // Replay of the failed-write log against the target. Entries carry explicit write
 // timestamps, so replaying after newer writes converges (last write wins) and a
-// second replay of the same entry is harmless (counters excepted: see README).
+// second replay of the same entry is harmless; entries for which that is not true
+// (counters, list appends) and which the target may already have applied are set aside.
 
 import fs from 'node:fs';
 import { BackendConnection, handshake, plainToken, type BackendTls, type Endpoint } from './backend.js';
@@ -17,6 +18,8 @@ export interface ReplayOptions {
   timeoutMs?: number;
   /** Wait after taking the log over, for a running proxy to notice and start a new file. */
   graceMs?: number;
+  /** Also apply entries marked `repeats` (by default they go to FILE.uncertain). */
+  applyUncertain?: boolean;
   logger?: Logger;
 }
 
@@ -26,6 +29,9 @@ export interface ReplayResult {
   rejected: number;
   /** File holding entries the target refused (kept for inspection), if any. */
   rejectedFile?: string;
+  /** Counter updates and the like the target may already have applied: not replayed. */
+  uncertain: number;
+  uncertainFile?: string;
 }
 
 function describe(f: Frame): string {
@@ -34,13 +40,18 @@ function describe(f: Frame): string {
 }
 
 export async function replayFailedWrites(opts: ReplayOptions): Promise<ReplayResult> {
-  if (!fs.existsSync(opts.file)) return { entries: 0, replayed: 0, rejected: 0 };
+  if (!fs.existsSync(opts.file)) return { entries: 0, replayed: 0, rejected: 0, uncertain: 0 };
   // Take the log over atomically; a running proxy reopens a fresh file on its next failure.
   const work = `${opts.file}.replaying-${Date.now()}`;
   fs.renameSync(opts.file, work);
   await new Promise((r) => setTimeout(r, opts.graceMs ?? 1500));
-  const entries = readFailedWrites(work);
-  const result: ReplayResult = { entries: entries.length, replayed: 0, rejected: 0 };
+  const all = readFailedWrites(work);
+  const entries = opts.applyUncertain ? all : all.filter((e) => !e.repeats);
+  const result: ReplayResult = { entries: all.length, replayed: 0, rejected: 0, uncertain: all.length - entries.length };
+  if (result.uncertain) {
+    result.uncertainFile = `${opts.file}.uncertain`;
+    fs.appendFileSync(result.uncertainFile, all.filter((e) => e.repeats).map((e) => JSON.stringify(e) + '\n').join(''));
+  }
   if (entries.length === 0) {
     fs.rmSync(work, { force: true });
     return result;

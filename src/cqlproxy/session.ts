@@ -19,6 +19,8 @@ import {
 } from './frame.js';
 import {
   BackendConnection,
+  NotSentError,
+  RequestTimeoutError,
   handshake,
   plainToken,
   type BackendTls,
@@ -35,6 +37,7 @@ import {
 import {
   QueryFlag,
   ResultKind,
+  bindsRepeatingType,
   parseBatch,
   parseExecuteHead,
   parsePreparedResult,
@@ -116,10 +119,19 @@ interface Req {
   tgt?: Result | null;
   answered: boolean;
   retries: number;
+  /** Offset of the [consistency] in body, for timeout errors. */
+  clPos: number;
+  /** A following page (the request carries a paging state). */
+  paged?: boolean;
   values?: string[];
 }
 
 const TARGET_RETRY_MS = 2000;
+const TARGET_STARTUP_WAIT_MS = 1000;
+/** Write types of WRITE_TIMEOUT by batch type (logged, unlogged, counter). */
+const BATCH_WRITE_TYPES = ['BATCH', 'UNLOGGED_BATCH', 'COUNTER'];
+const BATCH_TYPE_COUNTER = 2;
+const WRITE_FAILURE = 0x1500;
 
 function errorCodeOf(f: Frame): number {
   const start = responseBodyStart(f.flags, f.body);
@@ -155,6 +167,8 @@ export class ClientSession {
   private clientPausedAt = 0;
   private backendsPausedAt = 0;
   private readonly local: { address: string; port: number };
+  /** Every cluster connection of this session, connecting or open, so closing reaches them all. */
+  private readonly backends = new Set<BackendConnection>();
 
   constructor(
     private readonly sock: net.Socket,
@@ -176,7 +190,7 @@ export class ClientSession {
     });
     sock.on('drain', () => this.onClientDrain());
     sock.on('error', () => {});
-    sock.on('close', () => this.cleanup());
+    sock.on('close', () => void this.cleanup(ctx.settings.targetTimeoutMs));
   }
 
   // ------------------------------------------------------------------ client side
@@ -244,13 +258,10 @@ export class ClientSession {
   private write(buf: Buffer): void {
     if (this.closed) return;
     if (!this.corked) {
-      // Coalesce all answers produced in this turn into one syscall.
+      // Coalesce all answers produced in this turn of the event loop into one syscall.
       this.corked = true;
       this.sock.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.sock.uncork();
-      });
+      setImmediate(this.uncork);
     }
     if (!this.sock.write(buf) && !this.backendsPausedAt) {
       // The client does not read fast enough: stop reading the clusters' answers.
@@ -259,6 +270,11 @@ export class ClientSession {
       this.target?.pause();
     }
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.sock.uncork();
+  };
 
   private onClientDrain(): void {
     if (!this.backendsPausedAt) return;
@@ -304,14 +320,31 @@ export class ClientSession {
     this.reply(stream, Opcode.ERROR, errorBody(code, message, extra));
   }
 
-  private replyFailure(stream: number, which: Which, err: Error): void {
-    this.replyError(stream, ErrorCode.SERVER_ERROR, `cql-proxy: ${which} cluster: ${err.message}`);
+  private replyFailure(stream: number, which: Which, err: Error, req?: Req): void {
+    const message = `cql-proxy: ${which} cluster: ${err.message}`;
+    if (!(err instanceof RequestTimeoutError) || !req || req.cls.kind === 'ddl' || req.cls.kind === 'use') {
+      return this.replyError(stream, ErrorCode.SERVER_ERROR, message);
+    }
+    // A cluster that does not answer in time looks to the client like replicas that did not:
+    // drivers' retry policies then treat it as they would (writes are not retried blindly).
+    const consistency = req.clPos >= 0 && req.clPos + 2 <= req.body.length ? req.body.readUInt16BE(req.clPos) : 0x0001;
+    const w = new BodyWriter().short(consistency).int(0).int(1);
+    if (req.cls.kind === 'write') {
+      const type = req.opcode === Opcode.BATCH ? BATCH_WRITE_TYPES[req.body[0]!] ?? 'BATCH' : 'SIMPLE';
+      this.replyError(stream, ErrorCode.WRITE_TIMEOUT, message, w.string(type).build());
+    } else this.replyError(stream, ErrorCode.READ_TIMEOUT, message, w.byte(0).build());
   }
 
   // ------------------------------------------------------------------ startup and auth
 
   private async startup(stream: number, body: Buffer): Promise<void> {
-    const opts = new BodyReader(body).stringMap();
+    let opts: Record<string, string>;
+    try {
+      opts = new BodyReader(body).stringMap();
+    } catch {
+      // Thrown here it would be an unhandled rejection, which ends the process.
+      return this.replyError(stream, ErrorCode.PROTOCOL_ERROR, 'cql-proxy: cannot decode STARTUP');
+    }
     let comp: Compression | undefined;
     const asked = Object.entries(opts).find(([k]) => k.toUpperCase() === 'COMPRESSION');
     if (asked) {
@@ -336,25 +369,34 @@ export class ClientSession {
       // Without its source connection the client connection is useless: let the driver reconnect.
       if (!this.closed) this.sock.destroy();
     });
-    this.targetConnecting = this.connectTarget().catch((err: Error) => {
-      this.ctx.logger.warn({ err: err.message }, 'cql-proxy: target unavailable');
-      this.scheduleTargetRetry();
-    });
+    this.startTargetConnect(false);
     this.source.send(Opcode.STARTUP, 0, this.startupBody, async (res) => {
       if (res instanceof Error) return this.replyFailure(stream, 'source', res);
       if (res.opcode === Opcode.READY) {
         this.resolveToken(undefined);
-        await this.targetConnecting?.catch(() => {});
+        await this.targetReady();
         this.relay(stream, res);
         this.compression = comp;
       } else {
-        if (res.opcode === Opcode.AUTHENTICATE) this.pendingCompression = comp;
         this.relay(stream, res);
+        // Compression starts after the answer to STARTUP, so AUTH_RESPONSE may come compressed.
+        if (res.opcode === Opcode.AUTHENTICATE) this.compression = comp;
       }
     });
   }
 
-  private pendingCompression: Compression | undefined;
+  /**
+   * Give the target connection a moment before READY, so the first writes reach it; a target that
+   * hangs must not keep clients from connecting (drivers give up after about 5 s).
+   */
+  private async targetReady(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.targetConnecting?.catch(() => {}),
+      new Promise((resolve) => (timer = setTimeout(resolve, TARGET_STARTUP_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
 
   private authResponse(stream: number, body: Buffer): void {
     if (!this.source) return this.replyError(stream, ErrorCode.PROTOCOL_ERROR, 'STARTUP first');
@@ -364,9 +406,8 @@ export class ClientSession {
       if (res instanceof Error) return this.replyFailure(stream, 'source', res);
       if (res.opcode === Opcode.AUTH_SUCCESS) {
         this.resolveToken(undefined);
-        await this.targetConnecting?.catch(() => {});
+        await this.targetReady();
         this.relay(stream, res);
-        this.compression = this.pendingCompression;
       } else this.relay(stream, res);
     });
   }
@@ -397,10 +438,14 @@ export class ClientSession {
         which === 'source' ? s.requestTimeoutMs : s.targetTimeoutMs,
         which === 'source' ? s.sourceTls : s.targetTls,
       );
+      this.backends.add(conn);
+      conn.on('close', () => this.backends.delete(conn));
       try {
         await conn.connect();
       } catch (err) {
+        this.backends.delete(conn);
         lastErr = err as Error;
+        if (this.closed) break;
         continue;
       }
       conn.on('congested', () => this.onBackendCongested());
@@ -458,20 +503,25 @@ export class ClientSession {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.closed || this.target) return;
-      this.reconnecting = true;
-      this.targetConnecting = this.connectTarget().then(
-        () => {
-          this.reconnecting = false;
-          this.ctx.logger.info({}, 'cql-proxy: target connection restored');
-        },
-        (err: Error) => {
-          this.reconnecting = false;
-          this.ctx.logger.warn({ err: err.message }, 'cql-proxy: target unavailable');
-          this.scheduleTargetRetry();
-        },
-      );
+      this.startTargetConnect(true);
     }, delay);
     this.retryTimer.unref();
+  }
+
+  /** One target connection attempt at a time; a failed one schedules the next. */
+  private startTargetConnect(retry: boolean): void {
+    this.reconnecting = true;
+    this.targetConnecting = this.connectTarget().then(
+      () => {
+        this.reconnecting = false;
+        if (retry) this.ctx.logger.info({}, 'cql-proxy: target connection restored');
+      },
+      (err: Error) => {
+        this.reconnecting = false;
+        this.ctx.logger.warn({ err: err.message }, 'cql-proxy: target unavailable');
+        this.scheduleTargetRetry();
+      },
+    );
   }
 
   private onEvent(ev: Frame): void {
@@ -518,8 +568,8 @@ export class ClientSession {
     }
   }
 
-  private newReq(stream: number, opcode: number, flags: number, body: Buffer, raw: Buffer | undefined, cls: Classified, t0: bigint, entries: PreparedEntry[], build: (w: Which) => Buffer): Req {
-    return { stream, opcode, kind: cls.kind, t0, procNs: 0n, cls, body, flags, raw, entries, build, answered: false, retries: 0 };
+  private newReq(stream: number, opcode: number, flags: number, body: Buffer, raw: Buffer | undefined, cls: Classified, t0: bigint, entries: PreparedEntry[], build: (w: Which) => Buffer, clPos: number): Req {
+    return { stream, opcode, kind: cls.kind, t0, procNs: 0n, cls, body, flags, raw, entries, build, answered: false, retries: 0, clPos };
   }
 
   private onQuery(stream: number, flags: number, body: Buffer, raw: Buffer | undefined, t0: bigint): void {
@@ -537,11 +587,11 @@ export class ClientSession {
       if (params.timestamp === undefined) b = withTimestamp(b, params.flagsPos, params.timestampPos, nextTimestampMicros());
       if (b !== body) raw = undefined;
       const final = b;
-      const req = this.newReq(stream, Opcode.QUERY, flags, final, raw, cls, t0, [], () => this.frame(Opcode.QUERY, flags, final));
+      const req = this.newReq(stream, Opcode.QUERY, flags, final, raw, cls, t0, [], () => this.frame(Opcode.QUERY, flags, final), params.flagsPos - 2);
       return this.dual(req);
     }
     const build = (w: Which): Buffer => (w === 'source' && raw ? raw : this.frame(Opcode.QUERY, flags, body));
-    const req = this.newReq(stream, Opcode.QUERY, flags, body, raw, cls, t0, [], build);
+    const req = this.newReq(stream, Opcode.QUERY, flags, body, raw, cls, t0, [], build, q.params.flagsPos - 2);
     if (cls.kind === 'read' || cls.kind === 'system') return this.read(req, q.params.hasPagingState);
     return this.dual(req); // ddl, use
   }
@@ -576,12 +626,15 @@ export class ClientSession {
         cls,
         sourceId: p.id,
         ...(rw ? { nd: rw.nd, markerCount: rw.markerCount } : {}),
+        ...(cls.increment === 'repeats' || (cls.increment === 'marker' && bindsRepeatingType(src.body, p.metaPos, this.version))
+          ? { repeats: true }
+          : {}),
       });
       if (tres && !(tres instanceof Error) && tres.opcode === Opcode.RESULT) {
         const ts = responseBodyStart(tres.flags, tres.body);
         this.ctx.prepared.setTarget(entry, parsePreparedResult(tres.body, ts).id);
       } else if (tres) this.countError('target', Opcode.PREPARE, cls.kind, tres);
-      if (rw) this.relay(stream, src, hideNdMarkers(src.body, p.metaPos, rw.nd));
+      if (rw) this.relay(stream, src, hideNdMarkers(src.body, p.metaPos, rw.nd, this.version));
       else this.relay(stream, src);
     };
     this.source!.send(Opcode.PREPARE, flags, sendBody, (res) => {
@@ -630,7 +683,7 @@ export class ClientSession {
       const id = w === 'source' ? entry.sourceId : entry.targetId!;
       return this.frame(Opcode.EXECUTE, flags, replaceShortBytes(final, head.idStart, head.idEnd, id));
     };
-    const req = this.newReq(stream, Opcode.EXECUTE, flags, final, raw, cls, t0, [entry], build);
+    const req = this.newReq(stream, Opcode.EXECUTE, flags, final, raw, cls, t0, [entry], build, head.paramsPos);
     if (values) req.values = values;
     if (cls.kind === 'read' || cls.kind === 'system') {
       return this.read(req, parseQueryParams(b, head.paramsPos).hasPagingState);
@@ -661,7 +714,7 @@ export class ClientSession {
       if (w === 'source' && raw && nb === final) return raw;
       return this.frame(Opcode.BATCH, flags, nb);
     };
-    const req = this.newReq(stream, Opcode.BATCH, flags, final, raw, { kind: 'write' }, t0, entries, build);
+    const req = this.newReq(stream, Opcode.BATCH, flags, final, raw, { kind: 'write' }, t0, entries, build, parsed.flagsPos - 2);
     this.dual(req);
   }
 
@@ -696,11 +749,15 @@ export class ClientSession {
 
   // ------------------------------------------------------------------ routing
 
-  /** Reads: the source answers; optionally the target is asked too and the results compared. */
+  /**
+   * Reads: the source answers; optionally the target is asked too and the results compared.
+   * A following page is mirrored with the client's (the source's) paging state: it encodes only
+   * the position (last key) in the table, so the target returns the page after the same row.
+   */
   private read(req: Req, paging: boolean): void {
+    req.paged = paging;
     const mirror =
       req.cls.kind === 'read' &&
-      !paging &&
       this.ctx.settings.mirrorReads > 0 &&
       (this.ctx.settings.mirrorReads >= 1 || Math.random() < this.ctx.settings.mirrorReads);
     const tgt = mirror ? this.targetConn() : undefined;
@@ -710,7 +767,7 @@ export class ClientSession {
     this.sendTo('source', req, (res) => {
       req.src = res;
       const t2 = process.hrtime.bigint();
-      if (res instanceof Error) this.replyFailure(req.stream, 'source', res);
+      if (res instanceof Error) this.replyFailure(req.stream, 'source', res, req);
       else if (req.cls.kind === 'system' && res.opcode === Opcode.RESULT) {
         this.relay(req.stream, res, rewriteSystemResult(res, req.cls.systemTable!, { ...this.local, datacenter: this.ctx.settings.datacenter }));
       } else this.relay(req.stream, res);
@@ -741,6 +798,8 @@ export class ClientSession {
     };
     if (isError(s) || isError(t)) {
       if (isError(s) && isError(t)) return;
+      // A target of another Cassandra version may not read the source's paging state: not comparable.
+      if (req.paged && !isError(s) && !(t instanceof Error) && [ErrorCode.PROTOCOL_ERROR, ErrorCode.INVALID].some((c) => c === errorCodeOf(t))) return;
       this.ctx.metrics.differentResults.inc(labels);
       this.ctx.readReport.record({ ...base, sourceRows: -1, targetRows: -1, kind: 'error', detail: `source ${describe(s)}; target ${describe(t)}` });
       return;
@@ -775,7 +834,7 @@ export class ClientSession {
         if (req.src !== undefined) this.settle(req);
       });
     } else {
-      req.tgt = new Error('target cluster unavailable');
+      req.tgt = new NotSentError('target cluster unavailable');
       if (req.src !== undefined) this.settle(req);
     }
   }
@@ -805,6 +864,7 @@ export class ClientSession {
         op: req.opcode,
         body: req.body.toString('base64'),
         ...(req.entries.length ? { prepared } : {}),
+        ...(this.uncertain(req.tgt!) && this.repeats(req) ? { repeats: true as const } : {}),
         reason,
       },
       (err) => {
@@ -814,16 +874,35 @@ export class ClientSession {
     );
   }
 
+  /** Did the target perhaps apply the write although it failed? (timeouts, lost connections) */
+  private uncertain(res: Result): boolean {
+    if (res instanceof Error) return !(res instanceof NotSentError);
+    const code = errorCodeOf(res);
+    return code === ErrorCode.WRITE_TIMEOUT || code === ErrorCode.SERVER_ERROR || code === WRITE_FAILURE;
+  }
+
+  /** Would applying this write twice change the result (counters, list appends)? Unsure counts as yes. */
+  private repeats(req: Req): boolean {
+    if (req.opcode === Opcode.QUERY) return req.cls.increment !== undefined;
+    if (req.opcode === Opcode.EXECUTE) return req.entries[0]?.repeats === true;
+    const batch = parseBatch(req.body, 0);
+    return (
+      batch.type === BATCH_TYPE_COUNTER ||
+      req.entries.some((e) => e.repeats) ||
+      batch.entries.some((e) => e.kind === 0 && classify(e.query!).increment !== undefined)
+    );
+  }
+
   private answer(req: Req, logErr?: Error): void {
     if (req.answered) return;
     req.answered = true;
     const t2 = process.hrtime.bigint();
     const src = req.src!;
-    if (src instanceof Error) this.replyFailure(req.stream, 'source', src);
+    if (src instanceof Error) this.replyFailure(req.stream, 'source', src, req);
     else if (src.opcode === Opcode.ERROR) this.relay(req.stream, src);
     else if (this.ctx.settings.wait && isError(req.tgt) && (this.ctx.settings.onTargetFailure === 'fail' || logErr)) {
       const t = req.tgt!;
-      if (t instanceof Error) this.replyFailure(req.stream, 'target', t);
+      if (t instanceof Error) this.replyFailure(req.stream, 'target', t, req);
       else this.relay(req.stream, t);
     } else this.relay(req.stream, src);
     this.observe(req.opcode, req.kind, req.t0, req.procNs + (process.hrtime.bigint() - t2));
@@ -841,13 +920,13 @@ export class ClientSession {
   /** Send a request to one cluster, re-preparing transparently on UNPREPARED. */
   private sendTo(which: Which, req: Req, cb: (res: Result) => void): void {
     const conn = which === 'source' ? this.source : this.target;
-    if (!conn) return cb(new Error(`${which} cluster unavailable`));
+    if (!conn) return cb(new NotSentError(`${which} cluster unavailable`));
     if (which === 'target') {
       const missing = req.entries.filter((e) => !e.targetId);
       if (missing.length) {
         Promise.all(missing.map((e) => this.reprepare(conn, which, e))).then(
           () => this.sendTo(which, req, cb),
-          (err: Error) => cb(err),
+          (err: Error) => cb(new NotSentError(err.message)),
         );
         return;
       }
@@ -902,30 +981,46 @@ export class ClientSession {
 
   // ------------------------------------------------------------------ teardown
 
-  private cleanup(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.ctx.metrics.connections.dec();
-    this.resolveToken(undefined);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.source?.close();
-    const t = this.target;
-    if (t) {
-      // Let writes still on their way to the target finish (async mode), then close.
-      const started = Date.now();
-      const timer = setInterval(() => {
-        if (t.inFlight === 0 || Date.now() - started > this.ctx.settings.targetTimeoutMs) {
-          clearInterval(timer);
-          t.close();
-        }
-      }, 20);
-      timer.unref();
+  /**
+   * Closes every cluster connection: at once, except the target, which first gets up to
+   * `graceMs` to answer writes still on their way (--wait false). Settles when all are closed.
+   */
+  private cleanup(graceMs: number): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.ctx.metrics.connections.dec();
+      this.resolveToken(undefined);
+      if (this.retryTimer) clearTimeout(this.retryTimer);
     }
+    const t = this.target;
+    for (const c of this.backends) if (c !== t) c.close();
+    if (!t || t.closed) return Promise.resolve();
+    const deadline = Date.now() + graceMs;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (t.inFlight > 0 && !t.closed && Date.now() < deadline) {
+          setTimeout(check, 20);
+          return;
+        }
+        // Writes still unanswered fail here and go to the failed-write log.
+        t.close();
+        resolve();
+      };
+      check();
+    });
   }
 
-  close(): void {
+  /** Bytes this session holds in socket buffers (both directions, all its sockets). */
+  bufferedBytes(): number {
+    let n = this.sock.writableLength + this.sock.readableLength + this.reader.pending;
+    for (const c of this.backends) n += c.bufferedBytes();
+    return n;
+  }
+
+  /** Drops the client connection and closes the cluster connections (see cleanup). */
+  close(graceMs: number): Promise<void> {
     this.sock.destroy();
-    this.cleanup();
+    return this.cleanup(graceMs);
   }
 }
 

@@ -1,7 +1,7 @@
 // The CQL dual-write proxy against two real single-node clusters with different cluster
-// and datacenter names: cassandra-driver and cqlsh through the proxy, then both clusters
-// read directly must hold the same data; a stopped target follows the failure policy and
-// `replay` catches it up.
+// and datacenter names and password authentication: cassandra-driver and cqlsh through the
+// proxy, then both clusters read directly must hold the same data; a stopped target follows
+// the failure policy and `replay` catches it up.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,12 +17,18 @@ import cassandra from 'cassandra-driver';
 import { startLocalNode, type LocalNode } from '../../src/local-node/index.js';
 import { startCqlProxy, replayFailedWrites, summarizeReadReport, type CqlProxyHandle } from '../../src/cqlproxy/index.js';
 import { readFailedWrites } from '../../src/cqlproxy/failedlog.js';
+import { BodyReader, BodyWriter, ErrorCode, Opcode, parseError } from '../../src/cqlproxy/frame.js';
+import { RawCql, describeFrame, queryBody } from './rawcql.js';
 
 const run = promisify(execFile);
 const SOURCE = { address: '127.0.0.2', clusterName: 'cqlproxy_source', datacenter: 'dc_source' };
 const TARGET = { address: '127.0.0.3', clusterName: 'cqlproxy_target', datacenter: 'dc_target' };
 const KS = 'proxytest';
 const quiet = { info() {}, warn() {}, error() {} };
+/** The local nodes' superuser (both clusters run PasswordAuthenticator). */
+const SUPER = { username: 'cassandra', password: 'cassandra' };
+const auth = (c: { username: string; password: string } = SUPER) => new cassandra.auth.PlainTextAuthProvider(c.username, c.password);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let tmp: string;
 let source: LocalNode;
@@ -33,13 +39,14 @@ let client: cassandra.Client;
 let direct: { source: cassandra.Client; target: cassandra.Client };
 
 function nodeOpts(n: typeof SOURCE, dir: string) {
-  return { ...n, port: 9042, dataDir: dir, heapMb: 512 };
+  return { ...n, port: 9042, dataDir: dir, heapMb: 512, auth: true };
 }
 
-async function connect(port: number, dc = SOURCE.datacenter): Promise<cassandra.Client> {
+async function connect(port: number, credentials = SUPER): Promise<cassandra.Client> {
   const c = new cassandra.Client({
     contactPoints: [`127.0.0.1:${port}`],
-    localDataCenter: dc,
+    localDataCenter: SOURCE.datacenter,
+    authProvider: auth(credentials),
     keyspace: undefined,
     socketOptions: { readTimeout: 30000 },
     // One connection carrying thousands of requests at once.
@@ -50,7 +57,7 @@ async function connect(port: number, dc = SOURCE.datacenter): Promise<cassandra.
 }
 
 function directClient(n: typeof SOURCE): cassandra.Client {
-  return new cassandra.Client({ contactPoints: [`${n.address}:9042`], localDataCenter: n.datacenter, socketOptions: { readTimeout: 30000 } });
+  return new cassandra.Client({ contactPoints: [`${n.address}:9042`], localDataCenter: n.datacenter, authProvider: auth(), socketOptions: { readTimeout: 30000 } });
 }
 
 /** Every row of every table of the keyspace, with write times, as comparable text. */
@@ -107,11 +114,26 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.allSettled([client?.shutdown(), direct?.source.shutdown(), direct?.target.shutdown()]);
-  // Bounded: a close that never completes must not hold the whole test run.
-  await Promise.race([proxy?.close(), new Promise((r) => setTimeout(r, 10_000).unref())]);
-  await Promise.allSettled([source?.stop(), target?.stop()]);
+  // Each step bounded and named: a hang fails the run saying where, instead of stalling it.
+  const errors: Error[] = [];
+  const step = async (name: string, work: () => Promise<unknown>): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise((_r, reject) => {
+      timer = setTimeout(() => reject(new Error(`after: ${name} still running after 20 s; active: ${process.getActiveResourcesInfo().join(',')}`)), 20_000);
+    });
+    try {
+      await Promise.race([work(), limit]);
+    } catch (err) {
+      errors.push(err as Error);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  await step('driver shutdown', () => Promise.allSettled([client?.shutdown(), direct?.source.shutdown(), direct?.target.shutdown()]));
+  await step('proxy close', async () => proxy?.close());
+  await step('nodes stop', () => Promise.allSettled([source?.stop(), target?.stop()]));
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  if (errors.length) throw errors[0];
 });
 
 test('the client sees the proxy as the whole cluster', async () => {
@@ -216,26 +238,53 @@ test('schema change: prepared statements are re-prepared transparently', async (
   await assertIdentical('after schema change');
 });
 
-test('mirrored reads report differences per table and key', async () => {
+/** The per-table summary of the read report once it names `table` (the file is written asynchronously). */
+async function reportedTable(table: string) {
+  for (let i = 0; i < 100; i++) {
+    const t = summarizeReadReport(path.join(tmp, 'read-report.jsonl')).tables.find((x) => x.table === table);
+    if (t) return t;
+    await sleep(100);
+  }
+  return undefined;
+}
+
+test('mirrored reads report differences per table and key', async (t) => {
+  // Repair through the proxy however the test ends, so later comparisons hold.
+  t.after(() => client.execute(`UPDATE ${KS}.kv SET v = 'prepared' WHERE k = 2`));
   // Make the clusters disagree behind the proxy's back.
   await direct.target.execute(`UPDATE ${KS}.kv SET v = 'diverged' WHERE k = 2`);
   const r = await client.execute(`SELECT v FROM ${KS}.kv WHERE k = ?`, [2], { prepare: true });
   assert.equal(r.rows[0]!.v, 'prepared'); // the source answers
   // The comparison runs after the client got its answer: wait for it (slow under load).
-  for (let i = 0; i < 100 && proxy.stats().readDifferences < 1; i++) await new Promise((res) => setTimeout(res, 100));
-  assert.ok(proxy.stats().readDifferences >= 1);
+  const kv = await reportedTable('kv');
+  assert.ok(kv && kv.differences >= 1);
+  assert.ok(kv.sampleKeys.some((k) => k.includes('00000002')), 'key of the differing row is reported');
   const metrics = await registry.metrics();
   assert.match(metrics, /cql_proxy_read_differences_total\{keyspace="proxytest",table="kv"\} [1-9]/);
   for (const name of ['cql_proxy_processing_seconds', 'cql_proxy_request_seconds', 'cql_proxy_server_errors_total', 'cql_proxy_socket_paused_seconds_total']) {
     assert.ok(metrics.includes(name), name);
   }
   assert.match(metrics, /cql_proxy_request_seconds_count\{opcode="execute",kind="write"\} \d+/);
-  const s = summarizeReadReport(path.join(tmp, 'read-report.jsonl'));
-  const kv = s.tables.find((t) => t.table === 'kv');
-  assert.ok(kv && kv.differences >= 1);
-  assert.ok(kv.sampleKeys.some((k) => k.includes('00000002')), 'key of the differing row is reported');
-  // Repair through the proxy so later comparisons hold.
-  await client.execute(`UPDATE ${KS}.kv SET v = 'prepared' WHERE k = 2`);
+});
+
+test('mirrored reads compare following pages too (the target reads from the source paging state)', async (t) => {
+  t.after(() => client.execute(`UPDATE ${KS}.events SET v = 'v120' WHERE p = 'page' AND c = 120`));
+  const before = proxy.stats().readDifferences;
+  // Rows c = 100..149 make the third page of 50.
+  await direct.target.execute(`UPDATE ${KS}.events SET v = 'diverged' WHERE p = 'page' AND c = 120`);
+  const sel = `SELECT c, v FROM ${KS}.events WHERE p = ?`;
+  let pageState: string | undefined;
+  let pages = 0;
+  do {
+    const r = await client.execute(sel, ['page'], { prepare: true, fetchSize: 50, pageState });
+    pageState = r.pageState ?? undefined;
+    pages++;
+  } while (pageState);
+  assert.equal(pages, 5);
+  for (let i = 0; i < 100 && proxy.stats().readDifferences === before; i++) await sleep(100);
+  await sleep(500); // comparisons of the other pages, which must not count
+  assert.equal(proxy.stats().readDifferences, before + 1, 'exactly the page with the differing row differs');
+  assert.ok(await reportedTable('events'), 'the differing page is in the read report');
 });
 
 test('cqlsh (protocol v5 negotiated down) works through the proxy', async () => {
@@ -252,13 +301,39 @@ test('cqlsh (protocol v5 negotiated down) works through the proxy', async () => 
   }
   const out = await run(
     cqlsh,
-    ['127.0.0.1', String(proxy.port), '-e', `INSERT INTO ${KS}.kv (k, v, tu) VALUES (100, 'from cqlsh', now()); SELECT k, v FROM ${KS}.kv WHERE k = 100;`],
+    ['127.0.0.1', String(proxy.port), '-u', SUPER.username, '-p', SUPER.password, '-e', `INSERT INTO ${KS}.kv (k, v, tu) VALUES (100, 'from cqlsh', now()); SELECT k, v FROM ${KS}.kv WHERE k = 100;`],
     { timeout: 60000 },
   );
   assert.match(out.stdout, /from cqlsh/);
-  const desc = await run(cqlsh, ['127.0.0.1', String(proxy.port), '-e', `DESCRIBE TABLE ${KS}.events`], { timeout: 60000 });
+  const desc = await run(cqlsh, ['127.0.0.1', String(proxy.port), '-u', SUPER.username, '-p', SUPER.password, '-e', `DESCRIBE TABLE ${KS}.events`], { timeout: 60000 });
   assert.match(desc.stdout, /CREATE TABLE proxytest\.events/);
   await assertIdentical('after cqlsh');
+  // v5 asked for explicitly: a protocol error, as from a Cassandra without v5.
+  const v5 = await run(cqlsh, ['127.0.0.1', String(proxy.port), '--protocol-version=5', '-u', SUPER.username, '-p', SUPER.password, '-e', 'SELECT now() FROM system.local'], { timeout: 60000 }).then(
+    () => assert.fail('cqlsh --protocol-version=5 must fail: the proxy speaks v3 and v4'),
+    (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
+  );
+  assert.match(v5, /ProtocolError returned from server while using explicitly set client protocol_version 5/);
+});
+
+test('protocol versions: v5 and v2 requests get the protocol error drivers downgrade on', async () => {
+  for (const version of [5, 6, 2]) {
+    const raw = await RawCql.connect(proxy.port);
+    try {
+      raw.send(0, Opcode.OPTIONS, Buffer.alloc(0), version);
+      const f = await raw.answer(0, 10000);
+      assert.equal(f.opcode, Opcode.ERROR);
+      assert.equal(f.version, Math.min(4, version));
+      const e = parseError(f.body);
+      assert.equal(e.code, ErrorCode.PROTOCOL_ERROR);
+      assert.match(e.message, new RegExp(`unsupported protocol version \\(${version}\\); supported versions are \\(3/v3, 4/v4\\)`));
+      // The connection stays usable with a supported version.
+      raw.send(1, Opcode.OPTIONS, Buffer.alloc(0), 4);
+      assert.equal((await raw.answer(1, 10000)).opcode, Opcode.SUPPORTED);
+    } finally {
+      raw.destroy();
+    }
+  }
 });
 
 test('lz4 compression negotiated by the Python driver (which also prefers v5)', async () => {
@@ -274,7 +349,8 @@ test('lz4 compression negotiated by the Python driver (which also prefers v5)', 
   const script = [
     'import sys',
     'from cassandra.cluster import Cluster',
-    `c = Cluster(['127.0.0.1'], port=${proxy.port}, compression='lz4')`,
+    'from cassandra.auth import PlainTextAuthProvider',
+    `c = Cluster(['127.0.0.1'], port=${proxy.port}, compression='lz4', auth_provider=PlainTextAuthProvider('${SUPER.username}', '${SUPER.password}'))`,
     's = c.connect()',
     `rows = list(s.execute("SELECT c, v FROM ${KS}.events WHERE p = 'many' LIMIT 800"))`,
     `s.execute("INSERT INTO ${KS}.kv (k, v) VALUES (300, '" + "z" * 2000 + "')")`,
@@ -298,23 +374,60 @@ async function makeCerts(dir: string): Promise<Record<string, string>> {
   return { ca: f('ca.crt'), goodCert: f('good.crt'), goodKey: f('good.key'), wrongCert: f('wrong.crt'), wrongKey: f('wrong.key') };
 }
 
-/** A TLS front for the source node, standing in for a cluster with client encryption. */
-async function tlsRelay(cert: string, key: string): Promise<tls.Server> {
-  const srv = tls.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (sock) => {
-    const up = net.connect(9042, SOURCE.address);
-    sock.pipe(up).pipe(sock);
-    sock.on('error', () => up.destroy());
-    up.on('error', () => sock.destroy());
-  });
+interface Relay {
+  port: number;
+  /** Its own sockets (both sides), so leak checks can tell them from the proxy's. */
+  sockets: Set<net.Socket>;
+  /** Stop reading both ways: the node behind looks hung (requests unanswered, writes pile up). */
+  freeze(): void;
+  thaw(): void;
+  close(): void;
+}
+
+/** A TCP (or TLS) front for a node that can be frozen, standing in for a hung or TLS cluster. */
+async function relay(node = SOURCE, tlsFiles?: { cert: string; key: string }): Promise<Relay> {
+  const sockets = new Set<net.Socket>();
+  let frozen = false;
+  const track = (s: net.Socket): void => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+    if (frozen) s.pause();
+  };
+  const onClient = (sock: net.Socket): void => {
+    const up = net.connect(9042, node.address);
+    track(sock);
+    track(up);
+    sock.on('data', (d) => up.write(d));
+    up.on('data', (d) => sock.write(d));
+    sock.on('close', () => up.destroy());
+    up.on('close', () => sock.destroy());
+  };
+  const srv = tlsFiles ? tls.createServer({ cert: fs.readFileSync(tlsFiles.cert), key: fs.readFileSync(tlsFiles.key) }, onClient) : net.createServer(onClient);
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return srv;
+  return {
+    port: (srv.address() as net.AddressInfo).port,
+    sockets,
+    freeze() {
+      frozen = true;
+      for (const s of sockets) s.pause();
+    },
+    thaw() {
+      frozen = false;
+      for (const s of sockets) s.resume();
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      srv.close();
+    },
+  };
 }
 
 test('TLS: clients to the proxy, proxy to a cluster with CA and host name checks', async () => {
   const certs = await makeCerts(fs.mkdtempSync(path.join(tmp, 'tls-')));
-  const good = await tlsRelay(certs.goodCert!, certs.goodKey!);
-  const wrong = await tlsRelay(certs.wrongCert!, certs.wrongKey!);
-  const port = (s: tls.Server) => (s.address() as net.AddressInfo).port;
+  const good = await relay(SOURCE, { cert: certs.goodCert!, key: certs.goodKey! });
+  const wrong = await relay(SOURCE, { cert: certs.wrongCert!, key: certs.wrongKey! });
+  const port = (r: Relay) => r.port;
   const base = { listen: '127.0.0.1:0', target: `${TARGET.address}:9042`, failedLog: path.join(tmp, 'failed-tls.jsonl') };
   const proxies: CqlProxyHandle[] = [];
   const clients: cassandra.Client[] = [];
@@ -324,7 +437,7 @@ test('TLS: clients to the proxy, proxy to a cluster with CA and host name checks
       { logger: quiet },
     );
     proxies.push(p1);
-    const c1 = new cassandra.Client({ contactPoints: [`127.0.0.1:${p1.port}`], localDataCenter: SOURCE.datacenter, sslOptions: { ca: [fs.readFileSync(certs.ca!)] } });
+    const c1 = new cassandra.Client({ contactPoints: [`127.0.0.1:${p1.port}`], localDataCenter: SOURCE.datacenter, authProvider: auth(), sslOptions: { ca: [fs.readFileSync(certs.ca!)] } });
     clients.push(c1);
     await c1.connect();
     await c1.execute(`INSERT INTO ${KS}.kv (k, v) VALUES (400, 'over tls')`);
@@ -333,12 +446,12 @@ test('TLS: clients to the proxy, proxy to a cluster with CA and host name checks
     // The certificate does not name 127.0.0.1: refused unless verification is switched off.
     const p2 = await startCqlProxy({ ...base, source: `127.0.0.1:${port(wrong)}`, sourceTls: { ca: certs.ca } }, { logger: quiet });
     proxies.push(p2);
-    const c2 = new cassandra.Client({ contactPoints: [`127.0.0.1:${p2.port}`], localDataCenter: SOURCE.datacenter });
+    const c2 = new cassandra.Client({ contactPoints: [`127.0.0.1:${p2.port}`], localDataCenter: SOURCE.datacenter, authProvider: auth() });
     clients.push(c2);
     await assert.rejects(c2.connect());
     const p3 = await startCqlProxy({ ...base, source: `127.0.0.1:${port(wrong)}`, sourceTls: { ca: certs.ca }, tlsVerify: false }, { logger: quiet });
     proxies.push(p3);
-    const c3 = new cassandra.Client({ contactPoints: [`127.0.0.1:${p3.port}`], localDataCenter: SOURCE.datacenter });
+    const c3 = new cassandra.Client({ contactPoints: [`127.0.0.1:${p3.port}`], localDataCenter: SOURCE.datacenter, authProvider: auth() });
     clients.push(c3);
     await c3.connect();
     assert.equal((await c3.execute(`SELECT v FROM ${KS}.kv WHERE k = 400`)).rows[0]!.v, 'over tls');
@@ -347,6 +460,318 @@ test('TLS: clients to the proxy, proxy to a cluster with CA and host name checks
     await Promise.allSettled(proxies.map((p) => p.close()));
     good.close();
     wrong.close();
+  }
+});
+
+const XKS = 'proxyextra'; // tables of the tests below, which may leave the clusters different
+const proxyOpts = (name: string, more: Partial<Parameters<typeof startCqlProxy>[0]> = {}) => ({
+  listen: '127.0.0.1:0',
+  source: `${SOURCE.address}:9042`,
+  target: `${TARGET.address}:9042`,
+  failedLog: path.join(tmp, `failed-${name}.jsonl`),
+  readReport: path.join(tmp, `reads-${name}.jsonl`),
+  ...more,
+});
+
+/** Sockets of this process to the clusters or to a relay that are not in `before` and not the relay's own. */
+function newClusterSockets(before: Set<unknown>, relays: Relay[]): net.Socket[] {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  const relayPorts = new Set(relays.map((r) => r.port));
+  return handles.filter(
+    (h): h is net.Socket =>
+      h instanceof net.Socket &&
+      !before.has(h) &&
+      !relays.some((r) => r.sockets.has(h)) &&
+      ((h.remotePort === 9042 && [SOURCE.address, TARGET.address].includes(h.remoteAddress ?? '')) || relayPorts.has(h.remotePort ?? -1)),
+  );
+}
+
+test('close() completes promptly with clients connected, one mid-handshake with a hung cluster, and leaves no socket open', async () => {
+  await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${XKS} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+  const hung = await relay(SOURCE);
+  hung.freeze();
+  const before = new Set((process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles());
+  const p = await startCqlProxy(proxyOpts('close', { wait: false }), { logger: quiet });
+  const pHung = await startCqlProxy(proxyOpts('close-hung', { source: `127.0.0.1:${hung.port}` }), { logger: quiet });
+  const c = await connect(p.port);
+  try {
+    await c.execute(`SELECT release_version FROM system.local`);
+    const raw = await RawCql.connect(p.port);
+    await raw.startup(SUPER);
+    // A write under way (--wait false) while closing.
+    raw.send(5, Opcode.QUERY, queryBody(`CREATE TABLE IF NOT EXISTS ${XKS}.closing (k int PRIMARY KEY)`));
+    const stuck = await RawCql.connect(pHung.port);
+    stuck.send(0, Opcode.STARTUP, new BodyWriter().stringMap({ CQL_VERSION: '3.0.0' }).build());
+    await sleep(300);
+    assert.equal(p.stats().clients, 2);
+    const t0 = Date.now();
+    await Promise.all([p.close(), pHung.close()]);
+    const took = Date.now() - t0;
+    assert.ok(took < 3000, `close took ${took} ms`);
+    // The clients were disconnected, not left waiting.
+    await Promise.all([raw.closed, stuck.closed]);
+    await sleep(200);
+    assert.deepEqual(newClusterSockets(before, [hung]).map((h) => `${h.remoteAddress}:${h.remotePort}`), [], 'no connection to a cluster left open');
+  } finally {
+    await c.shutdown();
+    hung.close();
+  }
+});
+
+test('SASL PLAIN: the client logs in at the source, the target gets the credentials of the flags', async () => {
+  // Each cluster knows only its own role besides the superuser.
+  await direct.source.execute("CREATE ROLE IF NOT EXISTS app WITH PASSWORD = 'app-pw' AND LOGIN = true AND SUPERUSER = true");
+  await direct.target.execute("CREATE ROLE IF NOT EXISTS migrator WITH PASSWORD = 'mig-pw' AND LOGIN = true AND SUPERUSER = true");
+  const app = { username: 'app', password: 'app-pw' };
+  const withFlag = await startCqlProxy(proxyOpts('auth-flag', { onTargetFailure: 'fail', targetUsername: 'migrator', targetPassword: 'mig-pw' }), { logger: quiet });
+  const without = await startCqlProxy(proxyOpts('auth-none', { onTargetFailure: 'fail' }), { logger: quiet });
+  const clients: cassandra.Client[] = [];
+  try {
+    const c1 = await connect(withFlag.port, app);
+    clients.push(c1);
+    await c1.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.authed (k int PRIMARY KEY, v text)`);
+    await c1.execute(`INSERT INTO ${XKS}.authed (k, v) VALUES (1, 'as app')`);
+    for (const d of [direct.source, direct.target]) {
+      assert.equal((await d.execute(`SELECT v FROM ${XKS}.authed WHERE k = 1`)).rows[0]?.v, 'as app');
+    }
+    // Without the flags the target is offered the client's credentials, which it does not know.
+    const c2 = await connect(without.port, app);
+    clients.push(c2);
+    await assert.rejects(c2.execute(`INSERT INTO ${XKS}.authed (k, v) VALUES (2, 'x')`), /target/);
+    // A wrong password is the source's answer, relayed: the driver reports an AuthenticationError.
+    const bad = new cassandra.Client({ contactPoints: [`127.0.0.1:${withFlag.port}`], localDataCenter: SOURCE.datacenter, authProvider: auth({ username: 'app', password: 'wrong' }) });
+    clients.push(bad);
+    const err = (await bad.connect().then(() => undefined, (e: unknown) => e)) as { innerErrors?: Record<string, unknown> } | undefined;
+    assert.ok(err, 'connect with a wrong password must fail');
+    const inner = Object.values(err.innerErrors ?? {});
+    assert.ok(inner.length > 0 && inner.every((e) => e instanceof cassandra.errors.AuthenticationError), `inner errors: ${inner.map(String).join('; ')}`);
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.shutdown()));
+    await Promise.all([withFlag.close(), without.close()]);
+  }
+});
+
+test('a cluster that stops answering: timeout errors in time instead of hangs', async () => {
+  const src = await relay(SOURCE);
+  const tgt = await relay(TARGET);
+  const p = await startCqlProxy(
+    proxyOpts('timeouts', { source: `127.0.0.1:${src.port}`, target: `127.0.0.1:${tgt.port}`, requestTimeoutMs: 1000, targetTimeoutMs: 1000 }),
+    { logger: quiet },
+  );
+  // Made through the main proxy: DDL may take longer than the 1 s timeouts here on a busy machine.
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.hang (k int PRIMARY KEY, v text)`);
+  const c = await connect(p.port);
+  const ins = `INSERT INTO ${XKS}.hang (k, v) VALUES (?, ?)`;
+  const timed = async (f: () => Promise<unknown>) => {
+    const t0 = Date.now();
+    const res = await f().then((r) => ({ r }), (e: { code?: number; message?: string }) => ({ e }));
+    return { ...res, ms: Date.now() - t0 };
+  };
+  try {
+    await c.execute(ins, [1, 'both up'], { prepare: true });
+    await c.execute(`SELECT v FROM ${XKS}.hang WHERE k = ?`, [1], { prepare: true }); // prepared while the source answers
+    // The target hangs: with --wait and the log policy the client gets the source's answer after the target timeout.
+    tgt.freeze();
+    const failedBefore = p.stats().failedWrites;
+    const w = await timed(() => c.execute(ins, [2, 'target hung'], { prepare: true }));
+    assert.ok('r' in w, `write with a hung target: ${'e' in w ? w.e.message : ''}`);
+    assert.ok(w.ms >= 900 && w.ms < 5000, `answered after ${w.ms} ms`);
+    assert.equal(p.stats().failedWrites, failedBefore + 1);
+    tgt.thaw();
+    // The source hangs: writes get WRITE_TIMEOUT, reads READ_TIMEOUT, within the timeout (not the driver's 30 s).
+    src.freeze();
+    const wt = await timed(() => c.execute(ins, [3, 'source hung'], { prepare: true }));
+    assert.ok('e' in wt && wt.e.code === cassandra.types.responseErrorCodes.writeTimeout, `write: ${'e' in wt ? wt.e.message : 'succeeded'}`);
+    assert.ok(wt.ms < 5000, `write error after ${wt.ms} ms`);
+    const rt = await timed(() => c.execute(`SELECT v FROM ${XKS}.hang WHERE k = ?`, [1], { prepare: true }));
+    assert.ok('e' in rt && rt.e.code === cassandra.types.responseErrorCodes.readTimeout, `read: ${'e' in rt ? rt.e.message : 'succeeded'}`);
+    assert.ok(rt.ms < 5000, `read error after ${rt.ms} ms`);
+    // Back to normal once the source answers again (late answers free their stream ids).
+    src.thaw();
+    assert.equal((await c.execute(`SELECT v FROM ${XKS}.hang WHERE k = ?`, [1], { prepare: true })).rows[0]?.v, 'both up');
+  } finally {
+    await c.shutdown();
+    await p.close();
+    src.close();
+    tgt.close();
+  }
+});
+
+test('back-pressure: a client that does not read, a cluster that does not read; buffers stay bounded', async () => {
+  const BLOB = 256 * 1024;
+  const src = await relay(SOURCE);
+  const reg = new Registry();
+  const p = await startCqlProxy(proxyOpts('bp', { source: `127.0.0.1:${src.port}` }), { logger: quiet, registry: reg });
+  const paused = async (side: string) => {
+    const m = (await reg.getSingleMetric('cql_proxy_socket_paused_seconds_total')!.get()).values.find((v) => v.labels.side === side);
+    return m?.value ?? 0;
+  };
+  const raw = await RawCql.connect(p.port);
+  let maxBuffered = 0;
+  const sample = setInterval(() => (maxBuffered = Math.max(maxBuffered, p.stats().bufferedBytes)), 20);
+  try {
+    await raw.startup(SUPER);
+    raw.send(1, Opcode.QUERY, queryBody(`CREATE TABLE IF NOT EXISTS ${XKS}.big (k int, c int, v blob, PRIMARY KEY (k, c))`));
+    assert.equal((await raw.answer(1)).opcode, Opcode.RESULT);
+    // Writes of 256 KB while the source reads nothing: the proxy must stop reading the client.
+    src.freeze();
+    const n = 96; // 24 MB, more than loopback socket buffers hold
+    const insert = (i: number) =>
+      new BodyWriter().longString(`INSERT INTO ${XKS}.big (k, c, v) VALUES (${i % 4}, ${i}, 0x${Buffer.alloc(BLOB, i).toString('hex')})`).short(1).byte(0).build();
+    for (let i = 0; i < n; i++) raw.send(100 + i, Opcode.QUERY, insert(i));
+    await sleep(1500);
+    src.thaw();
+    for (let i = 0; i < n; i++) {
+      const f = await raw.answer(100 + i);
+      assert.equal(f.opcode, Opcode.RESULT, describeFrame(f));
+    }
+    assert.ok((await paused('client')) > 0, 'reading from the client was paused');
+    // 1 MB answers to a client that reads nothing: the proxy must stop reading the source.
+    raw.sock.pause();
+    const reads = 64;
+    for (let i = 0; i < reads; i++) raw.send(1000 + i, Opcode.QUERY, queryBody(`SELECT * FROM ${XKS}.big WHERE k = ${i % 4} LIMIT 4`));
+    await sleep(2000);
+    raw.sock.resume();
+    for (let i = 0; i < reads; i++) {
+      const f = await raw.answer(1000 + i);
+      assert.equal(f.opcode, Opcode.RESULT, describeFrame(f));
+      assert.ok(f.body.length > 4 * BLOB);
+    }
+    raw.frames.length = 0;
+    assert.ok((await paused('server')) > 0, 'reading from the clusters was paused');
+    assert.ok(maxBuffered < 4 * 1024 * 1024, `proxy buffered up to ${maxBuffered} bytes`);
+  } finally {
+    clearInterval(sample);
+    raw.destroy();
+    await p.close();
+    src.close();
+  }
+});
+
+test('EVENT relay: schema changes reach registered clients and the driver metadata', async () => {
+  const raw = await RawCql.connect(proxy.port);
+  try {
+    await raw.startup(SUPER);
+    raw.send(1, Opcode.REGISTER, new BodyWriter().stringList(['SCHEMA_CHANGE', 'TOPOLOGY_CHANGE', 'STATUS_CHANGE']).build());
+    assert.equal((await raw.answer(1)).opcode, Opcode.READY);
+    // Made directly on the source, behind the proxy's back.
+    await direct.source.execute(`CREATE KEYSPACE IF NOT EXISTS ${XKS}_events WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+    const ev = await raw.next((f) => f.opcode === Opcode.EVENT, 20000);
+    assert.equal(ev.stream, -1);
+    const r = new BodyReader(ev.body);
+    assert.deepEqual([r.string(), r.string(), r.string(), r.string()], ['SCHEMA_CHANGE', 'CREATED', 'KEYSPACE', `${XKS}_events`]);
+    // The driver's control connection registered through the proxy too: its metadata follows.
+    for (let i = 0; i < 100 && !client.metadata.keyspaces[`${XKS}_events`]; i++) await sleep(100);
+    assert.ok(client.metadata.keyspaces[`${XKS}_events`], 'driver metadata saw the new keyspace');
+  } finally {
+    raw.destroy();
+    await direct.source.execute(`DROP KEYSPACE IF EXISTS ${XKS}_events`);
+  }
+});
+
+test('bad input never takes the proxy down: random and mutilated frames of every opcode', async () => {
+  // Deterministic (mulberry32), so a failure can be replayed.
+  let seed = 0x5eed;
+  const rnd = (): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number) => Math.floor(rnd() * n);
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.fuzz (k int PRIMARY KEY, v text)`);
+  const prepared = await client.execute(`SELECT v FROM ${XKS}.fuzz WHERE k = ?`, [1], { prepare: true });
+  assert.ok(prepared);
+  const templates: Array<[number, Buffer]> = [
+    [Opcode.QUERY, queryBody(`INSERT INTO ${XKS}.fuzz (k, v) VALUES (1, 'x') USING TTL 60`)],
+    [Opcode.QUERY, queryBody('SELECT * FROM system.local')],
+    [Opcode.PREPARE, new BodyWriter().longString(`UPDATE ${XKS}.fuzz SET v = ? WHERE k = ?`).build()],
+    [Opcode.BATCH, new BodyWriter().byte(1).short(1).byte(0).longString(`INSERT INTO ${XKS}.fuzz (k, v) VALUES (2, now())`).short(0).short(1).byte(0).build()],
+    [Opcode.EXECUTE, new BodyWriter().shortBytes(Buffer.alloc(16, 7)).short(1).byte(0).build()],
+    [Opcode.STARTUP, new BodyWriter().stringMap({ CQL_VERSION: '3.0.0', COMPRESSION: 'lz4' }).build()],
+    [Opcode.REGISTER, new BodyWriter().stringList(['SCHEMA_CHANGE']).build()],
+    [Opcode.AUTH_RESPONSE, new BodyWriter().bytes(Buffer.from('\0cassandra\0cassandra')).build()],
+    [Opcode.OPTIONS, Buffer.alloc(0)],
+  ];
+  const mutilate = (b: Buffer): Buffer => {
+    const out = Buffer.from(b);
+    switch (int(4)) {
+      case 0:
+        return out.subarray(0, int(out.length + 1)); // truncated
+      case 1:
+        for (let i = 0; i < 1 + int(4); i++) if (out.length) out[int(out.length)] = int(256); // flipped bytes
+        return out;
+      case 2:
+        return Buffer.concat([out, Buffer.from(Array.from({ length: int(40) }, () => int(256)))]); // trailing junk
+      default:
+        return Buffer.from(Array.from({ length: int(200) }, () => int(256))); // noise
+    }
+  };
+  for (let conn = 0; conn < 24; conn++) {
+    const raw = await RawCql.connect(proxy.port);
+    try {
+      if (conn % 3 !== 0) await raw.startup(SUPER);
+      for (let i = 0; i < 40; i++) {
+        const [opcode, body] = rnd() < 0.1 ? [int(256), Buffer.alloc(0)] : templates[int(templates.length)]!;
+        const flags = rnd() < 0.15 ? int(256) : 0;
+        const frame = Buffer.concat([Buffer.from([rnd() < 0.05 ? int(256) : 4, flags, 0, i, opcode, 0, 0, 0, 0]), mutilate(body)]);
+        frame.writeUInt32BE(frame.length - 9, 5);
+        raw.sock.write(frame);
+      }
+      if (conn % 4 === 0) raw.sock.write(Buffer.from(Array.from({ length: 64 }, () => int(256)))); // a torn header
+      await sleep(100);
+    } finally {
+      raw.destroy();
+    }
+  }
+  // Still serving: the long-lived client, a new client, and both clusters agree on the main data.
+  assert.equal((await client.execute(`SELECT v FROM ${KS}.kv WHERE k = ?`, [1], { prepare: true })).rows[0]?.v, 'updated');
+  const fresh = await connect(proxy.port);
+  try {
+    assert.equal((await fresh.execute("SELECT cluster_name FROM system.local WHERE key = 'local'")).rows[0]?.cluster_name, SOURCE.clusterName);
+  } finally {
+    await fresh.shutdown();
+  }
+  await assertIdentical('after bad input');
+});
+
+test('counters on replay: updates the target may have applied are set aside, those it never got are replayed', async () => {
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.cnt (k text PRIMARY KEY, n counter)`);
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.plain (k int PRIMARY KEY, v text)`);
+  const tgt = await relay(TARGET);
+  const log = path.join(tmp, 'failed-counters.jsonl');
+  const p = await startCqlProxy(proxyOpts('counters', { target: `127.0.0.1:${tgt.port}`, targetTimeoutMs: 1000, failedLog: log }), { logger: quiet });
+  const c = await connect(p.port);
+  const inc = `UPDATE ${XKS}.cnt SET n = n + ? WHERE k = ?`;
+  const value = async (d: cassandra.Client) => Number((await d.execute(`SELECT n FROM ${XKS}.cnt WHERE k = 'a'`)).rows[0]?.n ?? 0);
+  try {
+    const one = cassandra.types.Long.fromNumber(1);
+    await c.execute(inc, [one, 'a'], { prepare: true });
+    // The target hangs: the update times out there but reaches it later (uncertain).
+    tgt.freeze();
+    await c.execute(inc, [one, 'a'], { prepare: true });
+    await c.execute(`INSERT INTO ${XKS}.plain (k, v) VALUES (1, 'timed out too')`);
+    tgt.thaw();
+    for (let i = 0; i < 100 && (await value(direct.target)) !== 2; i++) await sleep(100);
+    assert.equal(await value(direct.target), 2, 'the late update reached the target');
+    // The target is gone: the next update is never sent (certain to be missing).
+    tgt.close();
+    await sleep(500); // the proxy notices the closed connection
+    await c.execute(`UPDATE ${XKS}.cnt SET n = n + 1 WHERE k = 'a'`);
+    assert.equal(await value(direct.source), 3);
+    const logged = readFailedWrites(log);
+    assert.deepEqual(logged.map((e) => e.repeats ?? false), [true, false, false]);
+    const r = await replayFailedWrites({ target: [{ host: TARGET.address, port: 9042 }], file: log, graceMs: 100, credentials: SUPER });
+    assert.deepEqual({ replayed: r.replayed, uncertain: r.uncertain, rejected: r.rejected }, { replayed: 2, uncertain: 1, rejected: 0 });
+    assert.equal(await value(direct.target), 3, 'target equals the source: nothing counted twice');
+    // Told to, replay applies the set-aside entry (here: counted twice, as the warning says).
+    const again = await replayFailedWrites({ target: [{ host: TARGET.address, port: 9042 }], file: r.uncertainFile!, graceMs: 100, credentials: SUPER, applyUncertain: true });
+    assert.equal(again.replayed, 1);
+    assert.equal(await value(direct.target), 4);
+  } finally {
+    await c.shutdown();
+    await p.close();
+    tgt.close();
   }
 });
 
@@ -386,7 +811,7 @@ test('target stopped: failure policies, durable log, replay catches up', async (
     await cLog.execute(ins, ['down', 3000, 'after restart'], { prepare: true });
     assert.equal(readFailedWrites(logs.log).length, 22, 'no new failure after the target is back');
     for (const file of Object.values(logs)) {
-      const res = await replayFailedWrites({ target: [{ host: TARGET.address, port: 9042 }], file, graceMs: 100 });
+      const res = await replayFailedWrites({ target: [{ host: TARGET.address, port: 9042 }], file, graceMs: 100, credentials: SUPER });
       assert.equal(res.rejected, 0);
       assert.equal(res.replayed, res.entries);
       assert.ok(!fs.existsSync(file));
