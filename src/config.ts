@@ -140,7 +140,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'region', flag: 'region', kind: 'string', default: 'us-east-1', help: 'Region shown in ARNs and DescribeEndpoints' },
   { key: 'accountId', flag: 'account-id', kind: 'string', default: '000000000000', help: 'Account id shown in ARNs' },
   { key: 'logLevel', flag: 'log-level', kind: 'string', default: 'info', help: 'Log level (fatal, error, warn, info, debug, trace)' },
-  { key: 'cqlProxyListen', flag: 'cql-proxy-listen', kind: 'string', help: 'Also run the CQL dual-write proxy on HOST:PORT' },
+  { key: 'cqlProxyListen', flag: 'cql-proxy-listen', kind: 'string', help: 'Also run the CQL dual-write proxy on HOST:PORT (its other settings: DC_CQL_PROXY_* variables)' },
   { key: 'cqlProxySource', flag: 'cql-proxy-source', kind: 'string', help: 'Source cluster of the CQL proxy (HOST:PORT,...)' },
   { key: 'cqlProxyTarget', flag: 'cql-proxy-target', kind: 'string', help: 'Target cluster of the CQL proxy (HOST:PORT,...)' },
   // Authentication and HTTPS (src/auth/).

@@ -9,7 +9,7 @@ import { buildApp } from './http/app.js';
 import { createMetrics, serveClusterMetrics } from './http/metrics.js';
 import { startLocalNode, type LocalNode } from './local-node/index.js';
 import { IndexMaintenance } from './actions/index-maintenance.js';
-import { startCqlProxy, type CqlProxyOptions } from './cqlproxy/index.js';
+import { cqlProxyOptionsFromEnvironment, startCqlProxy, type CqlProxyOptions } from './cqlproxy/index.js';
 import { Catalog } from './storage/catalog.js';
 import { ItemStore } from './storage/item-store.js';
 import { connect, type CqlSession } from './storage/session.js';
@@ -155,5 +155,7 @@ function cqlProxyOptions(config: Config): CqlProxyOptions {
   if (!config.cqlProxySource || !config.cqlProxyTarget) {
     throw new ConfigError('--cql-proxy-listen needs --cql-proxy-source and --cql-proxy-target');
   }
-  return { listen: config.cqlProxyListen, source: config.cqlProxySource, target: config.cqlProxyTarget };
+  // Everything else (failure policy, timeouts, logs, target credentials, TLS) as for `cql-proxy`,
+  // from its DC_CQL_PROXY_* environment variables.
+  return { ...cqlProxyOptionsFromEnvironment(), listen: config.cqlProxyListen, source: config.cqlProxySource, target: config.cqlProxyTarget };
 }

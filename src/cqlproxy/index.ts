@@ -294,6 +294,11 @@ export const CQL_PROXY_USAGE = `Usage: dynamo-cassandra cql-proxy --source HOST:
   --metrics-port N            serve Prometheus /metrics on this port
 Every flag can also be set as DC_CQL_PROXY_<FLAG> (e.g. DC_CQL_PROXY_SOURCE).`;
 
+/** The proxy's settings from the DC_CQL_PROXY_* environment variables alone (serve's listener). */
+export function cqlProxyOptionsFromEnvironment(): CqlProxyOptions {
+  return cqlProxyOptionsFromArgs(parse([], PROXY_FLAGS));
+}
+
 export function cqlProxyOptionsFromArgs(v: Record<string, string | boolean | undefined>): CqlProxyOptions {
   const backendFiles = (ca: string | undefined): CqlProxyTlsFiles => ({ ca, cert: str(v['backend-cert']), key: str(v['backend-key']) });
   const failure = str(v['on-target-failure']);
