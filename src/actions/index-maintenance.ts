@@ -3,6 +3,7 @@
 //   another process when the one doing it stops sending heartbeats;
 // - dropping the table of a deleted GSI once every process has stopped writing to it;
 // - repairing index entries left unfinished by a process that died mid-write (intent log).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Catalog, CatalogEntry, TableDefinition } from '../storage/catalog.js';
 import type { IndexDefinition } from '../storage/indexes.js';
 import { MAX_TOKEN, MIN_TOKEN, tokenRangeItems } from '../storage/range-reader.js';
@@ -18,7 +19,6 @@ const INTENT_GRACE_MS = 15_000;
 
 type Context = Pick<ActionContext, 'session' | 'catalog' | 'store' | 'translators' | 'config'>;
 
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Changes one index of a table's definition with compare-and-set, retrying on conflicts. */
 export async function changeIndex(
