@@ -19,7 +19,6 @@ const INTENT_GRACE_MS = 15_000;
 
 type Context = Pick<ActionContext, 'session' | 'catalog' | 'store' | 'translators' | 'config'>;
 
-
 /** Changes one index of a table's definition with compare-and-set, retrying on conflicts. */
 export async function changeIndex(
   catalog: Catalog,
