@@ -33,9 +33,13 @@ export const ATTRIBUTES_TO_GET = list(str({ min: 1, max: 255 }), { min: 1 });
 
 const typeOf = (v: AttributeValue) => Object.keys(v)[0];
 
-export function checkKeyValue(name: string, value: AttributeValue, isHash: boolean): void {
-  const empty = emptyKeyValue(name, value);
-  if (empty) throw validation(empty);
+/**
+ * A key value must not be empty and must fit DynamoDB's key size limits. `index` names the index
+ * whose key it is (for DynamoDB's message about an empty one), `emptyPrefix` goes before that message.
+ */
+export function checkKeyValue(name: string, value: AttributeValue, isHash: boolean, where: { index?: string; emptyPrefix?: string } = {}): void {
+  const empty = emptyKeyValue(name, value, where.index);
+  if (empty) throw validation((where.emptyPrefix ?? '') + empty);
   const bytes = keyBytes(value);
   if (isHash && bytes > HASH_KEY_LIMIT) {
     throw validation('One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes');

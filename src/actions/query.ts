@@ -86,11 +86,10 @@ export const query: ActionSpec = {
     const ix = resolveIndex(def, req);
     const schema = ix ? ix.key : def.key;
     const kc = extractKeyCondition(compiled.keyCondition, schema);
-    for (const [name, v] of [[schema.hash.name, kc.hash], ...(kc.range?.values ?? []).map((x) => [schema.range!.name, x] as const)] as const) {
-      const empty = emptyKeyValue(name, v, ix?.name);
-      if (empty) throw validation(empty);
-    }
-    for (const v of kc.range?.values ?? []) checkKeyValue(schema.range!.name, v, false);
+    // The partition key is only checked for emptiness: one over the size limit matches nothing (below).
+    const emptyHash = emptyKeyValue(schema.hash.name, kc.hash, ix?.name);
+    if (emptyHash) throw validation(emptyHash);
+    for (const v of kc.range?.values ?? []) checkKeyValue(schema.range!.name, v, false, { index: ix?.name });
     if (compiled.filter) checkQueryFilterKeys(compiled.filter, schema, req.QueryFilter !== undefined);
     const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
     const forward = req.ScanIndexForward !== false;

@@ -10,7 +10,6 @@ import { projectedNames, type IndexDefinition } from '../storage/indexes.js';
 import type { StoredItem } from '../storage/translator.js';
 import { RawJson, type ActionContext, type Request } from './context.js';
 import { checkKeyValue, consumedCapacity, readUnits } from './item-common.js';
-import { emptyKeyValue } from '../dynamo/key-values.js';
 
 export const PAGE_BYTES = 1024 * 1024;
 
@@ -113,9 +112,8 @@ export function checkStartKey(raw: Item, schema: KeySchema, ix?: IndexDefinition
   keys.forEach((k, i) => {
     if (!k) return;
     const ofIndex = i >= 2 && k.name !== schema.hash.name && k.name !== schema.range?.name;
-    const empty = emptyKeyValue(k.name, start[k.name], ofIndex ? ix!.name : undefined);
-    if (empty) throw validation(`The provided starting key is invalid: ${empty}`);
-    checkKeyValue(k.name, start[k.name], i % 2 === 0);
+    const isHash = k === schema.hash || k === ix?.key.hash;
+    checkKeyValue(k.name, start[k.name], isHash, { index: ofIndex ? ix!.name : undefined, emptyPrefix: 'The provided starting key is invalid: ' });
   });
   return start;
 }

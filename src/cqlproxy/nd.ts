@@ -2,7 +2,7 @@
 // a bind marker in place of each call, hides those markers from the client, and binds
 // one generated value per call — the same bytes to both clusters.
 
-import { BodyReader, BodyWriter } from './frame.js';
+import { BodyWriter } from './frame.js';
 import { ndValue, substituteNonDeterministic, stripForClassify, type NdFunction } from './classify.js';
 import { parseBindMetadata, QueryFlag } from './messages.js';
 
