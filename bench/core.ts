@@ -43,6 +43,7 @@ function payload(i: number) {
 
 export async function runCore(o: CoreOptions): Promise<string> {
   const env = await serveBench('bench_core', ['--workers', String(o.workers)]);
+  const wrk = hasWrk();
   const { sdk, raw, cql } = env;
   const rows: Row[] = [];
   try {
@@ -133,13 +134,12 @@ export async function runCore(o: CoreOptions): Promise<string> {
           update: { action: 'UpdateItem', body: { ...updateRequest(0, false), Key: key } },
           conditional: { action: 'UpdateItem', body: { ...updateRequest(0, true), Key: key } },
         };
-        const viaWrk = (w: { action: string; body: object }) => () =>
+        const viaWrk = (w: { action: string; body: object }) =>
           withCpu(pids, () => wrkLoad(env.endpoint, w.action, JSON.stringify(w.body), o.items, o.concurrency, o.seconds));
-        const wrk = hasWrk();
         const measure = async (op: string, viaSdk: Op, viaLight: Op, viaCql: Op, w: { action: string; body: object }) => {
           const row: Row = {
             translator, isolation, op,
-            api: await run(viaSdk), light: await run(viaLight), wrk: wrk ? await viaWrk(w)() : undefined, direct: await run(viaCql),
+            api: await run(viaSdk), light: await run(viaLight), wrk: wrk ? await viaWrk(w) : undefined, direct: await run(viaCql),
           };
           rows.push(row);
           process.stderr.write(

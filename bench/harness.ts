@@ -109,8 +109,8 @@ export const hasWrk = (): boolean => spawnSync('wrk', ['--version']).error === u
 /**
  * Load from wrk instead of Node: a load generator whose CPU per request is a fraction of any Node
  * client's, so on a machine whose cores the server shares, the result shows the server's capacity
- * rather than the client's. `body(i)` must contain the placeholder {i}, which wrk fills with a
- * counter modulo `keys`.
+ * rather than the client's. `bodyTemplate` must contain the placeholder {i} once; wrk fills it
+ * with a counter modulo `keys`.
  */
 export async function wrkLoad(endpoint: string, action: string, bodyTemplate: string, keys: number, concurrency: number, seconds: number): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'dc-wrk-'));

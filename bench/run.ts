@@ -25,13 +25,15 @@ async function main() {
   const started = new Date().toISOString();
   const wanted = (name: string) => !values.only || values.only.split(',').includes(name);
   const sections: string[] = [];
+  // The benchmarks of the API through a `serve` process share these settings.
+  const serveOptions = {
+    seconds: Number(values.seconds),
+    concurrency: Number(values.concurrency),
+    workers: Number(values.workers),
+    items: Number(values.items),
+  };
   if (wanted('core')) {
-    const core = await runCore({
-      seconds: Number(values.seconds),
-      concurrency: Number(values.concurrency),
-      workers: Number(values.workers),
-      items: Number(values.items),
-    });
+    const core = await runCore(serveOptions);
     sections.push('## Core item operations', '', core, '');
   }
   if (wanted('reads')) {
@@ -43,12 +45,7 @@ async function main() {
     sections.push('## Reads at scale', '', reads, '');
   }
   if (wanted('auth')) {
-    const auth = await runAuthBench({
-      seconds: Number(values.seconds),
-      concurrency: Number(values.concurrency),
-      workers: Number(values.workers),
-      items: Number(values.items),
-    });
+    const auth = await runAuthBench(serveOptions);
     sections.push('## Cost of SigV4 verification', '', auth, '');
   }
   if (wanted('replication')) {
