@@ -125,7 +125,11 @@ export async function runCore(o: CoreOptions): Promise<string> {
         }
         type Op = (i: number) => Promise<unknown>;
         const pids = { server: env.serverPid, cassandra: env.cluster.pid };
-        const run = (op: Op) => withCpu(pids, () => load(o.concurrency, o.seconds, op));
+        // The warm-up runs outside the CPU bracket, so CPU per operation counts only measured operations.
+        const run = async (op: Op) => {
+          await load(o.concurrency, 1, op, 0);
+          return withCpu(pids, () => load(o.concurrency, o.seconds, op, 0));
+        };
         // The same requests for wrk, as templates whose {i} it fills with a key number.
         const key = { pk: { S: 'k{i}' } };
         const wrkBodies = {

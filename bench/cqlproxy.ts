@@ -2,7 +2,7 @@
 // writes and reads, direct to the source vs through the proxy (dual-writing to the target).
 // The proxy runs in its own process, as it would in production.
 //
-//   node dist/bench/cqlproxy.js [--seconds 3] [--concurrency 32] [--rounds 3]
+//   node dist/bench/cqlproxy.js [--seconds 3] [--concurrency 32] [--rounds 3] [--warmup 5]
 // or from bench/run.ts: `await runCqlProxyBench({ seconds, concurrency, rounds })` → markdown.
 //
 // Both nodes are warmed up first (a cold target JIT-compiling through the first proxy run made
@@ -18,43 +18,10 @@ import { parseArgs } from 'node:util';
 import cassandra from 'cassandra-driver';
 import { startLocalNode } from '../src/local-node/index.js';
 import { startCqlProxy } from '../src/cqlproxy/index.js';
+import { load, withCpu, type Result } from './harness.js';
 
-interface Result {
-  ops: number;
-  opsPerSec: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
-async function load(concurrency: number, seconds: number, op: (i: number) => Promise<unknown>, warmupMs = 1000): Promise<Result> {
-  let counter = 0;
-  const phase = async (ms: number, lat?: number[], err?: { n: number }): Promise<void> => {
-    const until = Date.now() + ms;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (Date.now() < until) {
-          const t0 = process.hrtime.bigint();
-          try {
-            await op(counter++);
-          } catch {
-            if (err) err.n++;
-          }
-          lat?.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        }
-      }),
-    );
-  };
-  await phase(warmupMs); // warm-up: connections, prepared statements, JIT
-  const lat: number[] = [];
-  const err = { n: 0 };
-  const t0 = Date.now();
-  await phase(seconds * 1000, lat, err);
-  const secs = (Date.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
-  return { ops: lat.length, opsPerSec: lat.length / secs, p50: q(0.5), p99: q(0.99), errors: err.n };
-}
+type Proc = 'proxy' | 'source' | 'target' | 'client';
+type Measured = Result & { cpu: Partial<Record<Proc, number>> };
 
 function startProxyProcess(source: string, target: string, failedLog: string): Promise<{ port: number; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
@@ -64,16 +31,24 @@ function startProxyProcess(source: string, target: string, failedLog: string): P
   });
 }
 
-function median(rs: Result[]): Result {
-  const m = (f: (r: Result) => number): number => {
-    const v = rs.map(f).sort((a, b) => a - b);
-    return v[Math.floor(v.length / 2)]!;
+/** Median of each figure over the rounds (the machine is noisy), CPU per operation included. */
+function median(rs: Measured[]): Measured {
+  const m = (f: (r: Measured) => number | undefined): number => {
+    const v = rs.map(f).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+    return v.length ? v[Math.floor(v.length / 2)]! : NaN;
   };
-  return { ops: m((r) => r.ops), opsPerSec: m((r) => r.opsPerSec), p50: m((r) => r.p50), p99: m((r) => r.p99), errors: rs.reduce((n, r) => n + r.errors, 0) };
+  const cpu: Partial<Record<Proc, number>> = {};
+  for (const k of ['proxy', 'source', 'target', 'client'] as const) if (rs.some((r) => r.cpu[k] !== undefined)) cpu[k] = m((r) => r.cpu[k]);
+  return {
+    ops: m((r) => r.ops), seconds: m((r) => r.seconds), opsPerSec: m((r) => r.opsPerSec), p50: m((r) => r.p50), p99: m((r) => r.p99),
+    errors: rs.reduce((n, r) => n + r.errors, 0), cpu,
+  };
 }
 
-export async function runCqlProxyBench(opts: { seconds?: number; concurrency?: number; rounds?: number } = {}): Promise<string> {
+export async function runCqlProxyBench(opts: { seconds?: number; concurrency?: number; rounds?: number; warmup?: number } = {}): Promise<string> {
   const seconds = opts.seconds ?? 3;
+  // Seconds of each workload before the rounds: the target node JIT-compiles its write path only under the proxy's load.
+  const warmup = opts.warmup ?? 5;
   const concurrency = opts.concurrency ?? 32;
   const rounds = opts.rounds ?? 3;
   const tmp = mkdtempSync(join(tmpdir(), 'cqlproxy-bench-'));
@@ -96,23 +71,32 @@ export async function runCqlProxyBench(opts: { seconds?: number; concurrency?: n
     const read = (c: cassandra.Client) => (i: number) => c.execute('SELECT v FROM bench.kv WHERE k = ?', [i % 10000], { prepare: true });
     // Reference for the same Cassandra work: the client itself writes to both clusters and waits for both.
     const both = (i: number) => Promise.all([write(direct)(i), write(directTarget)(i)]);
-    const runs = { dw: [] as Result[], bw: [] as Result[], pw: [] as Result[], dr: [] as Result[], pr: [] as Result[] };
+    const pids = { proxy: proxy.child.pid, source: src.pid, target: tgt.pid };
+    // Warm-up outside the CPU bracket, so CPU per operation counts only measured operations.
+    const measured = async (op: (i: number) => Promise<unknown>): Promise<Measured> => {
+      await load(concurrency, 1, op, 0);
+      return withCpu(pids, () => load(concurrency, seconds, op, 0));
+    };
+    const runs = { dw: [] as Measured[], bw: [] as Measured[], pw: [] as Measured[], dr: [] as Measured[], pr: [] as Measured[] };
     // Warm-up of both nodes (writes and reads) and of the proxy.
-    for (const op of [both, write(viaProxy), read(direct), read(viaProxy)]) await load(concurrency, 1, op, 0);
+    for (const op of [both, write(viaProxy), read(direct), read(viaProxy)]) await load(concurrency, warmup, op, 0);
     for (let r = 0; r < rounds; r++) {
-      runs.dw.push(await load(concurrency, seconds, write(direct)));
-      runs.pw.push(await load(concurrency, seconds, write(viaProxy)));
-      runs.bw.push(await load(concurrency, seconds, both));
-      runs.dr.push(await load(concurrency, seconds, read(direct)));
-      runs.pr.push(await load(concurrency, seconds, read(viaProxy)));
+      runs.dw.push(await measured(write(direct)));
+      runs.pw.push(await measured(write(viaProxy)));
+      runs.bw.push(await measured(both));
+      runs.dr.push(await measured(read(direct)));
+      runs.pr.push(await measured(read(viaProxy)));
+      process.stderr.write(`[bench] cql-proxy round ${r + 1}/${rounds}: INSERT direct ${runs.dw[r]!.opsPerSec.toFixed(0)}, proxy ${runs.pw[r]!.opsPerSec.toFixed(0)} ops/s\n`);
     }
-    const [dw, pw, bw, dr, pr] = [runs.dw, runs.pw, runs.bw, runs.dr, runs.pr].map(median) as [Result, Result, Result, Result, Result];
-    const rows: Array<[string, Result, Result]> = [
+    const [dw, pw, bw, dr, pr] = [runs.dw, runs.pw, runs.bw, runs.dr, runs.pr].map(median) as [Measured, Measured, Measured, Measured, Measured];
+    const rows: Array<[string, Measured, Measured]> = [
       ['prepared INSERT (proxy dual-writes)', dw, pw],
       ['prepared INSERT: client writes both clusters itself vs proxy', bw, pw],
       ['prepared SELECT (source only)', dr, pr],
     ];
     const f = (n: number): string => n.toFixed(2);
+    const us = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(0));
+    const sum = (m: Measured, keys: Proc[]): number => keys.reduce((n, k) => n + (m.cpu[k] ?? NaN), 0);
     const lines = [
       `Same cassandra-driver client, ${concurrency} concurrent requests, both nodes warmed up, then ${rounds} rounds of ${seconds} s runs`,
       'alternating direct and proxy; medians over the rounds. Proxy in its own process; source and target are single local nodes',
@@ -123,6 +107,24 @@ export async function runCqlProxyBench(opts: { seconds?: number; concurrency?: n
       ...rows.map(([name, d, p]) =>
         `| ${name} | ${d.opsPerSec.toFixed(0)} | ${p.opsPerSec.toFixed(0)} | ${f(p.opsPerSec / d.opsPerSec)} | ${f(d.p50)} | ${f(p.p50)} | ${f(p.p50 - d.p50)} | ${f(d.p99)} | ${f(p.p99)} | ${d.errors + p.errors} |`,
       ),
+      '',
+      'CPU per operation in µs of each process, from /proc (medians over the rounds). On two shared cores throughput follows the',
+      'sum. "CPU-bound ratio": direct total / proxy total, the ratio to expect when all of it shares these cores. "Target elsewhere":',
+      'the same without the target node\'s CPU, as in a real migration, where the target is another cluster on other machines.',
+      'Both are conservative: Cassandra\'s CPU per operation grows as its request rate falls (idle worker threads spin), and',
+      'the proxy runs are the slower ones.',
+      '',
+      '| workload | path | client | proxy | source | target | total | CPU-bound ratio | target elsewhere |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...([['prepared INSERT', dw, pw], ['prepared SELECT', dr, pr]] as Array<[string, Measured, Measured]>).flatMap(([name, d, p]) => {
+        const direct = sum(d, ['client', 'source']);
+        const all = sum(p, ['client', 'proxy', 'source', 'target']);
+        const noTarget = sum(p, ['client', 'proxy', 'source']);
+        return [
+          `| ${name} | direct | ${us(d.cpu.client)} | | ${us(d.cpu.source)} | | ${us(direct)} | | |`,
+          `| ${name} | proxy | ${us(p.cpu.client)} | ${us(p.cpu.proxy)} | ${us(p.cpu.source)} | ${us(p.cpu.target)} | ${us(all)} | ${f(direct / all)} | ${f(direct / noTarget)} |`,
+        ];
+      }),
     ];
     return lines.join('\n');
   } finally {
@@ -144,8 +146,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === '--child-proxy') {
     void childProxy(process.argv[3]!, process.argv[4]!, process.argv[5]!);
   } else {
-    const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' }, rounds: { type: 'string', default: '3' } } });
-    runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency), rounds: Number(values.rounds) }).then(
+    const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '5' } } });
+    runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency), rounds: Number(values.rounds), warmup: Number(values.warmup) }).then(
       (md) => {
         console.log(md);
         process.exit(0);
