@@ -43,10 +43,10 @@ export async function resolveCluster(config: Config, log: (line: string) => void
 
 /** Runs the API in this process against the given cluster. */
 export async function startServer(config: Config, points: string[]): Promise<Server> {
-  const session = await connect(config, points);
+  const metrics = createMetrics();
+  const session = await connect(config, points, (n) => metrics.cqlFlush.observe(n));
   const catalog = new Catalog(session);
   await catalog.init();
-  const metrics = createMetrics();
   // Authentication (src/auth): key store, --access-key, auth mode; HTTPS with --tls-cert/--tls-key.
   const auth = await setupAuth(config, session, (line) => process.stderr.write(`[dynamo-cassandra] ${line}\n`)).catch(async (e) => {
     await session.shutdown(); // e.g. the refusal to serve a non-loopback address without keys

@@ -7,6 +7,8 @@ export interface ApiMetrics {
   requests: Counter<'action' | 'table' | 'status'>;
   errors: Counter<'action' | 'table' | 'type'>;
   latency: Histogram<'action' | 'table'>;
+  /** Statements per coalesced send to Cassandra (--cql-coalesce): how much coalescing saves. */
+  cqlFlush: Histogram;
 }
 
 export function createMetrics(registry = new Registry()): ApiMetrics {
@@ -30,6 +32,12 @@ export function createMetrics(registry = new Registry()): ApiMetrics {
       help: 'DynamoDB API request latency by action and table',
       labelNames: ['action', 'table'],
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    cqlFlush: new Histogram({
+      name: 'dynamo_cassandra_cql_statements_per_flush',
+      help: 'CQL statements sent together per turn of the event loop (--cql-coalesce); 1 means no coalescing happened',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers: [registry],
     }),
   };

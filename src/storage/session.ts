@@ -43,7 +43,10 @@ function contactPoints(points: string[]): { hosts: string[]; port: number } {
   return { hosts, port };
 }
 
-export async function connect(config: Config, points: string[]): Promise<CqlSession> {
+/**
+ * `onFlush`, when given, hears how many statements each coalesced flush sent (for metrics).
+ */
+export async function connect(config: Config, points: string[], onFlush?: (statements: number) => void): Promise<CqlSession> {
   const { hosts, port } = contactPoints(points);
   const options: cassandra.ClientOptions = {
     contactPoints: hosts,
@@ -80,7 +83,7 @@ export async function connect(config: Config, points: string[]): Promise<CqlSess
     client,
     keyspace: config.keyspace,
     consistency,
-    execute: config.cqlCoalesce ? coalesced(run) : run,
+    execute: config.cqlCoalesce ? coalesced(run, onFlush) : run,
     shutdown: () => client.shutdown(),
   };
 }
@@ -94,11 +97,12 @@ type Execute = CqlSession['execute'];
  * Cassandra answers them in few writes too. Its CPU per request drops by half or more under
  * load (see README, benchmarks); an idle server adds no measurable delay.
  */
-function coalesced(run: Execute): Execute {
+function coalesced(run: Execute, onFlush?: (statements: number) => void): Execute {
   let pending: (() => void)[] = [];
   const flush = () => {
     const batch = pending;
     pending = [];
+    onFlush?.(batch.length);
     for (const start of batch) start();
   };
   return (query, params, cl, serial) =>
