@@ -3,8 +3,8 @@
 // and for correctness: every concurrent request still gets its own answer.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { BatchWriteItemCommand, CreateTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { BatchWriteItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { createPkTable, startTestServer, type TestServer } from '../helpers/server.js';
 
 const T = 'coalesced';
 const N = 64;
@@ -21,14 +21,7 @@ async function flushes(endpoint: string): Promise<{ count: number; sum: number; 
 }
 
 async function setUp(t: TestServer): Promise<void> {
-  await t.client.send(
-    new CreateTableCommand({
-      TableName: T,
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createPkTable(t.client, T);
   for (let i = 0; i < N; i += 25) {
     const puts = Array.from({ length: Math.min(25, N - i) }, (_, j) => ({ PutRequest: { Item: { pk: { S: `k${i + j}` }, n: { N: String(i + j) } } } }));
     await t.client.send(new BatchWriteItemCommand({ RequestItems: { [T]: puts } }));

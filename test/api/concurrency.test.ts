@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   CreateTableCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { TEST_TRANSLATORS, errorOf, startTestServer, type TestServer } from '../helpers/server.js';
+import { TEST_TRANSLATORS, createPkTable, errorOf, startTestServer, type TestServer } from '../helpers/server.js';
 
 for (const translator of TEST_TRANSLATORS) {
   describe(`concurrency (${translator})`, () => {
@@ -16,14 +16,7 @@ for (const translator of TEST_TRANSLATORS) {
       const keyspace = `t_conc_${translator}`;
       a = await startTestServer(keyspace, { translator });
       b = await startTestServer(keyspace, { translator });
-      await a.client.send(
-        new CreateTableCommand({
-          TableName: T,
-          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
+      await createPkTable(a.client, T);
     });
     after(async () => {
       await b?.server.close();

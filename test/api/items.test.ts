@@ -6,7 +6,7 @@ import {
   CreateTableCommand, DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { TEST_TRANSLATORS, errorOf, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { TEST_TRANSLATORS, createPkTable, errorOf, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
 const bin = (s: string) => new Uint8Array(Buffer.from(s));
 
@@ -17,14 +17,7 @@ for (const translator of TEST_TRANSLATORS) {
     const R = 'ranged';
     before(async () => {
       t = await startTestServer(`t_items_${translator}`, { translator });
-      await t.client.send(
-        new CreateTableCommand({
-          TableName: T,
-          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
+      await createPkTable(t.client, T);
       await t.client.send(
         new CreateTableCommand({
           TableName: R,

@@ -1,6 +1,6 @@
 // Test fixtures: a real server (HTTP on a free port) over the shared test Cassandra node, with its
 // own keyspace, and AWS SDK v3 clients pointed at it.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { defaultConfig, type Config, type TranslatorName } from '../../src/config.js';
 import { startServer, type Server } from '../../src/server.js';
@@ -97,4 +97,16 @@ export async function errorOf(fn: () => Promise<unknown>): Promise<Error & { nam
     return e as Error & { name: string };
   }
   throw new Error('expected an error, but the call succeeded');
+}
+
+/** Creates an on-demand table keyed by a string hash key `pk`, the shape most tests use. */
+export async function createPkTable(client: DynamoDBClient, name: string): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
 }
