@@ -10,6 +10,7 @@ import { CreateTableCommand, DeleteTableCommand, GetItemCommand, ListTablesComma
 import { contactPoints, sdkClient } from '../helpers/server.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli.js');
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const freePort = () =>
   new Promise<number>((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
@@ -18,11 +19,11 @@ const freePort = () =>
     });
   });
 
-async function dropKeyspace(): Promise<void> {
+async function dropKeyspace(keyspace = 't_cli_serve'): Promise<void> {
   const [host, port] = contactPoints()[0].split(':');
   const c = new cassandra.Client({ contactPoints: [host], protocolOptions: { port: Number(port ?? 9042) }, localDataCenter: process.env.DC_TEST_LOCAL_DC ?? 'datacenter1' });
   await c.connect();
-  await c.execute('DROP KEYSPACE IF EXISTS t_cli_serve');
+  await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
   await c.shutdown();
 }
 
@@ -71,5 +72,37 @@ test('serve --workers 2: both workers answer, /metrics sums them, SIGTERM stops 
     if (code === 'timeout') child.kill('SIGKILL');
     await dropKeyspace();
     assert.equal(code, 0, `serve exit: ${output}`);
+  }
+});
+
+test('npm start under a process manager: SIGTERM to npm stops the server (no orphan left serving)', async () => {
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const answers = async () => fetch(endpoint).then((r) => r.ok, () => false);
+  const args = ['start', '--', '--port', String(port), '--contact-points', contactPoints().join(','), '--local-dc', process.env.DC_TEST_LOCAL_DC ?? 'datacenter1', '--keyspace', 't_npm_start', '--log-level', 'warn'];
+  // Under npm, npm_execpath names npm's own script; run it with this node as npm itself would.
+  const npm = process.env.npm_execpath
+    ? spawn(process.execPath, [process.env.npm_execpath, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('npm', args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  npm.stdout!.on('data', (d) => (output += d));
+  npm.stderr!.on('data', (d) => (output += d));
+  try {
+    for (let i = 0; !(await answers()); i++) {
+      assert.ok(i < 300 && npm.exitCode === null, `npm start did not serve: ${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const exited = new Promise((r) => npm.once('exit', r));
+    npm.kill('SIGTERM');
+    await exited;
+    let stillServing = true;
+    for (let i = 0; i < 150 && stillServing; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      stillServing = await answers();
+    }
+    assert.equal(stillServing, false, `the server kept serving after npm was stopped: ${output}`);
+  } finally {
+    if (npm.exitCode === null) npm.kill('SIGKILL');
+    await dropKeyspace('t_npm_start');
   }
 });
