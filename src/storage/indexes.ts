@@ -87,9 +87,13 @@ export function checkIndexKeys(indexes: IndexDefinition[] | undefined, item: Ite
       }
       const empty = emptyKeyValue(k.name, v, ix.name);
       if (empty) throw validation(empty);
-      if (keyBytes(v) > (k === ix.key.hash ? HASH_KEY_LIMIT : RANGE_KEY_LIMIT)) {
-        // DynamoDB Local's words; Amazon DynamoDB's are not documented.
-        throw validation('One or more parameter values were invalid: Size limit exceeded');
+      const size = keyBytes(v);
+      const limit = k === ix.key.hash ? HASH_KEY_LIMIT : RANGE_KEY_LIMIT;
+      if (size > limit) {
+        // Amazon DynamoDB's words, as its users report them (DynamoDB Local says only "Size limit exceeded").
+        throw validation(
+          `One or more parameter values were invalid: Size limit exceeded for Index Key ${k.name} Actual Size: ${size} bytes Max Size: ${limit} bytes IndexName: ${ix.name}`,
+        );
       }
     }
   }

@@ -197,6 +197,15 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(bad.name, 'ValidationException');
       const empty = await errorOf(() => put({ customer: S('x'), id: S('1'), state: S('') }));
       assert.equal(empty.name, 'ValidationException');
+      // Amazon DynamoDB's message, as its users have reported it.
+      const oversized = await errorOf(() => put({ customer: S('x'), id: S('1'), state: S('s'.repeat(2049)) }));
+      assert.equal(oversized.name, 'ValidationException');
+      assert.equal(
+        oversized.message,
+        'One or more parameter values were invalid: Size limit exceeded for Index Key state Actual Size: 2049 bytes Max Size: 2048 bytes IndexName: by-state',
+      );
+      await put({ customer: S('x'), id: S('2'), state: S('s'.repeat(2048)) });
+      await t.client.send(new DeleteItemCommand({ TableName: T, Key: { customer: S('x'), id: S('2') } }));
       const gone = await t.client.send(new QueryCommand({ TableName: T, KeyConditionExpression: 'customer = :c', ExpressionAttributeValues: { ':c': S('x') }, ConsistentRead: true }));
       assert.equal(gone.Count, 0, 'nothing was written');
       const consistentGsi = await errorOf(() =>
