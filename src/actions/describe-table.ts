@@ -7,6 +7,6 @@ export const describeTable: ActionSpec = {
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
     const entry = await freshEntry(ctx, req.TableName);
-    return { Table: describe(ctx, entry.definition, await tableStats(ctx, entry.definition)) };
+    return { Table: describe(ctx, entry.definition, await tableStats(ctx, entry)) };
   },
 };

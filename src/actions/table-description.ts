@@ -1,7 +1,11 @@
 // DescribeTable's TableDescription, built from a catalog definition.
-import type { TableDefinition } from '../storage/catalog.js';
-import { tableArn, type ActionContext } from './context.js';
+import { itemSize } from '../dynamo/attribute-values.js';
+import type { CatalogEntry, TableDefinition } from '../storage/catalog.js';
+import { MAX_TOKEN, MIN_TOKEN, indexTokenRangeItems, tokenRangeItems } from '../storage/range-reader.js';
+import type { StoredItem } from '../storage/translator.js';
+import { handleOf, tableArn, type ActionContext } from './context.js';
 import { describeIndexes } from './index-definitions.js';
+import { PAGE_BYTES } from './read-page.js';
 
 const seconds = (ms: number) => ms / 1000;
 
@@ -50,33 +54,68 @@ export function describe(
 }
 
 /**
- * Item count and size, estimated by Cassandra (system.size_estimates is refreshed every few
- * minutes, much as DynamoDB refreshes these figures every few hours). Counts partitions, so on a
- * table with a range key it undercounts items.
+ * Tables (and indexes) of at most this many items, and at most 1 MB, are counted and sized exactly,
+ * as DynamoDB Local does, with one bounded read; larger ones get Cassandra's estimates, much as
+ * DynamoDB itself refreshes these figures only every few hours.
  */
-export async function tableStats(ctx: ActionContext, d: TableDefinition): Promise<TableStats> {
-  const one = async (cqlTable: string) => {
+export const EXACT_STATS_ITEMS = 1000;
+
+type Stats = { items: number; bytes: number };
+
+/** Counts and sizes the items `source` yields, or gives up (undefined) past the bounds above. */
+async function exactStats(source: AsyncGenerator<StoredItem>): Promise<Stats | undefined> {
+  const stats = { items: 0, bytes: 0 };
+  try {
+    for await (const stored of source) {
+      stats.bytes += itemSize(stored.item);
+      if (++stats.items > EXACT_STATS_ITEMS || stats.bytes > PAGE_BYTES) return undefined;
+    }
+  } finally {
+    await source.return(undefined);
+  }
+  return stats;
+}
+
+/**
+ * Estimates from system.size_estimates, refreshed by Cassandra every few minutes from its SSTables
+ * (so not yet flushed writes are missing). Counts partitions, so on a table with a range key it
+ * undercounts items.
+ */
+async function estimatedStats(ctx: ActionContext, cqlTable: string): Promise<Stats> {
+  const rs = await ctx.session.client.execute(
+    `SELECT partitions_count, mean_partition_size FROM system.size_estimates WHERE keyspace_name = ? AND table_name = ?`,
+    [ctx.session.keyspace, cqlTable],
+    { prepare: true },
+  );
+  let items = 0;
+  let bytes = 0;
+  for (const row of rs.rows) {
+    const count = Number(row.get('partitions_count'));
+    items += count;
+    bytes += count * Number(row.get('mean_partition_size'));
+  }
+  return { items, bytes };
+}
+
+/** ItemCount and TableSizeBytes of a table and of each of its indexes. */
+export async function tableStats(ctx: ActionContext, entry: CatalogEntry): Promise<TableStats> {
+  const d = entry.definition;
+  const level = ctx.session.consistency.eventual;
+  const rows = EXACT_STATS_ITEMS + 1;
+  const one = async (cqlTable: string, source: () => AsyncGenerator<StoredItem>): Promise<Stats> => {
     try {
-      const rs = await ctx.session.client.execute(
-        `SELECT partitions_count, mean_partition_size FROM system.size_estimates WHERE keyspace_name = ? AND table_name = ?`,
-        [ctx.session.keyspace, cqlTable],
-        { prepare: true },
-      );
-      let items = 0;
-      let bytes = 0;
-      for (const row of rs.rows) {
-        const count = Number(row.get('partitions_count'));
-        items += count;
-        bytes += count * Number(row.get('mean_partition_size'));
-      }
-      return { items, bytes };
+      return (await exactStats(source())) ?? (await estimatedStats(ctx, cqlTable));
     } catch {
-      return { items: 0, bytes: 0 };
+      return { items: 0, bytes: 0 }; // e.g. a CQL table not created yet
     }
   };
-  const indexes = new Map<string, { items: number; bytes: number }>();
-  for (const ix of d.indexes ?? []) indexes.set(ix.cqlTable, await one(ix.cqlTable));
-  return { ...(await one(d.cqlTable)), indexes };
+  const indexes = new Map<string, Stats>();
+  for (const ix of d.indexes ?? []) {
+    const target = { keyspace: ctx.session.keyspace, index: ix, table: d.key };
+    indexes.set(ix.cqlTable, await one(ix.cqlTable, () => indexTokenRangeItems(ctx.session, target, MIN_TOKEN, MAX_TOKEN, undefined, level, rows)));
+  }
+  const base = await one(d.cqlTable, () => tokenRangeItems(ctx.session, handleOf(ctx, entry), MIN_TOKEN, MAX_TOKEN, undefined, level, rows));
+  return { ...base, indexes };
 }
 
 export interface TableStats {

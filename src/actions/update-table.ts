@@ -75,7 +75,7 @@ export const updateTable: ActionSpec = {
       if (req.TableClass !== undefined) next.tableClass = req.TableClass;
       if (req.StreamSpecification !== undefined) next.streamSpecification = req.StreamSpecification;
       const updated = await ctx.catalog.replace(entry, next);
-      if (updated) return { TableDescription: describe(ctx, updated.definition, await tableStats(ctx, next)) };
+      if (updated) return { TableDescription: describe(ctx, updated.definition, await tableStats(ctx, updated)) };
       if (attempt > 10) throw new Error('catalog contention');
     }
   },
@@ -138,7 +138,7 @@ async function updateIndexes(ctx: ActionContext, req: Request) {
     }
     for (const name of created) ctx.maintenance?.backfill(d.name, name);
     for (const name of deleted) ctx.maintenance?.drop(d.name, name);
-    return { TableDescription: describe(ctx, updated.definition, await tableStats(ctx, updated.definition)) };
+    return { TableDescription: describe(ctx, updated.definition, await tableStats(ctx, updated)) };
   }
   throw new Error('catalog contention');
 }

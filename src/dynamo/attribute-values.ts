@@ -1,7 +1,7 @@
 // Validation, comparison and sizing of DynamoDB attribute values in wire form.
 import type { AttributeType, AttributeValue, Item } from './types.js';
 import { serialization, validation } from './errors.js';
-import { compareNumbers, normalizeNumber, numbersEqual, significantDigits } from './numbers.js';
+import { compareNumbers, normalizeNumber, numberBytes, numbersEqual } from './numbers.js';
 
 // Attribute names and map keys come from clients, so "constructor" or "__proto__" must be read and
 // written as own properties only.
@@ -238,9 +238,7 @@ function utf8Length(s: string): number {
   return s.length;
 }
 
-function numberSize(n: string): number {
-  return Math.ceil(significantDigits(n) / 2) + 1;
-}
+const numberSize = numberBytes;
 
 /** Size of a value without its attribute name, per AWS's "Item sizes and formats". */
 export function attributeValueSize(v: AttributeValue): number {

@@ -175,10 +175,20 @@ export function subtractNumbers(a: string, b: string): string {
 }
 
 /** Number of significant digits of a number string (for item size arithmetic). */
-export function significantDigits(s: string): number {
+/**
+ * Bytes DynamoDB counts for a number: one per base-100 digit, the pairs aligned on the decimal point
+ * (1.5 is 01|50, two bytes; 15 is one), plus one; negative numbers one more; at most 21.
+ */
+export function numberBytes(s: string): number {
+  let p: Parsed;
   try {
-    return parse(s).digits.length;
+    p = parse(s);
   } catch {
-    return s.length;
+    return Math.ceil(s.length / 2) + 1; // not a number: only sized while refusing it
   }
+  if (p.digits.length === 0) return 1;
+  const pair = (power: number) => Math.floor(power / 2);
+  const pairs = pair(p.exp + p.digits.length - 1) - pair(p.exp) + 1;
+  return Math.min(21, pairs + 1 + (p.neg ? 1 : 0));
 }
+

@@ -3,10 +3,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { crc32, gzipSync } from 'node:zlib';
 import {
-  CreateTableCommand, DeleteTableCommand, DescribeEndpointsCommand, DescribeLimitsCommand, DescribeTableCommand,
+  BatchWriteItemCommand, CreateTableCommand, DeleteTableCommand, DescribeEndpointsCommand, DescribeLimitsCommand, DescribeTableCommand,
   GetItemCommand, ListTablesCommand, ListTagsOfResourceCommand, PutItemCommand, TagResourceCommand,
   UntagResourceCommand, UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
+import { EXACT_STATS_ITEMS } from '../../src/actions/table-description.js';
+import { itemSize } from '../../src/dynamo/attribute-values.js';
 import { TEST_TRANSLATORS, errorOf, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
 for (const translator of TEST_TRANSLATORS) {
@@ -223,6 +225,30 @@ for (const translator of TEST_TRANSLATORS) {
       }
       const described = await errorOf(() => t.client.send(new DescribeTableCommand({ TableName: 'validation-target' })));
       assert.equal(described.name, 'ResourceNotFoundException');
+    });
+
+    test(`DescribeTable counts and sizes items exactly up to ${EXACT_STATS_ITEMS} items, per index by what it holds`, async () => {
+      await create('Counted', {
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'tag', AttributeType: 'S' }],
+        GlobalSecondaryIndexes: [{ IndexName: 'by-tag', KeySchema: [{ AttributeName: 'tag', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } }],
+      });
+      // Every third item has the index key (a sparse index); numbers of both signs and alignments.
+      const items = Array.from({ length: EXACT_STATS_ITEMS }, (_, i) => ({
+        pk: { S: `item-${i}` },
+        n: { N: i % 2 ? `-${i}.5` : String(i * 100) },
+        ...(i % 3 === 0 ? { tag: { S: `t${i % 7}` } } : {}),
+      }));
+      for (let i = 0; i < items.length; i += 25) {
+        await t.client.send(new BatchWriteItemCommand({ RequestItems: { Counted: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+      }
+      const d = (await t.client.send(new DescribeTableCommand({ TableName: 'Counted' }))).Table!;
+      assert.equal(d.ItemCount, EXACT_STATS_ITEMS);
+      assert.equal(d.TableSizeBytes, items.reduce((n, it) => n + itemSize(it), 0));
+      const indexed = items.filter((it) => it.tag);
+      const ix = d.GlobalSecondaryIndexes![0]!;
+      assert.equal(ix.ItemCount, indexed.length);
+      assert.equal(ix.IndexSizeBytes, indexed.reduce((n, it) => n + itemSize({ pk: it.pk, tag: it.tag! }), 0), 'KEYS_ONLY: keys only');
+      await t.client.send(new DeleteTableCommand({ TableName: 'Counted' }));
     });
 
     test('DescribeEndpoints and DescribeLimits', async () => {

@@ -134,13 +134,24 @@ test('ordering: strings by UTF-8 bytes, binary unsigned', () => {
   assert.equal(compareAttributeValues({ SS: ['a'] }, { SS: ['a'] }), undefined);
 });
 
+test('number sizes: base-100 digits aligned on the decimal point, +1, +1 when negative (as DynamoDB Local measures them)', () => {
+  // [number, bytes], each read off DynamoDB Local's TableSizeBytes for a one-attribute item.
+  const measured: Array<[string, number]> = [
+    ['0', 1], ['1', 2], ['-1', 3], ['1.5', 3], ['-1.5', 4], ['15', 2], ['-15', 3], ['0.001', 2], ['-0.001', 3],
+    ['12345', 4], ['-12345', 5], ['1E-130', 2], ['-1E-130', 3], ['9.9999999999999999999999999999999999999E+125', 20],
+    ['-9.9999999999999999999999999999999999999E+125', 21], ['123456789012345678901234567890', 16], ['0.5', 2],
+    ['100', 2], ['-100', 3], ['10.25', 3],
+  ];
+  for (const [n, bytes] of measured) assert.equal(itemSize({ a: { N: n } }) - 1, bytes, n);
+});
+
 test('item size', () => {
   assert.equal(itemSize({}), 0);
   assert.equal(itemSize({ ab: { S: 'xyz' } }), 5);
   assert.equal(itemSize({ a: { S: 'é' } }), 3); // é is 2 UTF-8 bytes
   assert.equal(itemSize({ é: { S: '' } }), 2);
   assert.equal(itemSize({ a: { N: '12345' } }), 1 + 3 + 1); // 5 digits -> 3 bytes + 1
-  assert.equal(itemSize({ a: { N: '-0.00100' } }), 1 + 1 + 1);
+  assert.equal(itemSize({ a: { N: '-0.00100' } }), 1 + 1 + 1 + 1); // one base-100 digit, +1, +1 for the sign
   assert.equal(itemSize({ a: { B: 'YWJj' } }), 4);
   assert.equal(itemSize({ a: { B: 'YQ==' } }), 2);
   assert.equal(itemSize({ a: { BOOL: true } }), 2);

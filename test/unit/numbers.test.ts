@@ -6,8 +6,8 @@ import {
   addNumbers,
   compareNumbers,
   normalizeNumber,
+  numberBytes,
   numbersEqual,
-  significantDigits,
   subtractNumbers,
 } from '../../src/dynamo/numbers.js';
 
@@ -108,9 +108,10 @@ test('update arithmetic', () => {
   rejects(() => subtractNumbers('2E-130', '1.5E-130'), UNDERFLOW);
 });
 
-test('significant digits', () => {
-  assert.equal(significantDigits('0'), 0);
-  assert.equal(significantDigits('100'), 1);
-  assert.equal(significantDigits('-12.5'), 3);
-  assert.equal(significantDigits('0.00123'), 3);
+test('number bytes', () => {
+  assert.equal(numberBytes('0'), 1);
+  assert.equal(numberBytes('100'), 2); // 1|00: the trailing zero pair is not stored
+  assert.equal(numberBytes('-12.5'), 4); // 12|50, +1, +1 for the sign
+  assert.equal(numberBytes('0.00123'), 3); // .00|12|30: the leading zero pair is not stored
+  assert.equal(numberBytes('-' + '9'.repeat(38)), 21); // at most 21
 });
