@@ -67,7 +67,13 @@ export async function connect(config: Config, points: string[], onFlush?: (state
     };
   }
   const client = new cassandra.Client(options);
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    // A client whose connect failed still holds reconnection timers: release them.
+    await client.shutdown().catch(() => undefined);
+    throw err;
+  }
   await client.execute(
     `CREATE KEYSPACE IF NOT EXISTS ${quoteIdent(config.keyspace)} WITH replication = ${config.replication}`,
   );

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -19,6 +18,7 @@ import { startCqlProxy, replayFailedWrites, summarizeReadReport, type CqlProxyHa
 import { readFailedWrites } from '../../src/cqlproxy/failedlog.js';
 import { BodyReader, BodyWriter, ErrorCode, Opcode, parseError } from '../../src/cqlproxy/frame.js';
 import { RawCql, describeFrame, queryBody } from './rawcql.js';
+import { makeCerts, relay, type Relay } from '../helpers/relay.js';
 
 const run = promisify(execFile);
 const SOURCE = { address: '127.0.0.2', clusterName: 'cqlproxy_source', datacenter: 'dc_source' };
@@ -362,71 +362,10 @@ test('lz4 compression negotiated by the Python driver (which also prefers v5)', 
   await assertIdentical('after python lz4');
 });
 
-async function makeCerts(dir: string): Promise<Record<string, string>> {
-  const f = (n: string): string => path.join(dir, n);
-  const ssl = (args: string[]) => run('openssl', args);
-  await ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1', '-subj', '/CN=cqlproxy-test-ca']);
-  for (const [name, san] of [['good', 'IP:127.0.0.1'], ['wrong', 'DNS:wrong.example']] as const) {
-    await ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`]);
-    fs.writeFileSync(f(`${name}.ext`), `subjectAltName=${san}\n`);
-    await ssl(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${name}.crt`), '-days', '1', '-extfile', f(`${name}.ext`)]);
-  }
-  return { ca: f('ca.crt'), goodCert: f('good.crt'), goodKey: f('good.key'), wrongCert: f('wrong.crt'), wrongKey: f('wrong.key') };
-}
-
-interface Relay {
-  port: number;
-  /** Its own sockets (both sides), so leak checks can tell them from the proxy's. */
-  sockets: Set<net.Socket>;
-  /** Stop reading both ways: the node behind looks hung (requests unanswered, writes pile up). */
-  freeze(): void;
-  thaw(): void;
-  close(): void;
-}
-
-/** A TCP (or TLS) front for a node that can be frozen, standing in for a hung or TLS cluster. */
-async function relay(node = SOURCE, tlsFiles?: { cert: string; key: string }): Promise<Relay> {
-  const sockets = new Set<net.Socket>();
-  let frozen = false;
-  const track = (s: net.Socket): void => {
-    sockets.add(s);
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
-    if (frozen) s.pause();
-  };
-  const onClient = (sock: net.Socket): void => {
-    const up = net.connect(9042, node.address);
-    track(sock);
-    track(up);
-    sock.on('data', (d) => up.write(d));
-    up.on('data', (d) => sock.write(d));
-    sock.on('close', () => up.destroy());
-    up.on('close', () => sock.destroy());
-  };
-  const srv = tlsFiles ? tls.createServer({ cert: fs.readFileSync(tlsFiles.cert), key: fs.readFileSync(tlsFiles.key) }, onClient) : net.createServer(onClient);
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    port: (srv.address() as net.AddressInfo).port,
-    sockets,
-    freeze() {
-      frozen = true;
-      for (const s of sockets) s.pause();
-    },
-    thaw() {
-      frozen = false;
-      for (const s of sockets) s.resume();
-    },
-    close() {
-      for (const s of sockets) s.destroy();
-      srv.close();
-    },
-  };
-}
-
 test('TLS: clients to the proxy, proxy to a cluster with CA and host name checks', async () => {
   const certs = await makeCerts(fs.mkdtempSync(path.join(tmp, 'tls-')));
-  const good = await relay(SOURCE, { cert: certs.goodCert!, key: certs.goodKey! });
-  const wrong = await relay(SOURCE, { cert: certs.wrongCert!, key: certs.wrongKey! });
+  const good = await relay({ host: SOURCE.address, port: 9042 }, { cert: certs.goodCert!, key: certs.goodKey! });
+  const wrong = await relay({ host: SOURCE.address, port: 9042 }, { cert: certs.wrongCert!, key: certs.wrongKey! });
   const port = (r: Relay) => r.port;
   const base = { listen: '127.0.0.1:0', target: `${TARGET.address}:9042`, failedLog: path.join(tmp, 'failed-tls.jsonl') };
   const proxies: CqlProxyHandle[] = [];
@@ -488,7 +427,7 @@ function newClusterSockets(before: Set<unknown>, relays: Relay[]): net.Socket[] 
 
 test('close() completes promptly with clients connected, one mid-handshake with a hung cluster, and leaves no socket open', async () => {
   await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${XKS} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
-  const hung = await relay(SOURCE);
+  const hung = await relay({ host: SOURCE.address, port: 9042 });
   hung.freeze();
   const before = new Set((process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles());
   const p = await startCqlProxy(proxyOpts('close', { wait: false }), { logger: quiet });
@@ -552,8 +491,8 @@ test('SASL PLAIN: the client logs in at the source, the target gets the credenti
 });
 
 test('a cluster that stops answering: timeout errors in time instead of hangs', async () => {
-  const src = await relay(SOURCE);
-  const tgt = await relay(TARGET);
+  const src = await relay({ host: SOURCE.address, port: 9042 });
+  const tgt = await relay({ host: TARGET.address, port: 9042 });
   const p = await startCqlProxy(
     proxyOpts('timeouts', { source: `127.0.0.1:${src.port}`, target: `127.0.0.1:${tgt.port}`, requestTimeoutMs: 1000, targetTimeoutMs: 1000 }),
     { logger: quiet },
@@ -605,7 +544,7 @@ const intBytes = (v: number): Buffer => {
 
 test('back-pressure: a client that does not read, a cluster that does not read; buffers stay bounded', async () => {
   const BLOB = 256 * 1024;
-  const src = await relay(SOURCE);
+  const src = await relay({ host: SOURCE.address, port: 9042 });
   const reg = new Registry();
   const p = await startCqlProxy(proxyOpts('bp', { source: `127.0.0.1:${src.port}` }), { logger: quiet, registry: reg });
   const paused = async (side: string) => {
@@ -758,7 +697,7 @@ test('bad input never takes the proxy down: random and mutilated frames of every
 test('counters on replay: updates the target may have applied are set aside, those it never got are replayed', async () => {
   await client.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.cnt (k text PRIMARY KEY, n counter)`);
   await client.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.plain (k int PRIMARY KEY, v text)`);
-  const tgt = await relay(TARGET);
+  const tgt = await relay({ host: TARGET.address, port: 9042 });
   const log = path.join(tmp, 'failed-counters.jsonl');
   const p = await startCqlProxy(proxyOpts('counters', { target: `127.0.0.1:${tgt.port}`, targetTimeoutMs: 1000, failedLog: log }), { logger: quiet });
   const c = await connect(p.port);

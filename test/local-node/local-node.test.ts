@@ -11,6 +11,8 @@ import cassandra from 'cassandra-driver';
 import { cacheDir, LocalNodeError, probeCql, startLocalNode, stopAllLocalNodes, type LocalNode } from '../../src/local-node/index.js';
 import { cassandraYaml, nodeLayout, rackdcProperties } from '../../src/local-node/config.js';
 import { parseJavaMajor } from '../../src/local-node/install.js';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { createPkTable, startTestServer } from '../helpers/server.js';
 
 // A loopback address nobody else in the suite uses, so the node cannot clash with a shared one.
 const ADDRESS = '127.0.0.23';
@@ -149,6 +151,18 @@ describe('a local node', () => {
     const row = await withClient(async (c) => (await c.execute('SELECT v FROM ln_ks.t WHERE k = ?', ['a'], { prepare: true })).first(), true);
     assert.equal(row?.get('v'), 42);
     await assert.rejects(withClient(async (c) => c.execute('SELECT v FROM ln_ks.t')));
+    // serve against a cluster with PasswordAuthenticator: --username/--password log it in.
+    const points = [`${ADDRESS}:${PORT}`];
+    const api = await startTestServer('ln_serve', { contactPoints: points, localDc: DC, username: 'cassandra', password: 'cassandra' });
+    try {
+      await createPkTable(api.client, 'guarded');
+      await api.client.send(new PutItemCommand({ TableName: 'guarded', Item: { pk: { S: 'a' }, v: { N: '1' } } }));
+      assert.deepEqual((await api.client.send(new GetItemCommand({ TableName: 'guarded', Key: { pk: { S: 'a' } } }))).Item, { pk: { S: 'a' }, v: { N: '1' } });
+    } finally {
+      await api.close();
+    }
+    await assert.rejects(startTestServer('ln_serve', { contactPoints: points, localDc: DC, username: 'cassandra', password: 'wrong' }), /credentials|authenticat|password/i);
+    await assert.rejects(startTestServer('ln_serve', { contactPoints: points, localDc: DC }), /authenticat|credentials/i);
     const lock = JSON.parse(await fs.readFile(path.join(dataDir, 'node.lock'), 'utf8')) as { java: number };
     child.kill('SIGTERM');
     assert.equal(await exited, 0, err);
