@@ -494,10 +494,10 @@ test('a cluster that stops answering: timeout errors in time instead of hangs', 
   const src = await relay({ host: SOURCE.address, port: 9042 });
   const tgt = await relay({ host: TARGET.address, port: 9042 });
   const p = await startCqlProxy(
-    proxyOpts('timeouts', { source: `127.0.0.1:${src.port}`, target: `127.0.0.1:${tgt.port}`, requestTimeoutMs: 1000, targetTimeoutMs: 1000 }),
+    proxyOpts('timeouts', { source: `127.0.0.1:${src.port}`, target: `127.0.0.1:${tgt.port}`, requestTimeoutMs: 2000, targetTimeoutMs: 2000 }),
     { logger: quiet },
   );
-  // Made through the main proxy: DDL may take longer than the 1 s timeouts here on a busy machine.
+  // Made through the main proxy: DDL may take longer than the 2 s timeouts here on a busy machine.
   await client.execute(`CREATE TABLE IF NOT EXISTS ${XKS}.hang (k int PRIMARY KEY, v text)`);
   const c = await connect(p.port);
   const ins = `INSERT INTO ${XKS}.hang (k, v) VALUES (?, ?)`;
@@ -514,17 +514,17 @@ test('a cluster that stops answering: timeout errors in time instead of hangs', 
     const failedBefore = p.stats().failedWrites;
     const w = await timed(() => c.execute(ins, [2, 'target hung'], { prepare: true }));
     assert.ok('r' in w, `write with a hung target: ${'e' in w ? w.e.message : ''}`);
-    assert.ok(w.ms >= 900 && w.ms < 5000, `answered after ${w.ms} ms`);
+    assert.ok(w.ms >= 1900 && w.ms < 8000, `answered after ${w.ms} ms`);
     assert.equal(p.stats().failedWrites, failedBefore + 1);
     tgt.thaw();
     // The source hangs: writes get WRITE_TIMEOUT, reads READ_TIMEOUT, within the timeout (not the driver's 30 s).
     src.freeze();
     const wt = await timed(() => c.execute(ins, [3, 'source hung'], { prepare: true }));
     assert.ok('e' in wt && wt.e.code === cassandra.types.responseErrorCodes.writeTimeout, `write: ${'e' in wt ? wt.e.message : 'succeeded'}`);
-    assert.ok(wt.ms < 5000, `write error after ${wt.ms} ms`);
+    assert.ok(wt.ms < 8000, `write error after ${wt.ms} ms`);
     const rt = await timed(() => c.execute(`SELECT v FROM ${XKS}.hang WHERE k = ?`, [1], { prepare: true }));
     assert.ok('e' in rt && rt.e.code === cassandra.types.responseErrorCodes.readTimeout, `read: ${'e' in rt ? rt.e.message : 'succeeded'}`);
-    assert.ok(rt.ms < 5000, `read error after ${rt.ms} ms`);
+    assert.ok(rt.ms < 8000, `read error after ${rt.ms} ms`);
     // Back to normal once the source answers again (late answers free their stream ids).
     src.thaw();
     assert.equal((await c.execute(`SELECT v FROM ${XKS}.hang WHERE k = ?`, [1], { prepare: true })).rows[0]?.v, 'both up');
