@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import cassandra from 'cassandra-driver';
 import { startLocalNode } from '../src/local-node/index.js';
 import { startCqlProxy } from '../src/cqlproxy/index.js';
-import { load, withCpu, type Result } from './harness.js';
+import { load, median, withCpu, type Result } from './harness.js';
 
 type Proc = 'proxy' | 'source' | 'target' | 'client';
 type Measured = Result & { cpu: Partial<Record<Proc, number>> };
@@ -32,10 +32,10 @@ function startProxyProcess(source: string, target: string, failedLog: string): P
 }
 
 /** Median of each figure over the rounds (the machine is noisy), CPU per operation included. */
-function median(rs: Measured[]): Measured {
+function medianResult(rs: Measured[]): Measured {
   const m = (f: (r: Measured) => number | undefined): number => {
-    const v = rs.map(f).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
-    return v.length ? v[Math.floor(v.length / 2)]! : NaN;
+    const v = rs.map(f).filter((x): x is number => x !== undefined);
+    return v.length ? median(v) : NaN;
   };
   const cpu: Partial<Record<Proc, number>> = {};
   for (const k of ['proxy', 'source', 'target', 'client'] as const) if (rs.some((r) => r.cpu[k] !== undefined)) cpu[k] = m((r) => r.cpu[k]);
@@ -88,7 +88,7 @@ export async function runCqlProxyBench(opts: { seconds?: number; concurrency?: n
       runs.pr.push(await measured(read(viaProxy)));
       process.stderr.write(`[bench] cql-proxy round ${r + 1}/${rounds}: INSERT direct ${runs.dw[r]!.opsPerSec.toFixed(0)}, proxy ${runs.pw[r]!.opsPerSec.toFixed(0)} ops/s\n`);
     }
-    const [dw, pw, bw, dr, pr] = [runs.dw, runs.pw, runs.bw, runs.dr, runs.pr].map(median) as [Measured, Measured, Measured, Measured, Measured];
+    const [dw, pw, bw, dr, pr] = [runs.dw, runs.pw, runs.bw, runs.dr, runs.pr].map(medianResult) as [Measured, Measured, Measured, Measured, Measured];
     const rows: Array<[string, Measured, Measured]> = [
       ['prepared INSERT (proxy dual-writes)', dw, pw],
       ['prepared INSERT: client writes both clusters itself vs proxy', bw, pw],

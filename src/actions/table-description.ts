@@ -1,11 +1,10 @@
 // DescribeTable's TableDescription, built from a catalog definition.
-import { itemSize } from '../dynamo/attribute-values.js';
 import type { CatalogEntry, TableDefinition } from '../storage/catalog.js';
 import { MAX_TOKEN, MIN_TOKEN, indexTokenRangeItems, tokenRangeItems } from '../storage/range-reader.js';
 import type { StoredItem } from '../storage/translator.js';
 import { handleOf, tableArn, type ActionContext } from './context.js';
 import { describeIndexes } from './index-definitions.js';
-import { PAGE_BYTES } from './read-page.js';
+import { collectPage } from './read-page.js';
 
 const seconds = (ms: number) => ms / 1000;
 
@@ -54,7 +53,7 @@ export function describe(
 }
 
 /**
- * Tables (and indexes) of at most this many items, and at most 1 MB, are counted and sized exactly,
+ * Tables (and indexes) of at most this many items, and under 1 MB, are counted and sized exactly,
  * as DynamoDB Local does, with one bounded read; larger ones get Cassandra's estimates, much as
  * DynamoDB itself refreshes these figures only every few hours.
  */
@@ -64,16 +63,9 @@ type Stats = { items: number; bytes: number };
 
 /** Counts and sizes the items `source` yields, or gives up (undefined) past the bounds above. */
 async function exactStats(source: AsyncGenerator<StoredItem>): Promise<Stats | undefined> {
-  const stats = { items: 0, bytes: 0 };
-  try {
-    for await (const stored of source) {
-      stats.bytes += itemSize(stored.item);
-      if (++stats.items > EXACT_STATS_ITEMS || stats.bytes > PAGE_BYTES) return undefined;
-    }
-  } finally {
-    await source.return(undefined);
-  }
-  return stats;
+  // One Scan-like page: it ends early, with a last key, past the item bound or at 1 MB.
+  const page = await collectPage(source, { limit: EXACT_STATS_ITEMS + 1, countOnly: true, keyNames: [] });
+  return page.lastKey ? undefined : { items: page.scanned, bytes: page.bytes };
 }
 
 /**

@@ -238,12 +238,10 @@ function utf8Length(s: string): number {
   return s.length;
 }
 
-const numberSize = numberBytes;
-
 /** Size of a value without its attribute name, per AWS's "Item sizes and formats". */
 export function attributeValueSize(v: AttributeValue): number {
   if ('S' in v) return utf8Length(v.S);
-  if ('N' in v) return numberSize(v.N);
+  if ('N' in v) return numberBytes(v.N);
   if ('B' in v) return base64ByteLength(v.B);
   if ('BOOL' in v || 'NULL' in v) return 1;
   if ('SS' in v) {
@@ -253,7 +251,7 @@ export function attributeValueSize(v: AttributeValue): number {
   }
   if ('NS' in v) {
     let t = 0;
-    for (const s of v.NS) t += numberSize(s);
+    for (const s of v.NS) t += numberBytes(s);
     return t;
   }
   if ('BS' in v) {

@@ -174,7 +174,6 @@ export function subtractNumbers(a: string, b: string): string {
   return finish(dec(a).minus(dec(b)));
 }
 
-/** Number of significant digits of a number string (for item size arithmetic). */
 /**
  * Bytes DynamoDB counts for a number: one per base-100 digit, the pairs aligned on the decimal point
  * (1.5 is 01|50, two bytes; 15 is one), plus one; negative numbers one more; at most 21.
@@ -191,4 +190,3 @@ export function numberBytes(s: string): number {
   const pairs = pair(p.exp + p.digits.length - 1) - pair(p.exp) + 1;
   return Math.min(21, pairs + 1 + (p.neg ? 1 : 0));
 }
-
