@@ -29,7 +29,8 @@ async function main(): Promise<number> {
     dataDir = mkdtempSync(join(tmpdir(), 'dc-test-node-'));
     const started = Date.now();
     node = await startLocalNode({
-      address: '127.0.0.1',
+      // DC_TEST_NODE_ADDRESS: another loopback address lets several checkouts test side by side.
+      address: env.DC_TEST_NODE_ADDRESS ?? '127.0.0.1',
       port: 19042,
       clusterName: 'dynamo-cassandra-test',
       datacenter: 'datacenter1',
