@@ -58,6 +58,11 @@ export interface Config {
   replicateLeaseSeconds: number;
   replicateWriteIsolation: WriteIsolation;
   replicateMetricsPort: number;
+  // Time to Live (src/ttl/).
+  ttlSweepSeconds: number;
+  ttlPageSize: number;
+  ttlSegments: number;
+  ttlChangeCooldownSeconds: number;
 }
 
 type Kind = 'string' | 'number' | 'boolean' | 'list';
@@ -183,6 +188,20 @@ export const OPTIONS: OptionSpec[] = [
   {
     key: 'replicateMetricsPort', flag: 'replicate-metrics-port', kind: 'number', default: 9464,
     help: 'Port of GET /metrics of `replicate` (on --host; 0: none). Inside serve, the API\'s /metrics carries them',
+  },
+  // Time to Live (src/ttl/).
+  {
+    key: 'ttlSweepSeconds', flag: 'ttl-sweep-seconds', kind: 'number', default: 20,
+    help: 'Each segment of a table with TTL enabled is swept for expired items once per this period, by one of the servers (0: this server does not sweep)',
+  },
+  { key: 'ttlPageSize', flag: 'ttl-page-size', kind: 'number', default: 100, help: 'Items the TTL sweep reads per Cassandra page (and between lease renewals)' },
+  {
+    key: 'ttlSegments', flag: 'ttl-segments', kind: 'number', default: 4,
+    help: 'Token-range segments of a table, the units of TTL sweep work servers share (fixed for a table when its TTL is enabled)',
+  },
+  {
+    key: 'ttlChangeCooldownSeconds', flag: 'ttl-change-cooldown-seconds', kind: 'number', default: 3600,
+    help: 'UpdateTimeToLive refuses a second change of a table\'s TTL within this period, as DynamoDB does (0: no cooldown)',
   },
 ];
 

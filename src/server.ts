@@ -14,6 +14,7 @@ import { Catalog } from './storage/catalog.js';
 import { ItemStore } from './storage/item-store.js';
 import { connect, type CqlSession } from './storage/session.js';
 import { startServeReplicator } from './replication/index.js';
+import { TtlSweeper } from './ttl/sweeper.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -22,6 +23,8 @@ export interface Server {
   port: number;
   /** Background index work; tests drive a round of it directly. */
   maintenance: IndexMaintenance;
+  /** TTL expiry (src/ttl); tests drive a round of it directly. */
+  ttl: TtlSweeper;
   /** The CQL proxy listener, when --cql-proxy-listen is set. */
   cqlProxy?: { address: string; port: number };
   close(): Promise<void>;
@@ -61,6 +64,14 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   };
   const maintenance = new IndexMaintenance({ config, session, catalog, store, translators }, (m, e) => warn(m, e));
   maintenance.start();
+  // TTL expiry sweeps, shared by all servers through leases in Cassandra.
+  const ttl = new TtlSweeper(
+    { config, session, catalog, store, translators },
+    { periodMs: config.ttlSweepSeconds * 1000, pageSize: Math.max(1, config.ttlPageSize), registry: metrics.registry },
+    (m, e) => warn(m, e),
+  );
+  await ttl.init();
+  ttl.start();
   // The CQL dual-write proxy as a second listener (not in cluster workers: one process owns the port).
   const proxy =
     config.cqlProxyListen && !cluster.isWorker ? await startCqlProxy(cqlProxyOptions(config), { registry: metrics.registry }) : undefined;
@@ -86,10 +97,12 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
     session,
     port,
     maintenance,
+    ttl,
     cqlProxy: proxy,
     async close() {
       await replication?.stop();
       await maintenance.stop();
+      await ttl.stop();
       await proxy?.close();
       await app.close();
       await session.shutdown();

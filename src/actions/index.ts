@@ -7,6 +7,7 @@ import { createTable } from './create-table.js';
 import { deleteItem } from './delete-item.js';
 import { deleteTable } from './delete-table.js';
 import { describeTable } from './describe-table.js';
+import { describeTimeToLive } from './describe-time-to-live.js';
 import { getItem } from './get-item.js';
 import { listTables } from './list-tables.js';
 import { putItem } from './put-item.js';
@@ -15,6 +16,7 @@ import { scan } from './scan.js';
 import { listTagsOfResource, tagResource, untagResource } from './tags.js';
 import { updateItem } from './update-item.js';
 import { updateTable } from './update-table.js';
+import { updateTimeToLive } from './update-time-to-live.js';
 
 export const actions: Record<string, ActionSpec> = {
   CreateTable: createTable,
@@ -35,4 +37,6 @@ export const actions: Record<string, ActionSpec> = {
   Scan: scan,
   BatchGetItem: batchGetItem,
   BatchWriteItem: batchWriteItem,
+  UpdateTimeToLive: updateTimeToLive,
+  DescribeTimeToLive: describeTimeToLive,
 };

@@ -51,12 +51,13 @@ export const EXPRESSION_VALUES = map(anyObject());
 /** 'KeySchema/0/AttributeName' → 'keySchema.1.member.attributeName' (DynamoDB's member path). */
 function memberPath(instancePath: string, extra?: string): string {
   const parts = instancePath.split('/').filter(Boolean);
-  if (extra) parts.push(extra);
   const out: string[] = [];
   for (const p of parts) {
     if (/^\d+$/.test(p)) out.push(String(Number(p) + 1), 'member');
     else out.push(out.length === 0 || out[out.length - 1] === 'member' || !/^[A-Z]/.test(p) ? lowerFirst(p) : p);
   }
+  // A missing member is a structure's member, never a map key: DynamoDB names it in lower camel case.
+  if (extra) out.push(lowerFirst(extra));
   return out.join('.');
 }
 

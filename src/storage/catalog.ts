@@ -17,6 +17,18 @@ export interface ProvisionedThroughput {
   decreasesToday: number;
 }
 
+/**
+ * A table's Time to Live setting (UpdateTimeToLive). Kept when disabled, for DynamoDB's cooldown
+ * between changes. `segments`: how many token ranges the expiry sweep splits the table into,
+ * fixed when TTL is enabled so that every server cuts the same ranges.
+ */
+export interface TimeToLiveSetting {
+  attributeName: string;
+  enabled: boolean;
+  changedAt: number;
+  segments: number;
+}
+
 /** Everything DescribeTable reports, plus where and how the table is stored. */
 export interface TableDefinition {
   name: string;
@@ -36,6 +48,7 @@ export interface TableDefinition {
   tableClass?: string;
   streamSpecification?: { StreamEnabled: boolean; StreamViewType?: string };
   indexes?: IndexDefinition[];
+  timeToLive?: TimeToLiveSetting;
 }
 
 export interface CatalogEntry {

@@ -24,7 +24,8 @@ export interface TableHandle {
   isolation: WriteIsolation;
 }
 
-export type Mutation = { kind: 'put'; item: Item } | { kind: 'delete' } | { kind: 'none' };
+/** `cause: 'ttl'` marks a delete made by TTL expiry (its stream record names the service). */
+export type Mutation = { kind: 'put'; item: Item } | { kind: 'delete'; cause?: 'ttl' } | { kind: 'none' };
 
 /** What a read-modify-write decides from the old item: the write to make and the answer to give. */
 export interface Decision<T> {
@@ -125,6 +126,20 @@ export class ItemStore {
     }
     await h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h));
     return undefined;
+  }
+
+  /**
+   * TTL expiry: deletes the item only if `stillExpired` holds for it at delete time (a
+   * compare-and-set on its version, so a rewrite with a new TTL wins), through the normal delete
+   * path so index entries go too. True when this call deleted it.
+   */
+  deleteExpired(h: TableHandle, key: Item, stillExpired: (item: Item) => boolean): Promise<boolean> {
+    return this.mutate(
+      h,
+      key,
+      (old) => (old && stillExpired(old.item) ? { mutation: { kind: 'delete', cause: 'ttl' }, result: true } : { mutation: { kind: 'none' }, result: false }),
+      true,
+    );
   }
 
   async updateBlind(h: TableHandle, key: Item, update: BlindUpdate): Promise<void> {

@@ -134,6 +134,22 @@ const STEPS: Step[] = [
   ['error: query sort key over the size limit', 'Query', { TableName: 'diff-ix', IndexName: 'lsi', KeyConditionExpression: 'h = :h AND l > :l', ExpressionAttributeValues: { ':h': S('a'), ':l': S('x'.repeat(1500)) } }],
   ['error: index key over the size limit', 'PutItem', { TableName: 'diff-ix', Item: { h: S('a'), r: N('98'), g: S('x'.repeat(70_000)), gs: N('1') } }],
   ['error: unknown index', 'Query', { TableName: 'diff-ix', IndexName: 'nope', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': S('odd') } }],
+  // Time to Live (our server runs without DynamoDB's cooldown between changes: DynamoDB Local has none).
+  ['ttl described before enabling', 'DescribeTimeToLive', { TableName: 'diff' }],
+  ['error: ttl disabled when not enabled', 'UpdateTimeToLive', { TableName: 'diff', TimeToLiveSpecification: { AttributeName: 'exp', Enabled: false } }],
+  ['ttl enable', 'UpdateTimeToLive', { TableName: 'diff', TimeToLiveSpecification: { AttributeName: 'exp', Enabled: true } }],
+  ['ttl described enabled', 'DescribeTimeToLive', { TableName: 'diff' }],
+  ['error: ttl enabled twice', 'UpdateTimeToLive', { TableName: 'diff', TimeToLiveSpecification: { AttributeName: 'exp', Enabled: true } }],
+  ['error: ttl enabled on another attribute', 'UpdateTimeToLive', { TableName: 'diff', TimeToLiveSpecification: { AttributeName: 'other', Enabled: true } }],
+  ['error: ttl disabled on another attribute', 'UpdateTimeToLive', { TableName: 'diff', TimeToLiveSpecification: { AttributeName: 'other', Enabled: false } }],
+  ['ttl disable', 'UpdateTimeToLive', { TableName: 'diff', TimeToLiveSpecification: { AttributeName: 'exp', Enabled: false } }],
+  ['ttl described disabled', 'DescribeTimeToLive', { TableName: 'diff' }],
+  ['ttl enable on a key attribute', 'UpdateTimeToLive', { TableName: 'diff-range', TimeToLiveSpecification: { AttributeName: 'h', Enabled: true } }],
+  ['ttl described on a key attribute', 'DescribeTimeToLive', { TableName: 'diff-range' }],
+  ['error: ttl on a missing table', 'UpdateTimeToLive', { TableName: 'no-such-table', TimeToLiveSpecification: { AttributeName: 'exp', Enabled: true } }],
+  ['error: ttl described on a missing table', 'DescribeTimeToLive', { TableName: 'no-such-table' }],
+  ['error: ttl without a specification', 'UpdateTimeToLive', { TableName: 'diff' }],
+  ['error: ttl without an attribute name', 'UpdateTimeToLive', { TableName: 'diff', TimeToLiveSpecification: { Enabled: true } }],
   // Errors: only the error type is compared (DynamoDB Local's messages differ from DynamoDB's).
   ['error: missing table', 'GetItem', { TableName: 'no-such-table', Key: key('a') }],
   ['error: key mismatch', 'GetItem', { TableName: 'diff', Key: { pk: N('1') } }],
@@ -218,7 +234,7 @@ describe('differential against DynamoDB Local', () => {
 
   for (const translator of TEST_TRANSLATORS) {
     test(`same results and error types (${translator})`, async () => {
-      const ours = await startTestServer(`t_diff_${translator}`, { translator });
+      const ours = await startTestServer(`t_diff_${translator}`, { translator, ttlChangeCooldownSeconds: 0 });
       // DynamoDB Local keeps one in-memory database: fresh table names per translator.
       const suffix = `-${translator}`;
       const rename = (body: Record<string, unknown>) =>
