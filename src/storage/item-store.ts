@@ -16,7 +16,7 @@ import type { Item } from '../dynamo/types.js';
 import type { CatalogEntry } from './catalog.js';
 import { IndexWriter, checkIndexKeys, nextVersion } from './indexes.js';
 import { eventOf, liveStream, streamKey } from '../streams/model.js';
-import { StreamLog, testPauseAfterItemWrite, type PendingRecord } from '../streams/record-log.js';
+import { StreamLog, testPause, type PendingRecord } from '../streams/record-log.js';
 import type { Long, CqlSession } from './session.js';
 import { keyColumnValue, keyOf, type BlindUpdate, type StoredItem, type Translator, type WriteGuard } from './translator.js';
 
@@ -242,12 +242,13 @@ export class ItemStore {
       if (intent) await this.indexes.end(intent);
       return false;
     }
+    if (record) await testPause('before-item');
     // A write that throws leaves its record pending: readers decide it from the item (record-log.ts).
     const applied = next
       ? await h.translator.put(this.session, layout, next, guard, version, old)
       : await h.translator.delete(this.session, layout, key, guard);
     if (record) {
-      await testPauseAfterItemWrite();
+      await testPause('after-item');
       await this.streams.settle(record, applied ? 'C' : 'A');
     }
     if (ref && intent) {

@@ -328,11 +328,14 @@ export class StreamLog {
   }
 }
 
-/** Test-only: a pause between the item write and the record's commit, so a test can kill the process there. */
-export async function testPauseAfterItemWrite(): Promise<void> {
-  const ms = Number(process.env.DC_TEST_STREAM_PAUSE_MS ?? 0);
-  if (ms > 0) {
-    process.stderr.write('stream-pause: item written, record pending\n');
-    await sleep(ms);
-  }
+/**
+ * Test-only pause points around the item write of a change with a record, so that a test can kill
+ * the process there: DC_TEST_STREAM_PAUSE=before-item|after-item (and DC_TEST_STREAM_PAUSE_MS).
+ */
+const PAUSE_POINT = process.env.DC_TEST_STREAM_PAUSE;
+
+export async function testPause(point: 'before-item' | 'after-item'): Promise<void> {
+  if (PAUSE_POINT !== point) return;
+  process.stderr.write(`stream-pause: ${point}\n`);
+  await sleep(Number(process.env.DC_TEST_STREAM_PAUSE_MS ?? 60_000));
 }
