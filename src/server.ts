@@ -57,6 +57,7 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   });
   const store = new ItemStore(session);
   await store.indexes.init();
+  await store.streams.init();
   // Index backfills, removals and crash repair run in every server process.
   // Its failures go to the app's log once the app exists.
   let warn = (message: string, err: unknown): void => {

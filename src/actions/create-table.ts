@@ -9,6 +9,7 @@ import { describe } from './table-description.js';
 import { TAG_LIST, TRANSLATOR_TAG, WRITE_ISOLATION_TAG } from './tags.js';
 import { GSI_SCHEMA, LSI_SCHEMA, keyAttributeNames, parseIndexes } from './index-definitions.js';
 import { indexTableCql } from '../storage/indexes.js';
+import { publishStream, streamAtCreate } from '../streams/specification.js';
 
 export const THROUGHPUT = obj(
   { ReadCapacityUnits: int({ min: 1 }), WriteCapacityUnits: int({ min: 1 }) },
@@ -103,6 +104,7 @@ async function run(ctx: ActionContext, req: Request) {
   const { translator, isolation } = storageChoice(ctx, tags);
   const { id, cqlTable } = Catalog.newIdentity(req.TableName);
   const now = Date.now();
+  const stream = streamAtCreate(req.StreamSpecification, now);
   const definition: TableDefinition = {
     name: req.TableName,
     id,
@@ -123,7 +125,7 @@ async function run(ctx: ActionContext, req: Request) {
     tags,
     deletionProtection: req.DeletionProtectionEnabled === true,
     tableClass: req.TableClass,
-    streamSpecification: req.StreamSpecification,
+    ...(stream ? { stream } : {}),
     ...(indexes.length ? { indexes } : {}),
   };
   const entry = await ctx.catalog.insert(definition);
@@ -138,6 +140,7 @@ async function run(ctx: ActionContext, req: Request) {
   // The CQL table exists once CREATE TABLE returns (schema agreement); the table is usable now.
   // The response still says CREATING, as DynamoDB's does; DescribeTable says ACTIVE.
   const active = await ctx.catalog.replace(entry, { ...definition, status: 'ACTIVE' });
+  await publishStream(ctx.store.streams, definition);
   return { TableDescription: describe(ctx, (active ?? entry).definition, undefined, 'CREATING') };
 }
 

@@ -3,6 +3,7 @@ import { TABLE_NAME, compileValidator, obj } from '../dynamo/validation.js';
 import { freshEntry, type ActionSpec } from './context.js';
 import { qualifiedTable } from '../storage/session.js';
 import { describe } from './table-description.js';
+import { publishStream } from '../streams/specification.js';
 
 export const deleteTable: ActionSpec = {
   validate: compileValidator(obj({ TableName: TABLE_NAME }, ['TableName'])),
@@ -21,6 +22,8 @@ export const deleteTable: ActionSpec = {
       await ctx.session.client.execute(`DROP TABLE IF EXISTS ${qualifiedTable(ctx.session.keyspace, table)}`);
     }
     await ctx.catalog.remove(marked);
+    // The table's stream stays readable for its retention, as a disabled stream.
+    if (d.stream && d.stream.disabledAt === undefined) await publishStream(ctx.store.streams, { ...d, stream: { ...d.stream, disabledAt: Date.now() } });
     return { TableDescription: describe(ctx, d, undefined, 'DELETING') };
   },
 };

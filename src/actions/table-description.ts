@@ -5,6 +5,7 @@ import type { StoredItem } from '../storage/translator.js';
 import { handleOf, tableArn, type ActionContext } from './context.js';
 import { describeIndexes } from './index-definitions.js';
 import { collectPage } from './read-page.js';
+import { describeStreamFields } from '../streams/specification.js';
 
 const seconds = (ms: number) => ms / 1000;
 
@@ -48,7 +49,7 @@ export function describe(
   }
   Object.assign(out, describeIndexes(ctx, d, stats.indexes));
   if (d.tableClass) out.TableClassSummary = { TableClass: d.tableClass };
-  if (d.streamSpecification?.StreamEnabled) out.StreamSpecification = d.streamSpecification;
+  Object.assign(out, describeStreamFields(ctx.config.region, ctx.config.accountId, d));
   return out;
 }
 

@@ -9,6 +9,7 @@ import type { TableDefinition } from '../storage/catalog.js';
 import type { ActionSpec } from './context.js';
 import { THROUGHPUT } from './create-table.js';
 import { describe, tableStats } from './table-description.js';
+import { publishStream, streamAtUpdate } from '../streams/specification.js';
 
 export const updateTable: ActionSpec = {
   validate: compileValidator(
@@ -73,8 +74,9 @@ export const updateTable: ActionSpec = {
       }
       if (req.DeletionProtectionEnabled !== undefined) next.deletionProtection = req.DeletionProtectionEnabled;
       if (req.TableClass !== undefined) next.tableClass = req.TableClass;
-      if (req.StreamSpecification !== undefined) next.streamSpecification = req.StreamSpecification;
+      if (req.StreamSpecification !== undefined) next.stream = streamAtUpdate(d, req.StreamSpecification, Date.now());
       const updated = await ctx.catalog.replace(entry, next);
+      if (updated) await publishStream(ctx.store.streams, updated.definition, d.stream);
       if (updated) return { TableDescription: describe(ctx, updated.definition, await tableStats(ctx, updated)) };
       if (attempt > 10) throw new Error('catalog contention');
     }

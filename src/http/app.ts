@@ -5,6 +5,7 @@ import { crc32, gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { actions } from '../actions/index.js';
+import { streamActions } from '../streams/actions.js';
 import { RawJson, type ActionContext } from '../actions/context.js';
 import { DynamoError, internalServerError, resourceNotFound, serialization, unknownOperation } from '../dynamo/errors.js';
 import { metricsText, type ApiMetrics } from './metrics.js';
@@ -14,6 +15,7 @@ const gunzipAsync = promisify(gunzip);
 /** DynamoDB accepts requests up to 16 MB (BatchWriteItem); leave room for JSON overhead. */
 const BODY_LIMIT = 20 * 1024 * 1024;
 const TARGET_PREFIX = 'DynamoDB_20120810.';
+const STREAMS_PREFIX = 'DynamoDBStreams_20120810.';
 const CONTENT_TYPE = 'application/x-amz-json-1.0';
 
 declare module 'fastify' {
@@ -97,8 +99,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.post('/', async (request, reply) => {
     const started = process.hrtime.bigint();
     const target = request.headers['x-amz-target'];
-    const action = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
-    const spec = Object.hasOwn(actions, action) ? actions[action] : undefined;
+    // The Streams API shares the endpoint and the JSON 1.0 framing; only its target prefix differs.
+    const targetActions = typeof target === 'string' && target.startsWith(STREAMS_PREFIX) ? streamActions : actions;
+    const prefix = targetActions === streamActions ? STREAMS_PREFIX : TARGET_PREFIX;
+    const action = typeof target === 'string' && target.startsWith(prefix) ? target.slice(prefix.length) : '';
+    const spec = Object.hasOwn(targetActions, action) ? targetActions[action] : undefined;
     let table: string | undefined;
     let status = 200;
     try {

@@ -76,6 +76,7 @@ async function open(config: Config): Promise<{ ctx: Omit<ActionContext, 'host'>;
   await catalog.init();
   const store = new ItemStore(session);
   await store.indexes.init();
+  await store.streams.init();
   const ctx = { config: cfg, session, catalog, store, translators };
   // Repairs index entries of writes a killed process left unfinished (as every server does).
   const maintenance = new IndexMaintenance(ctx);

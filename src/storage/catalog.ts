@@ -4,6 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KeySchema } from '../dynamo/types.js';
 import type { IndexDefinition } from './indexes.js';
+import type { StreamInfo } from '../streams/model.js';
 import { qualifiedTable, type CqlSession } from './session.js';
 import type { TableLayout } from './translator.js';
 
@@ -47,6 +48,8 @@ export interface TableDefinition {
   deletionProtection: boolean;
   tableClass?: string;
   streamSpecification?: { StreamEnabled: boolean; StreamViewType?: string };
+  /** The latest stream (kept when disabled, for LatestStreamArn); see src/streams. */
+  stream?: StreamInfo;
   indexes?: IndexDefinition[];
   timeToLive?: TimeToLiveSetting;
 }

@@ -15,6 +15,8 @@ import { internalServerError, validation } from '../dynamo/errors.js';
 import type { Item } from '../dynamo/types.js';
 import type { CatalogEntry } from './catalog.js';
 import { IndexWriter, checkIndexKeys, nextVersion } from './indexes.js';
+import { eventOf, liveStream, streamKey } from '../streams/model.js';
+import { StreamLog, testPause, type PendingRecord } from '../streams/record-log.js';
 import type { Long, CqlSession } from './session.js';
 import { keyColumnValue, keyOf, type BlindUpdate, type StoredItem, type Translator, type WriteGuard } from './translator.js';
 
@@ -58,14 +60,18 @@ class KeyedQueue {
 
 const { BigDecimal } = cassandra.types;
 
-const hasIndexes = (h: TableHandle) => (h.entry.definition.indexes?.length ?? 0) > 0;
+// A table with indexes or a stream turns blind writes into read-modify-writes: index entries of the
+// old item must go, and a stream record needs the old item (and none is written when nothing changes).
+const hasIndexes = (h: TableHandle) => (h.entry.definition.indexes?.length ?? 0) > 0 || liveStream(h.entry.definition) !== undefined;
 
 export class ItemStore {
   private readonly queue = new KeyedQueue();
   readonly indexes: IndexWriter;
+  readonly streams: StreamLog;
 
   constructor(private readonly session: CqlSession) {
     this.indexes = new IndexWriter(session);
+    this.streams = new StreamLog(session);
   }
 
   read(h: TableHandle, key: Item, consistent: boolean): Promise<StoredItem | undefined> {
@@ -91,7 +97,7 @@ export class ItemStore {
 
   /**
    * The statement of a plain (unconditional) put of a whole item, for bulk writers that batch them;
-   * undefined on a table with indexes, whose entries for the old item must go.
+   * undefined on a table with indexes or a stream, whose writes need the old item.
    */
   plainPut(h: TableHandle, item: Item): { query: string; params: unknown[] } | undefined {
     if (hasIndexes(h)) return undefined;
@@ -177,10 +183,11 @@ export class ItemStore {
   }
 
   private async unsafe<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
-    const old = await this.read(h, key, true);
-    const { mutation, result } = decide(old);
-    await this.apply(h, key, mutation, { kind: 'plain' }, nextVersion(old?.version), old);
-    return result;
+    for (;;) {
+      const old = await this.read(h, key, true);
+      const { mutation, result } = decide(old);
+      if (await this.writeChange(h, key, mutation, { kind: 'plain' }, { version: nextVersion(old?.version) }, old)) return result;
+    }
   }
 
   private async cas<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
@@ -190,15 +197,15 @@ export class ItemStore {
       const old = await h.translator.read(this.session, layout, key, consistency);
       const { mutation, result } = decide(old);
       if (mutation.kind === 'none') return result;
-      const version = nextVersion(old?.version);
+      const write = { version: nextVersion(old?.version) };
       const guard: WriteGuard = { kind: 'version', expected: old ? old.version : null };
       try {
-        if (await this.apply(h, key, mutation, guard, version, old)) return result;
+        if (await this.writeChange(h, key, mutation, guard, write, old)) return result;
       } catch (e) {
         if (!isCasTimeout(e)) throw e;
         // The outcome is unknown. A serial read finishes any round in progress and tells us.
         const now = await h.translator.read(this.session, layout, key, this.session.consistency.serial);
-        if (mutation.kind === 'put' && now?.version.equals(version)) return result;
+        if (mutation.kind === 'put' && now?.version.equals(write.version)) return result;
         if (mutation.kind === 'delete' && !now) return result;
         const unchanged = old ? now?.version.equals(old.version) : !now;
         if (!unchanged) throw internalServerError('The outcome of a conditional write is unknown (Cassandra timeout)');
@@ -210,12 +217,18 @@ export class ItemStore {
     throw internalServerError('Too much contention on this item; the write was not applied');
   }
 
-  private async apply(
+  /**
+   * Applies a decided mutation of `key` from `old`, guarded by `guard`, at `write.version` (which a
+   * stream record may move to a newer version: the caller reads it back). The one place where item
+   * changes are written with their index entries and stream records: every write path (and a
+   * transaction's commit) goes through it. False when the guarded write did not apply.
+   */
+  async writeChange(
     h: TableHandle,
     key: Item,
     mutation: Mutation,
     guard: WriteGuard,
-    version: Long,
+    write: { version: Long },
     old: StoredItem | undefined,
   ): Promise<boolean> {
     const { layout, definition } = h.entry;
@@ -223,11 +236,35 @@ export class ItemStore {
     const next = mutation.kind === 'put' ? mutation.item : undefined;
     const indexed = definition.indexes && definition.indexes.length > 0 ? definition.indexes : undefined;
     if (next) checkIndexKeys(indexed, next);
+    const stream = liveStream(definition);
+    let record: PendingRecord | undefined;
+    if (stream) {
+      const event = eventOf(old?.item, next);
+      if (!event) return true; // the item would not change: no write and no record, as in DynamoDB
+      const itemKey = keyOf(key, definition.key);
+      const expiry = mutation.kind === 'delete' && mutation.cause === 'ttl';
+      const change = { stream: streamKey(definition.name, stream.label), info: stream, schema: definition.key, key: itemKey, old, next, expiry };
+      record = await this.streams.begin(change, event, write.version);
+      write.version = record.version;
+    }
+    const version = write.version;
     const ref = indexed && { id: definition.id, name: definition.name, key: definition.key, indexes: indexed };
     const intent = ref && (await this.indexes.begin(ref, keyOf(key, definition.key), old?.item, next, version));
+    if (record && this.streams.expired(record)) {
+      // Too slow to write the item now: a reader may be deciding the record. Give up and retry.
+      await this.streams.settle(record, 'A');
+      if (intent) await this.indexes.end(intent);
+      return false;
+    }
+    if (record) await testPause('before-item');
+    // A write that throws leaves its record pending: readers decide it from the item (record-log.ts).
     const applied = next
       ? await h.translator.put(this.session, layout, next, guard, version, old)
       : await h.translator.delete(this.session, layout, key, guard);
+    if (record) {
+      await testPause('after-item');
+      await this.streams.settle(record, applied ? 'C' : 'A');
+    }
     if (ref && intent) {
       if (applied) await this.indexes.apply(layout.keyspace, ref, old?.item, next, version);
       await this.indexes.end(intent);
