@@ -38,6 +38,7 @@ export interface Config {
   region: string;
   accountId: string;
   logLevel: string;
+  metricsMaxTables: number;
   cqlProxyListen?: string;
   cqlProxySource?: string;
   cqlProxyTarget?: string;
@@ -145,6 +146,10 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'region', flag: 'region', kind: 'string', default: 'us-east-1', help: 'Region shown in ARNs and DescribeEndpoints' },
   { key: 'accountId', flag: 'account-id', kind: 'string', default: '000000000000', help: 'Account id shown in ARNs' },
   { key: 'logLevel', flag: 'log-level', kind: 'string', default: 'info', help: 'Log level (fatal, error, warn, info, debug, trace)' },
+  {
+    key: 'metricsMaxTables', flag: 'metrics-max-tables', kind: 'number', default: 100,
+    help: 'Tables that get a `table` label of their own in /metrics (existing tables, first come; the rest count as `other`)',
+  },
   { key: 'cqlProxyListen', flag: 'cql-proxy-listen', kind: 'string', help: 'Also run the CQL dual-write proxy on HOST:PORT (its other settings: DC_CQL_PROXY_* variables)' },
   { key: 'cqlProxySource', flag: 'cql-proxy-source', kind: 'string', help: 'Source cluster of the CQL proxy (HOST:PORT,...)' },
   { key: 'cqlProxyTarget', flag: 'cql-proxy-target', kind: 'string', help: 'Target cluster of the CQL proxy (HOST:PORT,...)' },

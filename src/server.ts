@@ -46,7 +46,7 @@ export async function resolveCluster(config: Config, log: (line: string) => void
 
 /** Runs the API in this process against the given cluster. */
 export async function startServer(config: Config, points: string[]): Promise<Server> {
-  const metrics = createMetrics();
+  const metrics = createMetrics(undefined, config.metricsMaxTables);
   const session = await connect(config, points, (n) => metrics.cqlFlush.observe(n));
   const catalog = new Catalog(session);
   await catalog.init();

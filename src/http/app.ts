@@ -106,6 +106,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const spec = Object.hasOwn(targetActions, action) ? targetActions[action] : undefined;
     let table: string | undefined;
     let status = 200;
+    let errorName: string | undefined;
     try {
       if (!spec) throw unknownOperation();
       const body = parseBody(request.body as Buffer | undefined);
@@ -136,12 +137,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         error = internalServerError();
       }
       status = error.statusCode;
-      metrics.errors.inc({ action: action || 'unknown', table: table ?? '', type: error.name });
+      errorName = error.name;
       return send(reply, status, errorBody(error));
     } finally {
-      const labels = { action: action || 'unknown', table: table ?? '' };
-      metrics.requests.inc({ ...labels, status: String(status) });
-      metrics.latency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.tables.record(table, { action, status, errorName }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   });
 

@@ -1,6 +1,7 @@
 // Prometheus metrics of the HTTP API (prom-client), served on GET /metrics.
 import cluster from 'node:cluster';
 import { AggregatorRegistry, Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { TableLabels } from './table-labels.js';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -9,12 +10,21 @@ export interface ApiMetrics {
   latency: Histogram<'action' | 'table'>;
   /** Statements per coalesced send to Cassandra (--cql-coalesce): how much coalescing saves. */
   cqlFlush: Histogram;
+  /** The bounded `table` label of requests, errors and latency: count requests through it. */
+  tables: TableLabels;
 }
 
-export function createMetrics(registry = new Registry()): ApiMetrics {
+/**
+ * prom-client's gauges named *_total, which Prometheus reserves for counters (promtool fails
+ * them). Each is the sum of a gauge by type that stays (nodejs_active_handles and so on).
+ */
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** maxTables: how many tables get a label of their own (--metrics-max-tables). */
+export function createMetrics(registry = new Registry(), maxTables = 100): ApiMetrics {
   collectDefaultMetrics({ register: registry });
-  return {
-    registry,
+  for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+  const series = {
     requests: new Counter({
       name: 'dynamodb_requests_total',
       help: 'DynamoDB API requests by action, table and HTTP status',
@@ -34,6 +44,11 @@ export function createMetrics(registry = new Registry()): ApiMetrics {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+  };
+  return {
+    registry,
+    ...series,
+    tables: new TableLabels(series, maxTables),
     cqlFlush: new Histogram({
       name: 'dynamo_cassandra_cql_statements_per_flush',
       help: 'CQL statements sent together per turn of the event loop (--cql-coalesce); 1 means no coalescing happened',

@@ -301,7 +301,7 @@ for (const translator of TEST_TRANSLATORS) {
       assert.match(await health.text(), /^healthy/);
       const metrics = await (await fetch(t.endpoint + '/metrics')).text();
       assert.match(metrics, /dynamodb_requests_total\{action="ListTables",table="",status="200"\} \d+/);
-      assert.match(metrics, /dynamodb_errors_total\{action="DescribeTable",table="no-such-table",type="ResourceNotFoundException"\} 1/);
+      assert.match(metrics, /dynamodb_errors_total\{action="DescribeTable",table="other",type="ResourceNotFoundException"\} \d+/);
       assert.match(metrics, /dynamodb_request_duration_seconds_bucket\{le="0.005",action="ListTables",table=""\}/);
     });
   });
