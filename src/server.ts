@@ -7,7 +7,7 @@ import { ConfigError, type Config } from './config.js';
 import { preflightAuth, setupAuth } from './auth/index.js';
 import { buildApp } from './http/app.js';
 import { createMetrics, serveClusterMetrics } from './http/metrics.js';
-import { startLocalNode, type LocalNode } from './local-node/index.js';
+import { resolveCluster } from './cluster.js';
 import { IndexMaintenance } from './actions/index-maintenance.js';
 import { cqlProxyOptionsFromEnvironment, startCqlProxy, type CqlProxyOptions } from './cqlproxy/index.js';
 import { Catalog } from './storage/catalog.js';
@@ -28,20 +28,6 @@ export interface Server {
   /** The CQL proxy listener, when --cql-proxy-listen is set. */
   cqlProxy?: { address: string; port: number };
   close(): Promise<void>;
-}
-
-/** Starts the embedded node unless contact points were given; returns where to connect. */
-export async function resolveCluster(config: Config, log: (line: string) => void): Promise<{ points: string[]; node?: LocalNode }> {
-  if (config.contactPoints.length > 0) return { points: config.contactPoints };
-  const node = await startLocalNode({
-    address: config.embeddedAddress,
-    port: config.embeddedPort,
-    dataDir: config.embeddedDataDir,
-    heapMb: config.embeddedHeapMb,
-    datacenter: config.localDc,
-    log,
-  });
-  return { points: [`${node.address}:${node.port}`], node };
 }
 
 /** Runs the API in this process against the given cluster. */

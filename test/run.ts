@@ -1,9 +1,10 @@
 // `npm test`: starts one Cassandra node for the whole run (unless DC_TEST_CONTACT_POINTS names a
-// cluster), runs every compiled test file with node's test runner, and stops the node.
+// cluster, or every selected file is a unit test, which needs none), runs every compiled test file
+// with node's test runner, and stops the node.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalNode, type LocalNode } from '../src/local-node/index.js';
 
@@ -19,13 +20,20 @@ function testFiles(dir: string): string[] {
   return out.sort();
 }
 
+/** Unit tests (test/unit/) run on pure logic and need no Cassandra node. */
+const needsCassandra = (files: string[]): boolean => files.some((f) => !relative(here, f).startsWith('unit' + sep));
+
 async function main(): Promise<number> {
   const filters = process.argv.slice(2);
   const files = testFiles(here).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
   let node: LocalNode | undefined;
   let dataDir: string | undefined;
   const env = { ...process.env };
-  if (!env.DC_TEST_CONTACT_POINTS) {
+  if (files.length === 0) {
+    process.stderr.write(`no test file matches ${filters.join(' ')}\n`);
+    return 1;
+  }
+  if (!env.DC_TEST_CONTACT_POINTS && needsCassandra(files)) {
     dataDir = mkdtempSync(join(tmpdir(), 'dc-test-node-'));
     const started = Date.now();
     node = await startLocalNode({

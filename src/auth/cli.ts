@@ -1,8 +1,7 @@
 // `dynamo-cassandra keys create|list|revoke`: manages the access keys the API accepts. Takes the
 // Cassandra connection options of serve (flags, DC_* variables, --config) and the same server key.
 import { ConfigError, loadConfig, OPTIONS } from '../config.js';
-import { resolveCluster } from '../server.js';
-import { connect } from '../storage/session.js';
+import { openCluster } from '../cluster.js';
 import { openKeyStore } from './index.js';
 import type { KeyStore } from './key-store.js';
 import { parseRule } from './policy.js';
@@ -39,15 +38,13 @@ export async function keysCommand(argv: string[]): Promise<number> {
   if (sub !== 'revoke' && positionals.length) throw new ConfigError(`unexpected argument ${positionals[0]}`);
 
   const log = (line: string) => process.stderr.write(`[dynamo-cassandra] ${line}\n`);
-  const { points, node } = await resolveCluster(config, log);
-  const session = await connect({ ...config, localDc: node?.datacenter ?? config.localDc }, points);
+  const cassandra = await openCluster(config, log);
   try {
-    const store = openKeyStore(config, session, log);
+    const store = openKeyStore(cassandra.config, cassandra.session, log);
     await store.init();
     return await run(sub, store, own, positionals[0]);
   } finally {
-    await session.shutdown();
-    if (node && !node.reused) await node.stop();
+    await cassandra.close();
   }
 }
 

@@ -7,10 +7,10 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { translators } from '../../translators/index.js';
 import type { ActionContext } from '../actions/context.js';
 import { IndexMaintenance } from '../actions/index-maintenance.js';
-import { resolveCluster } from '../server.js';
+import { openCluster } from '../cluster.js';
 import { Catalog } from '../storage/catalog.js';
 import { ItemStore } from '../storage/item-store.js';
-import { connect, type CqlSession } from '../storage/session.js';
+import type { CqlSession } from '../storage/session.js';
 import { ReplicationError } from './errors.js';
 import { createReplicationMetrics, serveMetrics } from './metrics.js';
 import { Replicator, parseTableMapping } from './replicator.js';
@@ -69,15 +69,14 @@ const log = (line: string) => process.stderr.write(`[dynamo-cassandra] ${line}\n
 
 /** Cassandra (embedded node or --contact-points) plus the storage services the actions use. */
 async function open(config: Config): Promise<{ ctx: Omit<ActionContext, 'host'>; session: CqlSession; close(): Promise<void> }> {
-  const { points, node } = await resolveCluster(config, log);
-  const cfg = { ...config, localDc: node?.datacenter ?? config.localDc };
-  const session = await connect(cfg, points);
+  const cassandra = await openCluster(config, log);
+  const { session } = cassandra;
   const catalog = new Catalog(session);
   await catalog.init();
   const store = new ItemStore(session);
   await store.indexes.init();
   await store.streams.init();
-  const ctx = { config: cfg, session, catalog, store, translators };
+  const ctx = { config: cassandra.config, session, catalog, store, translators };
   // Repairs index entries of writes a killed process left unfinished (as every server does).
   const maintenance = new IndexMaintenance(ctx);
   maintenance.start();
@@ -86,8 +85,7 @@ async function open(config: Config): Promise<{ ctx: Omit<ActionContext, 'host'>;
     session,
     async close() {
       await maintenance.stop();
-      await session.shutdown();
-      if (node && !node.reused) await node.stop();
+      await cassandra.close();
     },
   };
 }

@@ -6,8 +6,6 @@ import { createReplicationMetrics } from './metrics.js';
 import { Replicator, parseTableMapping } from './replicator.js';
 import { awsSource } from './source.js';
 
-export { replicateCommand, verifyCommand, runReplicationCommand } from './cli.js';
-
 /**
  * The replicator `serve` runs beside the API when --replicate-tables is set: same Cassandra
  * session and catalog, metrics in the API's registry. Several serve processes (or workers) may
