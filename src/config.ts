@@ -199,7 +199,7 @@ export const OPTIONS: OptionSpec[] = [
     key: 'ttlSweepSeconds', flag: 'ttl-sweep-seconds', kind: 'number', default: 20,
     help: 'Each segment of a table with TTL enabled is swept for expired items once per this period, by one of the servers (0: this server does not sweep)',
   },
-  { key: 'ttlPageSize', flag: 'ttl-page-size', kind: 'number', default: 100, help: 'Items the TTL sweep reads per Cassandra page (and between lease renewals)' },
+  { key: 'ttlPageSize', flag: 'ttl-page-size', kind: 'number', default: 100, help: 'Items the TTL sweep reads per Cassandra page' },
   {
     key: 'ttlSegments', flag: 'ttl-segments', kind: 'number', default: 4,
     help: 'Token-range segments of a table, the units of TTL sweep work servers share (fixed for a table when its TTL is enabled)',

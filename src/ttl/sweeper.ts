@@ -24,6 +24,8 @@ type Context = Pick<ActionContext, 'session' | 'catalog' | 'store' | 'translator
 
 /** A segment unrenewed for this long is taken over by another server. */
 const LEASE_MS = 30_000;
+/** How often a sweep renews its lease and records its position (a lightweight transaction each). */
+const RENEW_MS = 5000;
 /** Deletes in flight per sweep (each is a read and a lightweight transaction). */
 const DELETE_CONCURRENCY = 16;
 
@@ -124,7 +126,7 @@ export class TtlSweeper {
       await Promise.all(pending);
       if (failure) throw failure;
     };
-    let scanned = 0;
+    let renewed = Date.now();
     let last: Item | undefined = lease.resume;
     for await (const stored of tokenRangeItems(session, h, lo, hi, lease.resume, session.consistency.eventual, this.options.pageSize)) {
       if (this.stopped) {
@@ -132,7 +134,6 @@ export class TtlSweeper {
         await lease.release(last);
         return;
       }
-      scanned++;
       this.metrics.scanned.inc({ table: d.name });
       // Most items have not expired: look for the attribute in the JSON before parsing it.
       if (stored.json.includes(name) && isExpired(stored.item, ttl.attributeName, Date.now())) {
@@ -143,8 +144,9 @@ export class TtlSweeper {
         if (pending.size >= DELETE_CONCURRENCY) await Promise.race(pending);
       }
       last = keyOf(stored.item, d.key);
-      if (scanned % this.options.pageSize === 0) {
+      if (Date.now() - renewed >= RENEW_MS) {
         await settle();
+        renewed = Date.now();
         // Stop when another server took the segment over, or TTL was disabled or moved meanwhile.
         if (!(await lease.renew(last)) || !(await this.stillSwept(entry, ttl))) return;
       }

@@ -4,10 +4,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand, GetItemCommand, PutItemCommand, QueryCommand,
+  CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand,
   UpdateTimeToLiveCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { TEST_TRANSLATORS, createPkTable, errorOf, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { Catalog } from '../../src/storage/catalog.js';
+import { TtlLeases } from '../../src/ttl/leases.js';
 
 type Item = Record<string, AttributeValue>;
 const S = (s: string) => ({ S: s });
@@ -257,6 +259,36 @@ describe('TTL expiry across servers', () => {
     // Both servers again at once: the segments were just swept, so neither reads anything.
     await Promise.all([a.server.ttl.runOnce(), b.server.ttl.runOnce()]);
     assert.equal((await scannedCount(a, 'shared')) + (await scannedCount(b, 'shared')), total);
+  });
+});
+
+describe('TTL expiry after a sweeper died', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer('t_ttl_takeover', { ...MANUAL, ttlSegments: 1 });
+  });
+  after(() => t?.close());
+
+  test('a segment whose owner stopped renewing is taken over and continued from its recorded position', async () => {
+    await createPkTable(t.client, 'orphaned');
+    await enable(t, 'orphaned', 'exp');
+    for (let i = 0; i < 12; i++) await t.client.send(new PutItemCommand({ TableName: 'orphaned', Item: { pk: S(`k${i}`), exp: N(nowS() - 30) } }));
+    // Scan order is token order, the order the sweep reads in.
+    const order = ((await t.client.send(new ScanCommand({ TableName: 'orphaned', ConsistentRead: true }))).Items ?? []).map((i) => i.pk!.S!);
+    assert.equal(order.length, 12);
+    // A server took the only segment, swept the first five items' worth of it, recorded that, then died:
+    // its lease (here already run out) is never renewed again.
+    const { definition } = (await new Catalog(t.server.session).get('orphaned'))!;
+    const dead = new TtlLeases(t.server.session, 'dead-server', -1);
+    const lease = await dead.acquire(definition.id, 0, undefined);
+    assert.ok(lease);
+    assert.equal(await lease.renew({ pk: S(order[4]!) }), true);
+
+    await t.server.ttl.runOnce();
+    assert.equal(await scannedCount(t, 'orphaned'), 7, 'the successor reads only what is left');
+    for (const [i, pk] of order.entries()) assert.equal(await exists(t, 'orphaned', { pk: S(pk) }), i <= 4, pk);
+    // The dead owner's late renewal is refused: the segment is no longer its own.
+    assert.equal(await lease.renew({ pk: S(order[11]!) }), false);
   });
 });
 
