@@ -1,54 +1,23 @@
 // The `dynamo-cassandra serve` binary as users run it: a separate process with two HTTP workers.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import cassandra from 'cassandra-driver';
 import { CreateTableCommand, DeleteTableCommand, GetItemCommand, ListTablesCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { contactPoints, sdkClient } from '../helpers/server.js';
+import { dropKeyspace, freePort, spawnServe, stopServe, waitServing } from '../helpers/serve-process.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli.js');
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
-async function dropKeyspace(keyspace = 't_cli_serve'): Promise<void> {
-  const [host, port] = contactPoints()[0].split(':');
-  const c = new cassandra.Client({ contactPoints: [host], protocolOptions: { port: Number(port ?? 9042) }, localDataCenter: process.env.DC_TEST_LOCAL_DC ?? 'datacenter1' });
-  await c.connect();
-  await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
-  await c.shutdown();
-}
 
 test('serve --workers 2: both workers answer, /metrics sums them, SIGTERM stops cleanly', async () => {
-  await dropKeyspace();
+  await dropKeyspace('t_cli_serve');
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [cli, 'serve', '--port', String(port), '--workers', '2', '--contact-points', contactPoints().join(','), '--local-dc', process.env.DC_TEST_LOCAL_DC ?? 'datacenter1', '--keyspace', 't_cli_serve', '--log-level', 'warn'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  const serve = spawnServe([cli, 'serve', '--port', String(port), '--workers', '2', '--contact-points', contactPoints().join(','), '--local-dc', process.env.DC_TEST_LOCAL_DC ?? 'datacenter1', '--keyspace', 't_cli_serve', '--log-level', 'warn']);
   const endpoint = `http://127.0.0.1:${port}`;
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(endpoint)).ok) break;
-      } catch {
-        /* not yet */
-      }
-      assert.ok(i < 300 && child.exitCode === null, `serve did not start: ${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitServing(endpoint, serve);
     const client = sdkClient(endpoint);
     await client.send(new CreateTableCommand({ TableName: 'cli', KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }));
     await client.send(new PutItemCommand({ TableName: 'cli', Item: { k: { S: 'a' }, v: { N: '1' } } }));
@@ -66,12 +35,9 @@ test('serve --workers 2: both workers answer, /metrics sums them, SIGTERM stops 
     await client.send(new DeleteTableCommand({ TableName: 'cli' }));
     client.destroy();
   } finally {
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000))]);
-    if (code === 'timeout') child.kill('SIGKILL');
-    await dropKeyspace();
-    assert.equal(code, 0, `serve exit: ${output}`);
+    const code = await stopServe(serve);
+    await dropKeyspace('t_cli_serve');
+    assert.equal(code, 0, `serve exit: ${serve.output()}`);
   }
 });
 

@@ -4,16 +4,14 @@
 // and checks that the API answers through the AWS SDK. It also checks what keeps that setup
 // safe: the compose file publishes its ports on the host's loopback address only.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { Client } from 'cassandra-driver';
 import { parse } from 'yaml';
 import { contactPoints, sdkClient } from '../helpers/server.js';
+import { dropKeyspace, freePort, spawnServe, stopServe, waitServing } from '../helpers/serve-process.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const KEYSPACE = 'test_docker_compose';
@@ -46,21 +44,6 @@ function entryCommand(): string[] {
   return [...instruction('ENTRYPOINT'), ...instruction('CMD')];
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-
-async function dropKeyspace(): Promise<void> {
-  const c = new Client({ contactPoints: contactPoints(), localDataCenter: process.env.DC_TEST_LOCAL_DC ?? 'datacenter1' });
-  await c.connect();
-  await c.execute(`DROP KEYSPACE IF EXISTS ${KEYSPACE}`);
-  await c.shutdown();
-}
-
 test('the compose file publishes every port on the host loopback only', () => {
   for (const [name, service] of Object.entries(composeServices())) {
     for (const port of service.ports ?? []) {
@@ -77,27 +60,15 @@ test("the API container's entry command with the compose environment serves the 
   const [program, ...args] = entryCommand();
   assert.equal(program, 'node');
   const port = await freePort();
-  await dropKeyspace();
+  await dropKeyspace(KEYSPACE);
   // Only where the test must differ from the container: its Cassandra, a free port, its keyspace.
-  const child = spawn(process.execPath, args, {
+  const serve = spawnServe(args, {
     cwd: root, // the image's WORKDIR holds the project as this checkout does
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, DC_CONTACT_POINTS: contactPoints().join(','), DC_PORT: String(port), DC_KEYSPACE: KEYSPACE },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
   const endpoint = `http://127.0.0.1:${port}`;
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(endpoint)).ok) break;
-      } catch {
-        /* not yet */
-      }
-      assert.ok(i < 600 && child.exitCode === null, `the entry command did not serve: ${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitServing(endpoint, serve);
     const client = sdkClient(endpoint);
     await client.send(new CreateTableCommand({ TableName: 'compose', KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }));
     await client.send(new PutItemCommand({ TableName: 'compose', Item: { k: { S: 'a' }, v: { S: 'hello' } } }));
@@ -105,11 +76,8 @@ test("the API container's entry command with the compose environment serves the 
     assert.deepEqual(got.Item, { k: { S: 'a' }, v: { S: 'hello' } });
     client.destroy();
   } finally {
-    const exited = new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
-    child.kill('SIGTERM'); // what `docker compose down` sends
-    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000))]);
-    if (code === 'timeout') child.kill('SIGKILL');
-    await dropKeyspace();
-    assert.equal(code, 0, `serve exit: ${output}`);
+    const code = await stopServe(serve); // SIGTERM, as `docker compose down` sends
+    await dropKeyspace(KEYSPACE);
+    assert.equal(code, 0, `serve exit: ${serve.output()}`);
   }
 });
