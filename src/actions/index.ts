@@ -13,6 +13,8 @@ import { putItem } from './put-item.js';
 import { query } from './query.js';
 import { scan } from './scan.js';
 import { listTagsOfResource, tagResource, untagResource } from './tags.js';
+import { transactGetItems } from './transact-get-items.js';
+import { transactWriteItems } from './transact-write-items.js';
 import { updateItem } from './update-item.js';
 import { updateTable } from './update-table.js';
 
@@ -35,4 +37,6 @@ export const actions: Record<string, ActionSpec> = {
   Scan: scan,
   BatchGetItem: batchGetItem,
   BatchWriteItem: batchWriteItem,
+  TransactWriteItems: transactWriteItems,
+  TransactGetItems: transactGetItems,
 };
