@@ -14,6 +14,8 @@ import { putItem } from './put-item.js';
 import { query } from './query.js';
 import { scan } from './scan.js';
 import { listTagsOfResource, tagResource, untagResource } from './tags.js';
+import { transactGetItems } from './transact-get-items.js';
+import { transactWriteItems } from './transact-write-items.js';
 import { updateItem } from './update-item.js';
 import { updateTable } from './update-table.js';
 import { updateTimeToLive } from './update-time-to-live.js';
@@ -39,4 +41,6 @@ export const actions: Record<string, ActionSpec> = {
   BatchWriteItem: batchWriteItem,
   UpdateTimeToLive: updateTimeToLive,
   DescribeTimeToLive: describeTimeToLive,
+  TransactWriteItems: transactWriteItems,
+  TransactGetItems: transactGetItems,
 };

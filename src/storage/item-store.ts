@@ -18,6 +18,7 @@ import { IndexWriter, checkIndexKeys, nextVersion } from './indexes.js';
 import { eventOf, liveStream, streamKey } from '../streams/model.js';
 import { StreamLog, testPause, type PendingRecord } from '../streams/record-log.js';
 import type { Long, CqlSession } from './session.js';
+import { Transactions } from './transactions/index.js';
 import { keyColumnValue, keyOf, type BlindUpdate, type StoredItem, type Translator, type WriteGuard } from './translator.js';
 
 export interface TableHandle {
@@ -68,15 +69,20 @@ export class ItemStore {
   private readonly queue = new KeyedQueue();
   readonly indexes: IndexWriter;
   readonly streams: StreamLog;
+  /** Multi-item transactions; their intents on rows are resolved here for every reader and writer. */
+  readonly transactions: Transactions;
 
   constructor(private readonly session: CqlSession) {
     this.indexes = new IndexWriter(session);
     this.streams = new StreamLog(session);
+    this.transactions = new Transactions(session, this);
   }
 
-  read(h: TableHandle, key: Item, consistent: boolean): Promise<StoredItem | undefined> {
+  /** The committed item (read-committed: a running transaction's intent is not visible). */
+  async read(h: TableHandle, key: Item, consistent: boolean): Promise<StoredItem | undefined> {
     const c = this.session.consistency;
-    return h.translator.read(this.session, h.entry.layout, key, consistent ? c.strong : c.eventual);
+    const stored = await h.translator.read(this.session, h.entry.layout, key, consistent ? c.strong : c.eventual);
+    return stored && (stored.lock || !stored.present) ? this.transactions.view(stored) : stored;
   }
 
   private blindGuard(h: TableHandle): WriteGuard {
@@ -88,11 +94,11 @@ export class ItemStore {
   // `withOld` asks for the old item anyway (e.g. to size consumed capacity); it is returned when read.
 
   async putBlind(h: TableHandle, item: Item, withOld = false): Promise<Item | undefined> {
-    if (hasIndexes(h) || withOld) {
-      return this.mutate(h, item, (old) => ({ mutation: { kind: 'put', item }, result: old?.item }), true);
-    }
-    await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), nextVersion());
-    return undefined;
+    const viaRead = () => this.mutate(h, item, (old) => ({ mutation: { kind: 'put', item }, result: old?.item }), true);
+    if (hasIndexes(h) || withOld) return viaRead();
+    // Not applied (under `always`) means a transaction's intent is on the row: resolve it via a read.
+    if (await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), nextVersion())) return undefined;
+    return viaRead();
   }
 
   /**
@@ -127,11 +133,10 @@ export class ItemStore {
   }
 
   async deleteBlind(h: TableHandle, key: Item, withOld = false): Promise<Item | undefined> {
-    if (hasIndexes(h) || withOld) {
-      return this.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete' } : { kind: 'none' }, result: old?.item }), true);
-    }
-    await h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h));
-    return undefined;
+    const viaRead = () => this.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete' } : { kind: 'none' }, result: old?.item }), true);
+    if (hasIndexes(h) || withOld) return viaRead();
+    if (await h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h))) return undefined;
+    return viaRead();
   }
 
   /**
@@ -149,7 +154,9 @@ export class ItemStore {
   }
 
   async updateBlind(h: TableHandle, key: Item, update: BlindUpdate): Promise<void> {
-    if (hasIndexes(h) || !h.translator.updateBlind) {
+    const blind = !hasIndexes(h) && h.translator.updateBlind;
+    // Not applied under `always` means a transaction's intent is on the row: resolve it first.
+    if (!blind || !(await h.translator.updateBlind!(this.session, h.entry.layout, key, update, this.blindGuard(h), nextVersion()))) {
       await this.mutate(
         h,
         key,
@@ -160,9 +167,7 @@ export class ItemStore {
         },
         true,
       );
-      return;
     }
-    await h.translator.updateBlind(this.session, h.entry.layout, key, update, this.blindGuard(h), nextVersion());
   }
 
   /**
@@ -195,6 +200,12 @@ export class ItemStore {
     let consistency = this.session.consistency.strong;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const old = await h.translator.read(this.session, layout, key, consistency);
+      if (old?.lock) {
+        // A transaction holds the item: finish it if decided or expired, else TransactionConflictException.
+        await this.transactions.settle(h, key, old);
+        consistency = this.session.consistency.serial;
+        continue;
+      }
       const { mutation, result } = decide(old);
       if (mutation.kind === 'none') return result;
       const write = { version: nextVersion(old?.version) };
@@ -215,6 +226,14 @@ export class ItemStore {
       if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
     }
     throw internalServerError('Too much contention on this item; the write was not applied');
+  }
+
+  /**
+   * Applies a mutation decided elsewhere (a transaction's commit, or its roll-forward by whoever
+   * met its intent) to the row at version `expected`, with the old item for indexes and streams.
+   */
+  applyDecided(h: TableHandle, key: Item, mutation: Mutation, expected: Long, version: Long, old: StoredItem | undefined): Promise<boolean> {
+    return this.writeChange(h, key, mutation, { kind: 'version', expected }, { version }, old);
   }
 
   /**
