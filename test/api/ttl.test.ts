@@ -225,6 +225,27 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(await exists(t, U, { pk: S('gone') }), false);
       assert.equal(await expiredCount(t, U), 1);
     });
+
+    test('writes racing the sweep are never lost: every rewritten item survives with its new TTL', async () => {
+      const R = 'raced';
+      await createPkTable(t.client, R);
+      await enable(t, R, 'exp');
+      const count = 40;
+      for (let i = 0; i < count; i++) await t.client.send(new PutItemCommand({ TableName: R, Item: { pk: S(`r${i}`), exp: N(nowS() - 10) } }));
+      const later = nowS() + 3600;
+      // Each rewrite lands before the sweep reads its item, between the read and the delete, or after
+      // the delete (recreating it): in every order the rewritten item must be there in the end.
+      await Promise.all([
+        t.server.ttl.runOnce(),
+        ...Array.from({ length: count }, (_, i) =>
+          t.client.send(new PutItemCommand({ TableName: R, Item: { pk: S(`r${i}`), exp: N(later), v: N(i) } })),
+        ),
+      ]);
+      for (let i = 0; i < count; i++) {
+        const { Item } = await t.client.send(new GetItemCommand({ TableName: R, Key: { pk: S(`r${i}`) }, ConsistentRead: true }));
+        assert.deepEqual(Item, { pk: S(`r${i}`), exp: N(later), v: N(i) }, `r${i}`);
+      }
+    });
   });
 }
 
