@@ -62,7 +62,7 @@ const { BigDecimal } = cassandra.types;
 
 // A table with indexes or a stream turns blind writes into read-modify-writes: index entries of the
 // old item must go, and a stream record needs the old item (and none is written when nothing changes).
-const hasIndexes = (h: TableHandle) => (h.entry.definition.indexes?.length ?? 0) > 0 || liveStream(h.entry.definition) !== undefined;
+const needsOldItem = (h: TableHandle) => (h.entry.definition.indexes?.length ?? 0) > 0 || liveStream(h.entry.definition) !== undefined;
 
 export class ItemStore {
   private readonly queue = new KeyedQueue();
@@ -88,7 +88,7 @@ export class ItemStore {
   // `withOld` asks for the old item anyway (e.g. to size consumed capacity); it is returned when read.
 
   async putBlind(h: TableHandle, item: Item, withOld = false): Promise<Item | undefined> {
-    if (hasIndexes(h) || withOld) {
+    if (needsOldItem(h) || withOld) {
       return this.mutate(h, item, (old) => ({ mutation: { kind: 'put', item }, result: old?.item }), true);
     }
     await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), nextVersion());
@@ -100,7 +100,7 @@ export class ItemStore {
    * undefined on a table with indexes or a stream, whose writes need the old item.
    */
   plainPut(h: TableHandle, item: Item): { query: string; params: unknown[] } | undefined {
-    if (hasIndexes(h)) return undefined;
+    if (needsOldItem(h)) return undefined;
     const [query, params] = h.translator.plainPut(h.entry.layout, item, nextVersion());
     return { query, params };
   }
@@ -127,7 +127,7 @@ export class ItemStore {
   }
 
   async deleteBlind(h: TableHandle, key: Item, withOld = false): Promise<Item | undefined> {
-    if (hasIndexes(h) || withOld) {
+    if (needsOldItem(h) || withOld) {
       return this.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete' } : { kind: 'none' }, result: old?.item }), true);
     }
     await h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h));
@@ -135,7 +135,7 @@ export class ItemStore {
   }
 
   async updateBlind(h: TableHandle, key: Item, update: BlindUpdate): Promise<void> {
-    if (hasIndexes(h) || !h.translator.updateBlind) {
+    if (needsOldItem(h) || !h.translator.updateBlind) {
       await this.mutate(
         h,
         key,
