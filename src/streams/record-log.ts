@@ -26,7 +26,7 @@ import { nextVersion } from '../storage/indexes.js';
 import { Long, qualifiedTable, type CqlSession, type Row } from '../storage/session.js';
 import type { StoredItem } from '../storage/translator.js';
 import {
-  RETENTION_MS, comparePositions, keyHash, seqOfTime, shardOfItem, timeOfSeq,
+  RETENTION_MS, comparePositions, imagesFor, keyHash, seqOfTime, shardOfItem, timeOfSeq,
   type ChangeRecord, type EventName, type Position, type StreamInfo, type StreamViewType,
 } from './model.js';
 
@@ -208,9 +208,9 @@ export class StreamLog {
     const itemKey = JSON.stringify(c.key);
     const shard = shardOfItem(c.key, c.schema, c.info.shards);
     const kh = keyHash(itemKey);
-    const view = c.info.viewType;
-    const newImage = c.next && (view === 'NEW_IMAGE' || view === 'NEW_AND_OLD_IMAGES') ? JSON.stringify(c.next) : null;
-    const oldImage = c.old && (view === 'OLD_IMAGE' || view === 'NEW_AND_OLD_IMAGES') ? c.old.json : null;
+    const images = imagesFor(c.info.viewType, c.old?.item, c.next);
+    const newImage = images.newImage ? JSON.stringify(images.newImage) : null;
+    const oldImage = images.oldImage ? c.old!.json : null;
     for (;;) {
       const seq = big(version);
       const createdMs = Date.now();
