@@ -294,26 +294,27 @@ export class StreamLog {
   /**
    * Decides a record whose writer did not: committed iff its item write landed. Writes of an item
    * are compare-and-set on its version, and each one's record names the version it replaced
-   * (prev) and the one it wrote, so:
+   * (prev) and the one it wrote (next), so:
    * - the item still has the version the record wrote → landed;
-   * - the item still has the version the record replaced (or is still absent) → did not land
-   *   (and cannot any more: its writer gives up after WRITE_DEADLINE_MS);
-   * - otherwise a later record that replaced this one's version proves it landed, and a committed
-   *   rival that replaced the same version proves it did not.
+   * - the item still has the version the record replaced → did not land (and cannot any more: its
+   *   writer gives up after WRITE_DEADLINE_MS);
+   * - otherwise a later record that replaced this one's version proves it landed, a committed
+   *   rival that replaced the same version proves it did not, and an insert whose item is absent
+   *   with no such proof did not land.
    */
-  private async resolve(m: StreamMeta, shard: number, r: LogRow, readItem: ItemReader): Promise<State> {
+  private async resolve(m: StreamMeta, shard: number, r: LogRow, readItem: ItemReader, depth = 0): Promise<State> {
     const current = await readItem(m, r.keys);
     const version = current ? big(current.version) : undefined;
     let state: State;
     if (r.eventName !== 'REMOVE' && version !== undefined && version === r.next) state = 'C';
-    else if (version === r.prev) state = 'A';
-    else state = await this.resolveFromLog(m, shard, r);
+    else if (version !== undefined && version === r.prev) state = 'A';
+    else state = await this.resolveFromLog(m, shard, r, version, readItem, depth);
     if (state !== 'P') await this.settle({ stream: m.stream, shard, position: r.position }, state);
     return state;
   }
 
-  private async resolveFromLog(m: StreamMeta, shard: number, r: LogRow): Promise<State> {
-    let rivalPending = false;
+  private async resolveFromLog(m: StreamMeta, shard: number, r: LogRow, version: bigint | undefined, readItem: ItemReader, depth: number): Promise<State> {
+    const rivals: LogRow[] = [];
     const start = { seq: seqOfTime((bucketOf(r.position.seq) - 1) * BUCKET_MS), kh: 0 };
     const end = { seq: seqOfTime(Date.now() + BUCKET_MS), kh: MAX_KH };
     for (let b = bucketOf(start.seq); b <= bucketOf(end.seq); b++) {
@@ -321,10 +322,16 @@ export class StreamLog {
         if (other.itemKey !== r.itemKey || comparePositions(other.position, r.position) === 0) continue;
         if (r.eventName !== 'REMOVE' && other.prev === r.next) return 'C';
         if (other.prev === r.prev && other.state === 'C') return 'A';
-        if (other.prev === r.prev && other.state === 'P') rivalPending = true;
+        if (other.prev === r.prev && other.state === 'P') rivals.push(other);
       }
     }
-    return rivalPending ? 'P' : 'C';
+    for (const rival of rivals) {
+      // A rival whose writer is alive settles it soon; a stale one is decided first (once deep).
+      if (depth > 0 || Date.now() - rival.createdMs <= RESOLVE_MS) return 'P';
+      const fate = await this.resolve(m, shard, rival, readItem, depth + 1);
+      if (fate !== 'A') return fate === 'C' ? 'A' : 'P';
+    }
+    return r.prev === undefined && version === undefined ? 'A' : 'C';
   }
 }
 
