@@ -249,7 +249,9 @@ export class ItemStore {
       : await h.translator.delete(this.session, layout, key, guard);
     if (record) {
       await testPause('after-item');
-      await this.streams.settle(record, applied ? 'C' : 'A');
+      // Not awaited: the change is visible and the answer need not wait for the mark (readers wait
+      // for it instead, and decide the record themselves should it never come).
+      this.streams.settle(record, applied ? 'C' : 'A').catch(() => undefined);
     }
     if (ref && intent) {
       if (applied) await this.indexes.apply(layout.keyspace, ref, old?.item, next, version);
