@@ -63,7 +63,7 @@ const { BigDecimal } = cassandra.types;
 
 // A table with indexes or a stream turns blind writes into read-modify-writes: index entries of the
 // old item must go, and a stream record needs the old item (and none is written when nothing changes).
-const hasIndexes = (h: TableHandle) => (h.entry.definition.indexes?.length ?? 0) > 0 || liveStream(h.entry.definition) !== undefined;
+const needsOldItem = (h: TableHandle) => (h.entry.definition.indexes?.length ?? 0) > 0 || liveStream(h.entry.definition) !== undefined;
 
 export class ItemStore {
   private readonly queue = new KeyedQueue();
@@ -95,7 +95,7 @@ export class ItemStore {
 
   async putBlind(h: TableHandle, item: Item, withOld = false): Promise<Item | undefined> {
     const viaRead = () => this.mutate(h, item, (old) => ({ mutation: { kind: 'put', item }, result: old?.item }), true);
-    if (hasIndexes(h) || withOld) return viaRead();
+    if (needsOldItem(h) || withOld) return viaRead();
     // Not applied (under `always`) means a transaction's intent is on the row: resolve it via a read.
     if (await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), nextVersion())) return undefined;
     return viaRead();
@@ -106,7 +106,7 @@ export class ItemStore {
    * undefined on a table with indexes or a stream, whose writes need the old item.
    */
   plainPut(h: TableHandle, item: Item): { query: string; params: unknown[] } | undefined {
-    if (hasIndexes(h)) return undefined;
+    if (needsOldItem(h)) return undefined;
     const [query, params] = h.translator.plainPut(h.entry.layout, item, nextVersion());
     return { query, params };
   }
@@ -134,7 +134,7 @@ export class ItemStore {
 
   async deleteBlind(h: TableHandle, key: Item, withOld = false): Promise<Item | undefined> {
     const viaRead = () => this.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete' } : { kind: 'none' }, result: old?.item }), true);
-    if (hasIndexes(h) || withOld) return viaRead();
+    if (needsOldItem(h) || withOld) return viaRead();
     if (await h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h))) return undefined;
     return viaRead();
   }
@@ -154,7 +154,7 @@ export class ItemStore {
   }
 
   async updateBlind(h: TableHandle, key: Item, update: BlindUpdate): Promise<void> {
-    const blind = !hasIndexes(h) && h.translator.updateBlind;
+    const blind = !needsOldItem(h) && h.translator.updateBlind;
     // Not applied under `always` means a transaction's intent is on the row: resolve it first.
     if (!blind || !(await h.translator.updateBlind!(this.session, h.entry.layout, key, update, this.blindGuard(h), nextVersion()))) {
       await this.mutate(
@@ -282,7 +282,9 @@ export class ItemStore {
       : await h.translator.delete(this.session, layout, key, guard);
     if (record) {
       await testPause('after-item');
-      await this.streams.settle(record, applied ? 'C' : 'A');
+      // Not awaited: the change is visible and the answer need not wait for the mark (readers wait
+      // for it instead, and decide the record themselves should it never come).
+      this.streams.settle(record, applied ? 'C' : 'A').catch(() => undefined);
     }
     if (ref && intent) {
       if (applied) await this.indexes.apply(layout.keyspace, ref, old?.item, next, version);

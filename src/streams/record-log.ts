@@ -26,7 +26,7 @@ import { nextVersion } from '../storage/indexes.js';
 import { Long, qualifiedTable, type CqlSession, type Row } from '../storage/session.js';
 import type { StoredItem } from '../storage/translator.js';
 import {
-  RETENTION_MS, comparePositions, keyHash, seqOfTime, shardOfItem, timeOfSeq,
+  RETENTION_MS, comparePositions, imagesFor, keyHash, seqOfTime, shardOfItem, timeOfSeq,
   type ChangeRecord, type EventName, type Position, type StreamInfo, type StreamViewType,
 } from './model.js';
 
@@ -208,9 +208,9 @@ export class StreamLog {
     const itemKey = JSON.stringify(c.key);
     const shard = shardOfItem(c.key, c.schema, c.info.shards);
     const kh = keyHash(itemKey);
-    const view = c.info.viewType;
-    const newImage = c.next && (view === 'NEW_IMAGE' || view === 'NEW_AND_OLD_IMAGES') ? JSON.stringify(c.next) : null;
-    const oldImage = c.old && (view === 'OLD_IMAGE' || view === 'NEW_AND_OLD_IMAGES') ? c.old.json : null;
+    const images = imagesFor(c.info.viewType, c.old?.item, c.next);
+    const newImage = images.newImage ? JSON.stringify(images.newImage) : null;
+    const oldImage = images.oldImage ? c.old!.json : null;
     for (;;) {
       const seq = big(version);
       const createdMs = Date.now();
@@ -294,26 +294,27 @@ export class StreamLog {
   /**
    * Decides a record whose writer did not: committed iff its item write landed. Writes of an item
    * are compare-and-set on its version, and each one's record names the version it replaced
-   * (prev) and the one it wrote, so:
+   * (prev) and the one it wrote (next), so:
    * - the item still has the version the record wrote → landed;
-   * - the item still has the version the record replaced (or is still absent) → did not land
-   *   (and cannot any more: its writer gives up after WRITE_DEADLINE_MS);
-   * - otherwise a later record that replaced this one's version proves it landed, and a committed
-   *   rival that replaced the same version proves it did not.
+   * - the item still has the version the record replaced → did not land (and cannot any more: its
+   *   writer gives up after WRITE_DEADLINE_MS);
+   * - otherwise a later record that replaced this one's version proves it landed, a committed
+   *   rival that replaced the same version proves it did not, and an insert whose item is absent
+   *   with no such proof did not land.
    */
-  private async resolve(m: StreamMeta, shard: number, r: LogRow, readItem: ItemReader): Promise<State> {
+  private async resolve(m: StreamMeta, shard: number, r: LogRow, readItem: ItemReader, depth = 0): Promise<State> {
     const current = await readItem(m, r.keys);
     const version = current ? big(current.version) : undefined;
     let state: State;
     if (r.eventName !== 'REMOVE' && version !== undefined && version === r.next) state = 'C';
-    else if (version === r.prev) state = 'A';
-    else state = await this.resolveFromLog(m, shard, r);
+    else if (version !== undefined && version === r.prev) state = 'A';
+    else state = await this.resolveFromLog(m, shard, r, version, readItem, depth);
     if (state !== 'P') await this.settle({ stream: m.stream, shard, position: r.position }, state);
     return state;
   }
 
-  private async resolveFromLog(m: StreamMeta, shard: number, r: LogRow): Promise<State> {
-    let rivalPending = false;
+  private async resolveFromLog(m: StreamMeta, shard: number, r: LogRow, version: bigint | undefined, readItem: ItemReader, depth: number): Promise<State> {
+    const rivals: LogRow[] = [];
     const start = { seq: seqOfTime((bucketOf(r.position.seq) - 1) * BUCKET_MS), kh: 0 };
     const end = { seq: seqOfTime(Date.now() + BUCKET_MS), kh: MAX_KH };
     for (let b = bucketOf(start.seq); b <= bucketOf(end.seq); b++) {
@@ -321,10 +322,16 @@ export class StreamLog {
         if (other.itemKey !== r.itemKey || comparePositions(other.position, r.position) === 0) continue;
         if (r.eventName !== 'REMOVE' && other.prev === r.next) return 'C';
         if (other.prev === r.prev && other.state === 'C') return 'A';
-        if (other.prev === r.prev && other.state === 'P') rivalPending = true;
+        if (other.prev === r.prev && other.state === 'P') rivals.push(other);
       }
     }
-    return rivalPending ? 'P' : 'C';
+    for (const rival of rivals) {
+      // A rival whose writer is alive settles it soon; a stale one is decided first (once deep).
+      if (depth > 0 || Date.now() - rival.createdMs <= RESOLVE_MS) return 'P';
+      const fate = await this.resolve(m, shard, rival, readItem, depth + 1);
+      if (fate !== 'A') return fate === 'C' ? 'A' : 'P';
+    }
+    return r.prev === undefined && version === undefined ? 'A' : 'C';
   }
 }
 

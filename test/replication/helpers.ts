@@ -31,7 +31,7 @@ export interface Env {
 
 export async function startEnv(keyspace: string, translator: 'document' | 'cells' = 'document'): Promise<Env> {
   await dropKeyspace(keyspace);
-  const [local, server] = await Promise.all([startDynamoDBLocal(), startTestServer(keyspace, { translator })]);
+  const [local, server] = await Promise.all([startSource(keyspace), startTestServer(keyspace, { translator })]);
   const db = new DynamoDBClient({ endpoint: local.endpoint, region: 'us-east-1', credentials: CREDENTIALS });
   const source = awsSource({ endpoint: local.endpoint, region: 'us-east-1', credentials: CREDENTIALS });
   const session = server.server.session;
@@ -51,6 +51,16 @@ export async function startEnv(keyspace: string, translator: 'document' | 'cells
       await local.stop();
     },
   };
+}
+
+/**
+ * The source of the replication tests: DynamoDB Local, or with DC_TEST_REPLICATION_SOURCE=self
+ * another server of ours (its own keyspace), whose Streams API the replicator then reads.
+ */
+async function startSource(keyspace: string): Promise<DynamoDBLocal> {
+  if (process.env.DC_TEST_REPLICATION_SOURCE !== 'self') return startDynamoDBLocal();
+  const source = await startTestServer(`${keyspace}_source`);
+  return { endpoint: source.endpoint, stop: () => source.close() };
 }
 
 export async function createSourceTable(

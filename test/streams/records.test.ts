@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DescribeTableCommand, PutItemCommand, UpdateItemCommand, UpdateTableCommand,
+  BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DeleteTableCommand, DescribeTableCommand, PutItemCommand, UpdateItemCommand, UpdateTableCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import {
@@ -12,6 +12,10 @@ import {
 import { TEST_TRANSLATORS, errorOf, startTestServer, type TestServer } from '../helpers/server.js';
 import { bySequence, readStream, streamsClient } from './helpers.js';
 import { encodeIterator, decodeIterator } from '../../src/streams/model.js';
+import { Catalog } from '../../src/storage/catalog.js';
+import { ItemStore } from '../../src/storage/item-store.js';
+import { handleOf, type ActionContext } from '../../src/actions/context.js';
+import { translators } from '../../translators/index.js';
 
 async function streamTable(client: DynamoDBClient, name: string, view: string, translator: string): Promise<string> {
   const out = await client.send(
@@ -97,6 +101,34 @@ for (const translator of TEST_TRANSLATORS) {
       // Keys: pk 'a' (2+1) + sk 1 (2+2) = 7; NewImage: 7 + v 1 (1+2) + s {x,y} (1+2) = 13.
       assert.equal(insert.dynamodb.SizeBytes, 7 + 13);
       assert.equal(new Set(all.map((r) => r.eventID)).size, all.length, 'event ids are unique');
+    });
+
+    test('a TTL expiry (the delete path the sweeper uses) gives a REMOVE by the service; the stream of a deleted table stays readable', async () => {
+      const arn = await streamTable(t.client, 'expiring', 'OLD_IMAGE', translator);
+      const key = { pk: { S: 'session' }, sk: { N: '1' } };
+      await t.client.send(new PutItemCommand({ TableName: 'expiring', Item: { ...key, expires: { N: '1' } } }));
+      await t.client.send(new PutItemCommand({ TableName: 'expiring', Item: { pk: { S: 'user' }, sk: { N: '1' } } }));
+      const session = t.server.session;
+      const catalog = new Catalog(session);
+      const store = new ItemStore(session);
+      const entry = (await catalog.get('expiring'))!;
+      const h = handleOf({ translators } as unknown as ActionContext, entry);
+      await store.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete', expiry: true } : { kind: 'none' }, result: undefined }), true);
+      await t.client.send(new DeleteItemCommand({ TableName: 'expiring', Key: { pk: { S: 'user' }, sk: { N: '1' } } }));
+      const records = await readStream(streams, arn, 4);
+      const removes = records.filter((r) => r.eventName === 'REMOVE');
+      assert.equal(removes.length, 2);
+      const byTtl = removes.find((r) => r.dynamodb!.Keys!.pk!.S === 'session')!;
+      assert.deepEqual(byTtl.userIdentity, { Type: 'Service', PrincipalId: 'dynamodb.amazonaws.com' });
+      assert.deepEqual(byTtl.dynamodb!.OldImage, { ...key, expires: { N: '1' } });
+      assert.equal(removes.find((r) => r.dynamodb!.Keys!.pk!.S === 'user')!.userIdentity, undefined);
+
+      await t.client.send(new DeleteTableCommand({ TableName: 'expiring' }));
+      const listed = await streams.send(new ListStreamsCommand({ TableName: 'expiring' }));
+      assert.deepEqual(listed.Streams!.map((s) => s.StreamArn), [arn]);
+      const described = await streams.send(new DescribeStreamCommand({ StreamArn: arn }));
+      assert.ok(['DISABLING', 'DISABLED'].includes(described.StreamDescription!.StreamStatus!));
+      assert.equal((await readStream(streams, arn, 4)).length, 4, 'its records are still there');
     });
 
     test('each view type keeps the images it asks for', async () => {
