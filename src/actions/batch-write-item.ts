@@ -2,6 +2,7 @@ import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import { DynamoError, validation } from '../dynamo/errors.js';
 import type { Item } from '../dynamo/types.js';
 import { anyObject, compileValidator, list, map, obj } from '../dynamo/validation.js';
+import { checkIndexKeys } from '../storage/indexes.js';
 import { keyOf } from '../storage/translator.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { ITEM_REQUEST, capacityNeedsOld, checkItemKey, checkItemSize, keyFromRequest, sumCapacity, writeCapacity } from './item-common.js';
@@ -48,6 +49,8 @@ export const batchWriteItem: ActionSpec = {
           if (w.PutRequest) {
             const item = normalizeItem(w.PutRequest.Item);
             checkItemKey(schema, item);
+            // Index keys too (checked again at write time): one bad item must stop all of them.
+            checkIndexKeys(table.entry.definition.indexes, item);
             checkItemSize(itemSize(item));
             write = { kind: 'put', item, request: w };
           } else {

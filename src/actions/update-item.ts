@@ -3,6 +3,7 @@ import { validation } from '../dynamo/errors.js';
 import {
   applyUpdate, blindUpdate, compileRequestExpressions, projectItem, updateTouchesAttribute,
 } from '../dynamo/expressions/index.js';
+import type { Update } from '../dynamo/expressions/ast.js';
 import type { Item } from '../dynamo/types.js';
 import { anyObject, compileValidator, map, obj, str } from '../dynamo/validation.js';
 import { activeTable, type ActionSpec } from './context.js';
@@ -17,8 +18,17 @@ const validate = compileValidator(
 
 interface Outcome {
   old?: Item;
-  item: Item;
+  item?: Item;
   attributes?: Item;
+}
+
+/**
+ * An update that only takes attributes away (REMOVE, DELETE from a set, legacy DELETE). On a
+ * missing item DynamoDB writes nothing for it, where every other update (even an empty one)
+ * creates the item from its key.
+ */
+function onlyRemoves(update: Update | undefined): boolean {
+  return !!update && update.set.length === 0 && update.add.length === 0 && update.remove.length + update.delete.length > 0;
 }
 
 export const updateItem: ActionSpec = {
@@ -35,8 +45,10 @@ export const updateItem: ActionSpec = {
       }
     }
     const returnValues = (req.ReturnValues ?? 'NONE') as string;
-    const blind =
-      update && !condition && returnValues === 'NONE' && !capacityNeedsOld(req) && table.translator.supportsBlindUpdate ? blindUpdate(update) : undefined;
+    const removesOnly = onlyRemoves(update);
+    const unconditional = !condition && returnValues === 'NONE' && !capacityNeedsOld(req);
+    // A blind write would create a missing item, so an update that only removes reads first.
+    const blind = update && unconditional && !removesOnly && table.translator.supportsBlindUpdate ? blindUpdate(update) : undefined;
     let outcome: Outcome;
     if (blind) {
       // No read: the cells layout writes just these attributes. Only the written part can be sized.
@@ -45,9 +57,10 @@ export const updateItem: ActionSpec = {
       await ctx.store.updateBlind(table, key, blind);
       outcome = { item: written };
     } else {
-      outcome = await ctx.store.mutate(table, key, (stored) => {
+      outcome = await ctx.store.mutate<Outcome>(table, key, (stored) => {
         const old = stored?.item;
         checkCondition(condition, old, req);
+        if (!old && removesOnly) return { mutation: { kind: 'none' }, result: {} };
         // An update of an absent item creates it from its key.
         const { item, updatedPaths } = update ? applyUpdate(update, old ?? { ...key }) : { item: old ?? { ...key }, updatedPaths: [] };
         checkItemSize(itemSize(item));
@@ -57,7 +70,8 @@ export const updateItem: ActionSpec = {
         else if (returnValues === 'UPDATED_OLD') attributes = old && projectItem(old, updatedPaths);
         else if (returnValues === 'UPDATED_NEW') attributes = projectItem(item, updatedPaths);
         return { mutation: { kind: 'put', item }, result: { old, item, attributes } };
-      });
+        // Not a read-modify-write the application asked for: allowed under forbid_rmw too.
+      }, removesOnly && unconditional);
     }
     const out: Record<string, unknown> = {};
     if (outcome.attributes && Object.keys(outcome.attributes).length > 0) out.Attributes = outcome.attributes;
