@@ -10,6 +10,7 @@ import { runCqlProxyBench } from './cqlproxy.js';
 import { runAuthBench } from './auth.js';
 import { runReplicationBench } from './replication.js';
 import { runStreamsBench } from './streams.js';
+import { runTransactionBench } from './transactions.js';
 
 const { values } = parseArgs({
   options: {
@@ -57,6 +58,10 @@ async function main() {
   if (wanted('streams')) {
     const streams = await runStreamsBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency), items: Number(values.items) });
     sections.push('## Streams', '', streams, '');
+  }
+  if (wanted('transactions')) {
+    const tx = await runTransactionBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });
+    sections.push('## Transactions', '', tx, '');
   }
   if (wanted('cqlproxy')) {
     const proxy = await runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });

@@ -365,6 +365,21 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(await a.server.store.transactions.records.state(staleId), 'aborted');
     });
 
+    test('a table created before transactions gets its intent column when a server starts', async () => {
+      await createPkTable(a.client, 'legacy');
+      await a.client.send(new PutItemCommand({ TableName: 'legacy', Item: { pk: S('old'), v: N(1) } }));
+      const entry = (await new Catalog(a.server.session).get('legacy'))!;
+      const table = `"${keyspace}"."${entry.layout.cqlTable}"`;
+      await a.server.session.client.execute(`ALTER TABLE ${table} DROP tx`);
+      const c = await startTestServer(keyspace, { translator });
+      try {
+        await c.client.send(new TransactWriteItemsCommand({ TransactItems: [{ Update: { TableName: 'legacy', Key: { pk: S('old') }, UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': N(2) } } }] }));
+        assert.equal((await get('legacy', 'old', c))?.v.N, '2');
+      } finally {
+        await c.server.close();
+      }
+    });
+
     test('transactions are refused under forbid_rmw isolation', async () => {
       await createPkTable(a.client, 'plain-only');
       await a.client.send(

@@ -113,7 +113,7 @@ for (const translator of TEST_TRANSLATORS) {
       const store = new ItemStore(session);
       const entry = (await catalog.get('expiring'))!;
       const h = handleOf({ translators } as unknown as ActionContext, entry);
-      await store.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete', expiry: true } : { kind: 'none' }, result: undefined }), true);
+      await store.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete', cause: 'ttl' } : { kind: 'none' }, result: undefined }), true);
       await t.client.send(new DeleteItemCommand({ TableName: 'expiring', Key: { pk: { S: 'user' }, sk: { N: '1' } } }));
       const records = await readStream(streams, arn, 4);
       const removes = records.filter((r) => r.eventName === 'REMOVE');
