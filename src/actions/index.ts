@@ -7,6 +7,8 @@ import { createTable } from './create-table.js';
 import { deleteItem } from './delete-item.js';
 import { deleteTable } from './delete-table.js';
 import { describeTable } from './describe-table.js';
+import { batchExecuteStatement } from './batch-execute-statement.js';
+import { executeStatement } from './execute-statement.js';
 import { getItem } from './get-item.js';
 import { listTables } from './list-tables.js';
 import { putItem } from './put-item.js';
@@ -35,4 +37,6 @@ export const actions: Record<string, ActionSpec> = {
   Scan: scan,
   BatchGetItem: batchGetItem,
   BatchWriteItem: batchWriteItem,
+  ExecuteStatement: executeStatement,
+  BatchExecuteStatement: batchExecuteStatement,
 };
