@@ -9,6 +9,7 @@ import { runReads } from './reads.js';
 import { runCqlProxyBench } from './cqlproxy.js';
 import { runAuthBench } from './auth.js';
 import { runReplicationBench } from './replication.js';
+import { runTransactionBench } from './transactions.js';
 
 const { values } = parseArgs({
   options: {
@@ -52,6 +53,10 @@ async function main() {
     // More than about 50k items makes DynamoDB Local (the source, 512 MB heap) thrash.
     const replication = await runReplicationBench({ items: 30000, writeRate: 1000, seconds: 20 });
     sections.push('## Replication from DynamoDB Streams', '', replication, '');
+  }
+  if (wanted('transactions')) {
+    const tx = await runTransactionBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });
+    sections.push('## Transactions', '', tx, '');
   }
   if (wanted('cqlproxy')) {
     const proxy = await runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });

@@ -11,7 +11,10 @@ import { startLocalNode, type LocalNode } from './local-node/index.js';
 import { IndexMaintenance } from './actions/index-maintenance.js';
 import { cqlProxyOptionsFromEnvironment, startCqlProxy, type CqlProxyOptions } from './cqlproxy/index.js';
 import { Catalog } from './storage/catalog.js';
+import { handleOf, type ActionContext } from './actions/context.js';
 import { ItemStore } from './storage/item-store.js';
+import { addLockColumns } from './storage/transactions/schema.js';
+import { TransactionSweeper } from './storage/transactions/sweeper.js';
 import { connect, type CqlSession } from './storage/session.js';
 import { startServeReplicator } from './replication/index.js';
 
@@ -22,6 +25,8 @@ export interface Server {
   port: number;
   /** Background index work; tests drive a round of it directly. */
   maintenance: IndexMaintenance;
+  /** Item reads and writes (tests reach the transaction records through it). */
+  store: ItemStore;
   /** The CQL proxy listener, when --cql-proxy-listen is set. */
   cqlProxy?: { address: string; port: number };
   close(): Promise<void>;
@@ -54,6 +59,8 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   });
   const store = new ItemStore(session);
   await store.indexes.init();
+  await store.transactions.init();
+  await addLockColumns(session, catalog); // tables created before transactions (src/storage/transactions)
   // Index backfills, removals and crash repair run in every server process.
   // Its failures go to the app's log once the app exists.
   let warn = (message: string, err: unknown): void => {
@@ -61,6 +68,11 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   };
   const maintenance = new IndexMaintenance({ config, session, catalog, store, translators }, (m, e) => warn(m, e));
   maintenance.start();
+  const txSweeper = new TransactionSweeper(store.transactions, async (name) => {
+    const entry = await catalog.get(name);
+    return entry && handleOf({ translators } as ActionContext, entry);
+  }, (m, e) => warn(m, e));
+  txSweeper.start();
   // The CQL dual-write proxy as a second listener (not in cluster workers: one process owns the port).
   const proxy =
     config.cqlProxyListen && !cluster.isWorker ? await startCqlProxy(cqlProxyOptions(config), { registry: metrics.registry }) : undefined;
@@ -86,10 +98,12 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
     session,
     port,
     maintenance,
+    store,
     cqlProxy: proxy,
     async close() {
       await replication?.stop();
       await maintenance.stop();
+      await txSweeper.stop();
       await proxy?.close();
       await app.close();
       await session.shutdown();

@@ -15,6 +15,8 @@ import { putItem } from './put-item.js';
 import { query } from './query.js';
 import { scan } from './scan.js';
 import { listTagsOfResource, tagResource, untagResource } from './tags.js';
+import { transactGetItems } from './transact-get-items.js';
+import { transactWriteItems } from './transact-write-items.js';
 import { updateItem } from './update-item.js';
 import { updateTable } from './update-table.js';
 
@@ -39,4 +41,6 @@ export const actions: Record<string, ActionSpec> = {
   BatchWriteItem: batchWriteItem,
   ExecuteStatement: executeStatement,
   BatchExecuteStatement: batchExecuteStatement,
+  TransactWriteItems: transactWriteItems,
+  TransactGetItems: transactGetItems,
 };

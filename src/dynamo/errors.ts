@@ -48,3 +48,22 @@ export const accessDenied = (message: string) =>
 
 export const internalServerError = (message = 'Internal server error') =>
   new DynamoError(COMMON + 'InternalServerError', message, 500);
+
+/** A single-item write (or a transaction) met an item that a running transaction holds. */
+export const transactionConflict = () => new DynamoError(COMMON + 'TransactionConflictException', 'Transaction is ongoing for the item');
+
+export const transactionInProgress = () =>
+  new DynamoError(COMMON + 'TransactionInProgressException', 'Transaction with the given request token is already in progress.');
+
+export const idempotentParameterMismatch = () =>
+  new DynamoError(COMMON + 'IdempotentParameterMismatchException', 'The request uses the same client token as a previous, but non-identical request.');
+
+/** TransactionCanceledException with one reason per action, in DynamoDB's message form. */
+export function transactionCanceled(reasons: { Code: string; Message?: string; Item?: Record<string, unknown> }[]): DynamoError {
+  return new DynamoError(
+    COMMON + 'TransactionCanceledException',
+    `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
+    400,
+    { CancellationReasons: reasons },
+  );
+}

@@ -2,11 +2,16 @@
 // so that Cassandra's clustering order is DynamoDB's sort order (decimal numerically, text and blob
 // by unsigned bytes), and the sentinel version that makes an always-true LWT condition.
 import type { Item } from '../dynamo/types.js';
-import { Long, qualifiedTable, type CqlSession, type Row } from './session.js';
+import { qualifiedTable, type Long, type CqlSession, type Row } from './session.js';
 import { cqlKeyType, keyColumnValue, type TableLayout, type WriteGuard } from './translator.js';
 
-/** Versions are never zero (see nextVersion), so `IF ver != 0` holds for every row, present or not. */
-export const NO_VERSION = Long.ZERO;
+/**
+ * The column holding a transaction's write intent (see src/storage/transactions). Unconditional
+ * lightweight writes apply only to rows without one (`IF tx = null` also holds for absent rows);
+ * compare-and-set writes clear it, since the row's version changes when an intent is written.
+ */
+export const LOCK_COLUMN = 'tx';
+const UNLOCKED = `${LOCK_COLUMN} = null`;
 
 export function qualifiedName(layout: TableLayout): string {
   return qualifiedTable(layout.keyspace, layout.cqlTable);
@@ -15,6 +20,7 @@ export function qualifiedName(layout: TableLayout): string {
 export function keyColumnsDdl(layout: TableLayout): { columns: string; primaryKey: string } {
   const columns = [`pk ${cqlKeyType(layout.key.hash.type)}`];
   if (layout.key.range) columns.push(`sk ${cqlKeyType(layout.key.range.type)}`);
+  columns.push(`${LOCK_COLUMN} text`);
   return { columns: columns.join(', '), primaryKey: layout.key.range ? 'PRIMARY KEY ((pk), sk)' : 'PRIMARY KEY (pk)' };
 }
 
@@ -94,13 +100,13 @@ export function rowStatements(layout: TableLayout, column: string): RowStatement
   return {
     t,
     where,
-    read: `SELECT ${column}, ver FROM ${t} WHERE ${where}`,
+    read: `SELECT ${column}, ver, ${LOCK_COLUMN} FROM ${t} WHERE ${where}`,
     insert: `INSERT INTO ${t} (${cols}, ${column}, ver) VALUES (${marks}, ?, ?)`,
     insertIfAbsent: `INSERT INTO ${t} (${cols}, ${column}, ver) VALUES (${marks}, ?, ?) IF NOT EXISTS`,
-    replaceAlways: `UPDATE ${t} SET ${column} = ?, ver = ? WHERE ${where} IF ver != ?`,
-    replaceIfVersion: `UPDATE ${t} SET ${column} = ?, ver = ? WHERE ${where} IF ver = ?`,
+    replaceAlways: `UPDATE ${t} SET ${column} = ?, ver = ? WHERE ${where} IF ${UNLOCKED}`,
+    replaceIfVersion: `UPDATE ${t} SET ${column} = ?, ver = ?, ${UNLOCKED} WHERE ${where} IF ver = ?`,
     delete: `DELETE FROM ${t} WHERE ${where}`,
-    deleteAlways: `DELETE FROM ${t} WHERE ${where} IF ver != ?`,
+    deleteAlways: `DELETE FROM ${t} WHERE ${where} IF ${UNLOCKED}`,
     deleteIfVersion: `DELETE FROM ${t} WHERE ${where} IF ver = ?`,
   };
 }
@@ -131,7 +137,7 @@ export function replaceRow(
   const key = keyParams(layout, item);
   return write(session, guard, {
     plain: insertStatement(s, key, value, version),
-    always: [s.replaceAlways, [value, version, ...key, NO_VERSION]],
+    always: [s.replaceAlways, [value, version, ...key]],
     absent: [s.insertIfAbsent, [...key, value, version]],
     version: (v) => [s.replaceIfVersion, [value, version, ...key, v]],
   });
@@ -147,7 +153,7 @@ export function deleteRow(session: CqlSession, s: RowStatements, layout: TableLa
   const params = keyParams(layout, key);
   return write(session, guard, {
     plain: [s.delete, params],
-    always: [s.deleteAlways, [...params, NO_VERSION]],
+    always: [s.deleteAlways, params],
     version: (v) => [s.deleteIfVersion, [...params, v]],
   });
 }

@@ -16,6 +16,7 @@ import type { Item } from '../dynamo/types.js';
 import type { CatalogEntry } from './catalog.js';
 import { IndexWriter, checkIndexKeys, nextVersion } from './indexes.js';
 import type { Long, CqlSession } from './session.js';
+import { Transactions } from './transactions/index.js';
 import { keyColumnValue, keyOf, type BlindUpdate, type StoredItem, type Translator, type WriteGuard } from './translator.js';
 
 export interface TableHandle {
@@ -62,14 +63,19 @@ const hasIndexes = (h: TableHandle) => (h.entry.definition.indexes?.length ?? 0)
 export class ItemStore {
   private readonly queue = new KeyedQueue();
   readonly indexes: IndexWriter;
+  /** Multi-item transactions; their intents on rows are resolved here for every reader and writer. */
+  readonly transactions: Transactions;
 
   constructor(private readonly session: CqlSession) {
     this.indexes = new IndexWriter(session);
+    this.transactions = new Transactions(session, this);
   }
 
-  read(h: TableHandle, key: Item, consistent: boolean): Promise<StoredItem | undefined> {
+  /** The committed item (read-committed: a running transaction's intent is not visible). */
+  async read(h: TableHandle, key: Item, consistent: boolean): Promise<StoredItem | undefined> {
     const c = this.session.consistency;
-    return h.translator.read(this.session, h.entry.layout, key, consistent ? c.strong : c.eventual);
+    const stored = await h.translator.read(this.session, h.entry.layout, key, consistent ? c.strong : c.eventual);
+    return stored && (stored.lock || !stored.present) ? this.transactions.view(stored) : stored;
   }
 
   private blindGuard(h: TableHandle): WriteGuard {
@@ -81,11 +87,11 @@ export class ItemStore {
   // `withOld` asks for the old item anyway (e.g. to size consumed capacity); it is returned when read.
 
   async putBlind(h: TableHandle, item: Item, withOld = false): Promise<Item | undefined> {
-    if (hasIndexes(h) || withOld) {
-      return this.mutate(h, item, (old) => ({ mutation: { kind: 'put', item }, result: old?.item }), true);
-    }
-    await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), nextVersion());
-    return undefined;
+    const viaRead = () => this.mutate(h, item, (old) => ({ mutation: { kind: 'put', item }, result: old?.item }), true);
+    if (hasIndexes(h) || withOld) return viaRead();
+    // Not applied (under `always`) means a transaction's intent is on the row: resolve it via a read.
+    if (await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), nextVersion())) return undefined;
+    return viaRead();
   }
 
   /**
@@ -120,15 +126,16 @@ export class ItemStore {
   }
 
   async deleteBlind(h: TableHandle, key: Item, withOld = false): Promise<Item | undefined> {
-    if (hasIndexes(h) || withOld) {
-      return this.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete' } : { kind: 'none' }, result: old?.item }), true);
-    }
-    await h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h));
-    return undefined;
+    const viaRead = () => this.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete' } : { kind: 'none' }, result: old?.item }), true);
+    if (hasIndexes(h) || withOld) return viaRead();
+    if (await h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h))) return undefined;
+    return viaRead();
   }
 
   async updateBlind(h: TableHandle, key: Item, update: BlindUpdate): Promise<void> {
-    if (hasIndexes(h) || !h.translator.updateBlind) {
+    const blind = !hasIndexes(h) && h.translator.updateBlind;
+    // Not applied under `always` means a transaction's intent is on the row: resolve it first.
+    if (!blind || !(await h.translator.updateBlind!(this.session, h.entry.layout, key, update, this.blindGuard(h), nextVersion()))) {
       await this.mutate(
         h,
         key,
@@ -139,9 +146,7 @@ export class ItemStore {
         },
         true,
       );
-      return;
     }
-    await h.translator.updateBlind(this.session, h.entry.layout, key, update, this.blindGuard(h), nextVersion());
   }
 
   /**
@@ -164,7 +169,7 @@ export class ItemStore {
   private async unsafe<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
     const old = await this.read(h, key, true);
     const { mutation, result } = decide(old);
-    await this.apply(h, key, mutation, { kind: 'plain' }, nextVersion(old?.version), old);
+    await this.write(h, key, mutation, { kind: 'plain' }, nextVersion(old?.version), old);
     return result;
   }
 
@@ -173,12 +178,18 @@ export class ItemStore {
     let consistency = this.session.consistency.strong;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const old = await h.translator.read(this.session, layout, key, consistency);
+      if (old?.lock) {
+        // A transaction holds the item: finish it if decided or expired, else TransactionConflictException.
+        await this.transactions.settle(h, key, old);
+        consistency = this.session.consistency.serial;
+        continue;
+      }
       const { mutation, result } = decide(old);
       if (mutation.kind === 'none') return result;
       const version = nextVersion(old?.version);
       const guard: WriteGuard = { kind: 'version', expected: old ? old.version : null };
       try {
-        if (await this.apply(h, key, mutation, guard, version, old)) return result;
+        if (await this.write(h, key, mutation, guard, version, old)) return result;
       } catch (e) {
         if (!isCasTimeout(e)) throw e;
         // The outcome is unknown. A serial read finishes any round in progress and tells us.
@@ -195,7 +206,17 @@ export class ItemStore {
     throw internalServerError('Too much contention on this item; the write was not applied');
   }
 
-  private async apply(
+  /**
+   * Applies a mutation decided elsewhere (a transaction's commit, or its roll-forward by whoever
+   * met its intent) to the row at version `expected`, with the old item for indexes. Every
+   * transactional write goes through here (and through `write`, as single-item writes do).
+   */
+  applyDecided(h: TableHandle, key: Item, mutation: Mutation, expected: Long, version: Long, old: StoredItem | undefined): Promise<boolean> {
+    return this.write(h, key, mutation, { kind: 'version', expected }, version, old);
+  }
+
+  /** The write of a decided mutation under its guard, with the index maintenance it needs. */
+  private async write(
     h: TableHandle,
     key: Item,
     mutation: Mutation,

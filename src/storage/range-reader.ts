@@ -7,6 +7,7 @@ import type { TableHandle } from './item-store.js';
 import { decodeIndexRow, indexClustering, type IndexDefinition } from './indexes.js';
 import type { KeySchema } from '../dynamo/types.js';
 import { Long, qualifiedTable, type CqlSession, type Row } from './session.js';
+import { committedView } from './transactions/index.js';
 import { keyColumnValue, type StoredItem } from './translator.js';
 
 export interface SortBound {
@@ -47,7 +48,15 @@ async function* pages(
   let pageState: string | undefined;
   do {
     const rs = await session.client.execute(query, params, { prepare: true, fetchSize: pageSize, pageState, consistency });
-    for (const row of rs.rows) yield decode(row);
+    for (const row of rs.rows) {
+      const stored = decode(row);
+      if (!stored.lock && stored.present) yield stored;
+      else {
+        // A transaction's intent: the committed item, if any (index rows never carry one).
+        const visible = await committedView(session, stored);
+        if (visible) yield visible;
+      }
+    }
     pageState = rs.pageState ?? undefined;
   } while (pageState);
 }

@@ -18,6 +18,10 @@ export class StoredItem {
   constructor(
     readonly json: string,
     readonly version: Long,
+    /** A transaction's write intent on the row (JSON, see src/storage/transactions/lock.ts). */
+    readonly lock?: string,
+    /** False for a row that holds only an intent: the item itself does not exist. */
+    readonly present = true,
   ) {}
 
   get item(): Item {
@@ -28,7 +32,8 @@ export class StoredItem {
 /**
  * How a write is guarded:
  * - plain: an ordinary write (no Paxos);
- * - always: a lightweight transaction whose condition always holds (ordered with other LWTs);
+ * - always: a lightweight transaction that applies unless a transaction's intent is on the row
+ *   (ordered with other LWTs; false tells the caller to resolve the intent);
  * - version: compare-and-set, applies only if the row's version is `expected` (null: row absent).
  */
 export type WriteGuard = { kind: 'plain' } | { kind: 'always' } | { kind: 'version'; expected: Long | null };

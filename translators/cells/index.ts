@@ -9,7 +9,7 @@
 // read-modify-write rewrites only the attributes that changed.
 import type { Item } from '../../src/dynamo/types.js';
 import {
-  NO_VERSION, deleteRow, insertStatement, keyColumnsDdl, keyParams, qualifiedName, readRow, replaceRow, rowStatements, statementCache, write,
+  LOCK_COLUMN, deleteRow, insertStatement, keyColumnsDdl, keyParams, qualifiedName, readRow, replaceRow, rowStatements, statementCache, write,
 } from '../../src/storage/cql-layout.js';
 import type { CqlSession, Long } from '../../src/storage/session.js';
 import { StoredItem, type TableLayout, type Translator, type WriteGuard } from '../../src/storage/translator.js';
@@ -19,10 +19,12 @@ class CellsItem extends StoredItem {
   constructor(
     readonly cells: Record<string, string>,
     version: Long,
+    lock?: string,
+    present = true,
   ) {
     let json = '{';
     for (const name in cells) json += (json.length > 1 ? ',' : '') + JSON.stringify(name) + ':' + cells[name];
-    super(json + '}', version);
+    super(json + '}', version, lock, present);
   }
 }
 
@@ -35,8 +37,15 @@ function toCells(item: Item): Record<string, string> {
 const statements = statementCache((layout: TableLayout) => {
   const s = rowStatements(layout, 'attrs');
   // Cell-level changes: the layout's reason to exist.
-  const merge = `UPDATE ${s.t} SET attrs = attrs + ?, attrs = attrs - ?, ver = ? WHERE ${s.where}`;
-  return { ...s, merge, mergeAlways: `${merge} IF ver != ?`, mergeIfVersion: `${merge} IF ver = ?` };
+  const set = 'attrs = attrs + ?, attrs = attrs - ?, ver = ?';
+  const merge = `UPDATE ${s.t} SET ${set} WHERE ${s.where}`;
+  return {
+    ...s,
+    merge,
+    mergeAlways: `${merge} IF ${LOCK_COLUMN} = null`,
+    // A compare-and-set also clears a transaction's intent (the version changed when it was written).
+    mergeIfVersion: `UPDATE ${s.t} SET ${set}, ${LOCK_COLUMN} = null WHERE ${s.where} IF ver = ?`,
+  };
 });
 
 type CellsStatements = ReturnType<typeof statements>;
@@ -53,13 +62,16 @@ function mergeRow(
 ): Promise<boolean> {
   return write(session, guard, {
     plain: [s.merge, [set, remove, version, ...key]],
-    always: [s.mergeAlways, [set, remove, version, ...key, NO_VERSION]],
+    always: [s.mergeAlways, [set, remove, version, ...key]],
     version: (v) => [s.mergeIfVersion, [set, remove, version, ...key, v]],
   });
 }
 
-const decode = (row: { get(name: string): unknown }) =>
-  new CellsItem((row.get('attrs') as Record<string, string> | null) ?? {}, row.get('ver') as Long);
+const decode = (row: { get(name: string): unknown }) => {
+  const attrs = row.get('attrs') as Record<string, string> | null;
+  // A row without attributes is a transaction's intent on an absent item.
+  return new CellsItem(attrs ?? {}, row.get('ver') as Long, (row.get(LOCK_COLUMN) as string | null) ?? undefined, attrs !== null);
+};
 
 export const cellsTranslator: Translator = {
   name: 'cells',
@@ -72,7 +84,7 @@ export const cellsTranslator: Translator = {
     ];
   },
 
-  readColumns: 'attrs, ver',
+  readColumns: `attrs, ver, ${LOCK_COLUMN}`,
 
   decode,
 

@@ -6,14 +6,18 @@
 // One cell per item makes every write a single-cell overwrite and every read a single-cell fetch
 // whose text goes into the response as is. Partial updates must read the item first.
 import {
-  deleteRow, insertStatement, keyColumnsDdl, keyParams, qualifiedName, readRow, replaceRow, rowStatements, statementCache,
+  LOCK_COLUMN, deleteRow, insertStatement, keyColumnsDdl, keyParams, qualifiedName, readRow, replaceRow, rowStatements, statementCache,
 } from '../../src/storage/cql-layout.js';
 import type { Long } from '../../src/storage/session.js';
 import { StoredItem, type TableLayout, type Translator } from '../../src/storage/translator.js';
 
 const statements = statementCache((layout: TableLayout) => rowStatements(layout, 'item'));
 
-const decode = (row: { get(name: string): unknown }) => new StoredItem(row.get('item') as string, row.get('ver') as Long);
+const decode = (row: { get(name: string): unknown }) => {
+  const json = row.get('item') as string | null;
+  // A row without an item is a transaction's intent on an absent item.
+  return new StoredItem(json ?? 'null', row.get('ver') as Long, (row.get(LOCK_COLUMN) as string | null) ?? undefined, json !== null);
+};
 
 export const documentTranslator: Translator = {
   name: 'document',
@@ -24,7 +28,7 @@ export const documentTranslator: Translator = {
     return [`CREATE TABLE IF NOT EXISTS ${qualifiedName(layout)} (${columns}, item text, ver bigint, ${primaryKey})`];
   },
 
-  readColumns: 'item, ver',
+  readColumns: `item, ver, ${LOCK_COLUMN}`,
   decode,
 
   read: (session, layout, key, consistency) => readRow(session, statements(layout), layout, key, consistency, decode),

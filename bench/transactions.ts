@@ -1,0 +1,73 @@
+// Cost of transactions: TransactWriteItems of 2 and of 10 items against the same items written by
+// single conditional PutItems, through the light HTTP client (the server's cost, not the SDK's),
+// alternated in one run against one `serve` process. Each operation writes fresh keys, so no
+// two requests contend; the ratios say what the commit protocol costs per item.
+import { formatRow, load, serveBench, type Result } from './harness.js';
+
+export interface TransactionBenchOptions {
+  seconds: number;
+  concurrency: number;
+  /** Measurements per operation, alternated (default 2). */
+  rounds?: number;
+}
+
+const TABLE = 'bench-tx';
+const item = (k: string) => ({ pk: { S: k }, n: { N: '1' }, body: { S: 'x'.repeat(200) } });
+const absent = { ConditionExpression: 'attribute_not_exists(pk)' };
+
+export async function runTransactionBench(o: TransactionBenchOptions): Promise<string> {
+  const b = await serveBench('bench_tx');
+  try {
+    await b.raw('CreateTable', {
+      TableName: TABLE,
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+    let run = 0;
+    const transaction = (size: number) => (i: number) =>
+      b.raw('TransactWriteItems', {
+        TransactItems: Array.from({ length: size }, (_, j) => ({ Put: { TableName: TABLE, Item: item(`t${size}-${run}-${i}-${j}`), ...absent } })),
+      });
+    // The same items, each a conditional PutItem of its own, one after another (as an application
+    // without transactions would write them).
+    const puts = (size: number) => async (i: number) => {
+      for (let j = 0; j < size; j++) await b.raw('PutItem', { TableName: TABLE, Item: item(`p${size}-${run}-${i}-${j}`), ...absent });
+    };
+    const ops: [string, (i: number) => Promise<unknown>][] = [
+      ['conditional PutItem (1 item)', puts(1)],
+      ['TransactWriteItems, 2 items', transaction(2)],
+      ['2 conditional PutItems', puts(2)],
+      ['TransactWriteItems, 10 items', transaction(10)],
+      ['10 conditional PutItems', puts(10)],
+    ];
+    const results = new Map<string, Result[]>();
+    for (let r = 0; r < (o.rounds ?? 2); r++) {
+      for (const [name, op] of ops) {
+        run++;
+        const res = await load(o.concurrency, o.seconds, op);
+        results.set(name, [...(results.get(name) ?? []), res]);
+      }
+    }
+    const best = (name: string) => results.get(name)!.reduce((x, y) => (y.opsPerSec > x.opsPerSec ? y : x));
+    const rows = ops.map(([name]) => {
+      const r = best(name);
+      return formatRow([name, r.opsPerSec, r.p50, r.p99, r.errors]);
+    });
+    const put = best('conditional PutItem (1 item)').opsPerSec;
+    const cost = (name: string) => put / best(name).opsPerSec;
+    return [
+      `Concurrency ${o.concurrency}, ${o.seconds} s per measurement, best of ${o.rounds ?? 2} alternated rounds; light HTTP client; fresh keys (no contention); \`always\` isolation, document layout.`,
+      '',
+      '| operation | ops/s | p50 ms | p99 ms | errors |',
+      '| --- | --- | --- | --- | --- |',
+      ...rows,
+      '',
+      `Cost relative to one conditional PutItem (its ops/s over theirs): 2-item transaction ${cost('TransactWriteItems, 2 items').toFixed(2)}×, ` +
+        `2 PutItems ${cost('2 conditional PutItems').toFixed(2)}×, 10-item transaction ${cost('TransactWriteItems, 10 items').toFixed(2)}×, ` +
+        `10 PutItems ${cost('10 conditional PutItems').toFixed(2)}× (target: a 2-item transaction at most 3×).`,
+    ].join('\n');
+  } finally {
+    await b.close();
+  }
+}

@@ -1,0 +1,275 @@
+// Multi-item transactions over single-row lightweight transactions (README "Transactions").
+//
+//   1. log      the items the transaction may lock (dc_transaction_log), so a sweeper can find them
+//   2. lock     per item, in parallel: read the committed row, decide (condition, new image), place
+//               the intent with compare-and-set on the row's version
+//   3. decide   one LWT on the transaction's record: INSERT committed IF NOT EXISTS. Whoever meets an
+//               expired intent first inserts 'aborted' instead; the first insert is the decision
+//   4. apply    per item: write the new image through ItemStore.applyDecided (indexes included),
+//               guarded by the version the intent set, which also clears the intent
+//   5. unlog
+// Readers never wait: a row with an intent shows its committed item unless the record says
+// committed, in which case it shows the intent's new image. Writers that meet an intent resolve it
+// (roll forward if committed, back if aborted or expired) or get TransactionConflictException.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoError, idempotentParameterMismatch, internalServerError, transactionConflict, transactionInProgress } from '../../dynamo/errors.js';
+import type { Item } from '../../dynamo/types.js';
+import { nextVersion } from '../indexes.js';
+import type { Mutation, TableHandle } from '../item-store.js';
+import type { CqlSession, Long } from '../session.js';
+import { StoredItem, keyOf } from '../translator.js';
+import { LOCK_TIMEOUT_MS, lockExpired, parseLock, placeLock, removeLock, type Lock, type LockOp } from './locks.js';
+import { TransactionRecords, type Decision, type LoggedItem } from './records.js';
+
+export { LOCK_TIMEOUT_MS };
+
+/** What ItemStore offers the protocol: its one function that applies a decided mutation. */
+export interface DecidedWriter {
+  applyDecided(h: TableHandle, key: Item, mutation: Mutation, expected: Long, version: Long, old: StoredItem | undefined): Promise<boolean>;
+}
+
+/** One action of a transaction. */
+export interface TxAction {
+  h: TableHandle;
+  key: Item;
+  /**
+   * From the committed old item, what to do. Throwing a DynamoError cancels the transaction with
+   * it as this action's reason (ConditionalCheckFailed, ValidationError).
+   */
+  decide(old: Item | undefined): { op: 'put'; item: Item } | { op: 'delete' } | { op: 'check' };
+}
+
+/** A cancelled transaction: per action, undefined (None) or the error that is its reason. */
+export class TransactionCancelled extends Error {
+  constructor(readonly reasons: (DynamoError | undefined)[]) {
+    super('transaction cancelled');
+  }
+}
+
+export interface TxOutcome {
+  /** Committed old items and new images, per action (for capacity). */
+  olds: (Item | undefined)[];
+  nexts: (Item | undefined)[];
+  /** True when the ClientRequestToken named a transaction that already committed. */
+  replayed: boolean;
+}
+
+interface Locked {
+  old: StoredItem | undefined;
+  lock: Lock;
+  version: Long;
+}
+
+const MAX_ATTEMPTS = 32;
+
+/** A delay point that only tests enable: DC_TEST_TRANSACTION_PAUSE=<locked|committed>:<ms>. */
+const PAUSE = /^(locked|committed):(\d+)$/.exec(process.env.DC_TEST_TRANSACTION_PAUSE ?? '');
+async function testPause(phase: 'locked' | 'committed', id: string): Promise<void> {
+  if (!PAUSE || PAUSE[1] !== phase) return;
+  process.stderr.write(`[dynamo-cassandra] test pause: transaction ${id} ${phase}\n`);
+  await sleep(Number(PAUSE[2]));
+}
+
+const mutationOf = (lock: Lock): Mutation => (lock.op === 'put' ? { kind: 'put', item: lock.item! } : lock.op === 'delete' ? { kind: 'delete' } : { kind: 'none' });
+
+/** What a reader sees of a row: the committed item (undefined when there is none). */
+async function viewWith(records: TransactionRecords, stored: StoredItem): Promise<StoredItem | undefined> {
+  if (!stored.lock) return stored.present ? stored : undefined;
+  const lock = parseLock(stored.lock);
+  if ((await records.state(lock.id)) !== 'committed') return stored.present ? stored : undefined;
+  if (lock.op === 'put') return new StoredItem(JSON.stringify(lock.item), stored.version);
+  if (lock.op === 'delete') return undefined;
+  return stored.present ? stored : undefined;
+}
+
+const recordsOf = new WeakMap<CqlSession, TransactionRecords>();
+
+/** The committed view of a row read by a range read (Query, Scan); rows without intents pass as they are. */
+export function committedView(session: CqlSession, stored: StoredItem): Promise<StoredItem | undefined> {
+  let records = recordsOf.get(session);
+  if (!records) recordsOf.set(session, (records = new TransactionRecords(session)));
+  return viewWith(records, stored);
+}
+
+export class Transactions {
+  readonly records: TransactionRecords;
+
+  constructor(
+    private readonly session: CqlSession,
+    private readonly writer: DecidedWriter,
+  ) {
+    this.records = new TransactionRecords(session);
+  }
+
+  init(): Promise<void> {
+    return this.records.init();
+  }
+
+  view(stored: StoredItem): Promise<StoredItem | undefined> {
+    return viewWith(this.records, stored);
+  }
+
+  /**
+   * Clears the intent on a row a writer met: rolls it forward or back once decided, aborts the
+   * transaction first when it has expired, and throws TransactionConflictException while it runs.
+   */
+  async settle(h: TableHandle, key: Item, stored: StoredItem): Promise<void> {
+    const lock = parseLock(stored.lock!);
+    let state = await this.records.state(lock.id);
+    if (!state) {
+      if (!lockExpired(lock)) throw transactionConflict();
+      state = await this.records.decide(lock.id, 'aborted');
+    }
+    await this.finish(h, key, stored.present ? stored : undefined, lock, stored.version, state);
+  }
+
+  /** Applies (committed) or removes (aborted) one intent; false if the row had already moved on. */
+  private finish(h: TableHandle, key: Item, old: StoredItem | undefined, lock: Lock, locked: Long, state: Decision): Promise<boolean> {
+    const mutation = mutationOf(lock);
+    const writes = state === 'committed' && (mutation.kind === 'put' || (mutation.kind === 'delete' && old));
+    if (writes) return this.writer.applyDecided(h, key, mutation, locked, nextVersion(locked), old);
+    return removeLock(this.session, h.entry.layout, key, locked, old !== undefined, nextVersion(locked));
+  }
+
+  /**
+   * Runs a transaction: all actions or none. Throws TransactionCancelled with per-action reasons,
+   * or the DynamoDB errors of ClientRequestToken reuse.
+   */
+  async run(actions: TxAction[], token?: { token: string; fingerprint: string }): Promise<TxOutcome> {
+    if (token) {
+      const earlier = await this.records.token(token.token);
+      if (earlier) return this.replay(earlier, token.fingerprint, actions.length);
+    }
+    const id = TransactionRecords.newId();
+    const logged = this.records.logItems(id, actions.map((a): LoggedItem => ({ table: a.h.entry.definition.name, key: keyOf(a.key, a.h.entry.definition.key) })));
+    const results = await Promise.allSettled(actions.map((a) => this.lock(id, a, logged)));
+    const locked = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+    const failed = results.some((r) => r.status === 'rejected');
+    const release = async () => {
+      await Promise.all(locked.map((l, i) => l && this.finish(actions[i].h, actions[i].key, l.old, l.lock, l.version, 'aborted')));
+      await this.records.unlog(id).catch(() => undefined);
+    };
+    if (failed) {
+      await release();
+      const reasons = results.map((r) => (r.status === 'rejected' ? r.reason : undefined));
+      const unexpected = reasons.find((e) => e !== undefined && !(e instanceof DynamoError));
+      if (unexpected) throw unexpected;
+      throw new TransactionCancelled(reasons as (DynamoError | undefined)[]);
+    }
+    await testPause('locked', id);
+    if (token) {
+      const claim = await this.records.claimToken(token.token, { fingerprint: token.fingerprint, tx: id });
+      if (claim.tx !== id) {
+        await release();
+        return this.replay(claim, token.fingerprint, actions.length);
+      }
+    }
+    const decision = await this.records.decide(id, 'committed');
+    if (decision !== 'committed') {
+      // Someone took our intents for a crashed transaction's (we were slower than LOCK_TIMEOUT_MS).
+      await release();
+      if (token) await this.records.releaseToken(token.token, id).catch(() => undefined);
+      throw new TransactionCancelled(actions.map(() => transactionConflict()));
+    }
+    await testPause('committed', id);
+    // A write that does not apply was rolled forward by someone who met the intent: also done.
+    await Promise.all(locked.map((l, i) => this.finish(actions[i].h, actions[i].key, l!.old, l!.lock, l!.version, 'committed')));
+    await this.records.unlog(id).catch(() => undefined);
+    return {
+      olds: locked.map((l) => l!.old?.item),
+      nexts: locked.map((l, i) => (l!.lock.op === 'put' ? l!.lock.item : l!.lock.op === 'check' ? locked[i]!.old?.item : undefined)),
+      replayed: false,
+    };
+  }
+
+  /** The answer to a request whose token was seen before. */
+  private async replay(earlier: { fingerprint: string; tx: string }, fingerprint: string, n: number): Promise<TxOutcome> {
+    if (earlier.fingerprint !== fingerprint) throw idempotentParameterMismatch();
+    if ((await this.records.state(earlier.tx)) !== 'committed') throw transactionInProgress();
+    return { olds: new Array(n).fill(undefined), nexts: new Array(n).fill(undefined), replayed: true };
+  }
+
+  /** Step 2 for one action: returns the placed intent, or throws the action's cancellation reason. */
+  private async lock(id: string, a: TxAction, logged: Promise<void>): Promise<Locked> {
+    const { translator, entry } = a.h;
+    let consistency = this.session.consistency.strong;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const stored = await translator.read(this.session, entry.layout, a.key, consistency);
+      consistency = this.session.consistency.serial;
+      if (stored?.lock) {
+        await this.settle(a.h, a.key, stored);
+        continue;
+      }
+      const old = stored?.present ? stored : undefined;
+      const d = a.decide(old?.item);
+      const lock: Lock = { id, op: d.op as LockOp, at: TransactionRecords.startOf(id), ...(d.op === 'put' && { item: d.item }) };
+      const version = nextVersion(old?.version);
+      await logged;
+      if (await placeLock(this.session, entry.layout, a.key, lock, old ? old.version : null, version)) return { old, lock, version };
+      if (attempt > 2) await sleep(Math.random() * Math.min(50, 2 ** attempt));
+    }
+    throw internalServerError('Too much contention on this item; the transaction was not applied');
+  }
+
+  /**
+   * Reads items as one snapshot that never shows half a transaction: reads every row twice
+   * (linearizable reads) and accepts when no row changed in between, so all held their values at
+   * the moment the first round ended. Intents of committed transactions are rolled forward first;
+   * those of running ones show the committed item, which is what the rows held at that moment.
+   */
+  async snapshot(reads: { h: TableHandle; key: Item }[]): Promise<(StoredItem | undefined)[]> {
+    const serial = this.session.consistency.serial;
+    const readAll = () => Promise.all(reads.map((r) => r.h.translator.read(this.session, r.h.entry.layout, r.key, serial)));
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (attempt > 1) await sleep(Math.random() * Math.min(50, 2 ** attempt));
+      const first = await readAll();
+      const views: (StoredItem | undefined)[] = [];
+      let moved = false;
+      for (let i = 0; i < first.length; i++) {
+        const stored = first[i];
+        if (!stored?.lock) {
+          views.push(stored?.present ? stored : undefined);
+          continue;
+        }
+        const lock = parseLock(stored.lock);
+        const state = await this.records.state(lock.id);
+        if (state || lockExpired(lock)) {
+          // Decided (or dead): finish it, then read again.
+          await this.settle(reads[i].h, reads[i].key, stored).catch(() => undefined);
+          moved = true;
+          break;
+        }
+        views.push(stored.present ? stored : undefined);
+      }
+      if (moved) continue;
+      if (reads.length === 1) return views;
+      const second = await readAll();
+      const same = second.every((s, i) => (s && first[i] ? s.version.equals(first[i]!.version) : s === first[i]));
+      if (same) return views;
+    }
+    throw new TransactionCancelled(reads.map(() => transactionConflict()));
+  }
+
+  /**
+   * Resolves the intents of transactions logged in the last `minutes` minutes that are older than
+   * the lock timeout (their servers died or stalled). Returns how many transactions it finished.
+   */
+  async sweep(lookup: (table: string) => Promise<TableHandle | undefined>, minutes: number): Promise<number> {
+    let finished = 0;
+    const now = Date.now();
+    for (let b = Math.floor(now / 60_000) - minutes; b <= Math.floor(now / 60_000); b++) {
+      for (const { id, items } of await this.records.logged(b)) {
+        if (now - TransactionRecords.startOf(id) < 2 * LOCK_TIMEOUT_MS) continue;
+        for (const { table, key } of items) {
+          const h = await lookup(table);
+          if (!h) continue;
+          const stored = await h.translator.read(this.session, h.entry.layout, key, this.session.consistency.serial);
+          if (stored?.lock && parseLock(stored.lock).id === id) await this.settle(h, key, stored);
+        }
+        await this.records.unlog(id);
+        finished++;
+      }
+    }
+    return finished;
+  }
+}

@@ -1,0 +1,72 @@
+// A transaction's write intent ("lock") on an item row, and the single-row lightweight
+// transactions that place and remove it. The intent lives in the row's `tx` column beside the
+// committed item, which it leaves untouched: readers keep seeing the committed item until the
+// transaction's record says committed. Placing an intent changes the row's version, so every
+// compare-and-set writer that read the row before fails and reads it again.
+import type { Item } from '../../dynamo/types.js';
+import { LOCK_COLUMN, applied, keyNames, keyParams, qualifiedName, statementCache, whereKey } from '../cql-layout.js';
+import type { CqlSession, Long } from '../session.js';
+import type { TableLayout } from '../translator.js';
+
+/** What a transaction will do to the item: write this image, delete it, or only hold it still. */
+export type LockOp = 'put' | 'delete' | 'check';
+
+export interface Lock {
+  /** The transaction's id (the key of its record in dc_transactions). */
+  id: string;
+  op: LockOp;
+  /** When the transaction began (ms): after LOCK_TIMEOUT_MS others may abort it. */
+  at: number;
+  /** The new image, for op put. */
+  item?: Item;
+}
+
+/**
+ * How long a transaction may hold intents before anyone who meets them may abort it. A running
+ * transaction takes milliseconds; this bounds how long a crashed one keeps its items locked.
+ */
+export const LOCK_TIMEOUT_MS = 5000;
+
+export const parseLock = (json: string) => JSON.parse(json) as Lock;
+export const lockExpired = (lock: Lock, now = Date.now()) => now - lock.at > LOCK_TIMEOUT_MS;
+
+const statements = statementCache((layout: TableLayout) => {
+  const t = qualifiedName(layout);
+  const where = whereKey(layout);
+  const cols = keyNames(layout).join(', ');
+  const marks = keyNames(layout).map(() => '?').join(', ');
+  return {
+    lockPresent: `UPDATE ${t} SET ${LOCK_COLUMN} = ?, ver = ? WHERE ${where} IF ver = ?`,
+    lockAbsent: `INSERT INTO ${t} (${cols}, ${LOCK_COLUMN}, ver) VALUES (${marks}, ?, ?) IF NOT EXISTS`,
+    unlockPresent: `UPDATE ${t} SET ${LOCK_COLUMN} = null, ver = ? WHERE ${where} IF ver = ?`,
+    unlockAbsent: `DELETE FROM ${t} WHERE ${where} IF ver = ?`,
+  };
+});
+
+/**
+ * Places the intent on the row if it is still at `expected` (null: the row is absent), at the new
+ * version `version`. False when another writer got there first.
+ */
+export async function placeLock(session: CqlSession, layout: TableLayout, key: Item, lock: Lock, expected: Long | null, version: Long): Promise<boolean> {
+  const s = statements(layout);
+  const k = keyParams(layout, key);
+  const json = JSON.stringify(lock);
+  const rs =
+    expected === null
+      ? await session.execute(s.lockAbsent, [...k, json, version], session.consistency.write)
+      : await session.execute(s.lockPresent, [json, version, ...k, expected], session.consistency.write);
+  return applied(rs.rows);
+}
+
+/**
+ * Removes the intent from a row at version `locked`, leaving the committed item as it was (a row
+ * that held only the intent goes). False when the row has moved on (someone resolved it first).
+ */
+export async function removeLock(session: CqlSession, layout: TableLayout, key: Item, locked: Long, present: boolean, version: Long): Promise<boolean> {
+  const s = statements(layout);
+  const k = keyParams(layout, key);
+  const rs = present
+    ? await session.execute(s.unlockPresent, [version, ...k, locked], session.consistency.write)
+    : await session.execute(s.unlockAbsent, [...k, locked], session.consistency.write);
+  return applied(rs.rows);
+}
