@@ -9,6 +9,7 @@ import { deleteTable } from './delete-table.js';
 import { describeTable } from './describe-table.js';
 import { batchExecuteStatement } from './batch-execute-statement.js';
 import { executeStatement } from './execute-statement.js';
+import { executeTransaction } from './execute-transaction.js';
 import { getItem } from './get-item.js';
 import { listTables } from './list-tables.js';
 import { putItem } from './put-item.js';
@@ -41,6 +42,7 @@ export const actions: Record<string, ActionSpec> = {
   BatchWriteItem: batchWriteItem,
   ExecuteStatement: executeStatement,
   BatchExecuteStatement: batchExecuteStatement,
+  ExecuteTransaction: executeTransaction,
   TransactWriteItems: transactWriteItems,
   TransactGetItems: transactGetItems,
 };

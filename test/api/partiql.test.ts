@@ -2,7 +2,7 @@
 // DocumentClient) against the real server over real Cassandra, for each translator.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { BatchExecuteStatementCommand, CreateTableCommand, ExecuteStatementCommand } from '@aws-sdk/client-dynamodb';
+import { BatchExecuteStatementCommand, CreateTableCommand, ExecuteStatementCommand, ExecuteTransactionCommand } from '@aws-sdk/client-dynamodb';
 import { ExecuteStatementCommand as DocExecuteStatementCommand } from '@aws-sdk/lib-dynamodb';
 import { TEST_TRANSLATORS, errorOf, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -171,6 +171,48 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(dup.message, 'Provided list of item keys contains duplicates');
       // Refused before anything ran.
       assert.deepEqual((await run(`SELECT * FROM orders WHERE pk = 'd9'`, undefined, { ConsistentRead: true })).Items, []);
+    });
+
+    test('ExecuteTransaction: all-or-nothing writes with cancellation reasons, transactional reads, tokens', async () => {
+      const tx = (TransactStatements: { Statement: string; Parameters?: any[]; ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' }[], ClientRequestToken?: string) =>
+        t.client.send(new ExecuteTransactionCommand({ TransactStatements, ClientRequestToken }));
+      await run(`INSERT INTO orders VALUE {'pk': 'acct', 'sk': 1, 'bal': 100}`);
+      await run(`INSERT INTO orders VALUE {'pk': 'acct', 'sk': 2, 'bal': 0}`);
+      const move = [
+        { Statement: `UPDATE orders SET bal = bal - 30 WHERE pk = 'acct' AND sk = 1 AND bal >= 30` },
+        { Statement: `UPDATE orders SET bal = bal + 30 WHERE pk = 'acct' AND sk = 2` },
+        { Statement: `INSERT INTO orders VALUE {'pk': 'log', 'sk': ?, 'amount': 30}`, Parameters: [{ N: '1' }] },
+      ];
+      await tx(move, 'move-1');
+      await tx(move, 'move-1'); // same token, same request: not applied again
+      const read = await tx([
+        { Statement: `SELECT bal FROM orders WHERE pk = 'acct' AND sk = 1` },
+        { Statement: `SELECT bal FROM orders WHERE pk = 'acct' AND sk = 2` },
+        { Statement: `SELECT * FROM orders WHERE pk = 'acct' AND sk = 3` },
+      ]);
+      assert.deepEqual(read.Responses, [{ Item: { bal: { N: '70' } } }, { Item: { bal: { N: '30' } } }, {}]);
+      const canceled = await errorOf(() =>
+        tx([
+          { Statement: `INSERT INTO orders VALUE {'pk': 'log', 'sk': 1}` },
+          { Statement: `UPDATE orders SET bal = 0 WHERE pk = 'acct' AND sk = 1 AND bal = 1`, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' },
+          { Statement: `UPDATE orders SET bal = 0 WHERE pk = 'acct' AND sk = 2` },
+        ]),
+      );
+      assert.equal(canceled.name, 'TransactionCanceledException');
+      assert.equal(canceled.message, 'Transaction cancelled, please refer cancellation reasons for specific reasons [ValidationError, ConditionalCheckFailed, None]');
+      assert.deepEqual((canceled as any).CancellationReasons, [
+        { Code: 'ValidationError', Message: 'Duplicate primary key exists in table' },
+        { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed', Item: { pk: { S: 'acct' }, sk: { N: '1' }, bal: { N: '70' } } },
+        { Code: 'None' },
+      ]);
+      const after = await run(`SELECT bal FROM orders WHERE pk = 'acct'`, undefined, { ConsistentRead: true });
+      assert.deepEqual(after.Items, [{ bal: { N: '70' } }, { bal: { N: '30' } }]);
+      const mixed = await errorOf(() => tx([{ Statement: `SELECT * FROM orders WHERE pk = 'acct' AND sk = 1` }, { Statement: `DELETE FROM orders WHERE pk = 'log' AND sk = 1` }]));
+      assert.equal(mixed.message, 'ExecuteTransaction API does not support both read and write operations in the same request.');
+      const notKey = await errorOf(() => tx([{ Statement: `SELECT * FROM orders WHERE pk = 'acct'` }]));
+      assert.equal(notKey.message, 'Validation failed in TransactStatements[0]: Select statements within ExecuteTransaction must specify the primary key in the where clause.');
+      const returning = await errorOf(() => tx([{ Statement: `UPDATE orders SET bal = 1 WHERE pk = 'acct' AND sk = 1 RETURNING ALL NEW *` }]));
+      assert.equal(returning.message, 'Validation failed in TransactStatements[0]: RETURNING clause is not supported in ExecuteTransaction.');
     });
 
     test('concurrency: parallel UPDATE increments are all applied; parallel INSERTs of one key have one winner', async () => {
