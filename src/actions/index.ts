@@ -8,6 +8,9 @@ import { deleteItem } from './delete-item.js';
 import { deleteTable } from './delete-table.js';
 import { describeTable } from './describe-table.js';
 import { describeTimeToLive } from './describe-time-to-live.js';
+import { batchExecuteStatement } from './batch-execute-statement.js';
+import { executeStatement } from './execute-statement.js';
+import { executeTransaction } from './execute-transaction.js';
 import { getItem } from './get-item.js';
 import { listTables } from './list-tables.js';
 import { putItem } from './put-item.js';
@@ -41,6 +44,9 @@ export const actions: Record<string, ActionSpec> = {
   BatchWriteItem: batchWriteItem,
   UpdateTimeToLive: updateTimeToLive,
   DescribeTimeToLive: describeTimeToLive,
+  ExecuteStatement: executeStatement,
+  BatchExecuteStatement: batchExecuteStatement,
+  ExecuteTransaction: executeTransaction,
   TransactWriteItems: transactWriteItems,
   TransactGetItems: transactGetItems,
 };

@@ -3,8 +3,8 @@
 
 export type TokType = 'id' | 'name' | 'value' | 'int' | 'op' | 'kw' | 'eof' | 'bad';
 
-export interface Token {
-  type: TokType;
+export interface Token<T extends string = TokType> {
+  type: T;
   text: string;
   start: number;
   end: number;
@@ -24,13 +24,17 @@ export function isWord(c: number): boolean {
   return isAlpha(c) || isDigit(c) || c === 95;
 }
 
+export function isSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13;
+}
+
 export function lex(s: string): Token[] {
   const out: Token[] = [];
   const n = s.length;
   let i = 0;
   while (i < n) {
     const c = s.charCodeAt(i);
-    if (c === 32 || c === 9 || c === 10 || c === 13) {
+    if (isSpace(c)) {
       i++;
       continue;
     }

@@ -1,0 +1,111 @@
+// ExecuteTransaction: up to 100 PartiQL statements, all reads (run as one TransactGetItems) or all
+// writes (as one TransactWriteItems), so they share the transaction protocol and its isolation.
+import { DynamoError, transactionCanceled, validation } from '../dynamo/errors.js';
+import type { PqSelect } from '../dynamo/partiql/ast.js';
+import { translateBatchRead, translateStatement, type PqPlan } from '../dynamo/partiql/translate.js';
+import { compileValidator, list, obj, str } from '../dynamo/validation.js';
+import type { ActionContext, ActionSpec, Request } from './context.js';
+import { PARAMETERS, RETURN_VALUES_ON_CONDITION_CHECK_FAILURE, STATEMENT, parseWithParameters } from './execute-statement.js';
+import { ITEM_REQUEST } from './item-common.js';
+import { planItems, statementTable } from './partiql-statement.js';
+import { MAX_TRANSACTION_ITEMS } from './transact-common.js';
+import { transactGetItems } from './transact-get-items.js';
+import { transactWriteItems } from './transact-write-items.js';
+
+const validate = compileValidator(
+  obj(
+    {
+      TransactStatements: list(
+        obj({ Statement: STATEMENT, Parameters: PARAMETERS, ReturnValuesOnConditionCheckFailure: RETURN_VALUES_ON_CONDITION_CHECK_FAILURE }, ['Statement']),
+        { min: 1, max: MAX_TRANSACTION_ITEMS },
+      ),
+      ClientRequestToken: str({ min: 1, max: 36 }),
+      ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
+    },
+    ['TransactStatements'],
+  ),
+);
+
+const inStatement = (i: number, message: string) => validation(`Validation failed in TransactStatements[${i}]: ${message}`);
+
+const TRANSACT_KIND: Record<string, string> = { PutItem: 'Put', UpdateItem: 'Update', DeleteItem: 'Delete' };
+
+async function plans(ctx: ActionContext, req: Request): Promise<PqPlan[]> {
+  const parsed = (req.TransactStatements as Request[]).map((s) => parseWithParameters(s.Statement, s.Parameters).statement);
+  if (new Set(parsed.map((s) => s.kind === 'select')).size > 1) {
+    throw validation('ExecuteTransaction API does not support both read and write operations in the same request.');
+  }
+  return Promise.all(
+    parsed.map(async (statement, i) => {
+      const s = req.TransactStatements[i] as Request;
+      if (statement.kind !== 'select' && statement.kind !== 'insert' && statement.returning) {
+        throw inStatement(i, 'RETURNING clause is not supported in ExecuteTransaction.');
+      }
+      const table = await statementTable(ctx, statement);
+      const options = { params: s.Parameters ?? [], returnValuesOnConditionCheckFailure: s.ReturnValuesOnConditionCheckFailure };
+      if (statement.kind !== 'select') return translateStatement(statement, table, options);
+      try {
+        return translateBatchRead(statement as PqSelect, table, options);
+      } catch (e) {
+        if (e instanceof DynamoError && e.message === 'Only single item select is supported') {
+          throw inStatement(i, 'Select statements within ExecuteTransaction must specify the primary key in the where clause.');
+        }
+        throw e;
+      }
+    }),
+  );
+}
+
+/** An INSERT whose item exists cancels the transaction with DynamoDB's duplicate reason. */
+function withDuplicateReasons(e: DynamoError, planned: PqPlan[]): DynamoError {
+  const reasons = e.extra?.CancellationReasons as { Code: string; Message?: string }[] | undefined;
+  if (!reasons) return e;
+  return transactionCanceled(
+    reasons.map((r, i) =>
+      planned[i]?.action === 'PutItem' && r.Code === 'ConditionalCheckFailed' ? { Code: 'ValidationError', Message: 'Duplicate primary key exists in table' } : r,
+    ),
+  );
+}
+
+async function run(ctx: ActionContext, req: Request): Promise<object> {
+  const planned = await plans(ctx, req);
+  const common: Record<string, unknown> = {};
+  if (req.ReturnConsumedCapacity !== undefined) common.ReturnConsumedCapacity = req.ReturnConsumedCapacity;
+  if (planned[0]!.action === 'GetItem') {
+    const getReq = {
+      ...common,
+      TransactItems: planned.map((p) => {
+        const { ConsistentRead: _c, ReturnConsumedCapacity: _r, ...get } = p.request;
+        return { Get: get };
+      }),
+    };
+    transactGetItems.validate(getReq);
+    const out = (await transactGetItems.run(ctx, getReq)) as Record<string, any>;
+    const responses = (out.Responses as Record<string, unknown>[]).map((r, i) => {
+      const items = planItems(planned[i]!, r.Item ? { Item: r.Item } : {});
+      return items.length > 0 ? { Item: items[0] } : {};
+    });
+    return out.ConsumedCapacity ? { Responses: responses, ConsumedCapacity: out.ConsumedCapacity } : { Responses: responses };
+  }
+  const writeReq: Record<string, unknown> = {
+    ...common,
+    TransactItems: planned.map((p) => {
+      const { ReturnValues: _v, ReturnConsumedCapacity: _r, ...item } = p.request;
+      return { [TRANSACT_KIND[p.action]!]: item };
+    }),
+  };
+  if (req.ClientRequestToken !== undefined) writeReq.ClientRequestToken = req.ClientRequestToken;
+  transactWriteItems.validate(writeReq);
+  try {
+    const out = (await transactWriteItems.run(ctx, writeReq)) as Record<string, any>;
+    return out.ConsumedCapacity ? { Responses: [], ConsumedCapacity: out.ConsumedCapacity } : { Responses: [] };
+  } catch (e) {
+    if (e instanceof DynamoError && e.name === 'TransactionCanceledException') throw withDuplicateReasons(e, planned);
+    throw e;
+  }
+}
+
+export const executeTransaction: ActionSpec = {
+  validate,
+  run,
+};
