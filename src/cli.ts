@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // dynamo-cassandra: one program, several jobs, chosen by the first argument.
-import { ConfigError, loadConfig, optionsMarkdown } from './config.js';
+import { ConfigError, loadConfig, optionsMarkdown, SERVE_COMMAND } from './config.js';
+import { helpText } from './options.js';
 import { keysCommand } from './auth/cli.js';
-import { cqlProxyCommand, readReportCommand, replayCommand } from './cqlproxy/index.js';
+import { cqlProxyCommand, readReportCommand, replayCommand } from './cqlproxy/commands.js';
 import { localNodeCommand } from './local-node/index.js';
 import { replicateCommand, runReplicationCommand, verifyCommand } from './replication/cli.js';
 import { serveCommand } from './server.js';
@@ -20,14 +21,14 @@ Commands:
   read-report  summary of mirrored reads that differed between the clusters
   options      print the options of serve as a Markdown table
 
-Run "dynamo-cassandra serve --help" for the options of serve.`;
+"dynamo-cassandra <command> --help" shows a command's options, their defaults and environment variables.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
-      if (rest.includes('--help')) {
-        process.stdout.write(optionsMarkdown() + '\n');
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(helpText(SERVE_COMMAND) + '\n');
         return 0;
       }
       return serveCommand(loadConfig(rest));

@@ -1,11 +1,12 @@
-// One configuration object for `serve`, built from (lowest to highest precedence) defaults, an
-// optional JSON file, environment variables and command-line flags. The option table below is the
-// single source for all four, and for the README's configuration section.
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+// One configuration object for `serve` (and the commands that take its Cassandra options), from
+// the option table below through src/options.ts: defaults, an optional JSON file, environment
+// variables and flags. The table is also the source of `serve --help` and the README's table.
+import { TRANSLATOR_NAMES, type TranslatorName } from '../translators/index.js';
+import { ConfigError, loadOptions, optionsMarkdown as markdownOf, defaults, type CommandSpec, type OptionSpec } from './options.js';
 
-export const TRANSLATORS = ['document', 'cells'] as const;
-export type TranslatorName = (typeof TRANSLATORS)[number];
+export { ConfigError };
+export type { TranslatorName };
+export const TRANSLATORS = TRANSLATOR_NAMES;
 
 export const WRITE_ISOLATION_MODES = ['always', 'only_rmw', 'forbid_rmw', 'unsafe_rmw'] as const;
 export type WriteIsolation = (typeof WRITE_ISOLATION_MODES)[number];
@@ -66,22 +67,12 @@ export interface Config {
   ttlChangeCooldownSeconds: number;
 }
 
-type Kind = 'string' | 'number' | 'boolean' | 'list';
-
-interface OptionSpec {
-  key: keyof Config;
-  flag: string;
-  kind: Kind;
-  default?: string | number | boolean | string[];
-  choices?: readonly string[];
-  help: string;
-}
-
 const CONSISTENCY_LEVELS = [
   'ANY', 'ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'EACH_QUORUM', 'LOCAL_ONE',
 ] as const;
 
-export const OPTIONS: OptionSpec[] = [
+/** The options of serve, grouped as in the README; the key is the Config property. */
+export const OPTIONS: (OptionSpec & { key: keyof Config })[] = [
   { key: 'host', flag: 'host', kind: 'string', default: '127.0.0.1', help: 'Address the HTTP API listens on' },
   { key: 'port', flag: 'port', kind: 'number', default: 8000, help: 'Port of the HTTP API' },
   {
@@ -104,7 +95,7 @@ export const OPTIONS: OptionSpec[] = [
     help: 'Verify the Cassandra server certificate and host name',
   },
   {
-    key: 'translator', flag: 'translator', kind: 'string', default: 'document', choices: TRANSLATORS,
+    key: 'translator', flag: 'translator', kind: 'string', default: 'document', choices: TRANSLATOR_NAMES,
     help: 'Default CQL layout for new tables (per table: tag dynamo-cassandra:translator)',
   },
   {
@@ -210,44 +201,41 @@ export const OPTIONS: OptionSpec[] = [
   },
 ];
 
+/** How a command reaches Cassandra: the options of serve that replicate, verify and keys take too. */
+const CASSANDRA_FLAGS = [
+  'contact-points', 'local-dc', 'keyspace', 'replication', 'username', 'password', 'cassandra-tls', 'cassandra-ca',
+  'cassandra-tls-verify', 'read-consistency', 'consistent-read-consistency', 'write-consistency', 'serial-consistency',
+  'cql-connections', 'embedded-address', 'embedded-port', 'embedded-data-dir', 'embedded-heap-mb',
+];
+
+/**
+ * The option lists of a command that takes serve's options: `own` (its table) is listed first;
+ * serve's Cassandra options are listed as shared, the rest of serve's are taken but not listed.
+ */
+export function withServeOptions(own: OptionSpec[], alsoListed: string[] = []): Pick<CommandSpec, 'options' | 'shared' | 'hidden'> {
+  const taken = new Set(own.map((o) => o.flag));
+  const rest = OPTIONS.filter((o) => !taken.has(o.flag));
+  return {
+    options: [...own, ...rest.filter((o) => alsoListed.includes(o.flag))],
+    shared: rest.filter((o) => CASSANDRA_FLAGS.includes(o.flag) && !alsoListed.includes(o.flag)),
+    hidden: rest.filter((o) => !CASSANDRA_FLAGS.includes(o.flag) && !alsoListed.includes(o.flag)),
+  };
+}
+
+export const SERVE_COMMAND: CommandSpec = {
+  name: 'serve',
+  summary: 'Serves a DynamoDB-compatible HTTP API over Cassandra (an embedded local node unless --contact-points is given)',
+  usage: ['serve [options]'],
+  example: 'serve --port 8000 --contact-points 10.0.0.1,10.0.0.2 --local-dc dc1 --keyspace dynamo',
+  options: OPTIONS,
+  envPrefix: 'DC_',
+};
+
 /** DC_CONTACT_POINTS for --contact-points, and so on. */
 export const envName = (flag: string) => 'DC_' + flag.toUpperCase().replace(/-/g, '_');
 
-export class ConfigError extends Error {}
-
-function coerce(spec: OptionSpec, raw: unknown, origin: string): unknown {
-  const fail = (): never => {
-    throw new ConfigError(`${origin}: invalid value ${JSON.stringify(raw)} for ${spec.flag}`);
-  };
-  switch (spec.kind) {
-    case 'number': {
-      const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
-      if (!Number.isInteger(n) || n < 0) fail();
-      return n;
-    }
-    case 'boolean':
-      if (typeof raw === 'boolean') return raw;
-      if (/^(1|true|yes|on)$/i.test(String(raw))) return true;
-      if (/^(0|false|no|off)$/i.test(String(raw))) return false;
-      return fail();
-    case 'list':
-      return (Array.isArray(raw) ? raw.map(String) : String(raw).split(','))
-        .map((s) => s.trim())
-        .filter(Boolean);
-    default: {
-      const s = String(raw);
-      if (spec.choices && !spec.choices.includes(s)) {
-        throw new ConfigError(`${origin}: ${spec.flag} must be one of ${spec.choices.join(', ')} (got ${s})`);
-      }
-      return s;
-    }
-  }
-}
-
 export function defaultConfig(): Config {
-  const out: Record<string, unknown> = {};
-  for (const spec of OPTIONS) if (spec.default !== undefined) out[spec.key] = spec.default;
-  return out as unknown as Config;
+  return defaults(OPTIONS) as unknown as Config;
 }
 
 /**
@@ -255,50 +243,10 @@ export function defaultConfig(): Config {
  * `--config FILE` (or DC_CONFIG) JSON file whose keys are the flag names.
  */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
-  const parseOptions: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
-  for (const spec of OPTIONS) {
-    parseOptions[spec.flag] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
-    if (spec.kind === 'boolean') parseOptions['no-' + spec.flag] = { type: 'boolean' };
-  }
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ args: argv, options: parseOptions, strict: true, allowPositionals: false }).values as Record<
-      string,
-      string | boolean | undefined
-    >;
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-  const config = defaultConfig() as unknown as Record<string, unknown>;
-  const file = (values.config as string | undefined) ?? env.DC_CONFIG;
-  if (file) {
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
-    }
-    for (const [name, value] of Object.entries(parsed)) {
-      const spec = OPTIONS.find((o) => o.flag === name || o.key === name);
-      if (!spec) throw new ConfigError(`${file}: unknown option ${name}`);
-      config[spec.key] = coerce(spec, value, file);
-    }
-  }
-  for (const spec of OPTIONS) {
-    const fromEnv = env[envName(spec.flag)];
-    if (fromEnv !== undefined && fromEnv !== '') config[spec.key] = coerce(spec, fromEnv, envName(spec.flag));
-    const fromFlag = values[spec.flag];
-    if (fromFlag !== undefined) config[spec.key] = coerce(spec, fromFlag, '--' + spec.flag);
-    if (spec.kind === 'boolean' && values['no-' + spec.flag]) config[spec.key] = false;
-  }
-  return config as unknown as Config;
+  return loadOptions(SERVE_COMMAND, argv, env).values as unknown as Config;
 }
 
 /** The option table as Markdown, for the README. */
 export function optionsMarkdown(): string {
-  const rows = OPTIONS.map((o) => {
-    const def = o.default === undefined ? '' : Array.isArray(o.default) ? o.default.join(',') : String(o.default);
-    return `| \`--${o.flag}\` | \`${envName(o.flag)}\` | ${def ? '`' + def + '`' : '(none)'} | ${o.help} |`;
-  });
-  return ['| flag | environment | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+  return markdownOf(SERVE_COMMAND);
 }

@@ -1,9 +1,10 @@
-// `npm run readme`: rewrites the generated parts of README.md (the options table, and the
+// `npm run readme`: rewrites the generated parts of README.md (each command's options table, and the
 // benchmark figures from docs/benchmarks.md when present).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { optionsMarkdown } from '../src/config.js';
+import { COMMAND_SPECS, readmeBlockName } from '../src/command-specs.js';
+import { optionsMarkdown } from '../src/options.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -18,7 +19,8 @@ export function replaceBlock(text: string, name: string, body: string): string {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const readme = join(root, 'README.md');
-  let text = replaceBlock(readFileSync(readme, 'utf8'), 'options', optionsMarkdown());
+  let text = readFileSync(readme, 'utf8');
+  for (const command of COMMAND_SPECS) text = replaceBlock(text, readmeBlockName(command), optionsMarkdown(command));
   const bench = join(root, 'docs', 'benchmarks.md');
   if (existsSync(bench)) {
     // One heading level down: the report's sections sit under the README's "Benchmarks".

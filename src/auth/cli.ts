@@ -1,38 +1,24 @@
 // `dynamo-cassandra keys create|list|revoke`: manages the access keys the API accepts. Takes the
 // Cassandra connection options of serve (flags, DC_* variables, --config) and the same server key.
-import { ConfigError, loadConfig, OPTIONS } from '../config.js';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { helpText, loadOptions } from '../options.js';
+import { KEYS_COMMAND } from './options.js';
 import { openCluster } from '../cluster.js';
 import { openKeyStore } from './index.js';
 import type { KeyStore } from './key-store.js';
 import { parseRule } from './policy.js';
 
-export const KEYS_USAGE = `Usage: dynamo-cassandra keys <create|list|revoke> [options] [serve's connection options]
-
-  keys create [--name NAME] [--allow RULE]... [--account-id ID] [--json]
-      Creates a key and prints its id and secret (the secret is shown only once).
-      RULE is ACTIONS[:TABLES]: ACTIONS are groups (read, write, admin, *) or action names,
-      comma-separated; TABLES are table name patterns with * (default: every table).
-      Examples: --allow read   --allow 'read,write:app.*'   --allow 'GetItem,Query:orders'
-      Several --allow add up. Without --allow the key may do everything.
-      --account-id: account id shown in the ARNs this key sees (default: serve's --account-id).
-  keys list [--json]
-      Lists keys (never their secrets).
-  keys revoke ID
-      Revokes a key; servers refuse it within seconds.
-
-Cassandra is reached as serve reaches it (--contact-points, --keyspace, --username, ...), and
-secrets are sealed with the same server key (--auth-server-key, DC_AUTH_SERVER_KEY, or the
---auth-server-key-file the server uses).`;
-
 export async function keysCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (!sub || sub === '--help' || sub === 'help' || rest.includes('--help')) {
-    process.stdout.write(KEYS_USAGE + '\n');
+  if (!sub || sub === '--help' || sub === '-h' || sub === 'help' || rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(helpText(KEYS_COMMAND) + '\n');
     return sub ? 0 : 1;
   }
-  if (!['create', 'list', 'revoke'].includes(sub)) throw new ConfigError(`unknown keys command ${sub}\n\n${KEYS_USAGE}`);
-  const { own, serveArgs, positionals } = splitArgs(rest);
-  const config = loadConfig(serveArgs);
+  if (!['create', 'list', 'revoke'].includes(sub)) throw new ConfigError(`unknown keys command ${sub}\n\n${helpText(KEYS_COMMAND)}`);
+  const { values, positionals } = loadOptions(KEYS_COMMAND, rest);
+  // --account-id is the key's here; the server's account id still comes from DC_ACCOUNT_ID or the file.
+  const config = { ...(values as unknown as Config), accountId: loadConfig([]).accountId };
+  const own: OwnOptions = { name: values.name as string | undefined, allow: values.allow as string[], accountId: values.keyAccountId as string | undefined, json: values.json === true };
   if (sub === 'create') own.allow.forEach(parseRule); // typos before connecting
   if (sub === 'revoke' && positionals.length !== 1) throw new ConfigError('keys revoke takes one access key id');
   if (sub !== 'revoke' && positionals.length) throw new ConfigError(`unexpected argument ${positionals[0]}`);
@@ -53,36 +39,6 @@ interface OwnOptions {
   allow: string[];
   accountId?: string;
   json: boolean;
-}
-
-/** Separates the options of keys from those of serve (which configure the connection). */
-function splitArgs(args: string[]): { own: OwnOptions; serveArgs: string[]; positionals: string[] } {
-  const own: OwnOptions = { allow: [], json: false };
-  const serveArgs: string[] = [];
-  const positionals: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const m = /^--([^=]+)(?:=([\s\S]*))?$/.exec(args[i]);
-    if (!m) {
-      positionals.push(args[i]);
-      continue;
-    }
-    const [, flag, inline] = m;
-    const value = () => {
-      const v = inline ?? args[++i];
-      if (v === undefined) throw new ConfigError(`--${flag} needs a value`);
-      return v;
-    };
-    if (flag === 'name') own.name = value();
-    else if (flag === 'allow') own.allow.push(value());
-    else if (flag === 'account-id') own.accountId = value();
-    else if (flag === 'json') own.json = true;
-    else {
-      serveArgs.push(args[i]);
-      const spec = OPTIONS.find((o) => o.flag === flag);
-      if (inline === undefined && (flag === 'config' || (spec && spec.kind !== 'boolean')) && i + 1 < args.length) serveArgs.push(args[++i]);
-    }
-  }
-  return { own, serveArgs, positionals };
 }
 
 async function run(sub: string, store: KeyStore, own: OwnOptions, id: string | undefined): Promise<number> {

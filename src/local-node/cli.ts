@@ -1,61 +1,34 @@
-import { parseArgs } from 'node:util';
+// The `local-node` command, configured from its option table (flags, DC_LOCAL_NODE_* variables, --config FILE).
+import { helpText, loadOptions, type CommandSpec } from '../options.js';
 import { LocalNodeError } from './errors.js';
 import { startLocalNode, type LocalNodeOptions } from './node.js';
 
-const USAGE = `Usage: local-node [options]
-
-Runs a single-node Apache Cassandra in the foreground until Ctrl-C (installs it once via Maven).
-
-  --address <ip>          listen and CQL address (default 127.0.0.1)
-  --port <n>              CQL native port (default 9042)
-  --cluster-name <name>   cluster name (default dynamo-cassandra)
-  --datacenter <name>     datacenter name (default datacenter1)
-  --data-dir <dir>        data directory (default <cache>/nodes/<address>_<port>)
-  --heap-mb <n>           JVM heap in MB (default 512)
-  --auth                  require login; superuser cassandra/cassandra
-  -h, --help              show this help
-`;
-
-function intArg(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} needs a whole number, got '${v}'`);
-  return Number(v);
-}
-
-class UsageError extends Error {}
+export const LOCAL_NODE_COMMAND: CommandSpec = {
+  name: 'local-node',
+  summary: 'Runs a single-node Apache Cassandra 5.0 in the foreground until Ctrl-C (fetched once via Maven and cached)',
+  usage: ['local-node [options]'],
+  example: 'local-node --address 127.0.0.2 --port 19042 --heap-mb 1024 --data-dir ./cassandra-data',
+  options: [
+    { key: 'address', flag: 'address', kind: 'string', default: '127.0.0.1', value: 'IP', help: 'Listen and CQL address' },
+    { key: 'port', flag: 'port', kind: 'number', default: 9042, help: 'CQL native port' },
+    { key: 'clusterName', flag: 'cluster-name', kind: 'string', default: 'dynamo-cassandra', value: 'NAME', help: 'Cluster name' },
+    { key: 'datacenter', flag: 'datacenter', kind: 'string', default: 'datacenter1', value: 'NAME', help: 'Datacenter name' },
+    { key: 'dataDir', flag: 'data-dir', kind: 'string', value: 'DIR', defaultText: '<cache>/nodes/<address>_<port>', help: 'Data directory' },
+    { key: 'heapMb', flag: 'heap-mb', kind: 'number', default: 512, help: 'JVM heap in MiB' },
+    { key: 'auth', flag: 'auth', kind: 'boolean', default: false, help: 'Require login; superuser cassandra/cassandra' },
+  ],
+  envPrefix: 'DC_LOCAL_NODE_',
+};
 
 /** `local-node` command: exit 0 after a clean stop, 1 when the node fails, 2 on bad arguments. */
 export async function localNodeCommand(argv: string[]): Promise<number> {
   let opts: LocalNodeOptions;
   try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        address: { type: 'string' },
-        port: { type: 'string' },
-        'cluster-name': { type: 'string' },
-        datacenter: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'heap-mb': { type: 'string' },
-        auth: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-    if (values.help) { process.stdout.write(USAGE); return 0; }
-    opts = {
-      address: values.address,
-      port: intArg('port', values.port),
-      clusterName: values['cluster-name'],
-      datacenter: values.datacenter,
-      dataDir: values['data-dir'],
-      heapMb: intArg('heap-mb', values['heap-mb']),
-      auth: values.auth,
-      log: (line) => process.stderr.write(`${line}\n`),
-    };
+    const { values, help } = loadOptions(LOCAL_NODE_COMMAND, argv);
+    if (help) { process.stdout.write(helpText(LOCAL_NODE_COMMAND) + '\n'); return 0; }
+    opts = { ...(values as Partial<LocalNodeOptions>), log: (line) => process.stderr.write(`${line}\n`) };
   } catch (e) {
-    process.stderr.write(`local-node: ${(e as Error).message}\n\n${USAGE}`);
+    process.stderr.write(`local-node: ${(e as Error).message}\n\n${helpText(LOCAL_NODE_COMMAND)}\n`);
     return 2;
   }
 

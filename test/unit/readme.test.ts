@@ -4,10 +4,17 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { optionsMarkdown } from '../../src/config.js';
+import { COMMAND_SPECS, readmeBlockName } from '../../src/command-specs.js';
+import { optionsMarkdown } from '../../src/options.js';
 
-test('README lists every option exactly as the server defines it (run `npm run readme` after changing options)', () => {
-  const readme = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'README.md'), 'utf8');
-  const block = readme.slice(readme.indexOf('<!-- options:begin -->') + '<!-- options:begin -->'.length, readme.indexOf('<!-- options:end -->'));
-  assert.equal(block.trim(), optionsMarkdown().trim());
-});
+const readme = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'README.md'), 'utf8');
+
+for (const command of COMMAND_SPECS) {
+  test(`README lists every option of ${command.name} exactly as its table defines it (run \`npm run readme\` after changing options)`, () => {
+    const begin = `<!-- ${readmeBlockName(command)}:begin -->`;
+    const end = `<!-- ${readmeBlockName(command)}:end -->`;
+    assert.ok(readme.includes(begin) && readme.includes(end), `README.md has no ${begin} block`);
+    const block = readme.slice(readme.indexOf(begin) + begin.length, readme.indexOf(end));
+    assert.equal(block.trim(), optionsMarkdown(command).trim());
+  });
+}

@@ -1,5 +1,6 @@
-// Replays requests whose results were recorded from DynamoDB Local (see recorded-cases.ts) against
-// our expression engine and value model: same result, or the same error type and exact message.
+// Replays requests whose results were recorded from DynamoDB Local (recorded-cases.json, written by
+// test/record-cases.ts) against our expression engine and value model: same result, or the same
+// error type and exact message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DynamoError } from '../../src/dynamo/errors.js';
@@ -15,22 +16,7 @@ import {
   updatedAttributes,
   type ExpressionAction,
 } from '../../src/dynamo/expressions/index.js';
-import { CASES, ITEMS, type RecordedCase } from './recorded-cases.js';
-
-// Sets compare order-insensitively and object key order is irrelevant.
-function canon(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canon);
-  if (v !== null && typeof v === 'object') {
-    const o: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) {
-      let x = canon((v as Record<string, unknown>)[k]);
-      if ((k === 'SS' || k === 'NS' || k === 'BS') && Array.isArray(x)) x = [...x].sort();
-      o[k] = x;
-    }
-    return o;
-  }
-  return v;
-}
+import { CASES, ITEMS, canon, type RecordedCase } from '../recorded-cases-data.js';
 
 function run(f: () => unknown): { ok?: unknown; err?: string; msg?: string } {
   try {
