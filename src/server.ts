@@ -12,7 +12,7 @@ import { IndexMaintenance } from './actions/index-maintenance.js';
 import { cqlProxyOptionsFromEnvironment } from './cqlproxy/commands.js';
 import { startCqlProxy, type CqlProxyOptions } from './cqlproxy/index.js';
 import { Catalog } from './storage/catalog.js';
-import { handleOf, type ActionContext } from './actions/context.js';
+import { handleOf } from './actions/context.js';
 import { ItemStore } from './storage/item-store.js';
 import { addLockColumns } from './storage/transactions/schema.js';
 import { TransactionSweeper } from './storage/transactions/sweeper.js';
@@ -69,7 +69,7 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   ttl.start();
   const txSweeper = new TransactionSweeper(store.transactions, async (name) => {
     const entry = await catalog.get(name);
-    return entry && handleOf({ translators } as ActionContext, entry);
+    return entry && handleOf({ translators }, entry);
   }, (m, e) => warn(m, e));
   txSweeper.start();
   // The CQL dual-write proxy as a second listener (not in cluster workers: one process owns the port).

@@ -47,7 +47,7 @@ export async function activeTable(ctx: ActionContext, name: string): Promise<Tab
   return handleOf(ctx, entry!);
 }
 
-export function handleOf(ctx: ActionContext, entry: CatalogEntry): TableHandle {
+export function handleOf(ctx: Pick<ActionContext, 'translators'>, entry: CatalogEntry): TableHandle {
   const translator = ctx.translators[entry.definition.translator];
   if (!translator) throw new Error(`table ${entry.definition.name} uses unknown translator ${entry.definition.translator}`);
   return { entry, translator, isolation: entry.definition.writeIsolation as WriteIsolation };

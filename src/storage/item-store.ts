@@ -10,10 +10,9 @@
 //   forbid_rmw - plain writes only; requests that need the old item are rejected
 //   unsafe_rmw - read-modify-write without transactions (lost updates possible)
 import cassandra from 'cassandra-driver';
-import type { WriteIsolation } from '../config.js';
 import { internalServerError, validation } from '../dynamo/errors.js';
 import type { Item } from '../dynamo/types.js';
-import type { CatalogEntry } from './catalog.js';
+import type { Mutation, TableHandle } from './table-handle.js';
 import { IndexWriter, checkIndexKeys, nextVersion } from './indexes.js';
 import { eventOf, liveStream, streamKey } from '../streams/model.js';
 import { StreamLog, testPause, type PendingRecord } from '../streams/record-log.js';
@@ -21,14 +20,7 @@ import type { Long, CqlSession } from './session.js';
 import { Transactions } from './transactions/index.js';
 import { keyColumnValue, keyOf, type BlindUpdate, type StoredItem, type Translator, type WriteGuard } from './translator.js';
 
-export interface TableHandle {
-  entry: CatalogEntry;
-  translator: Translator;
-  isolation: WriteIsolation;
-}
-
-/** `cause: 'ttl'` marks a delete made by TTL expiry (its stream record names the service). */
-export type Mutation = { kind: 'put'; item: Item } | { kind: 'delete'; cause?: 'ttl' } | { kind: 'none' };
+export type { Mutation, TableHandle } from './table-handle.js';
 
 /** What a read-modify-write decides from the old item: the write to make and the answer to give. */
 export interface Decision<T> {

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoError, idempotentParameterMismatch, internalServerError, transactionConflict, transactionInProgress } from '../../dynamo/errors.js';
 import type { Item } from '../../dynamo/types.js';
 import { nextVersion } from '../indexes.js';
-import type { Mutation, TableHandle } from '../item-store.js';
+import type { Mutation, TableHandle } from '../table-handle.js';
 import type { CqlSession, Long } from '../session.js';
 import { StoredItem, keyOf } from '../translator.js';
 import { LOCK_TIMEOUT_MS, lockExpired, parseLock, placeLock, removeLock, type Lock, type LockOp } from './locks.js';

@@ -1,6 +1,6 @@
 // Every server runs one: finishes the transactions whose server died between placing intents and
 // removing them, so no item stays locked much longer than LOCK_TIMEOUT_MS even if nobody reads it.
-import type { TableHandle } from '../item-store.js';
+import type { TableHandle } from '../table-handle.js';
 import type { Transactions } from './index.js';
 
 const INTERVAL_MS = 5000;

@@ -1,0 +1,15 @@
+// The types shared by the item store and the protocols built beside it (transactions), in a module
+// of their own so that neither imports the other for them.
+import type { WriteIsolation } from '../config.js';
+import type { Item } from '../dynamo/types.js';
+import type { CatalogEntry } from './catalog.js';
+import type { Translator } from './translator.js';
+
+export interface TableHandle {
+  entry: CatalogEntry;
+  translator: Translator;
+  isolation: WriteIsolation;
+}
+
+/** `cause: 'ttl'` marks a delete made by TTL expiry (its stream record names the service). */
+export type Mutation = { kind: 'put'; item: Item } | { kind: 'delete'; cause?: 'ttl' } | { kind: 'none' };
