@@ -2,27 +2,29 @@ import { itemSize } from '../dynamo/attribute-values.js';
 import { DynamoError, validation } from '../dynamo/errors.js';
 import { compileRequestExpressions, projectItem } from '../dynamo/expressions/index.js';
 import type { Item } from '../dynamo/types.js';
-import { anyObject, bool, compileValidator, list, map, obj, str } from '../dynamo/validation.js';
+import { TABLE_NAME, attrMap, bool, compileValidator, list, map, obj, str } from '../dynamo/validation.js';
 import { keyOf } from '../storage/translator.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { ATTRIBUTES_TO_GET, ITEM_REQUEST, keyFromRequest, readUnits } from './item-common.js';
 
 const TABLE_REQUEST = obj(
   {
-    Keys: list(map(anyObject()), { min: 1, max: 100 }),
+    Keys: list(attrMap(), { min: 1, max: 100 }),
     AttributesToGet: ATTRIBUTES_TO_GET,
     ConsistentRead: bool(),
     ProjectionExpression: str(),
     ExpressionAttributeNames: ITEM_REQUEST.ExpressionAttributeNames,
   },
   ['Keys'],
+  'KeysAndAttributes',
 );
+const TABLE_NAME_KEYS = { minLength: 3, maxLength: 255, pattern: TABLE_NAME.rules!.pattern };
 
 const validate = compileValidator(
   obj(
     {
-      RequestItems: map(TABLE_REQUEST, { min: 1, max: 100 }),
       ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
+      RequestItems: map(TABLE_REQUEST, { min: 1, keys: TABLE_NAME_KEYS }),
     },
     ['RequestItems'],
   ),

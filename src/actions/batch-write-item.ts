@@ -1,22 +1,27 @@
 import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import { DynamoError, validation } from '../dynamo/errors.js';
 import type { Item } from '../dynamo/types.js';
-import { anyObject, compileValidator, list, map, obj } from '../dynamo/validation.js';
+import { TABLE_NAME, attrMap, compileValidator, list, map, obj } from '../dynamo/validation.js';
 import { keyOf } from '../storage/translator.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { ITEM_REQUEST, capacityNeedsOld, checkItemKey, checkItemSize, keyFromRequest, sumCapacity, writeCapacity } from './item-common.js';
 
-const WRITE_REQUEST = obj({
-  PutRequest: obj({ Item: map(anyObject()) }, ['Item']),
-  DeleteRequest: obj({ Key: map(anyObject()) }, ['Key']),
-});
+const WRITE_REQUEST = obj(
+  {
+    DeleteRequest: obj({ Key: attrMap() }, ['Key'], 'DeleteRequest'),
+    PutRequest: obj({ Item: attrMap() }, ['Item'], 'PutRequest'),
+  },
+  [],
+  'WriteRequest',
+);
+const TABLE_NAME_KEYS = { minLength: 3, maxLength: 255, pattern: TABLE_NAME.rules!.pattern };
 
 const validate = compileValidator(
   obj(
     {
-      RequestItems: map(list(WRITE_REQUEST, { min: 1, max: 25 }), { min: 1, max: 25 }),
       ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
       ReturnItemCollectionMetrics: ITEM_REQUEST.ReturnItemCollectionMetrics,
+      RequestItems: map(list(WRITE_REQUEST), { min: 1, keys: TABLE_NAME_KEYS, values: { minLength: 1, maxLength: 25 } }),
     },
     ['RequestItems'],
   ),

@@ -7,11 +7,11 @@ import { ATTRIBUTES_TO_GET, CONSISTENT_READ, ITEM_REQUEST, KEY, consumedCapacity
 const validate = compileValidator(
   obj(
     {
+      ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
+      AttributesToGet: ATTRIBUTES_TO_GET,
       TableName: ITEM_REQUEST.TableName,
       Key: KEY,
-      AttributesToGet: ATTRIBUTES_TO_GET,
       ConsistentRead: CONSISTENT_READ,
-      ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
       ProjectionExpression: str(),
       ExpressionAttributeNames: ITEM_REQUEST.ExpressionAttributeNames,
     },

@@ -1,20 +1,15 @@
 import { validation } from '../dynamo/errors.js';
 import { compileRequestExpressions } from '../dynamo/expressions/index.js';
-import { anyObject, compileValidator, int, map, obj } from '../dynamo/validation.js';
+import { compileValidator, obj } from '../dynamo/validation.js';
 import { indexClusteringValues } from '../storage/indexes.js';
 import { indexTokenRangeItems, segmentRange, tokenRangeItems } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { READ_REQUEST } from './query.js';
+import { SCAN_REQUEST } from './query.js';
 import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
 
 const validate = compileValidator(
   obj(
-    {
-      ...READ_REQUEST,
-      ScanFilter: map(anyObject()),
-      Segment: int({ min: 0, max: 999999 }),
-      TotalSegments: int({ min: 1, max: 1000000 }),
-    },
+    SCAN_REQUEST,
     ['TableName'],
   ),
 );

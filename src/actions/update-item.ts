@@ -4,13 +4,16 @@ import {
   applyUpdate, blindUpdate, compileRequestExpressions, projectItem, updateTouchesAttribute,
 } from '../dynamo/expressions/index.js';
 import type { Item } from '../dynamo/types.js';
-import { anyObject, compileValidator, map, obj, str } from '../dynamo/validation.js';
+import { attrValue, compileValidator, map, obj, str } from '../dynamo/validation.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { ITEM_REQUEST, KEY, RETURN_VALUES, capacityNeedsOld, checkCondition, checkItemSize, keyFromRequest, writeCapacity } from './item-common.js';
 
 const validate = compileValidator(
   obj(
-    { ...ITEM_REQUEST, Key: KEY, ReturnValues: RETURN_VALUES, UpdateExpression: str(), AttributeUpdates: map(anyObject()) },
+    {
+      ...ITEM_REQUEST, ReturnValues: RETURN_VALUES, Key: KEY, UpdateExpression: str(),
+      AttributeUpdates: map(obj({ Action: str(), Value: attrValue() }, [], 'AttributeValueUpdate')),
+    },
     ['TableName', 'Key'],
   ),
 );

@@ -141,21 +141,29 @@ function nullText(keys: string[]): string {
 }
 
 /**
+ * DynamoDB's first semantic check of a request: expression and legacy parameters are not mixed,
+ * and ExpressionAttributeNames/Values come only with expressions that can use them.
+ */
+export function checkExpressionParameters(req: Record<string, unknown>, action: ExpressionAction): void {
+  const p = PARAMS[action];
+  checkMixing(req, p);
+  const anyExpr = p.expr.some((k) => present(req[k]));
+  if (present(req.ExpressionAttributeNames) && !anyExpr) throw validation('ExpressionAttributeNames can only be specified when using expressions');
+  if (p.valueExprs && present(req.ExpressionAttributeValues) && !p.valueExprs.some((k) => present(req[k]))) {
+    throw validation(`ExpressionAttributeValues can only be specified when using expressions: ${nullText(p.valueExprs)}`);
+  }
+}
+
+/**
  * Reads every expression and legacy parameter of a request, validates them with DynamoDB's
  * messages (including unused ExpressionAttributeNames/Values across all expressions) and returns
  * the compiled ASTs. For BatchGetItem pass one KeysAndAttributes object as req.
  */
 export function compileRequestExpressions(req: Record<string, unknown>, action: ExpressionAction): CompiledExpressions {
   const p = PARAMS[action];
-  checkMixing(req, p);
-
+  checkExpressionParameters(req, action);
   const rawNames = req.ExpressionAttributeNames;
   const rawValues = p.valueExprs ? req.ExpressionAttributeValues : undefined;
-  const anyExpr = p.expr.some((k) => present(req[k]));
-  if (present(rawNames) && !anyExpr) throw validation('ExpressionAttributeNames can only be specified when using expressions');
-  if (present(rawValues) && !p.valueExprs!.some((k) => present(req[k]))) {
-    throw validation(`ExpressionAttributeValues can only be specified when using expressions: ${nullText(p.valueExprs!)}`);
-  }
 
   let names: Record<string, string> | undefined;
   if (present(rawNames)) {
