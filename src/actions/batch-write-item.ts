@@ -41,6 +41,14 @@ export const batchWriteItem: ActionSpec = {
     if (tables.reduce((n, t) => n + requests[t].length, 0) > MAX_WRITES) {
       throw validation('Too many items requested for the BatchWriteItem call');
     }
+    // Values and sizes first, as DynamoDB does, before any table is looked up.
+    for (const name of tables) {
+      for (const w of requests[name]) {
+        if (!w.PutRequest && !w.DeleteRequest) throw validation(ONE_KIND);
+        if (w.PutRequest) checkItemSize(itemSize(normalizeItem(w.PutRequest.Item)));
+        else normalizeItem(w.DeleteRequest!.Key);
+      }
+    }
     // Every request is checked before anything is written: a bad one fails the whole call.
     const plans = await Promise.all(
       tables.map(async (name) => {
@@ -52,8 +60,10 @@ export const batchWriteItem: ActionSpec = {
           let write: Write;
           if (w.PutRequest) {
             const item = normalizeItem(w.PutRequest.Item);
+            // A written item without its key, or with a key of another type, is worded as a key lookup.
+            const k = [schema.hash, schema.range];
+            if (k.some((a) => a && (!item[a.name] || !(a.type in item[a.name]!)))) throw validation('The provided key element does not match the schema');
             checkItemKey(schema, item);
-            checkItemSize(itemSize(item));
             write = { kind: 'put', item, request: w };
           } else {
             write = { kind: 'delete', key: keyFromRequest(schema, w.DeleteRequest!.Key), request: w };

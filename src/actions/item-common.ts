@@ -46,8 +46,8 @@ const typeOf = (v: AttributeValue) => Object.keys(v)[0];
  * A key value must not be empty and must fit DynamoDB's key size limits. `index` names the index
  * whose key it is (for DynamoDB's message about an empty one), `emptyPrefix` goes before that message.
  */
-export function checkKeyValue(name: string, value: AttributeValue, isHash: boolean, where: { index?: string; emptyPrefix?: string } = {}): void {
-  const empty = emptyKeyValue(name, value, where.index);
+export function checkKeyValue(name: string, value: AttributeValue, isHash: boolean, where: { index?: string; emptyPrefix?: string; lookup?: boolean } = {}): void {
+  const empty = emptyKeyValue(name, value, where.index, where.lookup);
   if (empty) throw validation((where.emptyPrefix ?? '') + empty);
   const bytes = keyBytes(value);
   if (isHash && bytes > HASH_KEY_LIMIT) {
@@ -71,8 +71,8 @@ export function keyFromRequest(schema: KeySchema, raw: unknown): Item {
   if (typeOf(hash) !== schema.hash.type || (schema.range && typeOf(range!) !== schema.range.type)) {
     throw validation('The provided key element does not match the schema');
   }
-  checkKeyValue(schema.hash.name, hash, true);
-  if (schema.range) checkKeyValue(schema.range.name, range!, false);
+  checkKeyValue(schema.hash.name, hash, true, { lookup: true });
+  if (schema.range) checkKeyValue(schema.range.name, range!, false, { lookup: true });
   return key;
 }
 

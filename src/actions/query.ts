@@ -1,11 +1,12 @@
 import { compareAttributeValues } from '../dynamo/attribute-values.js';
 import { validation } from '../dynamo/errors.js';
-import { checkQueryFilterKeys, compileRequestExpressions, extractKeyCondition, type KeyCondition } from '../dynamo/expressions/index.js';
+import { checkExpressionParameters, checkQueryFilterKeys, compileRequestExpressions, extractKeyCondition, type KeyCondition } from '../dynamo/expressions/index.js';
 import type { AttributeValue, Item } from '../dynamo/types.js';
 import { attrMap, bool, compileValidator, int, obj, oneOf, str } from '../dynamo/validation.js';
 import { indexClusteringValues } from '../storage/indexes.js';
 import { indexPartitionItems, partitionItems, prefixSuccessor, type SortRange } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
+import { startKeyValues } from './start-key.js';
 import { ATTRIBUTES_TO_GET, CONDITIONS, ITEM_REQUEST, checkKeyValue } from './item-common.js';
 import { HASH_KEY_LIMIT, emptyKeyValue, keyBytes } from '../dynamo/key-values.js';
 import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
@@ -95,6 +96,8 @@ export const query: ActionSpec = {
   validate,
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
+    checkExpressionParameters(req, 'Query');
+    if (req.ExclusiveStartKey) startKeyValues(req.ExclusiveStartKey);
     const compiled = compileRequestExpressions(req, 'Query');
     if (!compiled.keyCondition) {
       throw validation('Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.');

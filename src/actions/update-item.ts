@@ -1,7 +1,7 @@
-import { itemSize } from '../dynamo/attribute-values.js';
+import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import { validation } from '../dynamo/errors.js';
 import {
-  applyUpdate, blindUpdate, compileRequestExpressions, projectItem, updateTouchesAttribute,
+  applyUpdate, blindUpdate, checkExpressionParameters, compileRequestExpressions, projectItem, updateTouchesAttribute,
 } from '../dynamo/expressions/index.js';
 import type { Item } from '../dynamo/types.js';
 import { attrValue, compileValidator, map, obj, str } from '../dynamo/validation.js';
@@ -28,6 +28,9 @@ export const updateItem: ActionSpec = {
   validate,
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
+    // DynamoDB checks the request's parameters and key values before it looks at the table.
+    checkExpressionParameters(req, 'UpdateItem');
+    normalizeItem(req.Key);
     const { condition, update } = compileRequestExpressions(req, 'UpdateItem');
     const table = await activeTable(ctx, req.TableName);
     const schema = table.entry.definition.key;

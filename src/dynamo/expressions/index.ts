@@ -185,10 +185,9 @@ export function compileRequestExpressions(req: Record<string, unknown>, action: 
     const keys = Object.keys(rawValues);
     if (keys.length === 0) throw validation('ExpressionAttributeValues must not be empty');
     values = {};
-    for (const k of keys) {
-      if (!VALUE_KEY.test(k)) throw validation(`ExpressionAttributeValues contains invalid key: Syntax error; key: "${k}"`);
-      values[k] = normalizeExpressionValue(rawValues[k], k);
-    }
+    // Every key is checked before any value, as DynamoDB does.
+    for (const k of keys) if (!VALUE_KEY.test(k)) throw validation(`ExpressionAttributeValues contains invalid key: Syntax error; key: "${k}"`);
+    for (const k of keys) values[k] = normalizeExpressionValue(rawValues[k], k);
   }
 
   const ctx: ExpressionContext = { names, values, usedNames: new Set(), usedValues: new Set() };
@@ -200,15 +199,15 @@ export function compileRequestExpressions(req: Record<string, unknown>, action: 
   if ((action === 'PutItem' || action === 'DeleteItem' || action === 'UpdateItem') && cond !== undefined) {
     out.condition = compileConditionExpression(cond, 'ConditionExpression', ctx);
   }
-  // DynamoDB validates a Query's FilterExpression, then ProjectionExpression, then KeyConditionExpression.
+  // DynamoDB validates a Query's KeyConditionExpression, then FilterExpression, then ProjectionExpression.
+  const kce = expressionText(req, 'KeyConditionExpression');
+  if (action === 'Query' && kce !== undefined) out.keyCondition = compileConditionExpression(kce, 'KeyConditionExpression', ctx);
   const filter = expressionText(req, 'FilterExpression');
   if ((action === 'Query' || action === 'Scan') && filter !== undefined) {
     out.filter = compileConditionExpression(filter, 'FilterExpression' as ExpressionLabel, ctx);
   }
   const projection = expressionText(req, 'ProjectionExpression');
   if (p.expr.includes('ProjectionExpression') && projection !== undefined) out.projection = compileProjectionExpression(projection, ctx);
-  const kce = expressionText(req, 'KeyConditionExpression');
-  if (action === 'Query' && kce !== undefined) out.keyCondition = compileConditionExpression(kce, 'KeyConditionExpression', ctx);
 
   if (names) {
     const all = Object.keys(names);
