@@ -308,9 +308,10 @@ function ruleChecks(r: Rules | undefined): Check[] {
   if (r.keys) {
     const k = r.keys;
     const re = k.pattern === undefined ? undefined : new RegExp(`^(?:${k.pattern})$`);
+    // DynamoDB lists the upper bound first here.
     const parts = [
-      k.minLength !== undefined && `Member must have length greater than or equal to ${k.minLength}`,
       k.maxLength !== undefined && `Member must have length less than or equal to ${k.maxLength}`,
+      k.minLength !== undefined && `Member must have length greater than or equal to ${k.minLength}`,
       k.pattern !== undefined && `Member must satisfy regular expression pattern: ${k.pattern}`,
     ].filter(Boolean);
     const text = `Map keys must satisfy constraint: [${parts.join(', ')}]`;
@@ -324,8 +325,8 @@ function ruleChecks(r: Rules | undefined): Check[] {
   if (r.values) {
     const k = r.values;
     const parts = [
-      k.minLength !== undefined && `Member must have length greater than or equal to ${k.minLength}`,
       k.maxLength !== undefined && `Member must have length less than or equal to ${k.maxLength}`,
+      k.minLength !== undefined && `Member must have length greater than or equal to ${k.minLength}`,
     ].filter(Boolean);
     const text = `Map value must satisfy constraint: [${parts.join(', ')}]`;
     out.push(present((v, p, e) => {
