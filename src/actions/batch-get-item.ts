@@ -1,28 +1,30 @@
-import { itemSize } from '../dynamo/attribute-values.js';
+import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import { DynamoError, validation } from '../dynamo/errors.js';
 import { compileRequestExpressions, projectItem } from '../dynamo/expressions/index.js';
 import type { Item } from '../dynamo/types.js';
-import { anyObject, bool, compileValidator, list, map, obj, str } from '../dynamo/validation.js';
+import { TABLE_NAME, attrMap, bool, compileValidator, list, map, obj, str } from '../dynamo/validation.js';
 import { keyOf } from '../storage/translator.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { ATTRIBUTES_TO_GET, ITEM_REQUEST, keyFromRequest, readUnits } from './item-common.js';
+import { ATTRIBUTES_TO_GET, ITEM_REQUEST, consumedCapacity, keyFromRequest, readUnits } from './item-common.js';
 
 const TABLE_REQUEST = obj(
   {
-    Keys: list(map(anyObject()), { min: 1, max: 100 }),
+    Keys: list(attrMap(), { min: 1, max: 100 }),
     AttributesToGet: ATTRIBUTES_TO_GET,
     ConsistentRead: bool(),
     ProjectionExpression: str(),
     ExpressionAttributeNames: ITEM_REQUEST.ExpressionAttributeNames,
   },
   ['Keys'],
+  'KeysAndAttributes',
 );
+const TABLE_NAME_KEYS = { minLength: 3, maxLength: 255, pattern: TABLE_NAME.rules!.pattern };
 
 const validate = compileValidator(
   obj(
     {
-      RequestItems: map(TABLE_REQUEST, { min: 1, max: 100 }),
       ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
+      RequestItems: map(TABLE_REQUEST, { min: 1, keys: TABLE_NAME_KEYS }),
     },
     ['RequestItems'],
   ),
@@ -44,17 +46,26 @@ export const batchGetItem: ActionSpec = {
       if (keys.length === 0) throw validation(`The list of keys in RequestItems for BatchGetItem is required: ${t} has empty list`);
       total += keys.length;
     }
+    // Validate everything before reading anything, and the request itself before any table (DynamoDB's order).
+    const projections = tables.map((name) => {
+      const r = requests[name];
+      const { projection } = compileRequestExpressions(r, 'BatchGetItem');
+      const seen = new Set<string>();
+      for (const raw of r.Keys as unknown[]) {
+        const key = normalizeItem(raw);
+        const id = JSON.stringify(Object.keys(key).sort().map((k) => [k, key[k]]));
+        if (seen.has(id)) throw validation('Provided list of item keys contains duplicates');
+        seen.add(id);
+      }
+      return projection;
+    });
     if (total > MAX_KEYS) throw validation('Too many items requested for the BatchGetItem call');
-    // Validate everything before reading anything.
     const plans = await Promise.all(
-      tables.map(async (name) => {
+      tables.map(async (name, i) => {
         const r = requests[name];
-        const { projection } = compileRequestExpressions(r, 'BatchGetItem');
         const table = await activeTable(ctx, name);
         const keys = (r.Keys as unknown[]).map((k) => keyFromRequest(table.entry.definition.key, k));
-        const seen = new Set(keys.map((k) => JSON.stringify(keyOf(k, table.entry.definition.key))));
-        if (seen.size !== keys.length) throw validation('Provided list of item keys contains duplicates');
-        return { name, r, table, keys, projection, consistent: r.ConsistentRead === true };
+        return { name, r, table, keys, projection: projections[i], consistent: r.ConsistentRead === true };
       }),
     );
     const reads = await Promise.all(
@@ -85,7 +96,11 @@ export const batchGetItem: ActionSpec = {
           left.push(key);
           continue;
         }
-        if (!stored) continue;
+        // A key that finds nothing costs a read too, as in GetItem.
+        if (!stored) {
+          units += readUnits(0, p.consistent);
+          continue;
+        }
         const size = itemSize(stored.item);
         bytes += size;
         units += readUnits(size, p.consistent);
@@ -93,7 +108,7 @@ export const batchGetItem: ActionSpec = {
       }
       responses[p.name] = found;
       if (left.length) unprocessed[p.name] = { ...p.r, Keys: left };
-      capacity.push({ TableName: p.name, CapacityUnits: units });
+      capacity.push(consumedCapacity(req.ReturnConsumedCapacity, p.name, () => units) ?? { TableName: p.name, CapacityUnits: units });
     });
     const out: Record<string, unknown> = { Responses: responses, UnprocessedKeys: unprocessed };
     if (req.ReturnConsumedCapacity === 'TOTAL' || req.ReturnConsumedCapacity === 'INDEXES') out.ConsumedCapacity = capacity;

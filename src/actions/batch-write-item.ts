@@ -1,23 +1,28 @@
 import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import { DynamoError, validation } from '../dynamo/errors.js';
 import type { Item } from '../dynamo/types.js';
-import { anyObject, compileValidator, list, map, obj } from '../dynamo/validation.js';
+import { TABLE_NAME, attrMap, compileValidator, list, map, obj } from '../dynamo/validation.js';
 import { checkIndexKeys } from '../storage/indexes.js';
 import { keyOf } from '../storage/translator.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { ITEM_REQUEST, capacityNeedsOld, checkItemKey, checkItemSize, keyFromRequest, sumCapacity, writeCapacity } from './item-common.js';
 
-const WRITE_REQUEST = obj({
-  PutRequest: obj({ Item: map(anyObject()) }, ['Item']),
-  DeleteRequest: obj({ Key: map(anyObject()) }, ['Key']),
-});
+const WRITE_REQUEST = obj(
+  {
+    DeleteRequest: obj({ Key: attrMap() }, ['Key'], 'DeleteRequest'),
+    PutRequest: obj({ Item: attrMap() }, ['Item'], 'PutRequest'),
+  },
+  [],
+  'WriteRequest',
+);
+const TABLE_NAME_KEYS = { minLength: 3, maxLength: 255, pattern: TABLE_NAME.rules!.pattern };
 
 const validate = compileValidator(
   obj(
     {
-      RequestItems: map(list(WRITE_REQUEST, { min: 1, max: 25 }), { min: 1, max: 25 }),
       ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
       ReturnItemCollectionMetrics: ITEM_REQUEST.ReturnItemCollectionMetrics,
+      RequestItems: map(list(WRITE_REQUEST), { min: 1, keys: TABLE_NAME_KEYS, values: { minLength: 1, maxLength: 25 } }),
     },
     ['RequestItems'],
   ),
@@ -37,6 +42,14 @@ export const batchWriteItem: ActionSpec = {
     if (tables.reduce((n, t) => n + requests[t].length, 0) > MAX_WRITES) {
       throw validation('Too many items requested for the BatchWriteItem call');
     }
+    // Values and sizes first, as DynamoDB does, before any table is looked up.
+    for (const name of tables) {
+      for (const w of requests[name]) {
+        if (!w.PutRequest && !w.DeleteRequest) throw validation(ONE_KIND);
+        if (w.PutRequest) checkItemSize(itemSize(normalizeItem(w.PutRequest.Item)));
+        else normalizeItem(w.DeleteRequest!.Key);
+      }
+    }
     // Every request is checked before anything is written: a bad one fails the whole call.
     const plans = await Promise.all(
       tables.map(async (name) => {
@@ -48,10 +61,12 @@ export const batchWriteItem: ActionSpec = {
           let write: Write;
           if (w.PutRequest) {
             const item = normalizeItem(w.PutRequest.Item);
+            // A written item without its key, or with a key of another type, is worded as a key lookup.
+            const k = [schema.hash, schema.range];
+            if (k.some((a) => a && (!item[a.name] || !(a.type in item[a.name]!)))) throw validation('The provided key element does not match the schema');
             checkItemKey(schema, item);
             // Index keys too (checked again at write time): one bad item must stop all of them.
             checkIndexKeys(table.entry.definition.indexes, item);
-            checkItemSize(itemSize(item));
             write = { kind: 'put', item, request: w };
           } else {
             write = { kind: 'delete', key: keyFromRequest(schema, w.DeleteRequest!.Key), request: w };

@@ -2,31 +2,28 @@ import type { WriteIsolation } from '../config.js';
 import { TRANSLATORS, WRITE_ISOLATION_MODES } from '../config.js';
 import { resourceInUse, validation } from '../dynamo/errors.js';
 import type { KeySchema, KeyType } from '../dynamo/types.js';
-import { TABLE_NAME, bool, compileValidator, int, list, obj, oneOf, str } from '../dynamo/validation.js';
+import { TABLE_NAME_PARAMETER, bool, compileValidator, list, obj, oneOf, str } from '../dynamo/validation.js';
 import { Catalog, type TableDefinition } from '../storage/catalog.js';
 import type { ActionContext, ActionSpec, Request } from './context.js';
 import { describe } from './table-description.js';
 import { TAG_LIST, TRANSLATOR_TAG, WRITE_ISOLATION_TAG } from './tags.js';
-import { GSI_SCHEMA, LSI_SCHEMA, keyAttributeNames, parseIndexes } from './index-definitions.js';
+import { GSI_SCHEMA, LSI_SCHEMA, THROUGHPUT, keyAttributeNames, keySchemaShape, parseIndexes } from './index-definitions.js';
 import { indexTableCql } from '../storage/indexes.js';
 import { publishStream, streamAtCreate } from '../streams/specification.js';
 
-export const THROUGHPUT = obj(
-  { ReadCapacityUnits: int({ min: 1 }), WriteCapacityUnits: int({ min: 1 }) },
-  ['ReadCapacityUnits', 'WriteCapacityUnits'],
+export { THROUGHPUT };
+export const ATTRIBUTE_DEFINITIONS = list(
+  obj({ AttributeName: str({ min: 1, max: 255 }), AttributeType: oneOf(['B', 'N', 'S']) }, ['AttributeName', 'AttributeType'], 'AttributeDefinition'),
 );
-const KEY_SCHEMA = list(obj({ AttributeName: str({ min: 1, max: 255 }), KeyType: oneOf(['HASH', 'RANGE']) }, ['AttributeName', 'KeyType']), { min: 1, max: 2 });
 
 const validate = compileValidator(
   obj(
     {
-      TableName: TABLE_NAME,
-      AttributeDefinitions: list(
-        obj({ AttributeName: str({ min: 1, max: 255 }), AttributeType: oneOf(['S', 'N', 'B']) }, ['AttributeName', 'AttributeType']),
-      ),
-      KeySchema: KEY_SCHEMA,
+      AttributeDefinitions: ATTRIBUTE_DEFINITIONS,
+      TableName: TABLE_NAME_PARAMETER,
       BillingMode: oneOf(['PROVISIONED', 'PAY_PER_REQUEST']),
       ProvisionedThroughput: THROUGHPUT,
+      KeySchema: keySchemaShape(),
       Tags: TAG_LIST,
       TableClass: oneOf(['STANDARD', 'STANDARD_INFREQUENT_ACCESS']),
       DeletionProtectionEnabled: bool(),
@@ -34,7 +31,7 @@ const validate = compileValidator(
       LocalSecondaryIndexes: LSI_SCHEMA,
       GlobalSecondaryIndexes: GSI_SCHEMA,
     },
-    ['AttributeDefinitions', 'TableName', 'KeySchema'],
+    ['AttributeDefinitions', 'KeySchema'],
   ),
 );
 

@@ -1,4 +1,5 @@
-import { compileRequestExpressions } from '../dynamo/expressions/index.js';
+import { normalizeItem } from '../dynamo/attribute-values.js';
+import { checkExpressionParameters, compileRequestExpressions } from '../dynamo/expressions/index.js';
 import type { Item } from '../dynamo/types.js';
 import { compileValidator, obj } from '../dynamo/validation.js';
 import { activeTable, type ActionSpec } from './context.js';
@@ -11,6 +12,9 @@ export const deleteItem: ActionSpec = {
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
     checkOldOnlyReturnValues(req.ReturnValues);
+    // DynamoDB checks the request's parameters and key values before it looks at the table.
+    checkExpressionParameters(req, 'DeleteItem');
+    normalizeItem(req.Key);
     const { condition } = compileRequestExpressions(req, 'DeleteItem');
     const table = await activeTable(ctx, req.TableName);
     const key = keyFromRequest(table.entry.definition.key, req.Key);

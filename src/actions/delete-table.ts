@@ -1,12 +1,12 @@
 import { resourceInUse, validation } from '../dynamo/errors.js';
-import { TABLE_NAME, compileValidator, obj } from '../dynamo/validation.js';
+import { TABLE_NAME_PARAMETER, compileValidator, obj } from '../dynamo/validation.js';
 import { freshEntry, type ActionSpec } from './context.js';
 import { qualifiedTable } from '../storage/session.js';
 import { describe } from './table-description.js';
 import { publishStream } from '../streams/specification.js';
 
 export const deleteTable: ActionSpec = {
-  validate: compileValidator(obj({ TableName: TABLE_NAME }, ['TableName'])),
+  validate: compileValidator(obj({ TableName: TABLE_NAME_PARAMETER })),
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
     const entry = await freshEntry(ctx, req.TableName);

@@ -1,5 +1,5 @@
-import { compileRequestExpressions, projectItem } from '../dynamo/expressions/index.js';
-import { itemSize } from '../dynamo/attribute-values.js';
+import { checkExpressionParameters, compileRequestExpressions, projectItem } from '../dynamo/expressions/index.js';
+import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import { compileValidator, obj, str } from '../dynamo/validation.js';
 import { RawJson, activeTable, type ActionSpec } from './context.js';
 import { ATTRIBUTES_TO_GET, CONSISTENT_READ, ITEM_REQUEST, KEY, consumedCapacity, keyFromRequest, readUnits } from './item-common.js';
@@ -7,11 +7,11 @@ import { ATTRIBUTES_TO_GET, CONSISTENT_READ, ITEM_REQUEST, KEY, consumedCapacity
 const validate = compileValidator(
   obj(
     {
+      ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
+      AttributesToGet: ATTRIBUTES_TO_GET,
       TableName: ITEM_REQUEST.TableName,
       Key: KEY,
-      AttributesToGet: ATTRIBUTES_TO_GET,
       ConsistentRead: CONSISTENT_READ,
-      ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
       ProjectionExpression: str(),
       ExpressionAttributeNames: ITEM_REQUEST.ExpressionAttributeNames,
     },
@@ -23,6 +23,9 @@ export const getItem: ActionSpec = {
   validate,
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
+    // DynamoDB checks the request's parameters and key values before it looks at the table.
+    checkExpressionParameters(req, 'GetItem');
+    normalizeItem(req.Key);
     const { projection } = compileRequestExpressions(req, 'GetItem');
     const table = await activeTable(ctx, req.TableName);
     const key = keyFromRequest(table.entry.definition.key, req.Key);

@@ -3,26 +3,37 @@
 import { randomBytes } from 'node:crypto';
 import { validation } from '../dynamo/errors.js';
 import type { KeySchema, KeyType } from '../dynamo/types.js';
-import { int, list, obj, oneOf, str } from '../dynamo/validation.js';
+import { list, long, obj, oneOf, str } from '../dynamo/validation.js';
 import type { TableDefinition } from '../storage/catalog.js';
 import type { IndexDefinition } from '../storage/indexes.js';
 import { tableArn, type ActionContext } from './context.js';
 
-const INDEX_NAME = str({ min: 3, max: 255, pattern: '^[a-zA-Z0-9_.-]+$' });
-const KEY_SCHEMA = list(obj({ AttributeName: str({ min: 1, max: 255 }), KeyType: oneOf(['HASH', 'RANGE']) }, ['AttributeName', 'KeyType']), { min: 1, max: 2 });
-const PROJECTION = obj({ ProjectionType: oneOf(['ALL', 'KEYS_ONLY', 'INCLUDE']), NonKeyAttributes: list(str({ min: 1, max: 255 }), { min: 1, max: 20 }) });
-const THROUGHPUT = obj({ ReadCapacityUnits: int({ min: 1 }), WriteCapacityUnits: int({ min: 1 }) }, ['ReadCapacityUnits', 'WriteCapacityUnits']);
+const INDEX_NAME = str({ min: 3, max: 255, pattern: '[a-zA-Z0-9_.-]+' });
+/** A key schema; `keyTypes` false for index key schemas, whose KeyType DynamoDB checks later. */
+export const keySchemaShape = (keyTypes = true) =>
+  list(obj({ AttributeName: str({ min: 1, max: 255 }), KeyType: keyTypes ? oneOf(['HASH', 'RANGE']) : str() }, ['AttributeName', 'KeyType'], 'KeySchemaElement'), { min: 1, max: 2 });
+const KEY_SCHEMA = keySchemaShape(false);
+const PROJECTION = obj({ ProjectionType: oneOf(['ALL', 'INCLUDE', 'KEYS_ONLY']), NonKeyAttributes: list(str(), { min: 1 }) }, [], 'Projection');
+export const THROUGHPUT = obj({ WriteCapacityUnits: long({ min: 1 }), ReadCapacityUnits: long({ min: 1 }) }, ['ReadCapacityUnits', 'WriteCapacityUnits'], 'ProvisionedThroughput');
 
-export const LSI_SCHEMA = list(obj({ IndexName: INDEX_NAME, KeySchema: KEY_SCHEMA, Projection: PROJECTION }, ['IndexName', 'KeySchema', 'Projection']));
+export const LSI_SCHEMA = list(obj({ IndexName: INDEX_NAME, KeySchema: KEY_SCHEMA, Projection: PROJECTION }, ['IndexName', 'KeySchema', 'Projection'], 'LocalSecondaryIndex'));
 export const GSI_SCHEMA = list(
-  obj({ IndexName: INDEX_NAME, KeySchema: KEY_SCHEMA, Projection: PROJECTION, ProvisionedThroughput: THROUGHPUT }, ['IndexName', 'KeySchema', 'Projection']),
+  obj({ IndexName: INDEX_NAME, KeySchema: KEY_SCHEMA, Projection: PROJECTION, ProvisionedThroughput: THROUGHPUT }, ['IndexName', 'KeySchema', 'Projection'], 'GlobalSecondaryIndex'),
 );
 export const GSI_UPDATES_SCHEMA = list(
-  obj({
-    Create: obj({ IndexName: INDEX_NAME, KeySchema: KEY_SCHEMA, Projection: PROJECTION, ProvisionedThroughput: THROUGHPUT }, ['IndexName', 'KeySchema', 'Projection']),
-    Update: obj({ IndexName: INDEX_NAME, ProvisionedThroughput: THROUGHPUT }, ['IndexName']),
-    Delete: obj({ IndexName: INDEX_NAME }, ['IndexName']),
-  }),
+  obj(
+    {
+      Update: obj({ IndexName: INDEX_NAME, ProvisionedThroughput: THROUGHPUT }, ['IndexName', 'ProvisionedThroughput'], 'UpdateGlobalSecondaryIndexAction'),
+      Create: obj(
+        { Projection: PROJECTION, IndexName: INDEX_NAME, ProvisionedThroughput: THROUGHPUT, KeySchema: KEY_SCHEMA },
+        ['IndexName', 'KeySchema', 'Projection'],
+        'CreateGlobalSecondaryIndexAction',
+      ),
+      Delete: obj({ IndexName: INDEX_NAME }, ['IndexName'], 'DeleteGlobalSecondaryIndexAction'),
+    },
+    [],
+    'GlobalSecondaryIndexUpdate',
+  ),
 );
 
 interface RawIndex {

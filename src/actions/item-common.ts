@@ -9,27 +9,36 @@ import type { TableDefinition } from '../storage/catalog.js';
 import { indexEntry } from '../storage/indexes.js';
 import {
   EXPRESSION_NAMES, EXPRESSION_VALUES, RETURN_CONSUMED_CAPACITY, RETURN_ITEM_COLLECTION_METRICS, TABLE_NAME,
-  anyObject, bool, list, map, oneOf, str, type Schema,
+  attrMap, attrValue, bool, list, map, obj, oneOf, str, type Schema,
 } from '../dynamo/validation.js';
 
 export const MAX_ITEM_BYTES = 400 * 1024;
 
-/** Request members shared by the single-item actions. */
+/** The comparison operators of the legacy conditions, in the order DynamoDB lists them. */
+export const COMPARISON_OPERATOR = oneOf(['IN', 'NULL', 'BETWEEN', 'LT', 'NOT_CONTAINS', 'EQ', 'GT', 'NOT_NULL', 'NE', 'LE', 'BEGINS_WITH', 'GE', 'CONTAINS']);
+/** Expected (legacy condition of a write). */
+export const EXPECTED = map(
+  obj({ AttributeValueList: list(attrValue()), ComparisonOperator: COMPARISON_OPERATOR, Exists: bool(), Value: attrValue() }, [], 'ExpectedAttributeValue'),
+);
+/** KeyConditions, QueryFilter and ScanFilter (legacy conditions of a read). */
+export const CONDITIONS = map(obj({ AttributeValueList: list(attrValue()), ComparisonOperator: COMPARISON_OPERATOR }, ['ComparisonOperator'], 'Condition'));
+
+/** Request members shared by the single-item actions, in DynamoDB's order. */
 export const ITEM_REQUEST: Record<string, Schema> = {
-  TableName: TABLE_NAME,
   ReturnConsumedCapacity: RETURN_CONSUMED_CAPACITY,
+  TableName: TABLE_NAME,
   ReturnItemCollectionMetrics: RETURN_ITEM_COLLECTION_METRICS,
+  ConditionalOperator: oneOf(['OR', 'AND']),
+  Expected: EXPECTED,
   ConditionExpression: str(),
-  ExpressionAttributeNames: EXPRESSION_NAMES,
   ExpressionAttributeValues: EXPRESSION_VALUES,
-  Expected: map(anyObject()),
-  ConditionalOperator: oneOf(['AND', 'OR']),
+  ExpressionAttributeNames: EXPRESSION_NAMES,
   ReturnValuesOnConditionCheckFailure: oneOf(['ALL_OLD', 'NONE']),
 };
-export const RETURN_VALUES = oneOf(['NONE', 'ALL_OLD', 'UPDATED_OLD', 'ALL_NEW', 'UPDATED_NEW']);
-export const KEY = map(anyObject());
+export const RETURN_VALUES = oneOf(['ALL_NEW', 'UPDATED_OLD', 'ALL_OLD', 'NONE', 'UPDATED_NEW']);
+export const KEY = attrMap();
 export const CONSISTENT_READ = bool();
-export const ATTRIBUTES_TO_GET = list(str({ min: 1, max: 255 }), { min: 1 });
+export const ATTRIBUTES_TO_GET = list(str(), { min: 1, max: 255 });
 
 const typeOf = (v: AttributeValue) => Object.keys(v)[0];
 
@@ -37,8 +46,8 @@ const typeOf = (v: AttributeValue) => Object.keys(v)[0];
  * A key value must not be empty and must fit DynamoDB's key size limits. `index` names the index
  * whose key it is (for DynamoDB's message about an empty one), `emptyPrefix` goes before that message.
  */
-export function checkKeyValue(name: string, value: AttributeValue, isHash: boolean, where: { index?: string; emptyPrefix?: string } = {}): void {
-  const empty = emptyKeyValue(name, value, where.index);
+export function checkKeyValue(name: string, value: AttributeValue, isHash: boolean, where: { index?: string; emptyPrefix?: string; lookup?: boolean } = {}): void {
+  const empty = emptyKeyValue(name, value, where.index, where.lookup);
   if (empty) throw validation((where.emptyPrefix ?? '') + empty);
   const bytes = keyBytes(value);
   if (isHash && bytes > HASH_KEY_LIMIT) {
@@ -62,8 +71,8 @@ export function keyFromRequest(schema: KeySchema, raw: unknown): Item {
   if (typeOf(hash) !== schema.hash.type || (schema.range && typeOf(range!) !== schema.range.type)) {
     throw validation('The provided key element does not match the schema');
   }
-  checkKeyValue(schema.hash.name, hash, true);
-  if (schema.range) checkKeyValue(schema.range.name, range!, false);
+  checkKeyValue(schema.hash.name, hash, true, { lookup: true });
+  if (schema.range) checkKeyValue(schema.range.name, range!, false, { lookup: true });
   return key;
 }
 

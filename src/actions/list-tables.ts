@@ -3,7 +3,7 @@ import type { ActionSpec } from './context.js';
 
 export const listTables: ActionSpec = {
   validate: compileValidator(
-    obj({ ExclusiveStartTableName: str({ min: 3, max: 255, pattern: '^[a-zA-Z0-9_.-]+$' }), Limit: int({ min: 1, max: 100 }) }),
+    obj({ Limit: int({ min: 1, max: 100 }), ExclusiveStartTableName: str({ min: 3, max: 255, pattern: '[a-zA-Z0-9_.-]+' }) }),
   ),
   async run(ctx, req) {
     // DynamoDB lists names in ascending order of their bytes, which is JS order for this alphabet.

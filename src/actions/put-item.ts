@@ -1,7 +1,7 @@
 import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
-import { compileRequestExpressions } from '../dynamo/expressions/index.js';
+import { checkExpressionParameters, compileRequestExpressions } from '../dynamo/expressions/index.js';
 import type { Item } from '../dynamo/types.js';
-import { compileValidator, obj, anyObject } from '../dynamo/validation.js';
+import { attrMap, compileValidator, obj } from '../dynamo/validation.js';
 import { keyOf } from '../storage/translator.js';
 import { activeTable, type ActionSpec } from './context.js';
 import {
@@ -10,20 +10,21 @@ import {
 } from './item-common.js';
 
 const validate = compileValidator(
-  obj({ ...ITEM_REQUEST, Item: anyObject(), ReturnValues: RETURN_VALUES }, ['TableName', 'Item']),
+  obj({ ...ITEM_REQUEST, Item: attrMap(), ReturnValues: RETURN_VALUES }, ['TableName', 'Item']),
 );
 
 export const putItem: ActionSpec = {
   validate,
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
-    checkOldOnlyReturnValues(req.ReturnValues);
+    // DynamoDB's order: parameters, item values, ReturnValues, size, conditions; then the table.
+    checkExpressionParameters(req, 'PutItem');
     const item = normalizeItem(req.Item);
+    checkOldOnlyReturnValues(req.ReturnValues);
+    checkItemSize(itemSize(item));
     const { condition } = compileRequestExpressions(req, 'PutItem');
     const table = await activeTable(ctx, req.TableName);
     checkItemKey(table.entry.definition.key, item);
-    const size = itemSize(item);
-    checkItemSize(size);
     const wantOld = req.ReturnValues === 'ALL_OLD';
     let old: Item | undefined;
     if (!condition && !wantOld && !capacityNeedsOld(req)) {

@@ -1,44 +1,63 @@
 import { compareAttributeValues } from '../dynamo/attribute-values.js';
 import { validation } from '../dynamo/errors.js';
-import { checkQueryFilterKeys, compileRequestExpressions, extractKeyCondition, type KeyCondition } from '../dynamo/expressions/index.js';
+import { checkExpressionParameters, checkQueryFilterKeys, compileRequestExpressions, extractKeyCondition, type KeyCondition } from '../dynamo/expressions/index.js';
 import type { AttributeValue, Item } from '../dynamo/types.js';
-import { anyObject, bool, compileValidator, int, map, obj, oneOf, str } from '../dynamo/validation.js';
+import { attrMap, bool, compileValidator, int, obj, oneOf, str } from '../dynamo/validation.js';
 import { indexClusteringValues } from '../storage/indexes.js';
 import { indexPartitionItems, partitionItems, prefixSuccessor, type SortRange } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { ATTRIBUTES_TO_GET, ITEM_REQUEST, checkKeyValue } from './item-common.js';
+import { startKeyValues } from './start-key.js';
+import { ATTRIBUTES_TO_GET, CONDITIONS, ITEM_REQUEST, checkKeyValue } from './item-common.js';
 import { HASH_KEY_LIMIT, emptyKeyValue, keyBytes } from '../dynamo/key-values.js';
 import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
 
-export const SELECT = oneOf(['ALL_ATTRIBUTES', 'ALL_PROJECTED_ATTRIBUTES', 'SPECIFIC_ATTRIBUTES', 'COUNT']);
-export const READ_REQUEST = {
-  TableName: ITEM_REQUEST.TableName,
-  IndexName: str({ min: 3, max: 255, pattern: '^[a-zA-Z0-9_.-]+$' }),
-  Select: SELECT,
-  AttributesToGet: ATTRIBUTES_TO_GET,
-  Limit: int({ min: 1 }),
-  ConsistentRead: bool(),
-  ConditionalOperator: ITEM_REQUEST.ConditionalOperator,
-  ExclusiveStartKey: map(anyObject()),
-  ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
-  ProjectionExpression: str(),
-  FilterExpression: str(),
-  ExpressionAttributeNames: ITEM_REQUEST.ExpressionAttributeNames,
-  ExpressionAttributeValues: ITEM_REQUEST.ExpressionAttributeValues,
-};
+export const SELECT = oneOf(['SPECIFIC_ATTRIBUTES', 'COUNT', 'ALL_ATTRIBUTES', 'ALL_PROJECTED_ATTRIBUTES']);
+const INDEX_NAME = str({ min: 3, max: 255, pattern: '[a-zA-Z0-9_.-]+' });
 
 const validate = compileValidator(
   obj(
     {
-      ...READ_REQUEST,
-      KeyConditions: map(anyObject()),
-      QueryFilter: map(anyObject()),
+      Select: SELECT,
+      IndexName: INDEX_NAME,
+      ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
+      QueryFilter: CONDITIONS,
+      TableName: ITEM_REQUEST.TableName,
+      ConditionalOperator: ITEM_REQUEST.ConditionalOperator,
+      AttributesToGet: ATTRIBUTES_TO_GET,
+      Limit: int({ min: 1 }),
+      KeyConditions: CONDITIONS,
+      ExclusiveStartKey: attrMap(),
+      ConsistentRead: bool(),
       ScanIndexForward: bool(),
       KeyConditionExpression: str(),
+      FilterExpression: str(),
+      ProjectionExpression: str(),
+      ExpressionAttributeValues: ITEM_REQUEST.ExpressionAttributeValues,
+      ExpressionAttributeNames: ITEM_REQUEST.ExpressionAttributeNames,
     },
     ['TableName'],
   ),
 );
+
+/** Scan's members, in DynamoDB's order. */
+export const SCAN_REQUEST = {
+  Select: SELECT,
+  IndexName: INDEX_NAME,
+  TotalSegments: int({ min: 1, max: 1000000 }),
+  ReturnConsumedCapacity: ITEM_REQUEST.ReturnConsumedCapacity,
+  TableName: ITEM_REQUEST.TableName,
+  ConditionalOperator: ITEM_REQUEST.ConditionalOperator,
+  ScanFilter: CONDITIONS,
+  Segment: int({ min: 0, max: 999999 }),
+  Limit: int({ min: 1 }),
+  AttributesToGet: ATTRIBUTES_TO_GET,
+  ExclusiveStartKey: attrMap(),
+  ConsistentRead: bool(),
+  FilterExpression: str(),
+  ProjectionExpression: str(),
+  ExpressionAttributeValues: ITEM_REQUEST.ExpressionAttributeValues,
+  ExpressionAttributeNames: ITEM_REQUEST.ExpressionAttributeNames,
+};
 
 /** The key condition on the sort key as a range of sort keys. */
 function sortRange(kc: KeyCondition): SortRange {
@@ -77,6 +96,8 @@ export const query: ActionSpec = {
   validate,
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
+    checkExpressionParameters(req, 'Query');
+    if (req.ExclusiveStartKey) startKeyValues(req.ExclusiveStartKey);
     const compiled = compileRequestExpressions(req, 'Query');
     if (!compiled.keyCondition) {
       throw validation('Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.');

@@ -1,20 +1,16 @@
 import { validation } from '../dynamo/errors.js';
-import { compileRequestExpressions } from '../dynamo/expressions/index.js';
-import { anyObject, compileValidator, int, map, obj } from '../dynamo/validation.js';
+import { checkExpressionParameters, compileRequestExpressions } from '../dynamo/expressions/index.js';
+import { compileValidator, obj } from '../dynamo/validation.js';
 import { indexClusteringValues } from '../storage/indexes.js';
 import { indexTokenRangeItems, segmentRange, tokenRangeItems } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { READ_REQUEST } from './query.js';
-import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
+import { SCAN_REQUEST } from './query.js';
+import { checkScanStartKey, startKeyValues } from './start-key.js';
+import { baseItems, checkSelect, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
 
 const validate = compileValidator(
   obj(
-    {
-      ...READ_REQUEST,
-      ScanFilter: map(anyObject()),
-      Segment: int({ min: 0, max: 999999 }),
-      TotalSegments: int({ min: 1, max: 1000000 }),
-    },
+    SCAN_REQUEST,
     ['TableName'],
   ),
 );
@@ -25,10 +21,17 @@ export const scan: ActionSpec = {
   async run(ctx, req) {
     const segment = req.Segment as number | undefined;
     const total = req.TotalSegments as number | undefined;
-    if (segment !== undefined && total === undefined) throw validation('If segment is specified, total segment must also be specified');
-    if (total !== undefined && segment === undefined) throw validation('If total segment is specified, segment must also be specified');
+    // DynamoDB's order: parameters, filter conditions, start key values, segments, expressions.
+    checkExpressionParameters(req, 'Scan');
+    if (req.ExclusiveStartKey) startKeyValues(req.ExclusiveStartKey);
+    if (segment !== undefined && total === undefined) {
+      throw validation('The TotalSegments parameter is required but was not present in the request when Segment parameter is present');
+    }
+    if (total !== undefined && segment === undefined) {
+      throw validation('The Segment parameter is required but was not present in the request when parameter TotalSegments is present');
+    }
     if (segment !== undefined && total !== undefined && segment >= total) {
-      throw validation(`1 validation error detected: Value '${segment}' at 'segment' failed to satisfy constraint: Member must have value less than or equal to ${total - 1}`);
+      throw validation(`The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: ${segment} is not less than TotalSegments: ${total}`);
     }
     const compiled = compileRequestExpressions(req, 'Scan');
     const table = await activeTable(ctx, req.TableName);
@@ -37,7 +40,7 @@ export const scan: ActionSpec = {
     const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
     let start;
     if (req.ExclusiveStartKey) {
-      start = checkStartKey(req.ExclusiveStartKey, def.key, ix);
+      start = checkScanStartKey(req.ExclusiveStartKey, def.key, ix);
     }
     // Segments are equal slices of the token ring: disjoint, and together the whole table.
     const { lo, hi } = segmentRange(segment ?? 0, total ?? 1);

@@ -1,17 +1,20 @@
-import { itemSize } from '../dynamo/attribute-values.js';
+import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import { validation } from '../dynamo/errors.js';
 import {
-  applyUpdate, blindUpdate, compileRequestExpressions, projectItem, updateTouchesAttribute,
+  applyUpdate, blindUpdate, checkExpressionParameters, compileRequestExpressions, projectItem, updateTouchesAttribute,
 } from '../dynamo/expressions/index.js';
 import type { Update } from '../dynamo/expressions/ast.js';
 import type { Item } from '../dynamo/types.js';
-import { anyObject, compileValidator, map, obj, str } from '../dynamo/validation.js';
+import { attrValue, compileValidator, map, obj, str } from '../dynamo/validation.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { ITEM_REQUEST, KEY, RETURN_VALUES, capacityNeedsOld, checkCondition, checkItemSize, keyFromRequest, writeCapacity } from './item-common.js';
 
 const validate = compileValidator(
   obj(
-    { ...ITEM_REQUEST, Key: KEY, ReturnValues: RETURN_VALUES, UpdateExpression: str(), AttributeUpdates: map(anyObject()) },
+    {
+      ...ITEM_REQUEST, ReturnValues: RETURN_VALUES, Key: KEY, UpdateExpression: str(),
+      AttributeUpdates: map(obj({ Action: str(), Value: attrValue() }, [], 'AttributeValueUpdate')),
+    },
     ['TableName', 'Key'],
   ),
 );
@@ -35,6 +38,9 @@ export const updateItem: ActionSpec = {
   validate,
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
+    // DynamoDB checks the request's parameters and key values before it looks at the table.
+    checkExpressionParameters(req, 'UpdateItem');
+    normalizeItem(req.Key);
     const { condition, update } = compileRequestExpressions(req, 'UpdateItem');
     const table = await activeTable(ctx, req.TableName);
     const schema = table.entry.definition.key;

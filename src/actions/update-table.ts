@@ -1,5 +1,5 @@
 import { resourceNotFound, validation } from '../dynamo/errors.js';
-import { TABLE_NAME, bool, compileValidator, list, obj, oneOf, str } from '../dynamo/validation.js';
+import { TABLE_NAME_PARAMETER, bool, compileValidator, obj, oneOf } from '../dynamo/validation.js';
 import { limitExceeded, resourceInUse } from '../dynamo/errors.js';
 import { indexTableCql } from '../storage/indexes.js';
 import { qualifiedTable } from '../storage/session.js';
@@ -7,7 +7,7 @@ import { GSI_UPDATES_SCHEMA, newIndex } from './index-definitions.js';
 import { freshEntry, type ActionContext, type Request } from './context.js';
 import type { TableDefinition } from '../storage/catalog.js';
 import type { ActionSpec } from './context.js';
-import { THROUGHPUT } from './create-table.js';
+import { ATTRIBUTE_DEFINITIONS, THROUGHPUT } from './create-table.js';
 import { describe, tableStats } from './table-description.js';
 import { publishStream, streamAtUpdate } from '../streams/specification.js';
 
@@ -15,16 +15,15 @@ export const updateTable: ActionSpec = {
   validate: compileValidator(
     obj(
       {
-        TableName: TABLE_NAME,
-        BillingMode: oneOf(['PROVISIONED', 'PAY_PER_REQUEST']),
+        TableName: TABLE_NAME_PARAMETER,
         ProvisionedThroughput: THROUGHPUT,
+        BillingMode: oneOf(['PROVISIONED', 'PAY_PER_REQUEST']),
         DeletionProtectionEnabled: bool(),
         TableClass: oneOf(['STANDARD', 'STANDARD_INFREQUENT_ACCESS']),
-        AttributeDefinitions: list(obj({ AttributeName: str({ min: 1, max: 255 }), AttributeType: oneOf(['S', 'N', 'B']) })),
+        AttributeDefinitions: ATTRIBUTE_DEFINITIONS,
         GlobalSecondaryIndexUpdates: GSI_UPDATES_SCHEMA,
         StreamSpecification: obj({ StreamEnabled: bool(), StreamViewType: oneOf(['NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES', 'KEYS_ONLY']) }, ['StreamEnabled']),
       },
-      ['TableName'],
     ),
   ),
   tableOf: (r) => r.TableName,

@@ -21,6 +21,8 @@ export function setOwn<T>(o: Record<string, T>, k: string, v: T): void {
 export const ATTRIBUTE_TYPES: readonly AttributeType[] = ['S', 'N', 'B', 'BOOL', 'NULL', 'M', 'L', 'SS', 'NS', 'BS'];
 const TYPE_SET = new Set<string>(ATTRIBUTE_TYPES);
 
+/** The order in which DynamoDB's deserializer holds an AttributeValue's members. */
+const MEMBER_ORDER: readonly AttributeType[] = ['S', 'B', 'N', 'BOOL', 'NULL', 'BS', 'NS', 'SS', 'L', 'M'];
 const MSG_EMPTY = 'Supplied AttributeValue is empty, must contain exactly one of the supported datatypes';
 const MSG_MULTI = 'Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes';
 const MSG_NULL_ITEM = 'The supplied Item contains a null AttributeValue';
@@ -96,8 +98,8 @@ export function base64ByteLength(s: string): number {
 
 function setWithoutDuplicates(kind: 'SS' | 'BS', raw: unknown[], values: string[]): void {
   if (new Set(values).size !== values.length) {
-    if (kind === 'SS') throw validation(`${INVALID}Input collection [${raw.join(', ')}] contains duplicates`);
-    throw validation(`${INVALID}Input collection of type BS contains duplicates.`);
+    if (kind === 'SS') throw validation(`${INVALID}Input collection [${raw.join(', ')}] contains duplicates.`);
+    throw validation(`${INVALID}Input collection [${raw.join(', ')}]of type BS contains duplicates.`);
   }
 }
 
@@ -144,7 +146,11 @@ function normalizeValue(v: unknown, name: string | undefined, levelsLeft: number
     }
   }
   if (count === 0 || type === undefined) throw validation(MSG_EMPTY);
-  if (count > 1) throw validation(MSG_MULTI);
+  if (count > 1) {
+    // DynamoDB checks each member's content (in its member order) before refusing the mix.
+    for (const k of MEMBER_ORDER) if (v[k] !== null && v[k] !== undefined) normalizeValue({ [k]: v[k] }, name, levelsLeft);
+    throw validation(MSG_MULTI);
+  }
   const raw = v[type];
   switch (type) {
     case 'S':

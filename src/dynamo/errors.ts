@@ -9,6 +9,8 @@ export class DynamoError extends Error {
     readonly statusCode = 400,
     /** Extra top-level fields of the error body (e.g. Item for ConditionalCheckFailedException). */
     readonly extra?: Record<string, unknown>,
+    /** The body member carrying the message ("message", or "Message" for serialization errors). */
+    readonly messageKey: 'message' | 'Message' = 'message',
   ) {
     super(message);
   }
@@ -22,11 +24,16 @@ export class DynamoError extends Error {
 export const validation = (message: string) =>
   new DynamoError('com.amazon.coral.validate#ValidationException', message);
 
-export const serialization = (message: string) =>
-  new DynamoError('com.amazon.coral.service#SerializationException', message);
+/** A body DynamoDB could not deserialize. Its message member is spelled "Message" (and absent when empty). */
+export const serialization = (message = '') =>
+  new DynamoError('com.amazon.coral.service#SerializationException', message, 400, undefined, 'Message');
 
-export const unknownOperation = () =>
-  new DynamoError('com.amazon.coral.service#UnknownOperationException', '');
+/**
+ * An operation this endpoint does not serve. For names that are no DynamoDB operation DynamoDB sends
+ * no message; for a DynamoDB operation this server does not implement, the message names it.
+ */
+export const unknownOperation = (message = '') =>
+  new DynamoError('com.amazon.coral.service#UnknownOperationException', message);
 
 export const resourceNotFound = (message = 'Requested resource not found') =>
   new DynamoError(COMMON + 'ResourceNotFoundException', message);

@@ -16,10 +16,12 @@ export function keyBytes(value: AttributeValue): number {
  * DynamoDB's complaint about an empty string or binary as a key value (of the table, or of the
  * index `index`), or undefined when the value is not empty.
  */
-export function emptyKeyValue(name: string, value: AttributeValue, index?: string): string | undefined {
+export function emptyKeyValue(name: string, value: AttributeValue, index?: string, lookup = false): string | undefined {
   const v = value as Record<string, string>;
   if ((v.S ?? v.B) !== '') return undefined;
   const kind = 'S' in v ? 'string' : 'binary';
+  // A key given to look an item up is worded differently from a key inside a written item.
+  if (lookup && index === undefined) return `One or more parameter values were invalid: The AttributeValue for a key attribute cannot contain an empty ${kind} value. Key: ${name}`;
   return index === undefined
     ? `One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty ${kind} value. Key: ${name}`
     : `One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty ${kind} value. IndexName: ${index}, IndexKey: ${name}`;

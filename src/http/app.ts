@@ -1,22 +1,25 @@
 // The HTTP face of the server: DynamoDB's JSON 1.0 protocol on POST /, health on GET /, and
 // Prometheus metrics on GET /metrics.
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { crc32, gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { actions } from '../actions/index.js';
 import { streamActions } from '../streams/actions.js';
 import { RawJson, type ActionContext } from '../actions/context.js';
-import { DynamoError, internalServerError, resourceNotFound, serialization, unknownOperation } from '../dynamo/errors.js';
+import { DynamoError, internalServerError, resourceNotFound, serialization } from '../dynamo/errors.js';
 import { metricsText, type ApiMetrics } from './metrics.js';
+import { unknownOperationError } from './operations.js';
+import { AMZ_JSON, responseContentType, sendNotFound, sendPreflight } from './wire.js';
 
 const gunzipAsync = promisify(gunzip);
 
-/** DynamoDB accepts requests up to 16 MB (BatchWriteItem); leave room for JSON overhead. */
-const BODY_LIMIT = 20 * 1024 * 1024;
+/** DynamoDB refuses request bodies over 16 MiB with 413. */
+const BODY_LIMIT = 16 * 1024 * 1024;
 const TARGET_PREFIX = 'DynamoDB_20120810.';
 const STREAMS_PREFIX = 'DynamoDBStreams_20120810.';
-const CONTENT_TYPE = 'application/x-amz-json-1.0';
+const CONTENT_TYPE = AMZ_JSON;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,19 +47,21 @@ const ID_PREFIX = randomBytes(20).toString('hex').toUpperCase();
 let idCounter = 0;
 const requestId = () => ID_PREFIX + (idCounter++).toString(36).toUpperCase().padStart(12, '0');
 
-function send(reply: FastifyReply, status: number, body: string): FastifyReply {
+function send(reply: FastifyReply, status: number, body: string, contentType = CONTENT_TYPE): FastifyReply {
   // Bytes, not a string: Fastify would append "; charset=utf-8", which DynamoDB never sends.
   const bytes = Buffer.from(body, 'utf8');
   return reply
     .code(status)
-    .header('content-type', CONTENT_TYPE)
+    .header('content-type', contentType)
     .header('x-amzn-requestid', requestId())
     .header('x-amz-crc32', String(crc32(bytes)))
     .send(bytes);
 }
 
 function errorBody(e: DynamoError): string {
-  return JSON.stringify({ __type: e.type, message: e.message, ...e.extra });
+  const body: Record<string, unknown> = { __type: e.type };
+  if (e.message) body[e.messageKey] = e.message;
+  return JSON.stringify(e.extra ? { ...body, ...e.extra } : body);
 }
 
 /** Cassandra says a table is unknown when another process dropped it: the table is gone. */
@@ -87,9 +92,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return body;
   });
 
-  app.get('/', async (request, reply) =>
-    reply.type('text/plain').send(`healthy: ${request.headers.host ?? 'dynamo-cassandra'} `),
+  // Browsers may call from any origin, as they may call DynamoDB.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.headers.origin !== undefined) reply.header('access-control-allow-origin', '*');
+  });
+  // Other methods get DynamoDB's 404, except a CORS preflight.
+  app.setNotFoundHandler(async (request, reply) =>
+    request.method === 'OPTIONS' && request.headers.origin !== undefined
+      ? sendPreflight(request, reply, requestId())
+      : sendNotFound(reply, requestId()),
   );
+  // A body over the limit: 413 with an empty chunked body, as DynamoDB answers.
+  app.setErrorHandler(async (error: { statusCode?: number; code?: string }, request, reply) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send(Readable.from([]));
+    request.log.error({ err: error }, 'request failed before dispatch');
+    return send(reply, error.statusCode && error.statusCode < 500 ? 400 : 500, errorBody(error.statusCode && error.statusCode < 500 ? serialization() : internalServerError()));
+  });
+
+  const health = `healthy: dynamodb.${options.context.config.region}.amazonaws.com `;
+  app.get('/', async (_request, reply) => send(reply, 200, health, 'text/plain'));
 
   const text = metricsText(metrics.registry);
   app.get('/metrics', async (_request, reply) =>
@@ -98,6 +119,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.post('/', async (request, reply) => {
     const started = process.hrtime.bigint();
+    const body = request.body as Buffer | undefined;
+    const { type: contentType, json } = responseContentType(request.headers['content-type']);
+    if (body && body.length && !json) return sendNotFound(reply, requestId());
     const target = request.headers['x-amz-target'];
     // The Streams API shares the endpoint and the JSON 1.0 framing; only its target prefix differs.
     const targetActions = typeof target === 'string' && target.startsWith(STREAMS_PREFIX) ? streamActions : actions;
@@ -108,24 +132,26 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     let status = 200;
     let errorName: string | undefined;
     try {
-      if (!spec) throw unknownOperation();
-      const body = parseBody(request.body as Buffer | undefined);
-      table = spec.tableOf?.(body);
-      const scope = options.authenticate ? await options.authenticate(request, action, body) : undefined;
-      spec.validate(body);
+      // DynamoDB's order: the body must be JSON, then the operation known, then the request signed.
+      const parsed = parseBody(body);
+      if (!spec) throw unknownOperationError(typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? action : '');
+      const req = parsed ?? {};
+      table = spec.tableOf?.(req);
+      const scope = options.authenticate ? await options.authenticate(request, action, req) : undefined;
+      if (!parsed) throw serialization();
+      spec.validate(req);
       const ctx = { ...options.context, ...scope, host: request.headers.host };
       let result: object;
       try {
-        result = await spec.run(ctx, body);
+        result = await spec.run(ctx, req);
       } catch (e) {
         // A CQL table missing under a cached catalog entry: the table was dropped (and maybe made
         // again) by another process. Nothing was written to it, so read the catalog and run again.
         if (!isMissingCqlTable(e) || !table) throw e;
         options.context.catalog.invalidate(table);
-        result = await spec.run(ctx, body);
+        result = await spec.run(ctx, req);
       }
-      const json = result instanceof RawJson ? result.json : JSON.stringify(result);
-      return send(reply, 200, json);
+      return send(reply, 200, result instanceof RawJson ? result.json : JSON.stringify(result), contentType);
     } catch (e) {
       let error: DynamoError;
       if (e instanceof DynamoError) error = e;
@@ -138,7 +164,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       }
       status = error.statusCode;
       errorName = error.name;
-      return send(reply, status, errorBody(error));
+      return send(reply, status, errorBody(error), contentType);
     } finally {
       metrics.tables.record(table, { action, status, errorName }, Number(process.hrtime.bigint() - started) / 1e9);
     }
@@ -147,18 +173,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
-function parseBody(body: Buffer | undefined): Record<string, unknown> {
+/** The request object, or undefined for an empty body (DynamoDB refuses both, at different steps). */
+function parseBody(body: Buffer | undefined): Record<string, unknown> | undefined {
+  if (!body || body.length === 0) return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body && body.length ? body.toString('utf8') : '{}');
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    throw serialization('Unexpected end-of-input or malformed JSON in request body');
+    throw serialization();
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw serialization('Start of structure or map not found at the top level of the request body');
   }
-  // SDKs may send null for absent members; DynamoDB treats them as absent.
-  const out = parsed as Record<string, unknown>;
-  for (const k in out) if (out[k] === null) delete out[k];
-  return out;
+  return parsed as Record<string, unknown>;
 }

@@ -345,7 +345,8 @@ for (const translator of TEST_TRANSLATORS) {
         ['PutItem', { TableName: T, Item: { pk: { S: 'x' }, b: { B: '!!notbase64' } } }],
         ['PutItem', { TableName: T, Item: 'string' }],
         ['PutItem', { TableName: T }],
-        ['GetItem', { TableName: T, Key: { pk: { S: 'x' } }, ConsistentRead: 'yes' }],
+        // (ConsistentRead 'yes' is no error: DynamoDB reads "yes", "true" and "1" as true.)
+        ['GetItem', { TableName: T, Key: { pk: { S: 'x' } }, ConsistentRead: 'maybe' }],
         ['GetItem', { TableName: T, Key: { pk: { S: 'x' } }, ReturnConsumedCapacity: 'ALL' }],
         ['UpdateItem', { TableName: T, Key: { pk: { S: 'x' } }, UpdateExpression: 'SET #a = :v' }],
         ['UpdateItem', { TableName: T, Key: { pk: { S: 'x' } }, UpdateExpression: 'SET a = :v', ExpressionAttributeValues: { ':v': { S: 'x' } }, ReturnValues: 'SOME' }],

@@ -51,12 +51,12 @@ test('invalid values carry DynamoDB messages', () => {
   rejects(() => normalizeAttributeValue({ SS: [] }), V, `${INVALID}An string set  may not be empty`);
   rejects(() => normalizeAttributeValue({ NS: [] }), V, `${INVALID}An number set  may not be empty`);
   rejects(() => normalizeAttributeValue({ BS: [] }), V, `${INVALID}Binary sets should not be empty`);
-  rejects(() => normalizeAttributeValue({ SS: ['b', 'a', 'b', 'c'] }), V, `${INVALID}Input collection [b, a, b, c] contains duplicates`);
-  rejects(() => normalizeAttributeValue({ SS: ['', ''] }), V, `${INVALID}Input collection [, ] contains duplicates`);
+  rejects(() => normalizeAttributeValue({ SS: ['b', 'a', 'b', 'c'] }), V, `${INVALID}Input collection [b, a, b, c] contains duplicates.`);
+  rejects(() => normalizeAttributeValue({ SS: ['', ''] }), V, `${INVALID}Input collection [, ] contains duplicates.`);
   rejects(() => normalizeAttributeValue({ NS: ['1', '1.0'] }), V, 'Input collection contains duplicates');
   rejects(() => normalizeAttributeValue({ NS: ['1', '1', 'x'] }), V, 'Input collection contains duplicates');
   rejects(() => normalizeAttributeValue({ NS: ['x', '1', '1'] }), V, 'A value provided cannot be converted into a number');
-  rejects(() => normalizeAttributeValue({ BS: ['YQ==', 'YQ=='] }), V, `${INVALID}Input collection of type BS contains duplicates.`);
+  rejects(() => normalizeAttributeValue({ BS: ['YQ==', 'YQ=='] }), V, `${INVALID}Input collection [YQ==, YQ==]of type BS contains duplicates.`);
   rejects(() => normalizeAttributeValue({ N: 'x' }), V, 'A value provided cannot be converted into a number');
   rejects(() => normalizeAttributeValue({ M: { a: {} } }), V, 'Supplied AttributeValue is empty, must contain exactly one of the supported datatypes');
   rejects(() => normalizeAttributeValue({ M: { a: null } }), V, 'The supplied Item contains a null AttributeValue: a is null');
@@ -98,7 +98,7 @@ test('items and expression values', () => {
   rejects(
     () => normalizeExpressionValue({ SS: ['a', 'a'] }, ':x'),
     V,
-    'ExpressionAttributeValues contains invalid value: One or more parameter values were invalid: Input collection [a, a] contains duplicates for key :x',
+    'ExpressionAttributeValues contains invalid value: One or more parameter values were invalid: Input collection [a, a] contains duplicates. for key :x',
   );
 });
 

@@ -182,7 +182,7 @@ test('projection shapes', () => {
   assert.deepEqual(p('#m.x', { '#m': 'm' }), { m: { M: { x: { N: '1' } } } });
   const legacy = compileRequestExpressions({ AttributesToGet: ['n', 'zz'] }, 'GetItem');
   assert.deepEqual(projectItem(item, legacy.projection!), { n: item.n });
-  rejects(() => compileRequestExpressions({ AttributesToGet: ['a', 'a'] }, 'GetItem'), 'Cannot have two attributes with the same name');
+  rejects(() => compileRequestExpressions({ AttributesToGet: ['a', 'a'] }, 'GetItem'), 'One or more parameter values were invalid: Duplicate value in attribute name: a');
 });
 
 test('key conditions', () => {

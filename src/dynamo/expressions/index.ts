@@ -141,21 +141,29 @@ function nullText(keys: string[]): string {
 }
 
 /**
+ * DynamoDB's first semantic check of a request: expression and legacy parameters are not mixed,
+ * and ExpressionAttributeNames/Values come only with expressions that can use them.
+ */
+export function checkExpressionParameters(req: Record<string, unknown>, action: ExpressionAction): void {
+  const p = PARAMS[action];
+  checkMixing(req, p);
+  const anyExpr = p.expr.some((k) => present(req[k]));
+  if (present(req.ExpressionAttributeNames) && !anyExpr) throw validation('ExpressionAttributeNames can only be specified when using expressions');
+  if (p.valueExprs && present(req.ExpressionAttributeValues) && !p.valueExprs.some((k) => present(req[k]))) {
+    throw validation(`ExpressionAttributeValues can only be specified when using expressions: ${nullText(p.valueExprs)}`);
+  }
+}
+
+/**
  * Reads every expression and legacy parameter of a request, validates them with DynamoDB's
  * messages (including unused ExpressionAttributeNames/Values across all expressions) and returns
  * the compiled ASTs. For BatchGetItem pass one KeysAndAttributes object as req.
  */
 export function compileRequestExpressions(req: Record<string, unknown>, action: ExpressionAction): CompiledExpressions {
   const p = PARAMS[action];
-  checkMixing(req, p);
-
+  checkExpressionParameters(req, action);
   const rawNames = req.ExpressionAttributeNames;
   const rawValues = p.valueExprs ? req.ExpressionAttributeValues : undefined;
-  const anyExpr = p.expr.some((k) => present(req[k]));
-  if (present(rawNames) && !anyExpr) throw validation('ExpressionAttributeNames can only be specified when using expressions');
-  if (present(rawValues) && !p.valueExprs!.some((k) => present(req[k]))) {
-    throw validation(`ExpressionAttributeValues can only be specified when using expressions: ${nullText(p.valueExprs!)}`);
-  }
 
   let names: Record<string, string> | undefined;
   if (present(rawNames)) {
@@ -177,10 +185,9 @@ export function compileRequestExpressions(req: Record<string, unknown>, action: 
     const keys = Object.keys(rawValues);
     if (keys.length === 0) throw validation('ExpressionAttributeValues must not be empty');
     values = {};
-    for (const k of keys) {
-      if (!VALUE_KEY.test(k)) throw validation(`ExpressionAttributeValues contains invalid key: Syntax error; key: "${k}"`);
-      values[k] = normalizeExpressionValue(rawValues[k], k);
-    }
+    // Every key is checked before any value, as DynamoDB does.
+    for (const k of keys) if (!VALUE_KEY.test(k)) throw validation(`ExpressionAttributeValues contains invalid key: Syntax error; key: "${k}"`);
+    for (const k of keys) values[k] = normalizeExpressionValue(rawValues[k], k);
   }
 
   const ctx: ExpressionContext = { names, values, usedNames: new Set(), usedValues: new Set() };
@@ -192,15 +199,15 @@ export function compileRequestExpressions(req: Record<string, unknown>, action: 
   if ((action === 'PutItem' || action === 'DeleteItem' || action === 'UpdateItem') && cond !== undefined) {
     out.condition = compileConditionExpression(cond, 'ConditionExpression', ctx);
   }
-  // DynamoDB validates a Query's FilterExpression, then ProjectionExpression, then KeyConditionExpression.
+  // DynamoDB validates a Query's KeyConditionExpression, then FilterExpression, then ProjectionExpression.
+  const kce = expressionText(req, 'KeyConditionExpression');
+  if (action === 'Query' && kce !== undefined) out.keyCondition = compileConditionExpression(kce, 'KeyConditionExpression', ctx);
   const filter = expressionText(req, 'FilterExpression');
   if ((action === 'Query' || action === 'Scan') && filter !== undefined) {
     out.filter = compileConditionExpression(filter, 'FilterExpression' as ExpressionLabel, ctx);
   }
   const projection = expressionText(req, 'ProjectionExpression');
   if (p.expr.includes('ProjectionExpression') && projection !== undefined) out.projection = compileProjectionExpression(projection, ctx);
-  const kce = expressionText(req, 'KeyConditionExpression');
-  if (action === 'Query' && kce !== undefined) out.keyCondition = compileConditionExpression(kce, 'KeyConditionExpression', ctx);
 
   if (names) {
     const all = Object.keys(names);

@@ -227,7 +227,7 @@ export function convertAttributesToGet(names: unknown): Path[] | undefined {
   const seen = new Set<string>();
   for (const n of names) {
     if (typeof n !== 'string') throw validation(`${INVALID}AttributesToGet must contain strings`);
-    if (seen.has(n)) throw validation('Cannot have two attributes with the same name');
+    if (seen.has(n)) throw validation(`${INVALID}Duplicate value in attribute name: ${n}`);
     seen.add(n);
   }
   return [...seen].map((n) => [n]);

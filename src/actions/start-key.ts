@@ -1,0 +1,60 @@
+// ExclusiveStartKey of Query and Scan, checked in DynamoDB's order and with its words: first its
+// values (before the table is looked up), then its shape against the table's and index's keys.
+import { normalizeItem } from '../dynamo/attribute-values.js';
+import { DynamoError, validation } from '../dynamo/errors.js';
+import type { Item, KeyAttribute, KeySchema } from '../dynamo/types.js';
+import type { IndexDefinition } from '../storage/indexes.js';
+import { checkKeyValue } from './item-common.js';
+
+const INVALID_START = 'The provided starting key is invalid';
+const NO_MATCH = 'The provided key element does not match the schema';
+// DynamoDB adds its "starting key is invalid" prefix to some value errors only.
+const UNPREFIXED = /contains duplicates|number set|numeric value|significant digits|number with magnitude/;
+
+/** The start key's attribute values, validated as in any key (before the table is known). */
+export function startKeyValues(raw: unknown): Item {
+  try {
+    return normalizeItem(raw);
+  } catch (e) {
+    if (e instanceof DynamoError && e.name === 'ValidationException' && !UNPREFIXED.test(e.message)) {
+      throw validation(`${INVALID_START}: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+/** One key attribute of the start key: present with the schema's type, not empty, not too big. */
+function checkPiece(key: Item, k: KeyAttribute, isHash: boolean): void {
+  const v = key[k.name];
+  if (!v || !(k.type in v)) throw validation(NO_MATCH);
+  checkKeyValue(k.name, v, isHash, { lookup: true });
+}
+
+/** Prefixes a table-key error with DynamoDB's "starting key is invalid". */
+function asStartKeyError(f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof DynamoError && e.name === 'ValidationException') throw validation(`${INVALID_START}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Scan's start key against the table's key and the index's key. */
+export function checkScanStartKey(raw: Item, schema: KeySchema, ix?: IndexDefinition): Item {
+  const key = normalizeItem(raw);
+  const names = new Set([schema.hash.name, schema.range?.name, ix?.key.hash.name, ix?.key.range?.name].filter((n) => n !== undefined));
+  if (Object.keys(key).length !== names.size) throw validation(ix ? INVALID_START : `${INVALID_START}: ${NO_MATCH}`);
+  if (ix) {
+    for (const [k, isHash] of [[ix.key.hash, true], [ix.key.range, false]] as const) {
+      if (!k) continue;
+      if (!key[k.name]) throw validation(INVALID_START);
+      checkPiece(key, k, isHash);
+    }
+  }
+  asStartKeyError(() => {
+    checkPiece(key, schema.hash, true);
+    if (schema.range) checkPiece(key, schema.range, false);
+  });
+  return key;
+}
