@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
-import { BatchGetItemCommand, GetItemCommand, PutItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { createPkTable, errorOf, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
 const SERIALIZATION = 'com.amazon.coral.service#SerializationException';
@@ -72,11 +72,11 @@ describe('wire protocol and request validation', () => {
     assert.equal(unknown.text, `{"__type":"${UNKNOWN_OP}"}`);
     const none = await post('{}', { 'content-type': 'application/x-amz-json-1.0' });
     assert.equal(await none.text(), `{"__type":"${UNKNOWN_OP}"}`);
-    const e = await errorOf(() =>
-      t.client.send(new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName: 'wire', Item: { pk: { S: 'a' } } } }] })),
-    );
-    // Until transactions are served (another branch adds them), the SDK sees the operation named.
-    if (e.name === 'UnknownOperationException') assert.match(e.message, /TransactWriteItems/);
+    // A DynamoDB operation this server does not serve is named in the message.
+    const backup = await rawRequest(t.endpoint, 'CreateBackup', { TableName: 'wire', BackupName: 'b' });
+    assert.equal(backup.status, 400);
+    assert.equal(backup.body.__type, UNKNOWN_OP);
+    assert.match(backup.text, /CreateBackup/);
   });
 
   test('an empty body with a known operation is a SerializationException', async () => {

@@ -29,7 +29,7 @@ function caller(endpoint: string): Call {
 /** The answer with identities and times replaced, error bodies reduced to type and message. */
 function shape(body: any): any {
   if (body && typeof body.__type === 'string') {
-    const message = String(body.message ?? body.Message).replace(/arn:aws:dynamodb:\S+/g, '<arn>');
+    const message = String(body.message ?? body.Message ?? '').replace(/arn:aws:dynamodb:\S+/g, '<arn>');
     return { type: body.__type.slice(body.__type.indexOf('#') + 1), message };
   }
   const walk = (v: any, k?: string): any => {
@@ -120,7 +120,7 @@ async function scenario(call: Call): Promise<[string, unknown][]> {
 const LOCAL_DEVIATIONS: Record<string, { dynamodb: unknown; why: string }> = {
   'unknown streams action': {
     dynamodb: { status: 400, body: { type: 'UnknownOperationException', message: '' } },
-    why: 'the same UnknownOperationException as the DynamoDB API (DynamoDB Local adds a message)',
+    why: 'the same UnknownOperationException as the DynamoDB API (no message for a name DynamoDB does not know; DynamoDB Local adds one)',
   },
 };
 
