@@ -1,7 +1,7 @@
 // Who sweeps which segment of which table, kept in Cassandra so that any number of servers share
 // the work without doing it twice. One row per (table id, segment):
 //   owner        the server sweeping it now ('' when nobody is)
-//   lease_until  the owner's clock (ms) until which the segment is its own; renewed every page
+//   lease_until  the owner's clock (ms) until which the segment is its own; renewed every 5 s
 //   resume       the last key swept (JSON), so a successor continues where a dead owner stopped
 //   swept_at     when the last full sweep of the segment finished (ms)
 // Every change is a lightweight transaction on the row as it was seen (owner, lease, last sweep),

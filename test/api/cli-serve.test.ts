@@ -6,15 +6,14 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, DeleteTableCommand, GetItemCommand, ListTablesCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { contactPoints, sdkClient } from '../helpers/server.js';
-import { dropKeyspace, freePort, spawnServe, stopServe, waitServing } from '../helpers/serve-process.js';
+import { dropKeyspace, freePort, serveArgs, spawnServe, stopServe, waitServing } from '../helpers/serve-process.js';
 
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli.js');
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 test('serve --workers 2: both workers answer, /metrics sums them, SIGTERM stops cleanly', async () => {
   await dropKeyspace('t_cli_serve');
   const port = await freePort();
-  const serve = spawnServe([cli, 'serve', '--port', String(port), '--workers', '2', '--contact-points', contactPoints().join(','), '--local-dc', process.env.DC_TEST_LOCAL_DC ?? 'datacenter1', '--keyspace', 't_cli_serve', '--log-level', 'warn']);
+  const serve = spawnServe(serveArgs(port, 't_cli_serve', '--workers', '2', '--log-level', 'warn'));
   const endpoint = `http://127.0.0.1:${port}`;
   try {
     await waitServing(endpoint, serve);

@@ -3,54 +3,25 @@
 // decided, once just after the commit decision. Another server then sees all or none of the
 // transaction, and its sweeper clears every intent within a bounded time, indexes included.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import {
   CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, TransactGetItemsCommand, TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import { Catalog } from '../../src/storage/catalog.js';
-import { contactPoints, sdkClient, startTestServer, type TestServer } from '../helpers/server.js';
+import { freePort, serveArgs, spawnServe, waitForOutput, waitServing, type ServeProcess } from '../helpers/serve-process.js';
+import { sdkClient, startTestServer, type TestServer } from '../helpers/server.js';
 
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli.js');
 const KEYSPACE = 't_tx_crash';
 const S = (s: string) => ({ S: s });
 const N = (n: number) => ({ N: String(n) });
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
 /** A serve process that stops for a minute at `phase` of every transaction. */
-async function pausingServer(phase: 'locked' | 'committed'): Promise<{ child: ChildProcess; endpoint: string; paused: Promise<void>; output: () => string }> {
+async function pausingServer(phase: 'locked' | 'committed'): Promise<ServeProcess & { endpoint: string }> {
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [cli, 'serve', '--port', String(port), '--contact-points', contactPoints().join(','), '--local-dc', process.env.DC_TEST_LOCAL_DC ?? 'datacenter1', '--keyspace', KEYSPACE, '--log-level', 'warn'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DC_TEST_TRANSACTION_PAUSE: `${phase}:60000` } },
-  );
-  let output = '';
-  let onPause: () => void = () => undefined;
-  const paused = new Promise<void>((r) => (onPause = r));
-  const listen = (d: Buffer) => {
-    output += d;
-    if (output.includes(`test pause: transaction`)) onPause();
-  };
-  child.stdout!.on('data', listen);
-  child.stderr!.on('data', listen);
+  const serve = spawnServe(serveArgs(port, KEYSPACE, '--log-level', 'warn'), { env: { ...process.env, DC_TEST_TRANSACTION_PAUSE: `${phase}:60000` } });
   const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (await fetch(endpoint).then((r) => r.ok, () => false)) break;
-    assert.ok(i < 300 && child.exitCode === null, `serve did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, endpoint, paused, output: () => output };
+  await waitServing(endpoint, serve, 30_000);
+  return { ...serve, endpoint };
 }
 
 describe('a server killed in the middle of a transaction', () => {
@@ -106,7 +77,7 @@ describe('a server killed in the middle of a transaction', () => {
             }),
           )
           .catch((e: Error) => e);
-        await Promise.race([server.paused, new Promise((_, reject) => setTimeout(() => reject(new Error(`no pause: ${server.output()}`)), 30_000))]);
+        await waitForOutput(server, 'test pause: transaction', 30_000);
         server.child.kill('SIGKILL');
         await sent;
       } finally {

@@ -3,8 +3,18 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import cassandra from 'cassandra-driver';
 import { contactPoints } from './server.js';
+
+/** The compiled command line entry point. */
+export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli.js');
+
+/** `serve` on `port` over the test node, in `keyspace`, followed by `extra` flags. */
+export function serveArgs(port: number, keyspace: string, ...extra: string[]): string[] {
+  return [CLI, 'serve', '--port', String(port), '--contact-points', contactPoints().join(','), '--local-dc', process.env.DC_TEST_LOCAL_DC ?? 'datacenter1', '--keyspace', keyspace, ...extra];
+}
 
 export const freePort = () =>
   new Promise<number>((resolve) => {
@@ -36,16 +46,24 @@ export function spawnServe(args: string[], options: SpawnOptions = {}): ServePro
   return { child, output: () => output };
 }
 
-/** Waits until GET / answers (at most 60 s), failing at once if the process exits. */
-export async function waitServing(endpoint: string, serve: ServeProcess): Promise<void> {
+/** Waits until GET / answers (at most `timeoutMs`), failing at once if the process exits. */
+export async function waitServing(endpoint: string, serve: ServeProcess, timeoutMs = 60_000): Promise<void> {
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(endpoint)).ok) return;
     } catch {
       /* not yet */
     }
-    assert.ok(i < 600 && serve.child.exitCode === null, `serve did not start: ${serve.output()}`);
+    assert.ok(i < timeoutMs / 100 && serve.child.exitCode === null, `serve did not start: ${serve.output()}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits until the process has printed `text` (at most `timeoutMs`), e.g. a test pause point. */
+export async function waitForOutput(serve: Pick<ServeProcess, 'output'>, text: string, timeoutMs = 30_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !serve.output().includes(text); ) {
+    if (Date.now() > deadline) throw new Error(`no "${text}" in: ${serve.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

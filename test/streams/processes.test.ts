@@ -1,58 +1,22 @@
 // Several serve processes writing one stream, and a process killed (SIGKILL) between the item write
 // and its record's commit, or between the record and the item write.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { TEST_TRANSLATORS, contactPoints, sdkClient, startTestServer, type TestServer } from '../helpers/server.js';
+import { freePort, serveArgs, spawnServe, waitForOutput, waitServing } from '../helpers/serve-process.js';
+import { TEST_TRANSLATORS, sdkClient, startTestServer, type TestServer } from '../helpers/server.js';
 import { bySequence, readStream, streamsClient } from './helpers.js';
-
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A `serve` process of its own over the same keyspace; `env` may set a test pause point. */
 async function serveProcess(keyspace: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; client: DynamoDBClient; output: () => string }> {
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [cli, 'serve', '--contact-points', contactPoints().join(','), '--keyspace', keyspace, '--port', String(port), '--local-dc', process.env.DC_TEST_LOCAL_DC ?? 'datacenter1'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1', ...env } },
-  );
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  const serve = spawnServe(serveArgs(port, keyspace), { env: { ...process.env, NODE_NO_WARNINGS: '1', ...env } });
   const endpoint = `http://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + 60_000; ; ) {
-    if (child.exitCode !== null) throw new Error(`serve exited: ${out}`);
-    try {
-      if ((await fetch(endpoint)).ok) break;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`serve did not start: ${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { child, client: sdkClient(endpoint), output: () => out };
+  await waitServing(endpoint, serve);
+  return { child: serve.child, client: sdkClient(endpoint), output: serve.output };
 }
-
-const waitForOutput = async (p: { output: () => string }, text: string) => {
-  for (const deadline = Date.now() + 30_000; !p.output().includes(text); ) {
-    if (Date.now() > deadline) throw new Error(`no "${text}" in: ${p.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 async function createStreamTable(client: DynamoDBClient, name: string, translator: string): Promise<string> {
   const out = await client.send(
