@@ -112,7 +112,7 @@ export const hasWrk = (): boolean => spawnSync('wrk', ['--version']).error === u
  * rather than the client's. `bodyTemplate` must contain the placeholder {i} once; wrk fills it
  * with a counter modulo `keys`.
  */
-export async function wrkLoad(endpoint: string, action: string, bodyTemplate: string, keys: number, concurrency: number, seconds: number): Promise<Result> {
+export async function wrkLoad(endpoint: string, action: string, bodyTemplate: string, keys: number, concurrency: number, seconds: number, extraHeaders: Record<string, string> = {}): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'dc-wrk-'));
   const script = join(dir, 'request.lua');
   const [head, tail] = bodyTemplate.split('{i}');
@@ -124,7 +124,7 @@ export async function wrkLoad(endpoint: string, action: string, bodyTemplate: st
       `local head, tail = ${lua(head)}, ${lua(tail ?? '')}`,
       'request = function()',
       `  n = (n + 1) % ${keys}`,
-      `  return wrk.format("POST", "/", { ["Content-Type"] = "application/x-amz-json-1.0", ["X-Amz-Target"] = "DynamoDB_20120810.${action}" }, head .. n .. tail)`,
+      `  return wrk.format("POST", "/", { ["Content-Type"] = "application/x-amz-json-1.0", ["X-Amz-Target"] = "DynamoDB_20120810.${action}"${Object.entries(extraHeaders).map(([k, v]) => `, [${lua(k)}] = ${lua(v)}`).join('')} }, head .. n .. tail)`,
       'end',
     ].join('\n'),
   );

@@ -11,6 +11,7 @@ import { runAuthBench } from './auth.js';
 import { runReplicationBench } from './replication.js';
 import { runStreamsBench } from './streams.js';
 import { runTransactionBench } from './transactions.js';
+import { runPeers } from './peers.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     items: { type: 'string', default: '2000' },
     sizes: { type: 'string', default: '10000,100000,1000000' },
+    rounds: { type: 'string', default: '3' },
     only: { type: 'string' },
   },
 });
@@ -37,6 +39,10 @@ async function main() {
   if (wanted('core')) {
     const core = await runCore(serveOptions);
     sections.push('## Core item operations', '', core, '');
+  }
+  if (wanted('peers')) {
+    const peers = await runPeers({ seconds: Number(values.seconds), concurrency: Number(values.concurrency), rounds: Number(values.rounds) });
+    sections.push('## Against the peers: DynamoDB Local and dynalite', '', peers, '');
   }
   if (wanted('reads')) {
     const reads = await runReads({
