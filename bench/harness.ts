@@ -321,3 +321,14 @@ export async function serveBench(keyspace: string, serveArgs: string[] = []): Pr
     },
   };
 }
+
+/** One Scan page through the API, for the benchmarks that read a whole table. */
+export async function scanPage(endpoint: string, body: object): Promise<{ Count: number; LastEvaluatedKey?: unknown }> {
+  const res = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.Scan' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`Scan failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { Count: number; LastEvaluatedKey?: unknown };
+}

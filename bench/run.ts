@@ -12,6 +12,7 @@ import { runReplicationBench } from './replication.js';
 import { runStreamsBench } from './streams.js';
 import { runTransactionBench } from './transactions.js';
 import { runPeers } from './peers.js';
+import { runMemory } from './memory.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +22,8 @@ const { values } = parseArgs({
     items: { type: 'string', default: '2000' },
     sizes: { type: 'string', default: '10000,100000,1000000' },
     rounds: { type: 'string', default: '3' },
+    'soak-seconds': { type: 'string', default: '600' },
+    'scan-rows': { type: 'string', default: '1000000' },
     only: { type: 'string' },
   },
 });
@@ -68,6 +71,10 @@ async function main() {
   if (wanted('transactions')) {
     const tx = await runTransactionBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });
     sections.push('## Transactions', '', tx, '');
+  }
+  if (wanted('memory')) {
+    const memory = await runMemory({ soakSeconds: Number(values['soak-seconds']), concurrency: 16, scanRows: Number(values['scan-rows']) });
+    sections.push('## Memory', '', memory, '');
   }
   if (wanted('cqlproxy')) {
     const proxy = await runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });
