@@ -6,26 +6,29 @@ import type { KeySchema, KeyType } from '../dynamo/types.js';
 import { list, long, obj, oneOf, str } from '../dynamo/validation.js';
 import type { TableDefinition } from '../storage/catalog.js';
 import type { IndexDefinition } from '../storage/indexes.js';
+import { indexKeyAttributes, indexKeySchemaElements } from '../storage/index-keys.js';
 import { tableArn, type ActionContext } from './context.js';
 
 const INDEX_NAME = str({ min: 3, max: 255, pattern: '[a-zA-Z0-9_.-]+' });
 /** A key schema; `keyTypes` false for index key schemas, whose KeyType DynamoDB checks later. */
-export const keySchemaShape = (keyTypes = true) =>
-  list(obj({ AttributeName: str({ min: 1, max: 255 }), KeyType: keyTypes ? oneOf(['HASH', 'RANGE']) : str() }, ['AttributeName', 'KeyType'], 'KeySchemaElement'), { min: 1, max: 2 });
+export const keySchemaShape = (keyTypes = true, max: number | null = 2) =>
+  list(obj({ AttributeName: str({ min: 1, max: 255 }), KeyType: keyTypes ? oneOf(['HASH', 'RANGE']) : str() }, ['AttributeName', 'KeyType'], 'KeySchemaElement'), { min: 1, max: max ?? undefined });
 const KEY_SCHEMA = keySchemaShape(false);
+/** A GSI key may list up to 4 HASH and 4 RANGE attributes; DynamoDB counts them in its own words (gsiKey). */
+const GSI_KEY_SCHEMA = keySchemaShape(false, null);
 const PROJECTION = obj({ ProjectionType: oneOf(['ALL', 'INCLUDE', 'KEYS_ONLY']), NonKeyAttributes: list(str(), { min: 1 }) }, [], 'Projection');
 export const THROUGHPUT = obj({ WriteCapacityUnits: long({ min: 1 }), ReadCapacityUnits: long({ min: 1 }) }, ['ReadCapacityUnits', 'WriteCapacityUnits'], 'ProvisionedThroughput');
 
 export const LSI_SCHEMA = list(obj({ IndexName: INDEX_NAME, KeySchema: KEY_SCHEMA, Projection: PROJECTION }, ['IndexName', 'KeySchema', 'Projection'], 'LocalSecondaryIndex'));
 export const GSI_SCHEMA = list(
-  obj({ IndexName: INDEX_NAME, KeySchema: KEY_SCHEMA, Projection: PROJECTION, ProvisionedThroughput: THROUGHPUT }, ['IndexName', 'KeySchema', 'Projection'], 'GlobalSecondaryIndex'),
+  obj({ IndexName: INDEX_NAME, KeySchema: GSI_KEY_SCHEMA, Projection: PROJECTION, ProvisionedThroughput: THROUGHPUT }, ['IndexName', 'KeySchema', 'Projection'], 'GlobalSecondaryIndex'),
 );
 export const GSI_UPDATES_SCHEMA = list(
   obj(
     {
       Update: obj({ IndexName: INDEX_NAME, ProvisionedThroughput: THROUGHPUT }, ['IndexName', 'ProvisionedThroughput'], 'UpdateGlobalSecondaryIndexAction'),
       Create: obj(
-        { Projection: PROJECTION, IndexName: INDEX_NAME, ProvisionedThroughput: THROUGHPUT, KeySchema: KEY_SCHEMA },
+        { Projection: PROJECTION, IndexName: INDEX_NAME, ProvisionedThroughput: THROUGHPUT, KeySchema: GSI_KEY_SCHEMA },
         ['IndexName', 'KeySchema', 'Projection'],
         'CreateGlobalSecondaryIndexAction',
       ),
@@ -45,9 +48,10 @@ interface RawIndex {
 
 type Definitions = { AttributeName: string; AttributeType: string }[];
 
-function indexKey(raw: RawIndex, defs: Definitions): KeySchema {
+function indexKey(raw: RawIndex, defs: Definitions, kind: 'GLOBAL' | 'LOCAL'): Pick<IndexDefinition, 'key' | 'hashKeys' | 'rangeKeys'> {
   const ks = raw.KeySchema;
-  if (ks[0].KeyType !== 'HASH' || ks.filter((k) => k.KeyType === 'HASH').length !== 1) {
+  const multi = kind === 'GLOBAL' ? checkMultiAttributeKey(ks) : false;
+  if (!multi && (ks[0].KeyType !== 'HASH' || ks.filter((k) => k.KeyType === 'HASH').length !== 1)) {
     throw validation(`One or more parameter values were invalid: Index KeySchema does not have a hash key: ${raw.IndexName}`);
   }
   if (ks.length === 2 && ks[0].AttributeName === ks[1].AttributeName) {
@@ -60,9 +64,30 @@ function indexKey(raw: RawIndex, defs: Definitions): KeySchema {
       `One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [${missing.join(', ')}], AttributeDefinitions: [${defs.map((d) => d.AttributeName).join(', ')}]`,
     );
   }
-  const key: KeySchema = { hash: { name: ks[0].AttributeName, type: typeOf(ks[0].AttributeName)! } };
-  if (ks[1]) key.range = { name: ks[1].AttributeName, type: typeOf(ks[1].AttributeName)! };
-  return key;
+  const attr = (k: { AttributeName: string }) => ({ name: k.AttributeName, type: typeOf(k.AttributeName)! });
+  const hashKeys = ks.filter((k) => k.KeyType === 'HASH').map(attr);
+  const rangeKeys = ks.filter((k) => k.KeyType !== 'HASH').map(attr);
+  const key: KeySchema = { hash: hashKeys[0]!, ...(rangeKeys.length ? { range: rangeKeys[0] } : {}) };
+  return { key, ...(hashKeys.length > 1 ? { hashKeys } : {}), ...(rangeKeys.length > 1 ? { rangeKeys } : {}) };
+}
+
+/**
+ * A GSI key schema with several HASH or RANGE attributes, checked as DynamoDB checks it: at most
+ * 4 + 4 attributes, all HASH ones first, no name twice. Returns whether the key is such a key
+ * (one HASH and at most one RANGE attribute keep the checks and messages of a classic key).
+ */
+function checkMultiAttributeKey(ks: RawIndex['KeySchema']): boolean {
+  if (ks.length > 8) throw validation('Key Schema too big.  Key Schema must at most consist of the hash and range key of a table');
+  const hashes = ks.filter((k) => k.KeyType === 'HASH').length;
+  if (hashes <= 1 && ks.length - hashes <= 1) return false;
+  if (ks[0].KeyType !== 'HASH') return false;
+  if (ks.some((k, i) => k.KeyType === 'HASH' && ks[i - 1]?.KeyType !== 'HASH' && i > 0)) {
+    throw validation('Invalid key order. Hash Key must be specified first in key schema, Range Key must be specifed second');
+  }
+  if (hashes > 4) throw validation('Too many partition keys. GSI can have at most 4 partition keys');
+  if (ks.length - hashes > 4) throw validation('Too many sort keys. GSI can have at most 4 sort keys');
+  if (new Set(ks.map((k) => k.AttributeName)).size !== ks.length) throw validation('Two keys can not have the same name');
+  return true;
 }
 
 function projection(raw: RawIndex): IndexDefinition['projection'] {
@@ -84,7 +109,7 @@ function indexTableName(name: string): string {
 }
 
 export function newIndex(raw: RawIndex, kind: 'GLOBAL' | 'LOCAL', defs: Definitions, billing: string, status: IndexDefinition['status']): IndexDefinition {
-  const key = indexKey(raw, defs);
+  const key = indexKey(raw, defs, kind);
   if (kind === 'GLOBAL' && billing === 'PROVISIONED' && !raw.ProvisionedThroughput) {
     throw validation(`One or more parameter values were invalid: ProvisionedThroughput must be specified for index: ${raw.IndexName}`);
   }
@@ -94,7 +119,7 @@ export function newIndex(raw: RawIndex, kind: 'GLOBAL' | 'LOCAL', defs: Definiti
   return {
     name: raw.IndexName,
     kind,
-    key,
+    ...key,
     projection: projection(raw),
     cqlTable: indexTableName(raw.IndexName),
     status,
@@ -136,15 +161,8 @@ export function parseIndexes(req: Record<string, any>, table: KeySchema, defs: D
 /** Every attribute used in a key of the table or of one of its indexes. */
 export function keyAttributeNames(table: KeySchema, indexes: IndexDefinition[]): Set<string> {
   const names = new Set([table.hash.name, ...(table.range ? [table.range.name] : [])]);
-  for (const ix of indexes) {
-    names.add(ix.key.hash.name);
-    if (ix.key.range) names.add(ix.key.range.name);
-  }
+  for (const ix of indexes) for (const k of indexKeyAttributes(ix)) names.add(k.name);
   return names;
-}
-
-function keySchemaOf(key: KeySchema) {
-  return [{ AttributeName: key.hash.name, KeyType: 'HASH' }, ...(key.range ? [{ AttributeName: key.range.name, KeyType: 'RANGE' }] : [])];
 }
 
 /** DescribeTable's LocalSecondaryIndexes and GlobalSecondaryIndexes members. */
@@ -156,7 +174,7 @@ export function describeIndexes(ctx: ActionContext, d: TableDefinition, stats: M
     if (ix.projection.nonKey) projection.NonKeyAttributes = ix.projection.nonKey;
     const base: Record<string, unknown> = {
       IndexName: ix.name,
-      KeySchema: keySchemaOf(ix.key),
+      KeySchema: indexKeySchemaElements(ix),
       Projection: projection,
       IndexSizeBytes: s.bytes,
       ItemCount: s.items,

@@ -6,7 +6,7 @@ import { evaluateCondition, type Condition } from '../dynamo/expressions/index.j
 import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import type { AttributeValue, Item, KeySchema } from '../dynamo/types.js';
 import type { TableDefinition } from '../storage/catalog.js';
-import { indexEntry } from '../storage/indexes.js';
+import { indexEntry, sameIndexKey } from '../storage/indexes.js';
 import {
   EXPRESSION_NAMES, EXPRESSION_VALUES, RETURN_CONSUMED_CAPACITY, RETURN_ITEM_COLLECTION_METRICS, TABLE_NAME,
   attrMap, attrValue, bool, list, map, obj, oneOf, str, type Schema,
@@ -144,7 +144,7 @@ export function writeCapacity(mode: unknown, def: TableDefinition, old: Item | u
     const before = indexEntry(ix, def.key, old);
     const after = indexEntry(ix, def.key, next);
     let units = 0;
-    const moved = before && after && (JSON.stringify(before.ipk) !== JSON.stringify(after.ipk) || JSON.stringify(before.isk) !== JSON.stringify(after.isk));
+    const moved = before && after && !sameIndexKey(before, after);
     const size = (e: { json: string }) => itemSize(JSON.parse(e.json) as Item);
     if (before && (!after || moved)) units += writeUnits(size(before));
     if (after) units += writeUnits(size(after));

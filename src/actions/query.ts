@@ -1,9 +1,18 @@
 import { compareAttributeValues } from '../dynamo/attribute-values.js';
 import { validation } from '../dynamo/errors.js';
-import { checkExpressionParameters, checkQueryFilterKeys, compileRequestExpressions, extractKeyCondition, type KeyCondition } from '../dynamo/expressions/index.js';
+import {
+  checkExpressionParameters,
+  checkQueryFilterKeys,
+  compileRequestExpressions,
+  extractKeyCondition,
+  extractMultiKeyCondition,
+  type KeyCondition,
+  type MultiKeyCondition,
+} from '../dynamo/expressions/index.js';
 import type { AttributeValue, Item } from '../dynamo/types.js';
 import { attrMap, bool, compileValidator, int, obj, oneOf, str } from '../dynamo/validation.js';
 import { indexClusteringValues } from '../storage/indexes.js';
+import { indexHashKeys, indexRangeKeys } from '../storage/index-keys.js';
 import { indexPartitionItems, partitionItems, prefixSuccessor, type SortRange } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { startKeyValues } from './start-key.js';
@@ -59,10 +68,11 @@ export const SCAN_REQUEST = {
   ExpressionAttributeNames: ITEM_REQUEST.ExpressionAttributeNames,
 };
 
-/** The key condition on the sort key as a range of sort keys. */
-function sortRange(kc: KeyCondition): SortRange {
+/** The key condition on the sort key (or keys) as a range of sort keys. */
+function sortRange(kc: MultiKeyCondition): SortRange {
   const r = kc.range;
-  if (!r) return {};
+  if (!r) return kc.prefix.length ? { prefix: kc.prefix } : {};
+  if (kc.prefix.length) return { prefix: kc.prefix, ...sortRange({ ...kc, prefix: [] }) };
   const [a, b] = r.values;
   switch (r.op) {
     case 'EQ':
@@ -92,6 +102,9 @@ function inRange(v: AttributeValue, range: SortRange): boolean {
   return true;
 }
 
+/** A classic key condition (one HASH, at most one RANGE attribute) in the general form. */
+const single = (kc: KeyCondition): MultiKeyCondition => ({ hash: [kc.hash], prefix: [], ...(kc.range ? { range: kc.range } : {}) });
+
 export const query: ActionSpec = {
   validate,
   tableOf: (r) => r.TableName,
@@ -106,12 +119,19 @@ export const query: ActionSpec = {
     const def = table.entry.definition;
     const ix = resolveIndex(def, req);
     const schema = ix ? ix.key : def.key;
-    const kc = extractKeyCondition(compiled.keyCondition, schema);
+    // An index whose key has several HASH or RANGE attributes (index-keys.ts) has its own rules.
+    const multi = ix !== undefined && (ix.hashKeys !== undefined || ix.rangeKeys !== undefined);
+    const hashAttrs = multi ? indexHashKeys(ix) : [schema.hash];
+    const sortAttrs = multi ? indexRangeKeys(ix) : schema.range ? [schema.range] : [];
+    const kc: MultiKeyCondition = multi ? extractMultiKeyCondition(compiled.keyCondition, hashAttrs, sortAttrs) : single(extractKeyCondition(compiled.keyCondition, schema));
     // The partition key is only checked for emptiness: one over the size limit matches nothing (below).
-    const emptyHash = emptyKeyValue(schema.hash.name, kc.hash, ix?.name);
-    if (emptyHash) throw validation(emptyHash);
-    for (const v of kc.range?.values ?? []) checkKeyValue(schema.range!.name, v, false, { index: ix?.name });
-    if (compiled.filter) checkQueryFilterKeys(compiled.filter, schema, req.QueryFilter !== undefined);
+    hashAttrs.forEach((k, i) => {
+      const emptyHash = emptyKeyValue(k.name, kc.hash[i]!, ix?.name);
+      if (emptyHash) throw validation(emptyHash);
+    });
+    kc.prefix.forEach((v, i) => checkKeyValue(sortAttrs[i]!.name, v, false, { index: ix?.name }));
+    for (const v of kc.range?.values ?? []) checkKeyValue(sortAttrs[kc.prefix.length]!.name, v, false, { index: ix?.name });
+    if (compiled.filter) checkQueryFilterKeys(compiled.filter, [...hashAttrs, ...sortAttrs], req.QueryFilter !== undefined);
     const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
     const forward = req.ScanIndexForward !== false;
     const range = sortRange(kc);
@@ -120,9 +140,12 @@ export const query: ActionSpec = {
     if (req.ExclusiveStartKey) {
       after = checkStartKey(req.ExclusiveStartKey, def.key, ix);
       const startSort = schema.range && after[schema.range.name];
-      if (compareAttributeValues(after[schema.hash.name], kc.hash) !== 0 || (startSort && !inRange(startSort, range))) {
-        throw validation('The provided starting key does not match the range key predicate');
-      }
+      const restricted = sortAttrs[kc.prefix.length];
+      const matches =
+        hashAttrs.every((k, i) => compareAttributeValues(after![k.name], kc.hash[i]!) === 0) &&
+        kc.prefix.every((v, i) => compareAttributeValues(after![sortAttrs[i]!.name], v) === 0) &&
+        (!restricted || inRange(after[restricted.name], range));
+      if (!matches) throw validation('The provided starting key does not match the range key predicate');
       if (!ix) {
         if (!startSort) {
           // A hash-only table has one item per partition: nothing follows it.
@@ -134,7 +157,7 @@ export const query: ActionSpec = {
     }
     // No item can carry a partition key over DynamoDB's 2048-byte limit (and Cassandra refuses keys
     // over 64 KiB): DynamoDB answers such a Query with nothing, so does this.
-    if (keyBytes(kc.hash) > HASH_KEY_LIMIT) return pageResponse(req, { items: [], count: 0, scanned: 0, bytes: 0 }, countOnly, consistent, ix);
+    if (kc.hash.some((v) => keyBytes(v) > HASH_KEY_LIMIT)) return pageResponse(req, { items: [], count: 0, scanned: 0, bytes: 0 }, countOnly, consistent, ix);
     let source;
     if (ix) {
       const target = { keyspace: ctx.session.keyspace, index: ix, table: def.key };
@@ -142,7 +165,7 @@ export const query: ActionSpec = {
       source = indexPartitionItems(ctx.session, target, kc.hash, range, forward, clustering, level, rows);
       if (lsiFetchesBase(ix, def.key, req, compiled.projection)) source = baseItems(source, (key) => ctx.store.read(table, key, consistent), def.key);
     } else {
-      source = partitionItems(ctx.session, table, kc.hash, range, forward, level, rows);
+      source = partitionItems(ctx.session, table, kc.hash[0]!, range, forward, level, rows);
     }
     const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix) });
     return pageResponse(req, page, countOnly, consistent, ix);

@@ -7,6 +7,7 @@ import { evaluateCondition, projectItem, type Condition, type Path } from '../dy
 import type { Item, KeySchema } from '../dynamo/types.js';
 import type { TableDefinition } from '../storage/catalog.js';
 import { projectedNames, type IndexDefinition } from '../storage/indexes.js';
+import { indexHashKeys, indexKeyAttributes } from '../storage/index-keys.js';
 import type { PageRows } from '../storage/range-reader.js';
 import type { StoredItem } from '../storage/translator.js';
 import { RawJson, type ActionContext, type Request } from './context.js';
@@ -103,7 +104,8 @@ export function checkStartKey(raw: Item, schema: KeySchema, ix?: IndexDefinition
   if (given.length !== names.length || !names.every((n) => raw[n])) {
     throw validation("Exclusive Start Key must have same size as table's key schema");
   }
-  const keys = [schema.hash, schema.range, ix?.key.hash, ix?.key.range];
+  const ixHashes = ix ? indexHashKeys(ix) : [];
+  const keys = [schema.hash, schema.range, ...(ix ? indexKeyAttributes(ix) : [])];
   for (const k of keys) {
     if (!k) continue;
     const v = raw[k.name];
@@ -113,7 +115,7 @@ export function checkStartKey(raw: Item, schema: KeySchema, ix?: IndexDefinition
   keys.forEach((k, i) => {
     if (!k) return;
     const ofIndex = i >= 2 && k.name !== schema.hash.name && k.name !== schema.range?.name;
-    const isHash = k === schema.hash || k === ix?.key.hash;
+    const isHash = k === schema.hash || ixHashes.includes(k);
     checkKeyValue(k.name, start[k.name], isHash, { index: ofIndex ? ix!.name : undefined, emptyPrefix: 'The provided starting key is invalid: ' });
   });
   return start;
@@ -168,7 +170,7 @@ export async function* baseItems(
 /** LastEvaluatedKey members: the index's keys and the table's. */
 export function pageKeyNames(table: KeySchema, ix?: IndexDefinition): string[] {
   const names = [table.hash.name, ...(table.range ? [table.range.name] : [])];
-  if (ix) for (const k of [ix.key.hash, ix.key.range]) if (k && !names.includes(k.name)) names.push(k.name);
+  if (ix) for (const k of indexKeyAttributes(ix)) if (!names.includes(k.name)) names.push(k.name);
   return names;
 }
 

@@ -2,6 +2,7 @@ import { validation } from '../dynamo/errors.js';
 import { checkExpressionParameters, compileRequestExpressions } from '../dynamo/expressions/index.js';
 import { compileValidator, obj } from '../dynamo/validation.js';
 import { indexClusteringValues } from '../storage/indexes.js';
+import { indexHashValues } from '../storage/index-keys.js';
 import { indexTokenRangeItems, segmentRange, tokenRangeItems } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { SCAN_REQUEST } from './query.js';
@@ -48,7 +49,7 @@ export const scan: ActionSpec = {
     let source;
     if (ix) {
       const target = { keyspace: ctx.session.keyspace, index: ix, table: def.key };
-      const after = start && { ipk: start[ix.key.hash.name], clustering: indexClusteringValues(ix, def.key, start) };
+      const after = start && { partition: indexHashValues(ix, start), clustering: indexClusteringValues(ix, def.key, start) };
       source = indexTokenRangeItems(ctx.session, target, lo, hi, after, level, rows);
       if (lsiFetchesBase(ix, def.key, req, compiled.projection)) source = baseItems(source, (key) => ctx.store.read(table, key, consistent), def.key);
     } else {

@@ -4,6 +4,7 @@ import { normalizeItem } from '../dynamo/attribute-values.js';
 import { DynamoError, validation } from '../dynamo/errors.js';
 import type { Item, KeyAttribute, KeySchema } from '../dynamo/types.js';
 import type { IndexDefinition } from '../storage/indexes.js';
+import { indexHashKeys, indexKeyAttributes } from '../storage/index-keys.js';
 import { checkKeyValue } from './item-common.js';
 
 const INVALID_START = 'The provided starting key is invalid';
@@ -43,13 +44,14 @@ function asStartKeyError(f: () => void): void {
 /** Scan's start key against the table's key and the index's key. */
 export function checkScanStartKey(raw: Item, schema: KeySchema, ix?: IndexDefinition): Item {
   const key = normalizeItem(raw);
-  const names = new Set([schema.hash.name, schema.range?.name, ix?.key.hash.name, ix?.key.range?.name].filter((n) => n !== undefined));
+  const ixHashes = ix ? indexHashKeys(ix) : [];
+  const ixKeys = ix ? indexKeyAttributes(ix) : [];
+  const names = new Set([schema.hash.name, schema.range?.name, ...ixKeys.map((k) => k.name)].filter((n) => n !== undefined));
   if (Object.keys(key).length !== names.size) throw validation(ix ? INVALID_START : `${INVALID_START}: ${NO_MATCH}`);
   if (ix) {
-    for (const [k, isHash] of [[ix.key.hash, true], [ix.key.range, false]] as const) {
-      if (!k) continue;
+    for (const k of ixKeys) {
       if (!key[k.name]) throw validation(INVALID_START);
-      checkPiece(key, k, isHash);
+      checkPiece(key, k, ixHashes.includes(k));
     }
   }
   asStartKeyError(() => {

@@ -117,7 +117,7 @@ export function normalizeAttributeValue(v: unknown, name?: string): AttributeVal
 const ITEM_NESTING = 31;
 const EXPRESSION_NESTING = 32;
 export const MSG_NESTING = 'Nesting Levels have exceeded supported limits';
-const MSG_NESTING_ITEM = `${MSG_NESTING}: Attributes in the item have nested levels beyond supported limit`;
+export const MSG_NESTING_ITEM = `${MSG_NESTING}: Attributes in the item have nested levels beyond supported limit`;
 
 /** Number of nested M/L levels in a value (a scalar or set is 0). */
 export function nestingDepth(v: AttributeValue): number {

@@ -10,6 +10,7 @@
 //      constraint: ..." in one ValidationException.
 // Semantic checks (expressions, attribute values, key schemas) follow in each action.
 import { serialization, validation } from './errors.js';
+import { MSG_NESTING_ITEM } from './attribute-values.js';
 
 /** Constraints of one member (phase 2 and 3). */
 export interface Rules {
@@ -239,9 +240,19 @@ const ATTR_ARRAY = `Unrecognized collection type class ${NS}AttributeValue`;
 // Built lazily: L and M refer back to the attribute-value checks.
 let valueAttr: Fix | undefined;
 let fieldAttr: Fix | undefined;
+// Attribute values nest through L and M; past any depth DynamoDB accepts (32 levels) the check
+// stops with DynamoDB's nesting error instead of recursing until the stack overflows.
+const MAX_ATTR_DEPTH = 64;
+let attrDepth = 0;
 function checkValueAttr(v: unknown): unknown {
   valueAttr ??= compileStruct(ATTR_FIELDS, 'Unexpected value type in payload', ATTR_ARRAY);
-  return valueAttr(v);
+  if (attrDepth >= MAX_ATTR_DEPTH) throw validation(MSG_NESTING_ITEM);
+  attrDepth++;
+  try {
+    return valueAttr(v);
+  } finally {
+    attrDepth--;
+  }
 }
 function checkFieldAttr(v: unknown): unknown {
   fieldAttr ??= compileStruct(ATTR_FIELDS, 'Unexpected field type', ATTR_ARRAY);

@@ -2,8 +2,7 @@
 // Prometheus metrics on GET /metrics.
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { crc32, gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
+import { crc32 } from 'node:zlib';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { actions } from '../actions/index.js';
 import { streamActions } from '../streams/actions.js';
@@ -12,8 +11,7 @@ import { DynamoError, internalServerError, resourceNotFound, serialization } fro
 import { metricsText, type ApiMetrics } from './metrics.js';
 import { unknownOperationError } from './operations.js';
 import { AMZ_JSON, responseContentType, sendNotFound, sendPreflight } from './wire.js';
-
-const gunzipAsync = promisify(gunzip);
+import { COMPRESSION_THRESHOLD, DecodedBodyTooLargeError, decodeRequestBody, encodeBody, responseEncoding, UndecodableBodyError, type ResponseEncoding } from './compression.js';
 
 /** DynamoDB refuses request bodies over 16 MiB with 413. */
 const BODY_LIMIT = 16 * 1024 * 1024;
@@ -51,19 +49,44 @@ const requestId = () => ID_PREFIX + (idCounter++).toString(36).toUpperCase().pad
  * Writes a JSON-protocol response straight to the socket: the status line, a header block and the
  * body go out in one write (Node joins a string body to its unsent header block), with none of
  * Fastify's per-reply work (content-type parsing, serializer lookup, onSend hooks) that a
- * preformatted body does not need. The CRC32 is of the body's UTF-8 bytes, as DynamoDB's.
+ * preformatted body does not need. The CRC32 is of the body's UTF-8 bytes, as DynamoDB's; a
+ * client that accepts gzip or deflate gets large bodies compressed.
  */
-function send(reply: FastifyReply, status: number, body: string, contentType = CONTENT_TYPE): FastifyReply {
+function send(
+  reply: FastifyReply,
+  status: number,
+  body: string,
+  contentType = CONTENT_TYPE,
+  encoding?: ResponseEncoding,
+): FastifyReply | Promise<FastifyReply> {
   reply.hijack();
-  const headers = [
-    'content-type', contentType,
-    'content-length', String(Buffer.byteLength(body)),
-    'x-amzn-requestid', requestId(),
-    'x-amz-crc32', String(crc32(body)),
-  ];
-  if (reply.request.headers.origin !== undefined) headers.push('access-control-allow-origin', '*');
-  reply.raw.writeHead(status, headers);
+  const length = Buffer.byteLength(body);
+  if (encoding && length >= COMPRESSION_THRESHOLD) return sendCompressed(reply, status, Buffer.from(body, 'utf8'), contentType, encoding);
+  reply.raw.writeHead(status, responseHeaders(reply, contentType, length, crc32(body)));
   reply.raw.end(body);
+  return reply;
+}
+
+function responseHeaders(reply: FastifyReply, contentType: string, length: number, crc: number): string[] {
+  const headers = ['content-type', contentType, 'content-length', String(length), 'x-amzn-requestid', requestId(), 'x-amz-crc32', String(crc)];
+  if (reply.request.headers.origin !== undefined) headers.push('access-control-allow-origin', '*');
+  return headers;
+}
+
+async function sendCompressed(
+  reply: FastifyReply,
+  status: number,
+  bytes: Buffer,
+  contentType: string,
+  encoding: ResponseEncoding,
+): Promise<FastifyReply> {
+  const sent = await encodeBody(bytes, encoding);
+  // DynamoDB's x-amz-crc32 covers the bytes on the wire, i.e. the compressed body: the SDKs
+  // (e.g. aws-sdk-go-v2's DynamoDB customizations) check it before decompressing.
+  const headers = responseHeaders(reply, contentType, sent.length, crc32(sent));
+  headers.push('content-encoding', encoding);
+  reply.raw.writeHead(status, headers);
+  reply.raw.end(sent);
   return reply;
 }
 
@@ -95,10 +118,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, async (request: FastifyRequest, body: Buffer) => {
     request.rawBody = body;
-    if (request.headers['content-encoding'] === 'gzip') {
-      return gunzipAsync(body, { maxOutputLength: BODY_LIMIT });
-    }
-    return body;
+    const coding = request.headers['content-encoding'];
+    return coding === undefined ? body : decodeRequestBody(body, coding, BODY_LIMIT);
   });
 
   // Browsers may call from any origin, as they may call DynamoDB.
@@ -115,7 +136,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
   // A body over the limit: 413 with an empty chunked body, as DynamoDB answers.
   app.setErrorHandler(async (error: { statusCode?: number; code?: string }, request, reply) => {
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send(Readable.from([]));
+    // A compressed body that decodes to more than the limit is refused the same way.
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error instanceof DecodedBodyTooLargeError) return reply.code(413).send(Readable.from([]));
+    // DynamoDB answers a body it cannot decode with InternalServerError.
+    if (error instanceof UndecodableBodyError) return send(reply, 500, errorBody(internalServerError()));
     request.log.error({ err: error }, 'request failed before dispatch');
     return send(reply, error.statusCode && error.statusCode < 500 ? 400 : 500, errorBody(error.statusCode && error.statusCode < 500 ? serialization() : internalServerError()));
   });
@@ -131,6 +155,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.post('/', async (request, reply) => {
     const started = process.hrtime.bigint();
     const body = request.body as Buffer | undefined;
+    const acceptEncoding = request.headers['accept-encoding'];
+    const encoding = acceptEncoding === undefined ? undefined : responseEncoding(acceptEncoding);
     const { type: contentType, json } = responseContentType(request.headers['content-type']);
     if (body && body.length && !json) return sendNotFound(reply, requestId());
     const target = request.headers['x-amz-target'];
@@ -162,7 +188,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         options.context.catalog.invalidate(table);
         result = await spec.run(ctx, req);
       }
-      return send(reply, 200, result instanceof RawJson ? result.json : JSON.stringify(result), contentType);
+      return send(reply, 200, result instanceof RawJson ? result.json : JSON.stringify(result), contentType, encoding);
     } catch (e) {
       let error: DynamoError;
       if (e instanceof DynamoError) error = e;
@@ -175,7 +201,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       }
       status = error.statusCode;
       errorName = error.name;
-      return send(reply, status, errorBody(error), contentType);
+      return send(reply, status, errorBody(error), contentType, encoding);
     } finally {
       metrics.tables.record(table, { action, status, errorName }, Number(process.hrtime.bigint() - started) / 1e9);
     }

@@ -3,6 +3,9 @@
 //   CREATE TABLE <ix> (ipk <type>, [isk <type>,] bpk <type>, [bsk <type>,] item text,
 //                      PRIMARY KEY ((ipk), [isk,] bpk[, bsk]))
 //
+// A GSI with several key attributes (index-keys.ts) has one column for each, in key schema order:
+// PRIMARY KEY ((ipk, ipk1, ...), isk, isk1, ..., bpk[, bsk]).
+//
 // An index row exists for each base item that has the index key attributes (sparse indexes),
 // ordered by the index sort key and then the base key, and holds the item's projection as JSON.
 //
@@ -23,12 +26,14 @@ import { HASH_KEY_LIMIT, RANGE_KEY_LIMIT, emptyKeyValue, keyBytes } from '../dyn
 import type { AttributeValue, Item, KeySchema, KeyType } from '../dynamo/types.js';
 import { Long, qualifiedTable, type CqlSession } from './session.js';
 import { cqlKeyType, keyColumnValue, StoredItem } from './translator.js';
+import { indexHashKeys, indexHashValues, indexKeyAttributes, indexPartitionColumns, indexRangeKeys, indexSortColumns, indexSortValues, type IndexKeyed } from './index-keys.js';
 
 export type ProjectionType = 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
 
-export interface IndexDefinition {
+export interface IndexDefinition extends IndexKeyed {
   name: string;
   kind: 'GLOBAL' | 'LOCAL';
+  /** The first HASH and first RANGE attribute; hashKeys/rangeKeys list them all when there are more. */
   key: KeySchema;
   projection: { type: ProjectionType; nonKey?: string[] };
   cqlTable: string;
@@ -40,10 +45,10 @@ export interface IndexDefinition {
   provisioned?: { read: number; write: number };
 }
 
-/** An index's row for one base item: its key columns and the projected item. */
+/** An index's row for one base item: its partition and sort key values and the projected item. */
 export interface IndexEntry {
-  ipk: AttributeValue;
-  isk?: AttributeValue;
+  pk: AttributeValue[];
+  sk: AttributeValue[];
   json: string;
 }
 
@@ -77,9 +82,10 @@ export function nextVersion(previous?: Long | null): Long {
 export function checkIndexKeys(indexes: IndexDefinition[] | undefined, item: Item): void {
   if (!indexes) return;
   for (const ix of indexes) {
-    for (const k of [ix.key.hash, ix.key.range]) {
-      const v = k && item[k.name];
-      if (!k || !v) continue;
+    const hashes = indexHashKeys(ix);
+    for (const k of indexKeyAttributes(ix)) {
+      const v = item[k.name];
+      if (!v) continue;
       if (typeOf(v) !== k.type) {
         throw validation(
           `One or more parameter values were invalid: Type mismatch for Index Key ${k.name} Expected: ${k.type} Actual: ${typeOf(v)} IndexName: ${ix.name}`,
@@ -88,7 +94,7 @@ export function checkIndexKeys(indexes: IndexDefinition[] | undefined, item: Ite
       const empty = emptyKeyValue(k.name, v, ix.name);
       if (empty) throw validation(empty);
       const size = keyBytes(v);
-      const limit = k === ix.key.hash ? HASH_KEY_LIMIT : RANGE_KEY_LIMIT;
+      const limit = hashes.includes(k) ? HASH_KEY_LIMIT : RANGE_KEY_LIMIT;
       if (size > limit) {
         // Amazon DynamoDB's words, as its users report them (DynamoDB Local says only "Size limit exceeded").
         throw validation(
@@ -102,64 +108,61 @@ export function checkIndexKeys(indexes: IndexDefinition[] | undefined, item: Ite
 /** The attributes an index projects: its keys, the table's keys, and INCLUDE's list (or all). */
 export function projectedNames(ix: IndexDefinition, table: KeySchema): Set<string> | undefined {
   if (ix.projection.type === 'ALL') return undefined;
-  const names = new Set<string>([table.hash.name, ix.key.hash.name]);
+  const names = new Set<string>([table.hash.name, ...indexKeyAttributes(ix).map((k) => k.name)]);
   if (table.range) names.add(table.range.name);
-  if (ix.key.range) names.add(ix.key.range.name);
   if (ix.projection.type === 'INCLUDE') for (const n of ix.projection.nonKey ?? []) names.add(n);
   return names;
 }
 
 const fitsKey = (name: string, v: AttributeValue, limit: number) => !emptyKeyValue(name, v) && keyBytes(v) <= limit;
 
-/** The entry of `item` in `ix`, or undefined when the item lacks the index key (sparse). */
+/**
+ * The entry of `item` in `ix`, or undefined when the item lacks one of the index key attributes or
+ * has one of another type (sparse index).
+ */
 export function indexEntry(ix: IndexDefinition, table: KeySchema, item: Item | undefined): IndexEntry | undefined {
   if (!item) return undefined;
-  const ipk = item[ix.key.hash.name];
-  const isk = ix.key.range ? item[ix.key.range.name] : undefined;
-  if (!ipk || typeOf(ipk) !== ix.key.hash.type) return undefined;
-  if (ix.key.range && (!isk || typeOf(isk) !== ix.key.range.type)) return undefined;
-  // Values a write would have been refused for (items older than the index, being backfilled):
-  // DynamoDB leaves them out of the index as violations; Cassandra could not store them anyway.
-  if (!fitsKey(ix.key.hash.name, ipk, HASH_KEY_LIMIT) || (isk && !fitsKey(ix.key.range!.name, isk, RANGE_KEY_LIMIT))) return undefined;
+  const hashes = indexHashKeys(ix);
+  for (const k of indexKeyAttributes(ix)) {
+    const v = item[k.name];
+    if (!v || typeOf(v) !== k.type) return undefined;
+    // Values a write would have been refused for (items older than the index, being backfilled):
+    // DynamoDB leaves them out of the index as violations; Cassandra could not store them anyway.
+    if (!fitsKey(k.name, v, hashes.includes(k) ? HASH_KEY_LIMIT : RANGE_KEY_LIMIT)) return undefined;
+  }
   const names = projectedNames(ix, table);
   let projected: Item = item;
   if (names) {
     projected = {};
     for (const n of names) if (item[n]) projected[n] = item[n];
   }
-  return { ipk, isk, json: JSON.stringify(projected) };
+  return { pk: indexHashValues(ix, item), sk: indexSortValues(ix, item), json: JSON.stringify(projected) };
 }
 
-const sameKey = (a?: AttributeValue, b?: AttributeValue) => JSON.stringify(a) === JSON.stringify(b);
+/** Whether two entries of an index have the same index key (the same row, for one base item). */
+export const sameIndexKey = (a: IndexEntry, b: IndexEntry) => JSON.stringify([a.pk, a.sk]) === JSON.stringify([b.pk, b.sk]);
 
 export function indexTableCql(keyspace: string, ix: IndexDefinition, table: KeySchema): string {
-  const cols = [`ipk ${cqlKeyType(ix.key.hash.type)}`];
-  const clustering: string[] = [];
-  if (ix.key.range) {
-    cols.push(`isk ${cqlKeyType(ix.key.range.type)}`);
-    clustering.push('isk');
-  }
-  cols.push(`bpk ${cqlKeyType(table.hash.type)}`);
-  clustering.push('bpk');
-  if (table.range) {
-    cols.push(`bsk ${cqlKeyType(table.range.type)}`);
-    clustering.push('bsk');
-  }
-  return `CREATE TABLE IF NOT EXISTS ${qualifiedTable(keyspace, ix.cqlTable)} (${cols.join(', ')}, item text, PRIMARY KEY ((ipk), ${clustering.join(', ')}))`;
+  const partition = indexPartitionColumns(ix);
+  const sort = indexSortColumns(ix);
+  const cols = [
+    ...indexHashKeys(ix).map((k, i) => `${partition[i]} ${cqlKeyType(k.type)}`),
+    ...indexRangeKeys(ix).map((k, i) => `${sort[i]} ${cqlKeyType(k.type)}`),
+    `bpk ${cqlKeyType(table.hash.type)}`,
+    ...(table.range ? [`bsk ${cqlKeyType(table.range.type)}`] : []),
+  ];
+  const clustering = indexClustering(ix, table);
+  return `CREATE TABLE IF NOT EXISTS ${qualifiedTable(keyspace, ix.cqlTable)} (${cols.join(', ')}, item text, PRIMARY KEY ((${partition.join(', ')}), ${clustering.join(', ')}))`;
 }
 
 /** The clustering columns of an index table, in order. */
 export function indexClustering(ix: IndexDefinition, table: KeySchema): string[] {
-  return [...(ix.key.range ? ['isk'] : []), 'bpk', ...(table.range ? ['bsk'] : [])];
+  return [...indexSortColumns(ix), 'bpk', ...(table.range ? ['bsk'] : [])];
 }
 
 /** The clustering values of an index row for a base key plus index sort key. */
 export function indexClusteringValues(ix: IndexDefinition, table: KeySchema, item: Item): AttributeValue[] {
-  const out: AttributeValue[] = [];
-  if (ix.key.range) out.push(item[ix.key.range.name]);
-  out.push(item[table.hash.name]);
-  if (table.range) out.push(item[table.range.name]);
-  return out;
+  return [...indexSortValues(ix, item), item[table.hash.name], ...(table.range ? [item[table.range.name]] : [])];
 }
 
 export const decodeIndexRow = (row: { get(n: string): unknown }) => new StoredItem(row.get('item') as string, Long.ZERO);
@@ -191,7 +194,8 @@ export class IndexWriter {
     for (const ix of t.indexes) {
       const a = indexEntry(ix, t.key, old);
       const b = indexEntry(ix, t.key, next);
-      touched[ix.name] = [a ? [a.ipk, a.isk] : [], b ? [b.ipk, b.isk] : []];
+      // [ipk, isk] for a one-attribute key, as before; several attributes list all, hash ones first.
+      touched[ix.name] = [a ? [...a.pk, ...a.sk] : [], b ? [...b.pk, ...b.sk] : []];
     }
     const bucket = Long.fromNumber(Math.floor(Date.now() / 60_000));
     const id = cassandra.types.TimeUuid.now();
@@ -222,16 +226,16 @@ export class IndexWriter {
       const table = qualifiedTable(keyspace, ix.cqlTable);
       const now = indexEntry(ix, t.key, next);
       const before = [indexEntry(ix, t.key, old), ...(extraOld[i] ?? [])];
-      const bWhere = t.key.range ? 'bpk = ? AND bsk = ?' : 'bpk = ?';
+      const keyCols = [...indexPartitionColumns(ix), ...indexClustering(ix, t.key)];
       for (const e of before) {
-        if (!e || (now && sameKey(e.ipk, now.ipk) && sameKey(e.isk, now.isk))) continue;
-        const where = `ipk = ?${ix.key.range ? ' AND isk = ?' : ''} AND ${bWhere}`;
-        const params = [keyColumnValue(e.ipk), ...(ix.key.range ? [keyColumnValue(e.isk!)] : []), ...bkey];
+        if (!e || (now && sameIndexKey(e, now))) continue;
+        const where = keyCols.map((c) => `${c} = ?`).join(' AND ');
+        const params = [...e.pk, ...e.sk].map(keyColumnValue).concat(bkey);
         writes.push(this.session.client.execute(`DELETE FROM ${table} USING TIMESTAMP ? WHERE ${where}`, [ts, ...params], { prepare: true, consistency: this.session.consistency.write }));
       }
       if (now) {
-        const cols = ['ipk', ...(ix.key.range ? ['isk'] : []), 'bpk', ...(t.key.range ? ['bsk'] : []), 'item'];
-        const params = [keyColumnValue(now.ipk), ...(ix.key.range ? [keyColumnValue(now.isk!)] : []), ...bkey, now.json];
+        const cols = [...keyCols, 'item'];
+        const params = [...[...now.pk, ...now.sk].map(keyColumnValue), ...bkey, now.json];
         writes.push(
           this.session.client.execute(
             `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) USING TIMESTAMP ?`,
@@ -270,9 +274,10 @@ export class IndexWriter {
           const key = JSON.parse(row.get('base_key') as string) as Item;
           const touched = JSON.parse(row.get('touched') as string) as Record<string, AttributeValue[][]>;
           const current = await found.read(key);
-          const extraOld = found.ref.indexes.map((ix) =>
-            (touched[ix.name] ?? []).filter((k) => k.length > 0).map((k) => ({ ipk: k[0], isk: k[1], json: '' })),
-          );
+          const extraOld = found.ref.indexes.map((ix) => {
+            const hashes = indexHashKeys(ix).length;
+            return (touched[ix.name] ?? []).filter((k) => k.length > 0).map((k) => ({ pk: k.slice(0, hashes), sk: k.slice(hashes).filter((v) => v != null), json: '' }));
+          });
           // The newest of the intent's version and the item's own: the repair must not lose to the
           // write it finishes, nor overwrite a later one.
           const intentVersion = row.get('version') as Long;

@@ -5,6 +5,7 @@ import type { AttributeValue, Item } from '../dynamo/types.js';
 import { qualifiedName } from './cql-layout.js';
 import type { TableHandle } from './item-store.js';
 import { decodeIndexRow, indexClustering, type IndexDefinition } from './indexes.js';
+import { indexPartitionColumns, indexSortColumns } from './index-keys.js';
 import type { KeySchema } from '../dynamo/types.js';
 import { Long, qualifiedTable, type CqlSession, type Row } from './session.js';
 import { committedView } from './transactions/index.js';
@@ -15,8 +16,12 @@ export interface SortBound {
   inclusive: boolean;
 }
 
-/** A range of sort keys; a missing side is unbounded. */
+/**
+ * A range of sort keys; a missing side is unbounded. For an index with several sort attributes,
+ * `prefix` holds the values the leading ones must equal, and the bounds apply to the next one.
+ */
 export interface SortRange {
+  prefix?: AttributeValue[];
   lower?: SortBound;
   upper?: SortBound;
 }
@@ -180,7 +185,7 @@ const indexTable = (t: IndexTarget) => qualifiedTable(t.keyspace, t.index.cqlTab
 export function indexPartitionItems(
   session: CqlSession,
   t: IndexTarget,
-  hash: AttributeValue,
+  hash: AttributeValue[],
   range: SortRange,
   forward: boolean,
   after: AttributeValue[] | undefined,
@@ -188,18 +193,24 @@ export function indexPartitionItems(
   pageSize: PageRows,
 ): AsyncGenerator<StoredItem> {
   const clustering = indexClustering(t.index, t.table);
-  let where = 'ipk = ?';
-  const params: unknown[] = [keyColumnValue(hash)];
-  // Cassandra takes one bound per side; a start key (already checked to lie within the range)
-  // is the tighter bound on the side the read moves away from.
-  if (range.lower && !(after && forward)) {
-    where += range.lower.inclusive ? ' AND isk >= ?' : ' AND isk > ?';
-    params.push(keyColumnValue(range.lower.value));
-  }
-  if (range.upper && !(after && !forward)) {
-    where += range.upper.inclusive ? ' AND isk <= ?' : ' AND isk < ?';
-    params.push(keyColumnValue(range.upper.value));
-  }
+  const sortColumns = indexSortColumns(t.index);
+  let where = indexPartitionColumns(t.index).map((c) => `${c} = ?`).join(' AND ');
+  const params: unknown[] = hash.map(keyColumnValue);
+  const prefix = range.prefix ?? [];
+  // A bound on the sort columns: the equal prefix, then the range's value on the next column,
+  // as one (multi-column) slice, since Cassandra takes one bound per side.
+  const bound = (b: SortBound | undefined, op: '>' | '<') => {
+    const values = [...prefix, ...(b ? [b.value] : [])];
+    if (!values.length) return;
+    const cols = sortColumns.slice(0, values.length);
+    const cmp = `${op}${!b || b.inclusive ? '=' : ''}`;
+    where += cols.length === 1 ? ` AND ${cols[0]} ${cmp} ?` : ` AND (${cols.join(', ')}) ${cmp} (${cols.map(() => '?').join(', ')})`;
+    params.push(...values.map(keyColumnValue));
+  };
+  // A start key (already checked to lie within the range) is the tighter bound on the side the
+  // read moves away from.
+  if (!(after && forward)) bound(range.lower, '>');
+  if (!(after && !forward)) bound(range.upper, '<');
   if (after) {
     where += ` AND (${clustering.join(', ')}) ${forward ? '>' : '<'} (${clustering.map(() => '?').join(', ')})`;
     params.push(...after.map(keyColumnValue));
@@ -208,30 +219,32 @@ export function indexPartitionItems(
   return pages(session, decodeIndexRow, `SELECT item FROM ${indexTable(t)} WHERE ${where} ORDER BY ${order}`, params, consistency, pageSize);
 }
 
-/** Index entries whose partition token lies in [lo, hi], after (ipk, clustering values) if given. */
+/** Index entries whose partition token lies in [lo, hi], after (partition, clustering values) if given. */
 export async function* indexTokenRangeItems(
   session: CqlSession,
   t: IndexTarget,
   lo: bigint,
   hi: bigint,
-  after: { ipk: AttributeValue; clustering: AttributeValue[] } | undefined,
+  after: { partition: AttributeValue[]; clustering: AttributeValue[] } | undefined,
   consistency: number,
   pageSize: PageRows,
 ): AsyncGenerator<StoredItem> {
   const table = indexTable(t);
+  const partition = indexPartitionColumns(t.index);
+  const token = `token(${partition.join(', ')})`;
   if (!after) {
-    yield* pages(session, decodeIndexRow, `SELECT item FROM ${table} WHERE token(ipk) >= ? AND token(ipk) <= ?`, [toLong(lo), toLong(hi)], consistency, pageSize);
+    yield* pages(session, decodeIndexRow, `SELECT item FROM ${table} WHERE ${token} >= ? AND ${token} <= ?`, [toLong(lo), toLong(hi)], consistency, pageSize);
     return;
   }
   const clustering = indexClustering(t.index, t.table);
-  const ipk = keyColumnValue(after.ipk);
+  const pk = after.partition.map(keyColumnValue);
   yield* pages(
     session,
     decodeIndexRow,
-    `SELECT item FROM ${table} WHERE ipk = ? AND (${clustering.join(', ')}) > (${clustering.map(() => '?').join(', ')})`,
-    [ipk, ...after.clustering.map(keyColumnValue)],
+    `SELECT item FROM ${table} WHERE ${partition.map((c) => `${c} = ?`).join(' AND ')} AND (${clustering.join(', ')}) > (${clustering.map(() => '?').join(', ')})`,
+    [...pk, ...after.clustering.map(keyColumnValue)],
     consistency,
     pageSize,
   );
-  yield* pages(session, decodeIndexRow, `SELECT item FROM ${table} WHERE token(ipk) > token(?) AND token(ipk) <= ?`, [ipk, toLong(hi)], consistency, pageSize);
+  yield* pages(session, decodeIndexRow, `SELECT item FROM ${table} WHERE ${token} > token(${pk.map(() => '?').join(', ')}) AND ${token} <= ?`, [...pk, toLong(hi)], consistency, pageSize);
 }

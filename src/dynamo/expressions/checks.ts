@@ -45,6 +45,7 @@ export class Checker {
     if (p.redundantParens) this.err('The expression has redundant parentheses;');
     if (p.tooManyIn !== undefined) this.err(`The IN operator is provided with too many operands; number of operands: ${p.tooManyIn}`);
     if (p.badIndex !== undefined) this.err(`List index is not within the allowable range; index: [${p.badIndex}]`);
+    if (p.deepPath !== undefined) this.err(`The document path has too many nesting levels; nesting levels: ${p.deepPath}`);
   }
 
   reserved(path: PPath): void {

@@ -21,7 +21,7 @@ import {
 export type { CompiledExpressions, Condition, Operand, Path, Update, UpdateValue, SetAction, AddAction, DeleteAction } from './ast.js';
 export { evaluateCondition, projectItem, getPath } from './evaluate.js';
 export { applyUpdate, blindUpdate, updateTouchesAttribute, updatedAttributes } from './update.js';
-export { extractKeyCondition, checkQueryFilterKeys, type KeyCondition, type RangeOp } from './key-condition.js';
+export { extractKeyCondition, extractMultiKeyCondition, checkQueryFilterKeys, type KeyCondition, type MultiKeyCondition, type RangeOp } from './key-condition.js';
 export { pathText } from './parser.js';
 
 export type ExpressionAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan' | 'BatchGetItem';

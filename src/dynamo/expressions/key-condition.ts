@@ -1,6 +1,6 @@
 // Turning a compiled KeyConditionExpression (or converted KeyConditions) into the hash value and
 // optional range restriction a Query needs, with DynamoDB's messages for what keys can't do.
-import type { AttributeValue, KeySchema } from '../types.js';
+import type { AttributeValue, KeyAttribute, KeySchema } from '../types.js';
 import { validation } from '../errors.js';
 import { typeOf } from '../attribute-values.js';
 import type { Condition, Operand } from './ast.js';
@@ -9,6 +9,16 @@ export type RangeOp = 'EQ' | 'LT' | 'LE' | 'GT' | 'GE' | 'BETWEEN' | 'BEGINS_WIT
 
 export interface KeyCondition {
   hash: AttributeValue;
+  range?: { op: RangeOp; values: AttributeValue[] };
+}
+
+/**
+ * The key restriction of a Query on an index with several key attributes: a value for each HASH
+ * attribute, the values the leading RANGE attributes equal, and a condition on the next one.
+ */
+export interface MultiKeyCondition {
+  hash: AttributeValue[];
+  prefix: AttributeValue[];
   range?: { op: RangeOp; values: AttributeValue[] };
 }
 
@@ -117,20 +127,7 @@ function leafFromLegacy(c: Condition): Leaf {
  * (optional) with =, <, <=, >, >=, BETWEEN or begins_with; value types must match the schema.
  */
 export function extractKeyCondition(c: Condition, schema: KeySchema): KeyCondition {
-  const legacy = c.kind === 'and' && c.legacyKeyConditions === true;
-  let leaves: Leaf[];
-  if (legacy) {
-    leaves = (c as { conds: Condition[] }).conds.map(leafFromLegacy);
-  } else {
-    const conds: Condition[] = [];
-    expressionLeaves(c, conds);
-    leaves = conds.map(leafFromExpression);
-    const seen = new Set<string>();
-    for (const l of leaves) {
-      if (seen.has(l.name)) throw validation('KeyConditionExpressions must only contain one condition per key');
-      seen.add(l.name);
-    }
-  }
+  const { legacy, leaves } = keyLeaves(c);
   const hashName = schema.hash.name;
   const rangeName = schema.range?.name;
   let hash: Leaf | undefined;
@@ -153,6 +150,72 @@ export function extractKeyCondition(c: Condition, schema: KeySchema): KeyConditi
     return { hash: hash.values[0]!, range: { op: range.op as RangeOp, values: range.values } };
   }
   return { hash: hash.values[0]! };
+}
+
+/** The single-key conditions of a key condition (expression or legacy KeyConditions). */
+function keyLeaves(c: Condition): { legacy: boolean; leaves: Leaf[] } {
+  const legacy = c.kind === 'and' && c.legacyKeyConditions === true;
+  if (legacy) return { legacy, leaves: (c as { conds: Condition[] }).conds.map(leafFromLegacy) };
+  const conds: Condition[] = [];
+  expressionLeaves(c, conds);
+  const leaves = conds.map(leafFromExpression);
+  const seen = new Set<string>();
+  for (const l of leaves) {
+    if (seen.has(l.name)) throw validation('KeyConditionExpressions must only contain one condition per key');
+    seen.add(l.name);
+  }
+  return { legacy, leaves };
+}
+
+/**
+ * The names DynamoDB lists when attributes lack the equality they need: those without any
+ * condition, or when every one has a condition, those whose condition is not '='.
+ */
+function lackingEquality(attrs: KeyAttribute[], byName: Map<string, Leaf>): string[] {
+  const missing = attrs.filter((k) => !byName.has(k.name));
+  return (missing.length ? missing : attrs.filter((k) => byName.get(k.name)!.op !== 'EQ')).map((k) => k.name);
+}
+
+/**
+ * Extracts the key restriction of a Query on an index whose key has several attributes: '=' on
+ * every HASH attribute, and on RANGE attributes from the left, the last one restricted may use
+ * any key condition (<, BETWEEN, begins_with, ...). Messages are DynamoDB's.
+ */
+export function extractMultiKeyCondition(c: Condition, hashKeys: KeyAttribute[], rangeKeys: KeyAttribute[]): MultiKeyCondition {
+  const { legacy, leaves } = keyLeaves(c);
+  const byName = new Map<string, Leaf>();
+  for (const l of leaves) {
+    if (!hashKeys.some((k) => k.name === l.name) && !rangeKeys.some((k) => k.name === l.name)) throw validation(MSG_MISSED);
+    byName.set(l.name, l);
+  }
+  const badHash = lackingEquality(hashKeys, byName);
+  if (badHash.length) throw validation(`HASH key attributes ${badHash.join(', ')} must have equality conditions specified in the query`);
+  let last = -1;
+  rangeKeys.forEach((k, i) => {
+    if (byName.has(k.name)) last = i;
+  });
+  if (last > 0) {
+    const badRange = lackingEquality(rangeKeys.slice(0, last), byName);
+    if (badRange.length) {
+      throw validation(
+        `RANGE key attributes ${badRange.join(', ')} must have equality conditions specified in the query because a condition is present on key attribute ${rangeKeys[last]!.name}`,
+      );
+    }
+  }
+  const range = last >= 0 ? byName.get(rangeKeys[last]!.name)! : undefined;
+  if (range !== undefined && range.op === 'OTHER') {
+    if (!legacy) throw validation(MSG_NOT_SUPPORTED);
+    if (range.values.length === 0) throw validation('Only scalar types can be used as Range Key values');
+    throw validation('Attempted conditional constraint is not an indexable operation');
+  }
+  for (const k of [...hashKeys, ...rangeKeys]) {
+    for (const v of byName.get(k.name)?.values ?? []) if (typeOf(v) !== k.type) throw validation(MSG_TYPE);
+  }
+  return {
+    hash: hashKeys.map((k) => byName.get(k.name)!.values[0]!),
+    prefix: rangeKeys.slice(0, Math.max(last, 0)).map((k) => byName.get(k.name)!.values[0]!),
+    ...(range ? { range: { op: range.op as RangeOp, values: range.values } } : {}),
+  };
 }
 
 function conditionPaths(c: Condition, out: (string | number)[][]): void {
@@ -203,8 +266,9 @@ function conditionPaths(c: Condition, out: (string | number)[][]): void {
  * A Query's filter may not use the key attributes of the queried table/index. Call after
  * extractKeyCondition; legacy = the filter came from QueryFilter rather than FilterExpression.
  */
-export function checkQueryFilterKeys(filter: Condition, schema: KeySchema, legacy = false): void {
-  const keys = new Set([schema.hash.name, ...(schema.range ? [schema.range.name] : [])]);
+export function checkQueryFilterKeys(filter: Condition, schema: KeySchema | KeyAttribute[], legacy = false): void {
+  const attrs = Array.isArray(schema) ? schema : [schema.hash, ...(schema.range ? [schema.range] : [])];
+  const keys = new Set(attrs.map((k) => k.name));
   const paths: (string | number)[][] = [];
   conditionPaths(filter, paths);
   for (const p of paths) {

@@ -58,4 +58,6 @@ export interface ParseFindings {
   badIndex: string | undefined;
   /** Operand count of the first IN with more than 100 operands. */
   tooManyIn: number | undefined;
+  /** Levels of the first document path deeper than DynamoDB's 32. */
+  deepPath: number | undefined;
 }

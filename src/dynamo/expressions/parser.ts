@@ -11,6 +11,9 @@ export type { ExpressionContext } from './checks.js';
 export { pathText } from './checks.js';
 
 const MAX_INDEX = 2147483647;
+/** DynamoDB's limits: operators (AND, OR, NOT, comparisons, BETWEEN, IN) per expression, path levels. */
+const MAX_OPERATORS = 300;
+const MAX_PATH_LEVELS = 32;
 
 class Parser implements ParseFindings {
   private toks: Token[];
@@ -19,6 +22,8 @@ class Parser implements ParseFindings {
   badIndex: string | undefined;
   /** Operand count of the first IN with more than 100 operands. */
   tooManyIn: number | undefined;
+  deepPath: number | undefined;
+  private operators = 0;
   /** Every path and value reference, in textual order, for the semantic passes. */
   paths: PPath[] = [];
   valueRefs: PValue[] = [];
@@ -53,6 +58,16 @@ class Parser implements ParseFindings {
     const start = prev ? prev.start : 0;
     const end = next && next.type !== 'eof' ? next.end : this.src.length;
     throw validation(`Invalid ${this.label}: Syntax error; token: "${tok.text}", near: "${this.src.slice(start, end)}"`);
+  }
+
+  /**
+   * Counts an operator; past DynamoDB's limit the parse stops at once (DynamoDB reports the count
+   * at which it stopped, 301), which also bounds the recursion of long NOT chains.
+   */
+  private countOperator(): void {
+    if (++this.operators > MAX_OPERATORS) {
+      throw validation(`Invalid ${this.label}: The expression contains too many operators; operator count: ${this.operators}`);
+    }
   }
 
   private expectOp(text: string): void {
@@ -91,6 +106,7 @@ class Parser implements ParseFindings {
         elems.push({ kind: 'index', value: v, text: t.text });
       } else break;
     }
+    if (elems.length > MAX_PATH_LEVELS && this.deepPath === undefined) this.deepPath = elems.length;
     const p: PPath = { t: 'path', elems };
     this.paths.push(p);
     return p;
@@ -142,6 +158,7 @@ class Parser implements ParseFindings {
     let left = this.parseAnd();
     while (this.isKw('OR')) {
       this.pos++;
+      this.countOperator();
       left = { t: 'or', left: this.asCondition(left), right: this.asCondition(this.parseAnd()) };
     }
     return left;
@@ -151,6 +168,7 @@ class Parser implements ParseFindings {
     let left = this.parseNot();
     while (this.isKw('AND')) {
       this.pos++;
+      this.countOperator();
       left = { t: 'and', left: this.asCondition(left), right: this.asCondition(this.parseNot()) };
     }
     return left;
@@ -159,6 +177,7 @@ class Parser implements ParseFindings {
   private parseNot(): PNode {
     if (this.isKw('NOT')) {
       this.pos++;
+      this.countOperator();
       return { t: 'not', cond: this.asCondition(this.parseNot()) };
     }
     return this.parsePredicate();
@@ -186,6 +205,7 @@ class Parser implements ParseFindings {
     const t = this.peek();
     if (t.type === 'op' && (t.text === '=' || t.text === '<>' || t.text === '<' || t.text === '<=' || t.text === '>' || t.text === '>=')) {
       this.pos++;
+      this.countOperator();
       return { t: 'cmp', op: t.text as CompareOp, left, right: this.parseOperand() };
     }
     if (t.type === 'kw' && t.kw === 'BETWEEN') {
@@ -194,6 +214,7 @@ class Parser implements ParseFindings {
       if (!this.isKw('AND')) this.fail();
       this.pos++;
       const high = this.parseOperand();
+      this.countOperator();
       return { t: 'between', value: left, low, high };
     }
     if (t.type === 'kw' && t.kw === 'IN') {
@@ -206,6 +227,7 @@ class Parser implements ParseFindings {
       }
       this.expectOp(')');
       if (list.length > 100 && this.tooManyIn === undefined) this.tooManyIn = list.length;
+      this.countOperator();
       return { t: 'in', value: left, list };
     }
     if (isCallLike(left)) return left;
