@@ -3,7 +3,7 @@
 // one generated value per call — the same bytes to both clusters.
 
 import { BodyWriter } from './frame.js';
-import { ndLiteral, ndValue, hasNonDeterministic, substituteNonDeterministic, stripForClassify, type NdFunction } from './classify.js';
+import { ndLiteral, ndTerm, ndValue, hasNonDeterministic, substituteNonDeterministic, stripForClassify, type NdFunction } from './classify.js';
 import { parseBindMetadata, parseQueryParams, queryBodyText, QueryFlag, type BatchRequest } from './messages.js';
 import type { PreparedEntry } from './prepared.js';
 
@@ -30,7 +30,8 @@ export function rewriteNdQuery(query: string): NdRewrite | undefined {
   const named = /:[A-Za-z_]/.test(stripForClassify(query));
   const positions: number[] = [];
   let k = 0;
-  const { text, fns } = substituteNonDeterministic(query, () => (named ? `:dcp_nd_${k++}` : '\u0000'));
+  // Typed markers (`(timeuuid)?`): inside an overloaded function a bare marker is ambiguous.
+  const { text, fns } = substituteNonDeterministic(query, (fn) => ndTerm(fn, named ? `:dcp_nd_${k++}` : '\u0000'));
   if (fns.length === 0) return undefined;
   // Marker index of each substituted call = markers in the code before it.
   const code = stripForClassify(text);
