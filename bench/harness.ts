@@ -112,7 +112,7 @@ export const hasWrk = (): boolean => spawnSync('wrk', ['--version']).error === u
  * rather than the client's. `bodyTemplate` must contain the placeholder {i} once; wrk fills it
  * with a counter modulo `keys`.
  */
-export async function wrkLoad(endpoint: string, action: string, bodyTemplate: string, keys: number, concurrency: number, seconds: number): Promise<Result> {
+export async function wrkLoad(endpoint: string, action: string, bodyTemplate: string, keys: number, concurrency: number, seconds: number, extraHeaders: Record<string, string> = {}): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'dc-wrk-'));
   const script = join(dir, 'request.lua');
   const [head, tail] = bodyTemplate.split('{i}');
@@ -124,7 +124,7 @@ export async function wrkLoad(endpoint: string, action: string, bodyTemplate: st
       `local head, tail = ${lua(head)}, ${lua(tail ?? '')}`,
       'request = function()',
       `  n = (n + 1) % ${keys}`,
-      `  return wrk.format("POST", "/", { ["Content-Type"] = "application/x-amz-json-1.0", ["X-Amz-Target"] = "DynamoDB_20120810.${action}" }, head .. n .. tail)`,
+      `  return wrk.format("POST", "/", { ["Content-Type"] = "application/x-amz-json-1.0", ["X-Amz-Target"] = "DynamoDB_20120810.${action}"${Object.entries(extraHeaders).map(([k, v]) => `, [${lua(k)}] = ${lua(v)}`).join('')} }, head .. n .. tail)`,
       'end',
     ].join('\n'),
   );
@@ -320,4 +320,15 @@ export async function serveBench(keyspace: string, serveArgs: string[] = []): Pr
       await cluster.close();
     },
   };
+}
+
+/** One Scan page through the API, for the benchmarks that read a whole table. */
+export async function scanPage(endpoint: string, body: object): Promise<{ Count: number; LastEvaluatedKey?: unknown }> {
+  const res = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.Scan' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`Scan failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { Count: number; LastEvaluatedKey?: unknown };
 }

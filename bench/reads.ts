@@ -3,7 +3,7 @@
 // and 2 parallel segments.
 import { CreateTableCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
-import { formatRow, load, median, serveBench } from './harness.js';
+import { formatRow, load, median, scanPage, serveBench } from './harness.js';
 
 export interface ReadsOptions {
   seconds: number;
@@ -109,14 +109,4 @@ export async function runReads(o: ReadsOptions): Promise<string> {
     await env.close();
   }
   return lines.join('\n');
-}
-
-async function scanPage(endpoint: string, body: object): Promise<{ Count: number; LastEvaluatedKey?: unknown }> {
-  const res = await fetch(endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.Scan' },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`Scan failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { Count: number; LastEvaluatedKey?: unknown };
 }

@@ -11,6 +11,8 @@ import { runAuthBench } from './auth.js';
 import { runReplicationBench } from './replication.js';
 import { runStreamsBench } from './streams.js';
 import { runTransactionBench } from './transactions.js';
+import { runPeers } from './peers.js';
+import { runMemory } from './memory.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +21,9 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     items: { type: 'string', default: '2000' },
     sizes: { type: 'string', default: '10000,100000,1000000' },
+    rounds: { type: 'string', default: '3' },
+    'soak-seconds': { type: 'string', default: '600' },
+    'scan-rows': { type: 'string', default: '1000000' },
     only: { type: 'string' },
   },
 });
@@ -37,6 +42,10 @@ async function main() {
   if (wanted('core')) {
     const core = await runCore(serveOptions);
     sections.push('## Core item operations', '', core, '');
+  }
+  if (wanted('peers')) {
+    const peers = await runPeers({ seconds: Number(values.seconds), concurrency: Number(values.concurrency), rounds: Number(values.rounds) });
+    sections.push('## Against the peers: DynamoDB Local and dynalite', '', peers, '');
   }
   if (wanted('reads')) {
     const reads = await runReads({
@@ -62,6 +71,10 @@ async function main() {
   if (wanted('transactions')) {
     const tx = await runTransactionBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });
     sections.push('## Transactions', '', tx, '');
+  }
+  if (wanted('memory')) {
+    const memory = await runMemory({ soakSeconds: Number(values['soak-seconds']), concurrency: 16, scanRows: Number(values['scan-rows']) });
+    sections.push('## Memory', '', memory, '');
   }
   if (wanted('cqlproxy')) {
     const proxy = await runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });

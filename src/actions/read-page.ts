@@ -7,6 +7,7 @@ import { evaluateCondition, projectItem, type Condition, type Path } from '../dy
 import type { Item, KeySchema } from '../dynamo/types.js';
 import type { TableDefinition } from '../storage/catalog.js';
 import { projectedNames, type IndexDefinition } from '../storage/indexes.js';
+import type { PageRows } from '../storage/range-reader.js';
 import type { StoredItem } from '../storage/translator.js';
 import { RawJson, type ActionContext, type Request } from './context.js';
 import { checkKeyValue, consumedCapacity, readUnits } from './item-common.js';
@@ -171,13 +172,19 @@ export function pageKeyNames(table: KeySchema, ix?: IndexDefinition): string[] {
   return names;
 }
 
-/** Rows Cassandra returns per round trip: small enough to bound memory with 400 KB items. */
-const PAGE_ROWS = 100;
+/**
+ * Rows of the first Cassandra page: one more than a round number, so that a Query of up to 128
+ * items ends in one round trip (a page filled exactly needs a second trip to learn it was the last).
+ */
+const FIRST_PAGE_ROWS = 129;
+/** The most rows of one Cassandra page (later pages also stop near the 1 MB a DynamoDB page reads). */
+const MAX_PAGE_ROWS = 1000;
 
-/** Consistency level, Limit and Cassandra page size of a Query or Scan. */
-export function readSettings(ctx: ActionContext, req: Request): { consistent: boolean; level: number; limit?: number; rows: number } {
+/** Consistency level, Limit and Cassandra page sizes of a Query or Scan. */
+export function readSettings(ctx: ActionContext, req: Request): { consistent: boolean; level: number; limit?: number; rows: PageRows } {
   const consistent = req.ConsistentRead === true;
   const c = ctx.session.consistency;
   const limit = req.Limit as number | undefined;
-  return { consistent, level: consistent ? c.strong : c.eventual, limit, rows: Math.min(limit ?? PAGE_ROWS, PAGE_ROWS) };
+  const rows = { first: Math.min(limit ?? FIRST_PAGE_ROWS, FIRST_PAGE_ROWS), max: MAX_PAGE_ROWS, total: limit, bytes: PAGE_BYTES };
+  return { consistent, level: consistent ? c.strong : c.eventual, limit, rows };
 }

@@ -37,19 +37,42 @@ const toLong = (t: bigint) => Long.fromString(t.toString());
 
 type Decode = (row: Row) => StoredItem;
 
+/**
+ * Rows each Cassandra page asks for: a fixed number, or pages that start at `first` and grow
+ * fourfold up to `max`, never past `total` (the most rows the reader will take) nor past what
+ * `bytes` (the reader's byte budget) needs at the average row size read so far. A short read then
+ * costs one small page and a long one few round trips, while the driver's buffer stays bounded.
+ */
+export type PageRows = number | { first: number; max: number; total?: number; bytes?: number };
+
+export function nextPageSize(rows: PageRows, previous: number | undefined, fetched: number, fetchedBytes: number): number {
+  if (typeof rows === 'number') return rows;
+  if (previous === undefined) return rows.first;
+  let size = Math.min(rows.max, previous * 4);
+  if (rows.total !== undefined) size = Math.min(size, rows.total - fetched);
+  if (rows.bytes !== undefined && fetched > 0) size = Math.min(size, Math.ceil(Math.max(0, rows.bytes - fetchedBytes) / (fetchedBytes / fetched)) + 1);
+  return Math.max(1, size);
+}
+
 async function* pages(
   session: CqlSession,
   decode: Decode,
   query: string,
   params: unknown[],
   consistency: number,
-  pageSize: number,
+  rows: PageRows,
 ): AsyncGenerator<StoredItem> {
   let pageState: string | undefined;
+  let fetchSize: number | undefined;
+  let fetched = 0;
+  let fetchedBytes = 0;
   do {
-    const rs = await session.client.execute(query, params, { prepare: true, fetchSize: pageSize, pageState, consistency });
+    fetchSize = nextPageSize(rows, fetchSize, fetched, fetchedBytes);
+    const rs = await session.client.execute(query, params, { prepare: true, fetchSize, pageState, consistency });
+    fetched += rs.rows.length;
     for (const row of rs.rows) {
       const stored = decode(row);
+      fetchedBytes += stored.json.length;
       if (!stored.lock && stored.present) yield stored;
       else {
         // A transaction's intent: the committed item, if any (index rows never carry one).
@@ -69,7 +92,7 @@ export function partitionItems(
   range: SortRange,
   forward: boolean,
   consistency: number,
-  pageSize: number,
+  pageSize: PageRows,
 ): AsyncGenerator<StoredItem> {
   const layout = h.entry.layout;
   let where = 'pk = ?';
@@ -98,7 +121,7 @@ export async function* tokenRangeItems(
   hi: bigint,
   after: Item | undefined,
   consistency: number,
-  pageSize: number,
+  pageSize: PageRows,
 ): AsyncGenerator<StoredItem> {
   const layout = h.entry.layout;
   const table = qualifiedName(layout);
@@ -162,7 +185,7 @@ export function indexPartitionItems(
   forward: boolean,
   after: AttributeValue[] | undefined,
   consistency: number,
-  pageSize: number,
+  pageSize: PageRows,
 ): AsyncGenerator<StoredItem> {
   const clustering = indexClustering(t.index, t.table);
   let where = 'ipk = ?';
@@ -193,7 +216,7 @@ export async function* indexTokenRangeItems(
   hi: bigint,
   after: { ipk: AttributeValue; clustering: AttributeValue[] } | undefined,
   consistency: number,
-  pageSize: number,
+  pageSize: PageRows,
 ): AsyncGenerator<StoredItem> {
   const table = indexTable(t);
   if (!after) {

@@ -9,6 +9,8 @@ import { dirname, join } from 'node:path';
 
 export interface DynamoDBLocal {
   endpoint: string;
+  /** The JVM, for CPU accounting in the benchmarks. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export async function startDynamoDBLocal(): Promise<DynamoDBLocal> {
   }
   return {
     endpoint,
+    pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
