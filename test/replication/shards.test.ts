@@ -18,6 +18,7 @@ import { LeaseWatcher } from '../../src/replication/leases.js';
 import { ensureTarget } from '../../src/replication/target.js';
 import { Catalog } from '../../src/storage/catalog.js';
 import { ItemStore } from '../../src/storage/item-store.js';
+import { TableLifecycle } from '../../src/storage/table-lifecycle.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { dropKeyspace, waitFor } from './helpers.js';
 
@@ -123,7 +124,7 @@ describe('shards', () => {
     const session = server.server.session;
     const catalog = new Catalog(session);
     await catalog.init();
-    ctx = { config: server.config, session, catalog, store: new ItemStore(session), translators };
+    ctx = { config: server.config, session, catalog, store: new ItemStore(session), tables: new TableLifecycle(session), translators };
   });
   after(async () => {
     await server?.close();
