@@ -1,23 +1,19 @@
 // What every action gets: the storage services, the configuration, and facts about the request.
-import type { Config, WriteIsolation } from '../config.js';
 import { resourceNotFound } from '../dynamo/errors.js';
-import type { Catalog, CatalogEntry } from '../storage/catalog.js';
-import type { ItemStore, TableHandle } from '../storage/item-store.js';
-import type { CqlSession } from '../storage/session.js';
-import type { Translator } from '../storage/translator.js';
+import type { CatalogEntry } from '../storage/catalog.js';
+import type { StorageServices } from '../storage/services.js';
+import { tableHandle, type TableHandle } from '../storage/table-handle.js';
 import type { Validator } from '../dynamo/validation.js';
 
-export interface ActionContext {
-  config: Config;
-  session: CqlSession;
-  catalog: Catalog;
-  store: ItemStore;
-  translators: Record<string, Translator>;
+export interface ActionContext extends StorageServices {
   /** Background index work (GSI backfill and removal); absent in tools that serve no requests. */
   maintenance?: { backfill(table: string, index: string): void; drop(table: string, index: string): void };
   /** Host header of the request (DescribeEndpoints answers with it). */
   host?: string;
 }
+
+/** An action fails this way when its table's CQL table was dropped by another process meanwhile. */
+export { isTableGone } from '../storage/table-lifecycle.js';
 
 export type Request = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -48,9 +44,7 @@ export async function activeTable(ctx: ActionContext, name: string): Promise<Tab
 }
 
 export function handleOf(ctx: Pick<ActionContext, 'translators'>, entry: CatalogEntry): TableHandle {
-  const translator = ctx.translators[entry.definition.translator];
-  if (!translator) throw new Error(`table ${entry.definition.name} uses unknown translator ${entry.definition.translator}`);
-  return { entry, translator, isolation: entry.definition.writeIsolation as WriteIsolation };
+  return tableHandle(ctx.translators, entry);
 }
 
 export function tableArn(ctx: ActionContext, name: string): string {

@@ -8,7 +8,6 @@ import type { ActionContext, ActionSpec, Request } from './context.js';
 import { describe } from './table-description.js';
 import { TAG_LIST, TRANSLATOR_TAG, WRITE_ISOLATION_TAG } from './tags.js';
 import { GSI_SCHEMA, LSI_SCHEMA, THROUGHPUT, keyAttributeNames, keySchemaShape, parseIndexes } from './index-definitions.js';
-import { indexTableCql } from '../storage/indexes.js';
 import { publishStream, streamAtCreate } from '../streams/specification.js';
 
 export { THROUGHPUT };
@@ -128,8 +127,7 @@ async function run(ctx: ActionContext, req: Request) {
   const entry = await ctx.catalog.insert(definition);
   if (!entry) throw resourceInUse(`Table already exists: ${req.TableName}`);
   try {
-    for (const cql of ctx.translators[translator].createTableCql(entry.layout)) await ctx.session.client.execute(cql);
-    for (const ix of indexes) await ctx.session.client.execute(indexTableCql(ctx.session.keyspace, ix, key));
+    await ctx.tables.create(entry, ctx.translators[translator], indexes);
   } catch (e) {
     await ctx.catalog.remove(entry);
     throw e;

@@ -1,7 +1,6 @@
 import { resourceInUse, validation } from '../dynamo/errors.js';
 import { TABLE_NAME_PARAMETER, compileValidator, obj } from '../dynamo/validation.js';
 import { freshEntry, type ActionSpec } from './context.js';
-import { qualifiedTable } from '../storage/session.js';
 import { describe } from './table-description.js';
 import { publishStream } from '../streams/specification.js';
 
@@ -18,9 +17,7 @@ export const deleteTable: ActionSpec = {
     // Mark first (compare-and-set), so that exactly one concurrent DeleteTable does the work.
     const marked = await ctx.catalog.replace(entry, { ...d, status: 'DELETING' });
     if (!marked) throw resourceInUse(`Attempt to change a resource which is still in use: Table is being deleted: ${d.name}`);
-    for (const table of [d.cqlTable, ...(d.indexes ?? []).map((ix) => ix.cqlTable)]) {
-      await ctx.session.client.execute(`DROP TABLE IF EXISTS ${qualifiedTable(ctx.session.keyspace, table)}`);
-    }
+    await ctx.tables.drop(d);
     await ctx.catalog.remove(marked);
     // The table's stream stays readable for its retention, as a disabled stream.
     if (d.stream && d.stream.disabledAt === undefined) await publishStream(ctx.store.streams, { ...d, stream: { ...d.stream, disabledAt: Date.now() } });

@@ -69,25 +69,10 @@ async function exactStats(source: AsyncGenerator<StoredItem>): Promise<Stats | u
   return page.lastKey ? undefined : { items: page.scanned, bytes: page.bytes };
 }
 
-/**
- * Estimates from system.size_estimates, refreshed by Cassandra every few minutes from its SSTables
- * (so not yet flushed writes are missing). Counts partitions, so on a table with a range key it
- * undercounts items.
- */
+/** Cassandra's size estimates count partitions, so on a table with a range key they undercount items. */
 async function estimatedStats(ctx: ActionContext, cqlTable: string): Promise<Stats> {
-  const rs = await ctx.session.client.execute(
-    `SELECT partitions_count, mean_partition_size FROM system.size_estimates WHERE keyspace_name = ? AND table_name = ?`,
-    [ctx.session.keyspace, cqlTable],
-    { prepare: true },
-  );
-  let items = 0;
-  let bytes = 0;
-  for (const row of rs.rows) {
-    const count = Number(row.get('partitions_count'));
-    items += count;
-    bytes += count * Number(row.get('mean_partition_size'));
-  }
-  return { items, bytes };
+  const e = await ctx.tables.sizeEstimate(cqlTable);
+  return { items: e.partitions, bytes: e.bytes };
 }
 
 /** ItemCount and TableSizeBytes of a table and of each of its indexes. */

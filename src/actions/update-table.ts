@@ -1,8 +1,6 @@
 import { resourceNotFound, validation } from '../dynamo/errors.js';
 import { TABLE_NAME_PARAMETER, bool, compileValidator, obj, oneOf } from '../dynamo/validation.js';
 import { limitExceeded, resourceInUse } from '../dynamo/errors.js';
-import { indexTableCql } from '../storage/indexes.js';
-import { qualifiedTable } from '../storage/session.js';
 import { GSI_UPDATES_SCHEMA, newIndex } from './index-definitions.js';
 import { freshEntry, type ActionContext, type Request } from './context.js';
 import type { TableDefinition } from '../storage/catalog.js';
@@ -130,11 +128,11 @@ async function updateIndexes(ctx: ActionContext, req: Request) {
     }
     // The index table exists before any process learns of the index and starts writing to it.
     const fresh = indexes.filter((i) => created.includes(i.name));
-    for (const ix of fresh) await ctx.session.client.execute(indexTableCql(ctx.session.keyspace, ix, d.key));
+    await ctx.tables.createIndexTables(fresh, d.key);
     const next: TableDefinition = { ...d, attributeDefinitions: defs, indexes: indexes.length ? indexes : undefined };
     const updated = await ctx.catalog.replace(entry, next);
     if (!updated) {
-      for (const ix of fresh) await ctx.session.client.execute(`DROP TABLE IF EXISTS ${qualifiedTable(ctx.session.keyspace, ix.cqlTable)}`);
+      await ctx.tables.dropTables(fresh.map((ix) => ix.cqlTable));
       continue;
     }
     for (const name of created) ctx.maintenance?.backfill(d.name, name);

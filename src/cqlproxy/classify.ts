@@ -259,8 +259,31 @@ function pad(n: number, w: number): string {
   return String(n).padStart(w, '0');
 }
 
-/** A CQL literal for one call, for simple (non-prepared) statements. */
+/** The CQL type each non-deterministic function returns. */
+const ND_TYPES: Record<NdFunction, string> = {
+  now: 'timeuuid',
+  currenttimeuuid: 'timeuuid',
+  uuid: 'uuid',
+  currenttimestamp: 'timestamp',
+  currentdate: 'date',
+  currenttime: 'time',
+};
+
+/**
+ * A term standing for one call, typed like the call: `(timeuuid)<literal>` or `(timeuuid)?`.
+ * An untyped literal or marker would make overloaded functions ambiguous (toTimestamp takes a
+ * date or a timeuuid, toDate a timestamp or a timeuuid), where the call itself is not.
+ */
+export function ndTerm(fn: NdFunction, term: string): string {
+  return `(${ND_TYPES[fn]})${term}`;
+}
+
+/** A typed CQL literal for one call, for simple (non-prepared) statements. */
 export function ndLiteral(fn: NdFunction, nowMs: number): string {
+  return ndTerm(fn, untypedLiteral(fn, nowMs));
+}
+
+function untypedLiteral(fn: NdFunction, nowMs: number): string {
   const d = new Date(nowMs);
   switch (fn) {
     case 'now':

@@ -373,3 +373,24 @@ export function requestBodyStart(flags: number, body: Buffer): number {
   r.skipBytesMap();
   return r.pos;
 }
+
+/** Give a received frame another stream id, in place (relaying a cluster's answer unchanged). */
+export function setStreamId(raw: Buffer, stream: number): Buffer {
+  raw.writeInt16BE(stream, 2);
+  return raw;
+}
+
+/** The [int] code of an ERROR response. */
+export function responseErrorCode(f: Frame): number {
+  return f.body.readInt32BE(responseBodyStart(f.flags, f.body));
+}
+
+/** The error of an ERROR response, its code-specific extras left in `reader`. */
+export function responseError(f: Frame): { code: number; message: string; reader: BodyReader } {
+  return parseError(f.body.subarray(responseBodyStart(f.flags, f.body)));
+}
+
+/** The event type ([string]) of an EVENT frame. */
+export function eventType(f: Frame): string {
+  return new BodyReader(f.body.subarray(responseBodyStart(f.flags, f.body))).string();
+}

@@ -10,7 +10,8 @@ import { ProxyMetrics } from './metrics.js';
 import { PreparedRegistry } from './prepared.js';
 import { ReadReportLog, summarizeReadReport } from './readreport.js';
 import { replayFailedWrites } from './replay.js';
-import { ClientSession, type Logger, type ProxyContext, type ProxySettings } from './session.js';
+import type { Logger, ProxyContext, ProxySettings } from './context.js';
+import { ClientSession } from './session.js';
 
 export interface CqlProxyTlsFiles {
   /** PEM file paths. */

@@ -18,6 +18,8 @@ export const ResultKind = { VOID: 1, ROWS: 2, SET_KEYSPACE: 3, PREPARED: 4, SCHE
 
 /** Offsets of the interesting parts of a [query parameters] block. */
 export interface QueryParams {
+  /** Offset of the [consistency]. */
+  consistencyPos: number;
   flags: number;
   flagsPos: number;
   /** Where the value count starts (only meaningful with VALUES). */
@@ -52,6 +54,7 @@ export function parseQueryParams(body: Buffer, pos: number): QueryParams {
   r.check();
   const timestampPos = r.pos;
   const out: QueryParams = {
+    consistencyPos: pos,
     flags,
     flagsPos,
     valuesPos,
@@ -124,6 +127,8 @@ export interface BatchEntry {
 export interface BatchRequest {
   type: number;
   entries: BatchEntry[];
+  /** Offset of the [consistency]. */
+  consistencyPos: number;
   flagsPos: number;
   flags: number;
   timestampPos: number;
@@ -151,12 +156,13 @@ export function parseBatch(body: Buffer, start: number): BatchRequest {
     }
     entries.push(e);
   }
-  r.pos += 2; // consistency
+  const consistencyPos = r.pos;
+  r.pos += 2;
   const flagsPos = r.pos;
   const flags = r.byte();
   if (flags & QueryFlag.SERIAL_CONSISTENCY) r.pos += 2;
   r.check();
-  const out: BatchRequest = { type, entries, flagsPos, flags, timestampPos: r.pos };
+  const out: BatchRequest = { type, entries, consistencyPos, flagsPos, flags, timestampPos: r.pos };
   if (flags & QueryFlag.DEFAULT_TIMESTAMP) out.timestamp = body.readBigInt64BE(r.pos);
   return out;
 }
@@ -182,12 +188,60 @@ export function rewriteBatchIds(body: Buffer, batch: BatchRequest, map: (id: Buf
   return Buffer.concat(parts);
 }
 
-/** Replace a [long string] at [start,end) with a new query text. */
-export function replaceLongString(body: Buffer, start: number, end: number, text: string): Buffer {
-  const t = Buffer.from(text, 'utf8');
-  const len = Buffer.allocUnsafe(4);
-  len.writeInt32BE(t.length, 0);
-  return Buffer.concat([body.subarray(0, start), len, t, body.subarray(end)]);
+/** The [consistency] at `pos`, ONE when the body is too short to hold one there. */
+export function consistencyAt(body: Buffer, pos: number): number {
+  return pos >= 0 && pos + 2 <= body.length ? body.readUInt16BE(pos) : 0x0001;
+}
+
+export const BATCH_TYPE_COUNTER = 2;
+
+/** The batch type of a BATCH body (0 logged, 1 unlogged, 2 counter). */
+export function batchType(body: Buffer): number {
+  return body[0]!;
+}
+
+/** Bound values of a parsed parameter block, hex-encoded (for read reports). */
+export function boundValuesHex(body: Buffer, params: QueryParams): string[] {
+  return params.values.map((v) => body.subarray(v.start + 4, v.end).toString('hex'));
+}
+
+/** A body whose leading [long string] (QUERY, PREPARE) is `text`, the rest kept. */
+export function withQueryText(body: Buffer, text: string): Buffer {
+  const r = new BodyReader(body);
+  r.longString();
+  return Buffer.concat([queryBodyText(text), r.rest()]);
+}
+
+/** A PREPARE body (just the text). */
+export function queryBodyText(q: string): Buffer {
+  return new BodyWriter().longString(q).build();
+}
+
+/** QUERY body with consistency ONE and no flags, for the proxy's own statements. */
+export function queryBody(q: string, consistency = 0x0001): Buffer {
+  return new BodyWriter().longString(q).short(consistency).byte(0).build();
+}
+
+/** The query text of a QUERY body, or '' when it cannot be read. */
+export function queryTextOf(body: Buffer): string {
+  try {
+    return new BodyReader(body).longString();
+  } catch {
+    return '';
+  }
+}
+
+/** The id of a statement the cluster answered UNPREPARED for (the extras of that error). */
+export function unpreparedId(reader: BodyReader): Buffer {
+  return reader.shortBytes();
+}
+
+/** The keyspace of a RESULT Set_keyspace, or undefined for any other result. */
+export function setKeyspaceOf(body: Buffer, resultPos: number): string | undefined {
+  if (resultKind(body, resultPos) !== ResultKind.SET_KEYSPACE) return undefined;
+  const r = new BodyReader(body);
+  r.pos = resultPos + 4;
+  return r.string();
 }
 
 // ---------------------------------------------------------------------------

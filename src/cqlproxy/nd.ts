@@ -3,8 +3,9 @@
 // one generated value per call — the same bytes to both clusters.
 
 import { BodyWriter } from './frame.js';
-import { ndValue, substituteNonDeterministic, stripForClassify, type NdFunction } from './classify.js';
-import { parseBindMetadata, QueryFlag } from './messages.js';
+import { ndLiteral, ndTerm, ndValue, hasNonDeterministic, substituteNonDeterministic, stripForClassify, type NdFunction } from './classify.js';
+import { parseBindMetadata, parseQueryParams, queryBodyText, QueryFlag, type BatchRequest } from './messages.js';
+import type { PreparedEntry } from './prepared.js';
 
 export interface NdRewrite {
   query: string;
@@ -29,7 +30,8 @@ export function rewriteNdQuery(query: string): NdRewrite | undefined {
   const named = /:[A-Za-z_]/.test(stripForClassify(query));
   const positions: number[] = [];
   let k = 0;
-  const { text, fns } = substituteNonDeterministic(query, () => (named ? `:dcp_nd_${k++}` : '\u0000'));
+  // Typed markers (`(timeuuid)?`): inside an overloaded function a bare marker is ambiguous.
+  const { text, fns } = substituteNonDeterministic(query, (fn) => ndTerm(fn, named ? `:dcp_nd_${k++}` : '\u0000'));
   if (fns.length === 0) return undefined;
   // Marker index of each substituted call = markers in the code before it.
   const code = stripForClassify(text);
@@ -107,4 +109,44 @@ export function spliceNdValues(
   return w.build();
 }
 
-export { QueryFlag };
+/** An EXECUTE body with generated values bound to the proxy's hidden markers. */
+export function bindExecuteNd(body: Buffer, paramsPos: number, nd: NdRewrite['nd'], nowMs: number): Buffer {
+  const params = parseQueryParams(body, paramsPos);
+  const hadValues = (params.flags & QueryFlag.VALUES) !== 0;
+  const countPos = params.valuesPos;
+  const end = params.values.length ? params.values[params.values.length - 1]!.end : countPos + (hadValues ? 2 : 0);
+  const out = spliceNdValues(body, countPos, params.values, end, nd, nowMs, hadValues, (params.flags & QueryFlag.NAMES_FOR_VALUES) !== 0);
+  if (!hadValues) out[params.flagsPos] = out[params.flagsPos]! | QueryFlag.VALUES;
+  return out;
+}
+
+/**
+ * Substitute non-deterministic calls in a batch's statements: literals in its texts, generated
+ * values for the hidden markers of its prepared statements (`entries`, in batch order).
+ */
+export function substituteBatchNd(body: Buffer, batch: BatchRequest, entries: PreparedEntry[], nowMs: number): Buffer {
+  const needs = batch.entries.some((e) => (e.kind === 0 ? hasNonDeterministic(e.query!) : false)) || entries.some((e) => e.nd);
+  if (!needs) return body;
+  const parts: Buffer[] = [];
+  let last = 0;
+  let ei = 0;
+  for (const e of batch.entries) {
+    if (e.kind === 0 && hasNonDeterministic(e.query!)) {
+      const sub = substituteNonDeterministic(e.query!, (fn) => ndLiteral(fn, nowMs));
+      parts.push(body.subarray(last, e.start), queryBodyText(sub.text));
+      last = e.end;
+    } else if (e.kind === 1) {
+      const entry = entries[ei++]!;
+      if (entry.nd) {
+        // Values of this statement: [short n] at e.end, then the values.
+        const countPos = e.end;
+        const vEnd = e.values.length ? e.values[e.values.length - 1]!.end : countPos + 2;
+        const spliced = spliceNdValues(body.subarray(0, vEnd), countPos, e.values, vEnd, entry.nd, nowMs, true, false);
+        parts.push(body.subarray(last, e.start), spliced.subarray(e.start));
+        last = vEnd;
+      }
+    }
+  }
+  parts.push(body.subarray(last));
+  return Buffer.concat(parts);
+}

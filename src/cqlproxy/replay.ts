@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import { BackendConnection, handshake, plainToken, type BackendTls, type Endpoint } from './backend.js';
 import { BodyReader, BodyWriter, Opcode, parseError, responseBodyStart, type Frame } from './frame.js';
 import { readFailedWrites, type FailedWrite } from './failedlog.js';
-import { parseBatch, parseExecuteHead, parsePreparedResult, replaceShortBytes } from './messages.js';
-import { queryBody, type Credentials, type Logger } from './session.js';
+import { parseBatch, parseExecuteHead, parsePreparedResult, queryBody, replaceShortBytes } from './messages.js';
+import type { Credentials, Logger } from './context.js';
 
 export interface ReplayOptions {
   target: Endpoint[];

@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { actions } from '../actions/index.js';
 import { streamActions } from '../streams/actions.js';
-import { RawJson, type ActionContext } from '../actions/context.js';
+import { RawJson, isTableGone, type ActionContext } from '../actions/context.js';
 import { DynamoError, internalServerError, resourceNotFound, serialization } from '../dynamo/errors.js';
 import { metricsText, type ApiMetrics } from './metrics.js';
 import { unknownOperationError } from './operations.js';
@@ -96,12 +96,6 @@ function errorBody(e: DynamoError): string {
   return JSON.stringify(e.extra ? { ...body, ...e.extra } : body);
 }
 
-/** Cassandra says a table is unknown when another process dropped it: the table is gone. */
-function isMissingCqlTable(e: unknown): boolean {
-  const message = (e as Error)?.message ?? '';
-  return /unconfigured table|does not exist/i.test(message) && (e as { code?: number }).code === 0x2200;
-}
-
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { metrics } = options;
   const app = Fastify({
@@ -184,7 +178,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       } catch (e) {
         // A CQL table missing under a cached catalog entry: the table was dropped (and maybe made
         // again) by another process. Nothing was written to it, so read the catalog and run again.
-        if (!isMissingCqlTable(e) || !table) throw e;
+        if (!isTableGone(e) || !table) throw e;
         options.context.catalog.invalidate(table);
         result = await spec.run(ctx, req);
       }
@@ -192,7 +186,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     } catch (e) {
       let error: DynamoError;
       if (e instanceof DynamoError) error = e;
-      else if (isMissingCqlTable(e)) {
+      else if (isTableGone(e)) {
         if (table) options.context.catalog.invalidate(table);
         error = resourceNotFound();
       } else {

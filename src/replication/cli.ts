@@ -7,7 +7,8 @@ import { helpText, loadOptions, type CommandSpec } from '../options.js';
 import { REPLICATE_COMMAND, REPLICATE_STATUS_COMMAND, VERIFY_COMMAND } from './options.js';
 import { translators } from '../../translators/index.js';
 import type { ActionContext } from '../actions/context.js';
-import { IndexMaintenance } from '../actions/index-maintenance.js';
+import { IndexMaintenance } from '../storage/index-maintenance.js';
+import { TableLifecycle } from '../storage/table-lifecycle.js';
 import { openCluster } from '../cluster.js';
 import { Catalog } from '../storage/catalog.js';
 import { ItemStore } from '../storage/item-store.js';
@@ -44,7 +45,7 @@ async function open(config: Config): Promise<{ ctx: Omit<ActionContext, 'host'>;
   const store = new ItemStore(session);
   await store.indexes.init();
   await store.streams.init();
-  const ctx = { config: cassandra.config, session, catalog, store, translators };
+  const ctx = { config: cassandra.config, session, catalog, store, tables: new TableLifecycle(session), translators };
   // Repairs index entries of writes a killed process left unfinished (as every server does).
   const maintenance = new IndexMaintenance(ctx);
   maintenance.start();

@@ -7,7 +7,6 @@ import { handleOf, type ActionContext } from '../actions/context.js';
 import { WRITE_ISOLATION_TAG } from '../actions/tags.js';
 import { DynamoError } from '../dynamo/errors.js';
 import type { CatalogEntry } from '../storage/catalog.js';
-import { qualifiedName } from '../storage/cql-layout.js';
 import type { TableHandle } from '../storage/item-store.js';
 import { ReplicationError } from './errors.js';
 
@@ -130,11 +129,10 @@ export async function ensureTarget(
 
 /** True when the target's CQL table holds no row (checked before adopting an existing table). */
 export async function targetIsEmpty(ctx: ActionContext, entry: CatalogEntry): Promise<boolean> {
-  const rs = await ctx.session.execute(`SELECT pk FROM ${qualifiedName(entry.layout)} LIMIT 1`, [], ctx.session.consistency.strong);
-  return rs.rows.length === 0;
+  return ctx.tables.isEmpty(entry);
 }
 
 /** Removes every item of the target (a new snapshot follows). */
 export async function truncateTarget(ctx: ActionContext, entry: CatalogEntry): Promise<void> {
-  await ctx.session.client.execute(`TRUNCATE ${qualifiedName(entry.layout)}`);
+  await ctx.tables.truncate(entry);
 }

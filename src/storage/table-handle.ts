@@ -11,5 +11,12 @@ export interface TableHandle {
   isolation: WriteIsolation;
 }
 
+/** The handle of a catalog entry, with the translator its definition names. */
+export function tableHandle(translators: Record<string, Translator>, entry: CatalogEntry): TableHandle {
+  const translator = translators[entry.definition.translator];
+  if (!translator) throw new Error(`table ${entry.definition.name} uses unknown translator ${entry.definition.translator}`);
+  return { entry, translator, isolation: entry.definition.writeIsolation as WriteIsolation };
+}
+
 /** `cause: 'ttl'` marks a delete made by TTL expiry (its stream record names the service). */
 export type Mutation = { kind: 'put'; item: Item } | { kind: 'delete'; cause?: 'ttl' } | { kind: 'none' };

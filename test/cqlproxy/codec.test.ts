@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { FrameReader, encodeFrame, Opcode, type Frame } from '../../src/cqlproxy/frame.js';
 import { compress, decompress, lz4CompressBlock, lz4DecompressBlock } from '../../src/cqlproxy/compress.js';
-import { classify, substituteNonDeterministic, hasNonDeterministic } from '../../src/cqlproxy/classify.js';
+import { classify, ndLiteral, substituteNonDeterministic, hasNonDeterministic } from '../../src/cqlproxy/classify.js';
 import { rewriteNdQuery } from '../../src/cqlproxy/nd.js';
 import { parseQuery, withTimestamp, parseQueryParams } from '../../src/cqlproxy/messages.js';
 import { BodyWriter } from '../../src/cqlproxy/frame.js';
@@ -75,12 +75,17 @@ test('non-deterministic calls are replaced outside strings and comments only', (
   assert.equal(r.text, "INSERT INTO t (a, b, c) VALUES (<now>, 'now()', <uuid>) -- now()");
   assert.deepEqual(r.fns, ['now', 'uuid']);
   const p = rewriteNdQuery('INSERT INTO t (a, b, c, d) VALUES (?, NOW(), ?, currentTimestamp())')!;
-  assert.equal(p.query, 'INSERT INTO t (a, b, c, d) VALUES (?, ?, ?, ?)');
+  assert.equal(p.query, 'INSERT INTO t (a, b, c, d) VALUES (?, (timeuuid)?, ?, (timestamp)?)');
   assert.deepEqual(p.nd, [
     { fn: 'now', index: 1 },
     { fn: 'currenttimestamp', index: 3 },
   ]);
   assert.equal(p.markerCount, 4);
+  // A literal keeps the call's type, so a function taking several types is not ambiguous.
+  const lit = substituteNonDeterministic('INSERT INTO t (a, b, c) VALUES (toTimestamp(now()), currentDate(), uuid())', (fn) => ndLiteral(fn, Date.UTC(2026, 11, 7, 1, 2, 3, 456)));
+  assert.match(lit.text, /^INSERT INTO t \(a, b, c\) VALUES \(toTimestamp\(\(timeuuid\)[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\), \(date\)'2026-12-07', \(uuid\)[0-9a-f-]{36}\)$/);
+  assert.equal(ndLiteral('currenttimestamp', Date.UTC(2026, 11, 7, 1, 2, 3, 456)), "(timestamp)'2026-12-07 01:02:03.456+0000'");
+  assert.equal(ndLiteral('currenttime', Date.UTC(2026, 11, 7, 1, 2, 3, 456)), "(time)'01:02:03.456000000'");
 });
 
 test('a default timestamp is inserted at the right place', () => {

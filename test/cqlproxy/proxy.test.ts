@@ -181,6 +181,46 @@ test('simple, prepared and batch writes with now()/uuid() land identically', asy
   await assertIdentical('after writes');
 });
 
+test('now()/uuid()/currentTimestamp()/currentDate() inside function calls keep their type: QUERY, EXECUTE, BATCH', async () => {
+  // Replaced by an untyped literal, toTimestamp(now()) would be ambiguous (date or timeuuid).
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${KS}.typed (id int, c int, u timeuuid, uu uuid, ts timestamp, d date, b bigint, mt timeuuid, PRIMARY KEY (id, c))`);
+  const statements = [
+    `INSERT INTO ${KS}.typed (id, c, u, ts) VALUES (?, ?, now(), toTimestamp(now()))`,
+    `INSERT INTO ${KS}.typed (id, c, d, b) VALUES (?, ?, toDate(now()), toUnixTimestamp(now()))`,
+    `INSERT INTO ${KS}.typed (id, c, mt, ts, b) VALUES (?, ?, minTimeuuid(currentTimestamp()), toTimestamp(currentDate()), toUnixTimestamp(currentTimestamp()))`,
+    `INSERT INTO ${KS}.typed (id, c, mt, d, uu) VALUES (?, ?, maxTimeuuid(toTimestamp(currentTimeUUID())), toDate(currentTimestamp()), uuid())`,
+    `UPDATE ${KS}.typed SET ts = toTimestamp(now()), uu = uuid(), d = toDate(toTimestamp(currentDate())) WHERE id = ? AND c = ?`,
+  ];
+  const literal = (q: string, id: number, c: number) => q.replace('?', String(id)).replace('?', String(c));
+  // QUERY: the issue's statement word for word, then each form.
+  await client.execute(`INSERT INTO ${KS}.typed (id, c, u, ts) VALUES (9000, 0, now(), toTimestamp(now()))`);
+  for (const [i, q] of statements.entries()) await client.execute(literal(q, 9001, i));
+  // PREPARE/EXECUTE: the calls become hidden bind markers that must carry the same types.
+  for (const [i, q] of statements.entries()) await client.execute(q, [9002, i], { prepare: true });
+  // BATCH of simple statements and of prepared ones.
+  await client.batch(statements.map((q, i) => literal(q, 9003, i)));
+  await client.batch(statements.map((q, i) => ({ query: q, params: [9004, i] })), { prepare: true });
+  const today = new Date().toISOString().slice(0, 10);
+  for (const id of [9000, 9001, 9002, 9003, 9004]) {
+    const rows = (await direct.target.execute(`SELECT * FROM ${KS}.typed WHERE id = ?`, [id], { prepare: true })).rows;
+    assert.equal(rows.length, id === 9000 ? 1 : statements.length, `rows of ${id} on the target`);
+    for (const r of rows) {
+      if (r.c === 0) {
+        // toTimestamp(now()) is the time of the timeuuid now() gave in the same statement.
+        assert.ok(Math.abs(r.ts.getTime() - r.u.getDate().getTime()) < 60_000, `${id}/0: ts ${r.ts} near u ${r.u}`);
+        assert.ok(Math.abs(r.ts.getTime() - Date.now()) < 600_000, `${id}/0: ts ${r.ts} is now`);
+      }
+      if (r.c === 1) {
+        assert.equal(r.d.toString(), today, `${id}/1: toDate(now())`);
+        assert.ok(Math.abs(r.b.toNumber() - Date.now()) < 600_000, `${id}/1: toUnixTimestamp(now()) ${r.b}`);
+      }
+      if (r.c === 2) assert.equal(r.ts.toISOString().slice(0, 10), today, `${id}/2: toTimestamp(currentDate())`);
+      if (r.c === 4) assert.equal(r.d.toString(), today, `${id}/4: toDate(toTimestamp(currentDate()))`);
+    }
+  }
+  await assertIdentical('typed non-deterministic calls');
+});
+
 test('counters and paging', async () => {
   for (let i = 0; i < 5; i++) await client.execute(`UPDATE ${KS}.counts SET n = n + ? WHERE k = ?`, [cassandra.types.Long.fromNumber(2), 'c1'], { prepare: true });
   await client.execute(`UPDATE ${KS}.counts SET n = n - 1 WHERE k = 'c1'`);

@@ -9,6 +9,7 @@ import {
 import { translators } from '../../translators/index.js';
 import { Catalog } from '../../src/storage/catalog.js';
 import { ItemStore } from '../../src/storage/item-store.js';
+import { TableLifecycle } from '../../src/storage/table-lifecycle.js';
 import type { ActionContext } from '../../src/actions/context.js';
 import { createReplicationMetrics } from '../../src/replication/metrics.js';
 import { Replicator, type ReplicatorOptions } from '../../src/replication/replicator.js';
@@ -37,7 +38,7 @@ export async function startEnv(keyspace: string, translator: 'document' | 'cells
   const session = server.server.session;
   const catalog = new Catalog(session);
   await catalog.init();
-  const ctx = { config: server.config, session, catalog, store: new ItemStore(session), translators };
+  const ctx = { config: server.config, session, catalog, store: new ItemStore(session), tables: new TableLifecycle(session), translators };
   return {
     local,
     db,

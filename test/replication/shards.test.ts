@@ -10,13 +10,15 @@ import type { Item } from '../../src/dynamo/types.js';
 import { Applier } from '../../src/replication/apply.js';
 import { canonicalText } from '../../src/replication/items.js';
 import { createReplicationMetrics } from '../../src/replication/metrics.js';
-import { Replicator, SKIP_MARGIN_MS } from '../../src/replication/replicator.js';
+import { Replicator } from '../../src/replication/replicator.js';
+import { SKIP_MARGIN_MS } from '../../src/replication/snapshot-phase.js';
 import type { ShardInfo, SourceApi, StreamRecord } from '../../src/replication/source.js';
 import { ReplicationState } from '../../src/replication/state.js';
 import { LeaseWatcher } from '../../src/replication/leases.js';
 import { ensureTarget } from '../../src/replication/target.js';
 import { Catalog } from '../../src/storage/catalog.js';
 import { ItemStore } from '../../src/storage/item-store.js';
+import { TableLifecycle } from '../../src/storage/table-lifecycle.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { dropKeyspace, waitFor } from './helpers.js';
 
@@ -122,7 +124,7 @@ describe('shards', () => {
     const session = server.server.session;
     const catalog = new Catalog(session);
     await catalog.init();
-    ctx = { config: server.config, session, catalog, store: new ItemStore(session), translators };
+    ctx = { config: server.config, session, catalog, store: new ItemStore(session), tables: new TableLifecycle(session), translators };
   });
   after(async () => {
     await server?.close();

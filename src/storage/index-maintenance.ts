@@ -1,15 +1,15 @@
-// Background work of secondary indexes, run by every server process:
+// Background work of secondary indexes, a service of storage run by every server process:
 // - backfilling a GSI added by UpdateTable (CREATING, Backfilling → ACTIVE), taken over by
 //   another process when the one doing it stops sending heartbeats;
 // - dropping the table of a deleted GSI once every process has stopped writing to it;
 // - repairing index entries left unfinished by a process that died mid-write (intent log).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Catalog, CatalogEntry, TableDefinition } from '../storage/catalog.js';
-import type { IndexDefinition } from '../storage/indexes.js';
-import { MAX_TOKEN, MIN_TOKEN, tokenRangeItems } from '../storage/range-reader.js';
-import { qualifiedTable } from '../storage/session.js';
 import type { Item } from '../dynamo/types.js';
-import { handleOf, type ActionContext } from './context.js';
+import type { Catalog, CatalogEntry, TableDefinition } from './catalog.js';
+import type { IndexDefinition } from './indexes.js';
+import { MAX_TOKEN, MIN_TOKEN, tokenRangeItems } from './range-reader.js';
+import { tableHandle } from './table-handle.js';
+import type { StorageServices } from './services.js';
 
 /** Longer than the catalog cache: after this, every process writes to a new index. */
 const SETTLE_MS = 3000;
@@ -17,7 +17,6 @@ const HEARTBEAT_MS = 5000;
 const STALE_MS = 30_000;
 const INTENT_GRACE_MS = 15_000;
 
-type Context = Pick<ActionContext, 'session' | 'catalog' | 'store' | 'translators' | 'config'>;
 
 /** Changes one index of a table's definition with compare-and-set, retrying on conflicts. */
 export async function changeIndex(
@@ -48,7 +47,7 @@ export class IndexMaintenance {
 
   /** `warn` hears of background work that failed (it is tried again later, by this or another process). */
   constructor(
-    private readonly ctx: Context,
+    private readonly ctx: StorageServices,
     private readonly warn: (message: string, err: unknown) => void = () => {},
   ) {}
 
@@ -101,7 +100,7 @@ export class IndexMaintenance {
         async (tableName) => {
           const entry = await catalog.get(tableName);
           if (!entry?.definition.indexes?.length) return undefined;
-          const h = handleOf(this.ctx as ActionContext, entry);
+          const h = tableHandle(this.ctx.translators, entry);
           const d = entry.definition;
           return {
             ref: { id: d.id, name: d.name, key: d.key, indexes: d.indexes! },
@@ -129,7 +128,7 @@ export class IndexMaintenance {
     const entry = await this.ctx.catalog.get(table);
     const ix = entry?.definition.indexes?.find((i) => i.name === index);
     if (!entry || !ix || ix.status !== 'CREATING') return;
-    const h = handleOf(this.ctx as ActionContext, entry);
+    const h = tableHandle(this.ctx.translators, entry);
     const d = entry.definition;
     const ref = { id: d.id, name: d.name, key: d.key, indexes: [ix] };
     let last = Date.now();
@@ -152,7 +151,7 @@ export class IndexMaintenance {
       const entry = await this.ctx.catalog.get(table);
       const ix = entry?.definition.indexes?.find((i) => i.name === index);
       if (!ix || ix.status !== 'DELETING') return;
-      await this.ctx.session.client.execute(`DROP TABLE IF EXISTS ${qualifiedTable(this.ctx.session.keyspace, ix.cqlTable)}`);
+      await this.ctx.tables.dropTables([ix.cqlTable]);
       await changeIndex(this.ctx.catalog, table, index, () => null);
     });
   }

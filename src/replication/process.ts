@@ -1,0 +1,54 @@
+// What one table's replication needs from the replicator process it runs in: options, the shared
+// state tables, lease bookkeeping, stopping, and the fair share of shards among live replicators.
+import type { WriteIsolation } from '../config.js';
+import type { ActionContext } from '../actions/context.js';
+import type { Lease, LeaseWatcher } from './leases.js';
+import type { ReplicationMetrics } from './metrics.js';
+import type { SourceApi } from './source.js';
+import type { ReplicationState } from './state.js';
+
+export interface TableMapping {
+  source: string;
+  target: string;
+}
+
+export interface ReplicatorOptions {
+  ctx: Omit<ActionContext, 'host'>;
+  source: SourceApi;
+  tables: TableMapping[];
+  metrics: ReplicationMetrics;
+  log: (line: string) => void;
+  segments?: number;
+  concurrency?: number;
+  leaseMs?: number;
+  /** Write isolation of target tables this replicator creates. */
+  writeIsolation?: WriteIsolation;
+  /** Empty the targets and take a new snapshot. */
+  resnapshot?: boolean;
+  /** Progress bar on stderr (a terminal) during snapshots. */
+  progress?: boolean;
+  pollMs?: number;
+  discoverMs?: number;
+  workerId?: string;
+}
+
+export interface ReplicationProcess {
+  readonly o: ReplicatorOptions;
+  readonly state: ReplicationState;
+  readonly watcher: LeaseWatcher;
+  readonly leaseMs: number;
+  readonly stopped: boolean;
+  /** Sleeps, but wakes at once when the replicator stops. */
+  pause(ms: number): Promise<void>;
+  /** Leases held are renewed by the process until dropped. */
+  hold(lease: Lease): void;
+  drop(lease: Lease): void;
+  /** What a table saw at its last discovery: ready shards and the live owners' lease counts. */
+  report(target: string, ready: number, owners: Map<string, number>): void;
+  /** Shard leases this process holds, over all its tables. */
+  owned(): number;
+  /** Our fair share of the ready shards of our tables, among the live replicators serving them. */
+  share(): Promise<{ fair: number; floor: number }>;
+  /** The other owner holding the most leases over our tables, if it holds more than `fair`. */
+  busiest(fair: number): string | undefined;
+}
