@@ -20,8 +20,9 @@ function testFiles(dir: string): string[] {
   return out.sort();
 }
 
-/** Unit tests (test/unit/) run on pure logic and need no Cassandra node. */
-const needsCassandra = (files: string[]): boolean => files.some((f) => !relative(here, f).startsWith('unit' + sep));
+/** Unit tests (test/unit/) run on pure logic and need no Cassandra node; cluster tests (test/cluster/) start their own. */
+const needsCassandra = (files: string[]): boolean =>
+  files.some((f) => !relative(here, f).startsWith('unit' + sep) && !relative(here, f).startsWith('cluster' + sep));
 
 async function main(): Promise<number> {
   const filters = process.argv.slice(2);
