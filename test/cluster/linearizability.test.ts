@@ -24,7 +24,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const f = clusterFixture(KEYSPACE, 2, { maxAttempts: 1 });
 
 /** One client's loop: read a key, then a conditional write from what it read (sometimes a blind put). */
-async function clientLoop(name: string, db: DynamoDBClient, table: string, history: HistoryOp[], stopped: () => boolean): Promise<void> {
+async function clientLoop(
+  name: string, db: DynamoDBClient, table: string, history: HistoryOp[], errors: Map<string, number>, stopped: () => boolean,
+): Promise<void> {
   for (let n = 0; !stopped(); n++) {
     const key = `k${(n * 7 + name.length + Number(name.slice(1))) % KEYS}`;
     const record = async (op: Op, send: () => Promise<unknown>): Promise<HistoryOp> => {
@@ -35,6 +37,10 @@ async function clientLoop(name: string, db: DynamoDBClient, table: string, histo
         if (op.kind === 'read') op.value = out.Item?.v?.S ?? null;
       } catch (e) {
         result = (e as Error).name === 'ConditionalCheckFailedException' ? 'fail' : 'unknown';
+        if (result === 'unknown') {
+          const what = `${op.kind} ${(e as Error).name}: ${(e as Error).message.slice(0, 120)}`;
+          errors.set(what, (errors.get(what) ?? 0) + 1);
+        }
       }
       const h: HistoryOp = { key, op, result, call, ret: performance.now(), client: name };
       history.push(h);
@@ -73,8 +79,9 @@ for (let run = 0; run < RUNS; run++) {
       BillingMode: 'PAY_PER_REQUEST',
     }));
     const history: HistoryOp[] = [];
+    const errors = new Map<string, number>();
     let stop = false;
-    const loops = Promise.all(Array.from({ length: CLIENTS }, (_, c) => clientLoop(`c${c}`, f.clients[c % f.clients.length]!, table, history, () => stop)));
+    const loops = Promise.all(Array.from({ length: CLIENTS }, (_, c) => clientLoop(`c${c}`, f.clients[c % f.clients.length]!, table, history, errors, () => stop)));
     try {
       await sleep(3000);
       await f.cluster.kill(victim);
@@ -92,6 +99,7 @@ for (let run = 0; run < RUNS; run++) {
       `[linearizability] run ${run + 1}: ${history.length} operations on ${res.keys} keys (ok ${count('ok')}, condition failed ${count('fail')}, ` +
         `unanswered ${count('unknown')}), checked in ${(performance.now() - t0).toFixed(0)} ms: ${res.ok ? 'linearizable' : 'VIOLATION'}`,
     );
+    for (const [what, n] of errors) console.log(`[linearizability]   unanswered: ${n} x ${what}`);
     assert.ok(res.ok, res.explanation);
     // A history without successful and failed conditions on every key would prove little.
     assert.ok(count('ok') > 20 && count('fail') > 0, `too few contended operations: ${history.length}`);
