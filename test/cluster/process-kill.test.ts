@@ -40,7 +40,7 @@ async function createTable(name: string, opts: { gsi: boolean; stream?: boolean 
   await db.send(new CreateTableCommand({
     TableName: name,
     KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'g', AttributeType: 'S' }],
+    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, ...(opts.gsi ? [{ AttributeName: 'g', AttributeType: 'S' as const }] : [])],
     BillingMode: 'PAY_PER_REQUEST',
     GlobalSecondaryIndexes: opts.gsi ? [{ IndexName: 'by-g', KeySchema: [{ AttributeName: 'g', KeyType: 'HASH' }, { AttributeName: 'pk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } }] : undefined,
     StreamSpecification: opts.stream ? { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } : undefined,
