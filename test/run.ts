@@ -37,7 +37,8 @@ function runTests(files: string[], env: NodeJS.ProcessEnv, concurrency: string, 
 
 async function main(): Promise<number> {
   const filters = process.argv.slice(2);
-  const selected = testFiles(here).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+  // Filters match paths from the build directory on (test/api/items...), not the checkout's own path.
+  const selected = testFiles(here).filter((f) => filters.length === 0 || filters.some((x) => relative(join(here, '..'), f).includes(x)));
   // Cluster tests (test/cluster/) start their own three nodes: they run after the others, once the
   // test node is stopped, one file at a time, with more time each (node starts take minutes on a
   // loaded machine).
