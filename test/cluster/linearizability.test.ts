@@ -21,7 +21,7 @@ const S = (s: string) => ({ S: s });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** No SDK retries: a resent conditional write could fail on its own first attempt's effect, which the history could not tell. */
-const f = clusterFixture(KEYSPACE, 2, { maxAttempts: 1 });
+const f = clusterFixture(KEYSPACE, 2, { sdk: { maxAttempts: 1 } });
 
 /** One client's loop: read a key, then a conditional write from what it read (sometimes a blind put). */
 async function clientLoop(

@@ -4,7 +4,7 @@
 // allowed and counted), no acknowledged write may be lost, and the GSI must agree with the table
 // item by item afterwards.
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import {
   type DynamoDBClient, BatchWriteItemCommand, CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand,
   UpdateItemCommand, type AttributeValue,
@@ -21,22 +21,22 @@ const N = (n: number) => ({ N: String(n) });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The SDK as applications use it: its default retry strategy (3 attempts). */
-const f = clusterFixture(KEYSPACE, 2);
-
-before(async () => {
-  await f.clients[0]!.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }, { AttributeName: 'cat', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-      GlobalSecondaryIndexes: [
-        { IndexName: 'by-cat', KeySchema: [{ AttributeName: 'cat', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
-      ],
-    }),
-  );
+const f = clusterFixture(KEYSPACE, 2, {
+  setup: async ({ clients }) => {
+    await clients[0]!.send(
+      new CreateTableCommand({
+        TableName: TABLE,
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }, { AttributeName: 'cat', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        GlobalSecondaryIndexes: [
+          { IndexName: 'by-cat', KeySchema: [{ AttributeName: 'cat', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+        ],
+      }),
+    );
+  },
 });
 
 type Phase = 'before' | 'during' | 'after';

@@ -119,13 +119,14 @@ test('SIGKILL of a serve process under index-maintaining write load: the sweeper
       }
     }
   });
-  await sleep(4000);
+  // Killed mid-load, once it is well under way (on a loaded machine the first writes are slow).
+  for (const until = Date.now() + 120_000; acked < 30 && Date.now() < until; ) await sleep(200);
   await victim.kill();
   const killedAt = Date.now();
   stop = true;
   await Promise.all(writers);
   vdb.destroy();
-  assert.ok(acked > 10, `only ${acked} writes before the kill`);
+  assert.ok(acked >= 30, `only ${acked} writes before the kill`);
   const took = await waitAgreement('load', killedAt);
   console.log(`[process-kill] ${acked} writes acknowledged before the kill; table and index agree ${(took / 1000).toFixed(1)} s after it`);
 });

@@ -222,7 +222,8 @@ export async function startClusterServe(
     { env: { ...process.env, ...opts.env } },
   );
   const endpoint = `http://127.0.0.1:${port}`;
-  await waitServing(endpoint, serve, 120_000);
+  // A new keyspace at RF=3 on a loaded machine: schema agreement alone can take a minute.
+  await waitServing(endpoint, serve, 300_000);
   const exited = new Promise<void>((r) => (serve.child.exitCode !== null || serve.child.signalCode !== null ? r() : serve.child.once('exit', () => r())));
   return {
     endpoint,
@@ -244,15 +245,21 @@ export interface ClusterFixture {
 
 /**
  * Registers a test file's before/after hooks: the cluster, `count` serve processes over it in
- * `keyspace`, and an SDK client for each (`sdk` overrides, e.g. maxAttempts). The returned object
- * is filled in by the before hook; the after hook stops everything, also after a failure.
+ * `keyspace`, an SDK client for each (`sdk` overrides, e.g. maxAttempts), then `setup`. The returned
+ * object is filled in by the before hook; the after hook stops everything, also after a failure.
  */
-export function clusterFixture(keyspace: string, count: number, sdk: DynamoDBClientConfig = {}): ClusterFixture {
+export function clusterFixture(
+  keyspace: string,
+  count: number,
+  opts: { sdk?: DynamoDBClientConfig; setup?: (f: ClusterFixture) => Promise<void> } = {},
+): ClusterFixture {
   const f = { serves: [], clients: [] } as unknown as ClusterFixture;
+  // One hook: a failed start is the error reported, not a later step's consequence of it.
   before(async () => {
     f.cluster = await startTestCluster();
     f.serves = await Promise.all(Array.from({ length: count }, () => startClusterServe(f.cluster, keyspace)));
-    f.clients = f.serves.map((s) => sdkClient(s.endpoint, sdk));
+    f.clients = f.serves.map((s) => sdkClient(s.endpoint, opts.sdk));
+    await opts.setup?.(f);
   });
   after(async () => {
     for (const c of f.clients) c.destroy();
