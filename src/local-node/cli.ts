@@ -5,7 +5,7 @@ import { startLocalNode, type LocalNodeOptions } from './node.js';
 
 export const LOCAL_NODE_COMMAND: CommandSpec = {
   name: 'local-node',
-  summary: 'Runs a single-node Apache Cassandra 5.0 in the foreground until Ctrl-C (fetched once via Maven and cached)',
+  summary: 'Runs an Apache Cassandra 5.0 node (alone, or joining others through --seeds) in the foreground until Ctrl-C (fetched once via Maven and cached)',
   usage: ['local-node [options]'],
   example: 'local-node --address 127.0.0.2 --port 19042 --heap-mb 1024 --data-dir ./cassandra-data',
   options: [
@@ -14,6 +14,8 @@ export const LOCAL_NODE_COMMAND: CommandSpec = {
     { key: 'clusterName', flag: 'cluster-name', kind: 'string', default: 'dynamo-cassandra', value: 'NAME', help: 'Cluster name' },
     { key: 'datacenter', flag: 'datacenter', kind: 'string', default: 'datacenter1', value: 'NAME', help: 'Datacenter name' },
     { key: 'dataDir', flag: 'data-dir', kind: 'string', value: 'DIR', defaultText: '<cache>/nodes/<address>_<port>', help: 'Data directory' },
+    { key: 'storagePort', flag: 'storage-port', kind: 'number', defaultText: '7000, or a free port', help: 'Inter-node port (the same on every node of a cluster)' },
+    { key: 'seeds', flag: 'seeds', kind: 'list', value: 'HOST[:PORT],...', defaultText: 'this node alone', help: 'Seed nodes of the cluster to join (same list and --cluster-name on every node)' },
     { key: 'heapMb', flag: 'heap-mb', kind: 'number', default: 512, help: 'JVM heap in MiB' },
     { key: 'auth', flag: 'auth', kind: 'boolean', default: false, help: 'Require login; superuser cassandra/cassandra' },
   ],

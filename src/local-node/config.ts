@@ -34,6 +34,8 @@ export interface NodeConfig {
   address: string;
   nativePort: number;
   storagePort: number;
+  /** Seed nodes as host:port (storage port); default this node alone. */
+  seeds?: string[];
   auth: boolean;
   layout: NodeLayout;
 }
@@ -53,7 +55,7 @@ export function cassandraYaml(c: NodeConfig): string {
     'seed_provider:',
     '  - class_name: org.apache.cassandra.locator.SimpleSeedProvider',
     '    parameters:',
-    `      - seeds: ${q(`${c.address}:${c.storagePort}`)}`,
+    `      - seeds: ${q((c.seeds ?? [`${c.address}:${c.storagePort}`]).join(','))}`,
     `listen_address: ${c.address}`,
     `rpc_address: ${c.address}`,
     `storage_port: ${c.storagePort}`,
@@ -129,6 +131,8 @@ export interface JvmConfig {
   classpathDir: string;
   heapMb: number;
   jmxPort: number;
+  /** True when the node joins others (seeds besides itself): gossip then needs time. */
+  joinsCluster?: boolean;
   layout: NodeLayout;
   yamlFile: string;
   rackdcFile: string;
@@ -172,9 +176,10 @@ export function jvmArgs(j: JvmConfig): string[] {
     '-Dcassandra-foreground=yes',
     // JMX on loopback only, on a port chosen per node so several nodes can share a machine.
     `-Dcassandra.jmx.local.port=${j.jmxPort}`,
-    // Fast start: a single node has no peers to wait for.
+    // Fast start: a single node has no peers to wait for. A node joining a cluster must hear from a
+    // seed within the ring delay (its shadow round), which takes seconds on a busy machine.
     '-Dcassandra.skip_wait_for_gossip_to_settle=0',
-    '-Dcassandra.ring_delay_ms=100',
+    `-Dcassandra.ring_delay_ms=${j.joinsCluster ? 15_000 : 100}`,
     '-Dcassandra.superuser_setup_delay_ms=0',
     // With no peers to tell, the default 2 s pause while announcing shutdown only slows stop().
     '-Dcassandra.shutdown_announce_in_ms=100',

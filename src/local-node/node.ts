@@ -14,6 +14,13 @@ export interface LocalNodeOptions {
   address?: string;
   /** CQL native port; default 9042. */
   port?: number;
+  /** Inter-node port; default 7000 when free, else any free port. The nodes of one cluster share it. */
+  storagePort?: number;
+  /**
+   * Seeds (host or host:port, the port defaulting to the storage port) of a cluster this node joins;
+   * default this node alone. Every node of a cluster names the same seeds and cluster name.
+   */
+  seeds?: string[];
   /** Default 'dynamo-cassandra'. */
   clusterName?: string;
   /** Default 'datacenter1'. */
@@ -249,13 +256,23 @@ async function reusedNode(address: string, port: number, clusterName: string, da
   return { address, port, ...actual, reused: true, stop: async () => {} };
 }
 
-function validate(o: LocalNodeOptions): Required<Omit<LocalNodeOptions, 'log' | 'dataDir'>> & { dataDir: string; log: (l: string) => void } {
+type Validated = Required<Omit<LocalNodeOptions, 'log' | 'dataDir' | 'storagePort' | 'seeds'>> &
+  Pick<LocalNodeOptions, 'storagePort' | 'seeds'> & { dataDir: string; log: (l: string) => void };
+
+function validate(o: LocalNodeOptions): Validated {
   const address = o.address ?? '127.0.0.1';
   const port = o.port ?? 9042;
   const heapMb = o.heapMb ?? 512;
   if (!address || /\s/.test(address)) throw new LocalNodeError(`Invalid address '${address}'`);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new LocalNodeError(`Invalid port ${port}`);
   if (!Number.isInteger(heapMb) || heapMb < 256) throw new LocalNodeError(`Invalid heap size ${heapMb} MB (need an integer >= 256)`);
+  if (o.storagePort !== undefined && (!Number.isInteger(o.storagePort) || o.storagePort < 1 || o.storagePort > 65535 || o.storagePort === port)) {
+    throw new LocalNodeError(`Invalid storage port ${o.storagePort}`);
+  }
+  for (const seed of o.seeds ?? []) {
+    if (!/^[^\s:,]+(:\d{1,5})?$/.test(seed)) throw new LocalNodeError(`Invalid seed '${seed}' (want host or host:port)`);
+  }
+  if (o.seeds && o.seeds.length === 0) throw new LocalNodeError('Empty seed list');
   const clusterName = o.clusterName ?? 'dynamo-cassandra';
   const datacenter = o.datacenter ?? 'datacenter1';
   if (!clusterName || /[\n\r]/.test(clusterName)) throw new LocalNodeError(`Invalid cluster name '${clusterName}'`);
@@ -263,6 +280,8 @@ function validate(o: LocalNodeOptions): Required<Omit<LocalNodeOptions, 'log' | 
   return {
     address, port, heapMb, clusterName, datacenter,
     auth: o.auth ?? false,
+    storagePort: o.storagePort,
+    seeds: o.seeds,
     dataDir: path.resolve(o.dataDir ?? defaultDataDir(address, port)),
     log: o.log ?? (() => {}),
     startTimeoutMs: o.startTimeoutMs ?? 120_000,
@@ -288,7 +307,7 @@ export async function startLocalNode(opts: LocalNodeOptions = {}): Promise<Local
   try { return await p; } finally { starting.delete(key); }
 }
 
-async function start(o: ReturnType<typeof validate>): Promise<LocalNode> {
+async function start(o: Validated): Promise<LocalNode> {
   const { address, port, clusterName, datacenter, log } = o;
   const t0 = Date.now();
   const deadline = t0 + o.startTimeoutMs;
@@ -330,19 +349,20 @@ async function start(o: ReturnType<typeof validate>): Promise<LocalNode> {
 }
 
 async function spawnNode(
-  o: ReturnType<typeof validate>, java: string, classpathDir: string, layout: NodeLayout,
+  o: Validated, java: string, classpathDir: string, layout: NodeLayout,
   lockFile: string, t0: number, deadline: number,
 ): Promise<LocalNode> {
   const { address, port, clusterName, datacenter, log } = o;
   // 7000 when we can (the conventional port); a node sharing an address with another picks a free one.
-  const storagePort = (await portFree(address, 7000)) ? 7000 : await freePort(address);
+  const storagePort = o.storagePort ?? ((await portFree(address, 7000)) ? 7000 : await freePort(address));
+  const seeds = o.seeds?.map((s) => (s.includes(':') ? s : `${s}:${storagePort}`));
   const jmxPort = await freePort('127.0.0.1');
 
   const yamlFile = path.join(layout.conf, 'cassandra.yaml');
   const rackdcFile = path.join(layout.conf, 'cassandra-rackdc.properties');
   const logbackFile = path.join(layout.conf, 'logback.xml');
   await Promise.all([
-    fs.writeFile(yamlFile, cassandraYaml({ clusterName, datacenter, address, nativePort: port, storagePort, auth: o.auth, layout })),
+    fs.writeFile(yamlFile, cassandraYaml({ clusterName, datacenter, address, nativePort: port, storagePort, seeds, auth: o.auth, layout })),
     fs.writeFile(rackdcFile, rackdcProperties(datacenter)),
     fs.writeFile(logbackFile, logbackXml()),
   ]);
@@ -358,7 +378,7 @@ async function spawnNode(
   log(`Starting Cassandra ${CASSANDRA_VERSION} at ${address}:${port} (cluster '${clusterName}', datacenter '${datacenter}', data ${layout.root})`);
   let child: ChildProcess;
   try {
-    child = spawn(java, jvmArgs({ classpathDir, heapMb: o.heapMb, jmxPort, layout, yamlFile, rackdcFile, logbackFile }), {
+    child = spawn(java, jvmArgs({ classpathDir, heapMb: o.heapMb, jmxPort, joinsCluster: seeds?.some((s) => s !== `${address}:${storagePort}`), layout, yamlFile, rackdcFile, logbackFile }), {
       cwd: layout.root, // hs_err / heap dump files land with the node
       stdio: ['ignore', outFd, outFd],
       // Own process group: a terminal Ctrl-C reaches only us, and we decide when the node stops.

@@ -30,9 +30,14 @@ export interface Decision<T> {
 
 const MAX_ATTEMPTS = 64;
 
-function isCasTimeout(e: unknown): boolean {
-  const err = e as { code?: number; writeType?: string };
-  return err?.code === cassandra.types.responseErrorCodes.writeTimeout && err.writeType === 'CAS';
+/**
+ * Did Cassandra leave a lightweight transaction's outcome unknown? A CAS timeout, or the coordinator
+ * lost after the request was sent (a node killed: the connection closes; or no answer in time).
+ */
+function outcomeUnknown(e: unknown): boolean {
+  const err = e as { code?: number; writeType?: string; isSocketError?: boolean; requestNotWritten?: boolean };
+  if (err?.code === cassandra.types.responseErrorCodes.writeTimeout) return err.writeType === 'CAS';
+  return (err?.isSocketError === true && err.requestNotWritten !== true) || e instanceof cassandra.errors.OperationTimedOutError;
 }
 
 /** Runs tasks with the same key one after another (per process), so local writers don't race in Paxos. */
@@ -202,17 +207,7 @@ export class ItemStore {
       if (mutation.kind === 'none') return result;
       const write = { version: nextVersion(old?.version) };
       const guard: WriteGuard = { kind: 'version', expected: old ? old.version : null };
-      try {
-        if (await this.writeChange(h, key, mutation, guard, write, old)) return result;
-      } catch (e) {
-        if (!isCasTimeout(e)) throw e;
-        // The outcome is unknown. A serial read finishes any round in progress and tells us.
-        const now = await h.translator.read(this.session, layout, key, this.session.consistency.serial);
-        if (mutation.kind === 'put' && now?.version.equals(write.version)) return result;
-        if (mutation.kind === 'delete' && !now) return result;
-        const unchanged = old ? now?.version.equals(old.version) : !now;
-        if (!unchanged) throw internalServerError('The outcome of a conditional write is unknown (Cassandra timeout)');
-      }
+      if (await this.writeChange(h, key, mutation, guard, write, old)) return result;
       // Lost the race: read the latest state through Paxos and decide again, after a short pause.
       consistency = this.session.consistency.serial;
       if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
@@ -269,9 +264,20 @@ export class ItemStore {
     }
     if (record) await testPause('before-item');
     // A write that throws leaves its record pending: readers decide it from the item (record-log.ts).
-    const applied = next
-      ? await h.translator.put(this.session, layout, next, guard, version, old)
-      : await h.translator.delete(this.session, layout, key, guard);
+    let applied: boolean;
+    try {
+      applied = next
+        ? await h.translator.put(this.session, layout, next, guard, version, old)
+        : await h.translator.delete(this.session, layout, key, guard);
+    } catch (e) {
+      if (guard.kind !== 'version' || !outcomeUnknown(e)) throw e;
+      // A serial read finishes any round in progress and tells whether ours landed; then the
+      // indexes and the stream record are completed as for any write.
+      const now = await h.translator.read(this.session, layout, key, this.session.consistency.serial);
+      if (next ? now?.version.equals(version) : !now) applied = true;
+      else if (guard.expected ? now?.version.equals(guard.expected) : !now) applied = false;
+      else throw internalServerError('The outcome of a conditional write is unknown (Cassandra timeout)');
+    }
     if (record) {
       await testPause('after-item');
       // Not awaited: the change is visible and the answer need not wait for the mark (readers wait

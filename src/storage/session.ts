@@ -101,7 +101,7 @@ export async function connect(config: SessionConfig, points: string[], onFlush?:
     serial: level(config.serialConsistency),
   };
   const run: Execute = (query, params, cl, serial) =>
-    client.execute(query, params, { prepare: true, consistency: cl, serialConsistency: serial ?? consistency.serial });
+    client.execute(query, params, { prepare: true, consistency: cl, serialConsistency: serial ?? consistency.serial, isIdempotent: isRead(query) });
   return {
     client,
     keyspace: config.keyspace,
@@ -112,6 +112,14 @@ export async function connect(config: SessionConfig, points: string[], onFlush?:
 }
 
 type Execute = CqlSession['execute'];
+
+/**
+ * Reads may be sent again: when their coordinator dies mid-request (a node lost), the driver then
+ * retries them on the next node instead of failing the request. Writes are not marked: a lightweight
+ * transaction sent twice could fail on its own first attempt (item-store resolves a timed-out one
+ * with a serial read).
+ */
+export const isRead = (query: string): boolean => /^\s*SELECT\s/i.test(query);
 
 /**
  * Holds statements until the event loop's check phase, then issues them together. The driver

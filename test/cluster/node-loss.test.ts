@@ -1,0 +1,209 @@
+// Node loss under load: three nodes, RF=3, two `serve` processes at the default LOCAL_QUORUM /
+// LOCAL_SERIAL, mixed load from the real AWS SDK; one Cassandra node is SIGKILLed mid-load and
+// restarted. No client request may fail (the SDK's own retries, up to its default 3 attempts, are
+// allowed and counted), no acknowledged write may be lost, and the GSI must agree with the table
+// item by item afterwards.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  type DynamoDBClient, BatchWriteItemCommand, CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand,
+  UpdateItemCommand, type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { clusterFixture } from '../helpers/cluster.js';
+
+const KEYSPACE = 'dc_cluster_node_loss';
+const TABLE = 'load';
+const COUNTERS = 4;
+const WORKERS = 8;
+const PHASE_MS = Number(process.env.DC_CLUSTER_PHASE_MS ?? 15_000);
+const S = (s: string) => ({ S: s });
+const N = (n: number) => ({ N: String(n) });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The SDK as applications use it: its default retry strategy (3 attempts). */
+const f = clusterFixture(KEYSPACE, 2, {
+  setup: async ({ clients }) => {
+    await clients[0]!.send(
+      new CreateTableCommand({
+        TableName: TABLE,
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }, { AttributeName: 'cat', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        GlobalSecondaryIndexes: [
+          { IndexName: 'by-cat', KeySchema: [{ AttributeName: 'cat', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+        ],
+      }),
+    );
+  },
+});
+
+type Phase = 'before' | 'during' | 'after';
+
+test('a node SIGKILLed and restarted under mixed load: no failed request, no lost write, GSI agrees', async () => {
+  let phase: Phase = 'before';
+  const done: Record<Phase, number> = { before: 0, during: 0, after: 0 };
+  const phaseMs: Record<Phase, number> = { before: 0, during: 0, after: 0 };
+  const failures: string[] = [];
+  let retried = 0;
+  const acked = new Map<string, string>(); // "pk|sk" -> val of acknowledged puts
+  const addsAcked = new Array<number>(COUNTERS).fill(0);
+  const addsRetried = new Array<number>(COUNTERS).fill(0); // ADDs the SDK sent more than once
+  let stop = false;
+
+  const run = async <T extends { $metadata: { attempts?: number } }>(what: string, send: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      const out = await send();
+      if ((out.$metadata.attempts ?? 1) > 1) retried++;
+      done[phase]++;
+      return out;
+    } catch (e) {
+      failures.push(`${phase} ${what}: ${(e as Error).name}: ${(e as Error).message}`);
+      return undefined;
+    }
+  };
+
+  const worker = async (w: number) => {
+    const db = f.clients[w % f.clients.length]!;
+    for (let n = 0; !stop; n++) {
+      const pk = `p${w}`;
+      const pick = n % 6;
+      if (pick === 0 || pick === 3) {
+        const val = `v${w}-${n}`;
+        const item = { pk: S(pk), sk: N(n), cat: S(`c${n % 5}`), val: S(val) };
+        if (await run('PutItem', () => db.send(new PutItemCommand({ TableName: TABLE, Item: item })))) acked.set(`${pk}|${n}`, val);
+      } else if (pick === 1) {
+        const c = (w + n) % COUNTERS;
+        const out = await run('UpdateItem ADD', () =>
+          db.send(new UpdateItemCommand({
+            TableName: TABLE, Key: { pk: S(`counter${c}`), sk: N(0) },
+            UpdateExpression: 'ADD cnt :one', ConditionExpression: 'attribute_not_exists(frozen)', ExpressionAttributeValues: { ':one': N(1) },
+          })));
+        if (out) {
+          addsAcked[c]!++;
+          if ((out.$metadata.attempts ?? 1) > 1) addsRetried[c]!++;
+        }
+      } else if (pick === 2) {
+        // An acknowledged put of this worker must be readable at once with ConsistentRead.
+        const sk = [...Array(n).keys()].reverse().find((k) => acked.has(`${pk}|${k}`));
+        if (sk === undefined) continue;
+        const out = await run('GetItem', () => db.send(new GetItemCommand({ TableName: TABLE, Key: { pk: S(pk), sk: N(sk) }, ConsistentRead: true })));
+        if (out && out.Item?.val?.S !== acked.get(`${pk}|${sk}`)) failures.push(`${phase} GetItem ${pk}/${sk}: read ${JSON.stringify(out.Item)}`);
+      } else if (pick === 4) {
+        const rows = Array.from({ length: 5 }, (_, i) => ({ pk: S(`b${w}`), sk: N(n * 10 + i), cat: S(`c${i}`), val: S(`b${w}-${n}-${i}`) }));
+        let pending: { PutRequest: { Item: Record<string, AttributeValue> } }[] = rows.map((Item) => ({ PutRequest: { Item } }));
+        for (let round = 0; pending.length && round < 10 && !stop; round++) {
+          const out = await run('BatchWriteItem', () => db.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: pending } })));
+          if (!out) break;
+          pending = (out.UnprocessedItems?.[TABLE] ?? []) as typeof pending;
+          if (pending.length) await sleep(50 * 2 ** round);
+        }
+        const unprocessed = new Set(pending.map((p) => p.PutRequest.Item.sk!.N));
+        for (const r of rows) if (!unprocessed.has(r.sk.N)) acked.set(`b${w}|${r.sk.N}`, r.val.S);
+      } else {
+        if (n % 12 === 5) {
+          await run('Query', () => db.send(new QueryCommand({
+            TableName: TABLE, KeyConditionExpression: 'pk = :p AND sk BETWEEN :a AND :b', ConsistentRead: true,
+            ExpressionAttributeValues: { ':p': S(pk), ':a': N(Math.max(0, n - 30)), ':b': N(n) },
+          })));
+        } else {
+          await run('Query GSI', () => db.send(new QueryCommand({
+            TableName: TABLE, IndexName: 'by-cat', KeyConditionExpression: 'cat = :c', Limit: 20, ScanIndexForward: false,
+            ExpressionAttributeValues: { ':c': S(`c${n % 5}`) },
+          })));
+        }
+      }
+    }
+  };
+
+  const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
+  const victim = 1; // 127.0.0.2, not the seed
+  let t = Date.now();
+  const next = (p: Phase) => {
+    phaseMs[phase] = Date.now() - t;
+    t = Date.now();
+    phase = p;
+  };
+  try {
+    await sleep(PHASE_MS);
+    next('during');
+    await f.cluster.kill(victim);
+    await sleep(PHASE_MS);
+    await f.cluster.restart(victim); // "during" lasts until every node sees the restarted one again
+    next('after');
+    await sleep(PHASE_MS);
+    next('after');
+  } finally {
+    stop = true;
+    await load;
+  }
+  const rate = (p: Phase) => (done[p] / (phaseMs[p] / 1000)).toFixed(1);
+  console.log(
+    `[node-loss] requests/s before ${rate('before')}, during (node down and restarting, ${(phaseMs.during / 1000).toFixed(0)} s) ${rate('during')}, ` +
+      `after ${rate('after')}; requests ${done.before + done.during + done.after}, retried by the SDK ${retried}, failed ${failures.length}`,
+  );
+  assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failed requests`);
+
+  // Every acknowledged put is there, read at quorum.
+  const db = f.clients[0]!;
+  const entries = [...acked.entries()];
+  const missing: string[] = [];
+  for (let i = 0; i < entries.length; i += 32) {
+    await Promise.all(entries.slice(i, i + 32).map(async ([key, val]) => {
+      const [pk, sk] = key.split('|') as [string, string];
+      const out = await db.send(new GetItemCommand({ TableName: TABLE, Key: { pk: S(pk), sk: { N: sk } }, ConsistentRead: true }));
+      if (out.Item?.val?.S !== val) missing.push(`${key}: ${JSON.stringify(out.Item)}`);
+    }));
+  }
+  assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${entries.length} acknowledged puts lost`);
+
+  // Every acknowledged ADD is counted; an ADD the SDK had to resend may have landed twice at most.
+  for (let c = 0; c < COUNTERS; c++) {
+    const out = await db.send(new GetItemCommand({ TableName: TABLE, Key: { pk: S(`counter${c}`), sk: N(0) }, ConsistentRead: true }));
+    const value = Number(out.Item?.cnt?.N ?? 0);
+    assert.ok(value >= addsAcked[c]! && value <= addsAcked[c]! + addsRetried[c]!, `counter${c} is ${value}, acknowledged ADDs ${addsAcked[c]} (${addsRetried[c]} resent)`);
+  }
+  console.log(`[node-loss] verified ${entries.length} acknowledged puts and ${addsAcked.reduce((a, b) => a + b, 0)} acknowledged ADDs`);
+
+  // The GSI agrees with the table item by item (GSIs are eventually consistent: bounded wait).
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const diff = await gsiDiff(db);
+    if (diff.length === 0) break;
+    assert.ok(Date.now() < deadline, `GSI differs from the table: ${diff.slice(0, 10).join('; ')} (${diff.length} in all)`);
+    await sleep(2000);
+  }
+});
+
+/** Differences between the table (items with cat) and the by-cat index, item by item. */
+async function gsiDiff(db: DynamoDBClient): Promise<string[]> {
+  const base = new Map<string, string>();
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await db.send(new ScanCommand({ TableName: TABLE, ConsistentRead: true, ExclusiveStartKey: start }));
+    for (const it of page.Items ?? []) if (it.cat) base.set(`${it.pk!.S}|${it.sk!.N}`, JSON.stringify(sorted(it)));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  const index = new Map<string, string>();
+  for (let c = 0; c < 5; c++) {
+    let from: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await db.send(new QueryCommand({
+        TableName: TABLE, IndexName: 'by-cat', KeyConditionExpression: 'cat = :c', ExpressionAttributeValues: { ':c': S(`c${c}`) }, ExclusiveStartKey: from,
+      }));
+      for (const it of page.Items ?? []) {
+        const k = `${it.pk!.S}|${it.sk!.N}`;
+        if (index.has(k)) return [`${k} twice in the index`];
+        index.set(k, JSON.stringify(sorted(it)));
+      }
+      from = page.LastEvaluatedKey;
+    } while (from);
+  }
+  const diff: string[] = [];
+  for (const [k, v] of base) if (index.get(k) !== v) diff.push(`${k}: table ${v}, index ${index.get(k) ?? 'missing'}`);
+  for (const k of index.keys()) if (!base.has(k)) diff.push(`${k} only in the index`);
+  return diff;
+}
+
+const sorted = (it: Record<string, AttributeValue>) => Object.fromEntries(Object.entries(it).sort(([a], [b]) => a.localeCompare(b)));
