@@ -1,15 +1,15 @@
 import { compareAttributeValues } from '../dynamo/attribute-values.js';
 import { validation } from '../dynamo/errors.js';
-import { checkExpressionParameters, checkQueryFilterKeys, compileRequestExpressions, extractKeyCondition, type KeyCondition } from '../dynamo/expressions/index.js';
-import type { AttributeValue, Item } from '../dynamo/types.js';
+import { checkExpressionParameters, checkQueryFilterKeys, compileRequestExpressions, conditionPathList, extractKeyCondition, type KeyCondition } from '../dynamo/expressions/index.js';
+import type { AttributeValue, Item, KeySchema } from '../dynamo/types.js';
 import { attrMap, bool, compileValidator, int, obj, oneOf, str } from '../dynamo/validation.js';
 import { indexClusteringValues } from '../storage/indexes.js';
 import { indexPartitionItems, partitionItems, prefixSuccessor, type SortRange } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { startKeyValues } from './start-key.js';
+import { INVALID_START, checkStartKeyPiece, startKeyValues, tableStartKey } from './start-key.js';
 import { ATTRIBUTES_TO_GET, CONDITIONS, ITEM_REQUEST, checkKeyValue } from './item-common.js';
 import { HASH_KEY_LIMIT, emptyKeyValue, keyBytes } from '../dynamo/key-values.js';
-import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
+import { baseItems, checkIndexSelect, checkKeyPaths, checkLegacyReadParameters, checkSelect, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
 
 export const SELECT = oneOf(['SPECIFIC_ATTRIBUTES', 'COUNT', 'ALL_ATTRIBUTES', 'ALL_PROJECTED_ATTRIBUTES']);
 const INDEX_NAME = str({ min: 3, max: 255, pattern: '[a-zA-Z0-9_.-]+' });
@@ -92,45 +92,67 @@ function inRange(v: AttributeValue, range: SortRange): boolean {
   return true;
 }
 
+/** Where the start key falls outside what the key conditions select, in DynamoDB's words. */
+function checkStartKeyBounds(after: Item, schema: KeySchema, kc: KeyCondition, range: SortRange): void {
+  const sameHash = compareAttributeValues(after[schema.hash.name]!, kc.hash) === 0;
+  if (!schema.range || !kc.range) {
+    if (!sameHash) throw validation('The provided starting key is outside query boundaries based on provided conditions');
+    return;
+  }
+  const startSort = after[schema.range.name];
+  if (!startSort || !inRange(startSort, range)) throw validation('The provided starting key does not match the range key predicate');
+  if (!sameHash) throw validation('The query can return at most one row and cannot be restarted');
+}
+
 export const query: ActionSpec = {
   validate,
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
+    // DynamoDB's order before the table: parameters, filter conditions, AttributesToGet, start key
+    // values, then the expressions and the key conditions' structure.
     checkExpressionParameters(req, 'Query');
+    checkLegacyReadParameters(req, 'QueryFilter');
     if (req.ExclusiveStartKey) startKeyValues(req.ExclusiveStartKey);
-    const compiled = compileRequestExpressions(req, 'Query');
-    if (!compiled.keyCondition) {
+    if (req.KeyConditions === undefined && req.KeyConditionExpression === undefined) {
       throw validation('Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.');
     }
+    const compiled = compileRequestExpressions(req, 'Query');
     const table = await activeTable(ctx, req.TableName);
     const def = table.entry.definition;
     const ix = resolveIndex(def, req);
     const schema = ix ? ix.key : def.key;
-    const kc = extractKeyCondition(compiled.keyCondition, schema);
+    const start = req.ExclusiveStartKey as Item | undefined;
+    if (start && Object.keys(start).length !== pageKeyNames(def.key, ix).length) throw validation(INVALID_START);
+    const kc = extractKeyCondition(compiled.keyConditions!, schema, (k, isHash) => {
+      if (!start) return;
+      if (!start[k.name]) throw validation(INVALID_START);
+      checkStartKeyPiece(start, k, isHash);
+    });
+    const range = sortRange(kc);
+    let after: Item | undefined;
+    if (start) {
+      after = tableStartKey(start, def.key);
+      checkStartKeyBounds(after, schema, kc, range);
+    }
+    checkKeyPaths(compiled.projection, def);
+    if (compiled.filter) checkQueryFilterKeys(compiled.filter, schema, req.QueryFilter !== undefined);
+    checkIndexSelect(ix, req);
+    if (compiled.filter) checkKeyPaths(conditionPathList(compiled.filter), def);
     // The partition key is only checked for emptiness: one over the size limit matches nothing (below).
     const emptyHash = emptyKeyValue(schema.hash.name, kc.hash, ix?.name);
     if (emptyHash) throw validation(emptyHash);
     for (const v of kc.range?.values ?? []) checkKeyValue(schema.range!.name, v, false, { index: ix?.name });
-    if (compiled.filter) checkQueryFilterKeys(compiled.filter, schema, req.QueryFilter !== undefined);
     const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
     const forward = req.ScanIndexForward !== false;
-    const range = sortRange(kc);
     const { consistent, level, limit, rows } = readSettings(ctx, req);
-    let after: Item | undefined;
-    if (req.ExclusiveStartKey) {
-      after = checkStartKey(req.ExclusiveStartKey, def.key, ix);
+    if (after && !ix) {
       const startSort = schema.range && after[schema.range.name];
-      if (compareAttributeValues(after[schema.hash.name], kc.hash) !== 0 || (startSort && !inRange(startSort, range))) {
-        throw validation('The provided starting key does not match the range key predicate');
+      if (!startSort) {
+        // A hash-only table has one item per partition: nothing follows it.
+        return pageResponse(req, { items: [], count: 0, scanned: 0, bytes: 0 }, countOnly, consistent);
       }
-      if (!ix) {
-        if (!startSort) {
-          // A hash-only table has one item per partition: nothing follows it.
-          return pageResponse(req, { items: [], count: 0, scanned: 0, bytes: 0 }, countOnly, consistent);
-        }
-        if (forward) range.lower = { value: startSort, inclusive: false };
-        else range.upper = { value: startSort, inclusive: false };
-      }
+      if (forward) range.lower = { value: startSort, inclusive: false };
+      else range.upper = { value: startSort, inclusive: false };
     }
     // No item can carry a partition key over DynamoDB's 2048-byte limit (and Cassandra refuses keys
     // over 64 KiB): DynamoDB answers such a Query with nothing, so does this.

@@ -6,7 +6,7 @@ import type { Item, KeyAttribute, KeySchema } from '../dynamo/types.js';
 import type { IndexDefinition } from '../storage/indexes.js';
 import { checkKeyValue } from './item-common.js';
 
-const INVALID_START = 'The provided starting key is invalid';
+export const INVALID_START = 'The provided starting key is invalid';
 const NO_MATCH = 'The provided key element does not match the schema';
 // DynamoDB adds its "starting key is invalid" prefix to some value errors only.
 const UNPREFIXED = /contains duplicates|number set|numeric value|significant digits|number with magnitude/;
@@ -24,7 +24,7 @@ export function startKeyValues(raw: unknown): Item {
 }
 
 /** One key attribute of the start key: present with the schema's type, not empty, not too big. */
-function checkPiece(key: Item, k: KeyAttribute, isHash: boolean): void {
+export function checkStartKeyPiece(key: Item, k: KeyAttribute, isHash: boolean): void {
   const v = key[k.name];
   if (!v || !(k.type in v)) throw validation(NO_MATCH);
   checkKeyValue(k.name, v, isHash, { lookup: true });
@@ -40,8 +40,18 @@ function asStartKeyError(f: () => void): void {
   }
 }
 
+/** The table's key in a start key, checked after the queried key's; returns the start key normalized. */
+export function tableStartKey(raw: Item, schema: KeySchema): Item {
+  const key = normalizeItem(raw);
+  asStartKeyError(() => {
+    checkStartKeyPiece(key, schema.hash, true);
+    if (schema.range) checkStartKeyPiece(key, schema.range, false);
+  });
+  return key;
+}
+
 /** Scan's start key against the table's key and the index's key. */
-export function checkScanStartKey(raw: Item, schema: KeySchema, ix?: IndexDefinition): Item {
+export function checkScanStartKey(raw: Item, schema: KeySchema, ix?: IndexDefinition, afterIndexKey?: () => void): Item {
   const key = normalizeItem(raw);
   const names = new Set([schema.hash.name, schema.range?.name, ix?.key.hash.name, ix?.key.range?.name].filter((n) => n !== undefined));
   if (Object.keys(key).length !== names.size) throw validation(ix ? INVALID_START : `${INVALID_START}: ${NO_MATCH}`);
@@ -49,12 +59,13 @@ export function checkScanStartKey(raw: Item, schema: KeySchema, ix?: IndexDefini
     for (const [k, isHash] of [[ix.key.hash, true], [ix.key.range, false]] as const) {
       if (!k) continue;
       if (!key[k.name]) throw validation(INVALID_START);
-      checkPiece(key, k, isHash);
+      checkStartKeyPiece(key, k, isHash);
     }
   }
+  afterIndexKey?.();
   asStartKeyError(() => {
-    checkPiece(key, schema.hash, true);
-    if (schema.range) checkPiece(key, schema.range, false);
+    checkStartKeyPiece(key, schema.hash, true);
+    if (schema.range) checkStartKeyPiece(key, schema.range, false);
   });
   return key;
 }

@@ -71,7 +71,7 @@ function execute(c: RecordedCase): { ok?: unknown; err?: string; msg?: string } 
       return run(() => {
         const x = compileRequestExpressions(c.body!, c.action as ExpressionAction);
         const schema: KeySchema = { hash: { name: 'pk', type: 'S' }, range: { name: 'sk', type: 'N' } };
-        if (c.action === 'Query' && x.keyCondition) extractKeyCondition(x.keyCondition, schema);
+        if (c.action === 'Query' && x.keyConditions) extractKeyCondition(x.keyConditions, schema);
         if (c.action === 'Query' && x.filter) checkQueryFilterKeys(x.filter, schema, c.body!.QueryFilter != null);
         return 'ok';
       });
@@ -86,6 +86,13 @@ const DYNAMODB_WORDING: [RegExp, (m: string, c: RecordedCase) => string][] = [
   // Set duplicates: DynamoDB ends the sentence with a period and names a binary set's values.
   [/^(One or more parameter values were invalid: Input collection \[.*\] contains duplicates)$/, (m) => `${m}.`],
   [/^One or more parameter values were invalid: Input collection of type BS contains duplicates\.$/, (_m, c) => `One or more parameter values were invalid: Input collection [${((c.value as { BS: string[] }).BS).join(', ')}]of type BS contains duplicates.`],
+  // DynamoDB names the key element a Query's conditions miss (pk when they do not name it, else sk).
+  [/^Query condition missed key schema element$/, (m, c) => `${m}: ${/\bpk\b/.test(JSON.stringify(c.body)) ? 'sk' : 'pk'}`],
+  // A filter reading inside a key attribute: DynamoDB refuses the key attribute as such (hash key first).
+  [/^Key attributes must be scalars; .* Key: \w+$/, (m, c) => (c.body?.FilterExpression === undefined ? m : `Filter Expression can only contain non-primary key attributes: Primary key attribute: ${/\bpk\b/.test(String(c.body.FilterExpression)) ? 'pk' : 'sk'}`)],
+  // Empty KeyConditions, and NULL/NOT_NULL on the sort key: DynamoDB's words for these cases.
+  [/^Conditions must be at least length 1$/, () => 'Conditions can be of length 1 or 2 only'],
+  [/^Only scalar types can be used as Range Key values$/, () => 'Attempted conditional constraint is not an indexable operation'],
 ];
 // Queries whose two expressions are both invalid: DynamoDB reports the KeyConditionExpression's
 // error first, DynamoDB Local the FilterExpression's.
