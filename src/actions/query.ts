@@ -126,7 +126,8 @@ export const query: ActionSpec = {
     const kc = extractKeyCondition(compiled.keyConditions!, schema, (k, isHash) => {
       if (!start) return;
       if (!start[k.name]) throw validation(INVALID_START);
-      checkStartKeyPiece(start, k, isHash);
+      const ofIndex = ix && k.name !== def.key.hash.name && k.name !== def.key.range?.name;
+      checkStartKeyPiece(start, k, isHash, ofIndex ? ix.name : undefined);
     });
     const range = sortRange(kc);
     let after: Item | undefined;

@@ -24,10 +24,12 @@ export function startKeyValues(raw: unknown): Item {
 }
 
 /** One key attribute of the start key: present with the schema's type, not empty, not too big. */
-export function checkStartKeyPiece(key: Item, k: KeyAttribute, isHash: boolean): void {
+export function checkStartKeyPiece(key: Item, k: KeyAttribute, isHash: boolean, index?: string): void {
   const v = key[k.name];
   if (!v || !(k.type in v)) throw validation(NO_MATCH);
-  checkKeyValue(k.name, v, isHash, { lookup: true });
+  // An index key's empty value is worded as in any index key, after DynamoDB's prefix.
+  if (index) checkKeyValue(k.name, v, isHash, { index, emptyPrefix: `${INVALID_START}: ` });
+  else checkKeyValue(k.name, v, isHash, { lookup: true });
 }
 
 /** Prefixes a table-key error with DynamoDB's "starting key is invalid". */
