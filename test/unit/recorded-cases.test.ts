@@ -93,7 +93,28 @@ const DYNAMODB_WORDING: [RegExp, (m: string, c: RecordedCase) => string][] = [
   // Empty KeyConditions, and NULL/NOT_NULL on the sort key: DynamoDB's words for these cases.
   [/^Conditions must be at least length 1$/, () => 'Conditions can be of length 1 or 2 only'],
   [/^Only scalar types can be used as Range Key values$/, () => 'Attempted conditional constraint is not an indexable operation'],
+  // Numbers given in a request: DynamoDB echoes the value that is not a number, and words the
+  // precision limit of a given number apart from that of an update's arithmetic.
+  [/A value provided cannot be converted into a number/, (_m, c) => `The parameter cannot be converted to a numeric value${badNumber(c) ? `: ${badNumber(c)}` : ''}`],
+  [/^DynamoDB only supports precision up to 38 digits$/, (m, c) => (c.kind === 'item' ? 'Attempting to store more than 38 significant digits in a Number' : m)],
 ];
+
+/** The first N or NS member of a case's values that is not a number. */
+function badNumber(c: RecordedCase): string | undefined {
+  const numbers: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'N' && typeof x === 'string') numbers.push(x);
+        else if (k === 'NS' && Array.isArray(x)) numbers.push(...x.filter((n): n is string => typeof n === 'string'));
+        else walk(x);
+      }
+    }
+  };
+  walk(c.value ?? c.body);
+  return numbers.find((n) => !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(n));
+}
 // Queries whose two expressions are both invalid: DynamoDB reports the KeyConditionExpression's
 // error first, DynamoDB Local the FilterExpression's.
 const keyConditionFirst = (c: RecordedCase) => c.kind === 'raw' && c.action === 'Query' && c.body?.KeyConditionExpression !== undefined && c.body?.FilterExpression !== undefined;
