@@ -105,6 +105,11 @@ describe('DynamoDB order of checks (conformance)', () => {
     assert.deepEqual(tagMissing.body, { __type: NOT_FOUND, message: `Requested resource not found: ResourcArn: ${arn}x not found` });
   });
 
+  test('an UpdateItem that makes the item too big is worded as an update', async () => {
+    const updates = { b: { Action: 'PUT', Value: S('a'.repeat(400 * 1024)) } };
+    await expectValidation('UpdateItem', { TableName: T, Key: { a: S('k'), b: S('k') }, AttributeUpdates: { c: updates.b } }, 'Item size to update has exceeded the maximum allowed size');
+  });
+
   test('DescribeTimeToLive words a missing or badly sized TableName as the table actions do', async () => {
     await expectValidation('DescribeTimeToLive', {}, "The parameter 'TableName' is required but was not present in the request");
     await expectValidation('DescribeTimeToLive', { TableName: 'a;' }, 'TableName must be at least 3 characters long and at most 255 characters long');
