@@ -57,6 +57,9 @@ describe('DynamoDB order of checks (conformance)', () => {
       ['Query', { TableName: 'nope', KeyConditions: { a: EQ({ N: 'b' }) } }, 'The parameter cannot be converted to a numeric value: b'],
       ['Scan', { TableName: 'nope', ExclusiveStartKey: { a: { N: '' } } }, 'The parameter cannot be converted to a numeric value'],
       ['PutItem', { TableName: 'nope', Item: { a: { N: '123456789012345678901234567890123456789' } } }, 'Attempting to store more than 38 significant digits in a Number'],
+      // AttributeUpdates actions name the value's type as the request spells it.
+      ['UpdateItem', { TableName: 'nope', Key: {}, AttributeUpdates: { a: { Action: 'ADD', Value: { M: {} } } } }, 'One or more parameter values were invalid: ADD action is not supported for the type M'],
+      ['UpdateItem', { TableName: 'nope', Key: {}, AttributeUpdates: { a: { Action: 'DELETE', Value: S('1') } } }, 'One or more parameter values were invalid: DELETE action with value is not supported for the type S'],
     ];
     for (const [action, body, message] of cases) await expectValidation(action, body, message);
   });
@@ -108,6 +111,14 @@ describe('DynamoDB order of checks (conformance)', () => {
   test('an UpdateItem that makes the item too big is worded as an update', async () => {
     const updates = { b: { Action: 'PUT', Value: S('a'.repeat(400 * 1024)) } };
     await expectValidation('UpdateItem', { TableName: T, Key: { a: S('k'), b: S('k') }, AttributeUpdates: { c: updates.b } }, 'Item size to update has exceeded the maximum allowed size');
+  });
+
+  test('UpdateTable: something to change, throughput bounds and each index update, before the table', async () => {
+    const u = (body: object, message: string) => expectValidation('UpdateTable', { TableName: 'nope', ...body }, message);
+    await u({ GlobalSecondaryIndexUpdates: [] }, 'At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required');
+    await u({ ProvisionedThroughput: { ReadCapacityUnits: 1, WriteCapacityUnits: 1000000000001 } }, 'Given value 1000000000001 for WriteCapacityUnits is out of bounds');
+    await u({ GlobalSecondaryIndexUpdates: [{}] }, 'One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null');
+    await u({ GlobalSecondaryIndexUpdates: [{ Delete: { IndexName: 'abc' } }, { Delete: { IndexName: 'abc' } }] }, 'One or more parameter values were invalid: Only one global secondary index update per index is allowed simultaneously. Index: abc');
   });
 
   test('DescribeTimeToLive words a missing or badly sized TableName as the table actions do', async () => {

@@ -97,6 +97,8 @@ const DYNAMODB_WORDING: [RegExp, (m: string, c: RecordedCase) => string][] = [
   // precision limit of a given number apart from that of an update's arithmetic.
   [/A value provided cannot be converted into a number/, (_m, c) => `The parameter cannot be converted to a numeric value${badNumber(c) ? `: ${badNumber(c)}` : ''}`],
   [/^DynamoDB only supports precision up to 38 digits$/, (m, c) => (c.kind === 'item' ? 'Attempting to store more than 38 significant digits in a Number' : m)],
+  // AttributeUpdates naming a type an action cannot take: DynamoDB gives its short name (M, not MAP).
+  [/^(One or more parameter values were invalid: (?:ADD|DELETE) action .*not supported for the type )MAP$/, (m) => m.replace(/MAP$/, 'M')],
 ];
 
 /** The first N or NS member of a case's values that is not a number. */

@@ -2,7 +2,7 @@
 // Expected, QueryFilter/ScanFilter, KeyConditions, AttributeUpdates, AttributesToGet.
 import type { AttributeType, AttributeValue } from '../types.js';
 import { validation } from '../errors.js';
-import { LONG_TYPE, compareAttributeValues, normalizeAttributeValue, typeOf } from '../attribute-values.js';
+import { compareAttributeValues, normalizeAttributeValue, typeOf } from '../attribute-values.js';
 import type { Condition, KeyConditions, Path, Update } from './ast.js';
 
 const INVALID = 'One or more parameter values were invalid: ';
@@ -210,11 +210,11 @@ export function convertAttributeUpdates(updates: unknown): Update {
     if (action === 'PUT') u.set.push({ path: [name], value: { kind: 'value', value } });
     else if (action === 'ADD') {
       if (t !== 'N' && t !== 'SS' && t !== 'NS' && t !== 'BS' && t !== 'L') {
-        throw validation(`${INVALID}ADD action is not supported for the type ${LONG_TYPE[t as AttributeType] ?? t}`);
+        throw validation(`${INVALID}ADD action is not supported for the type ${t}`);
       }
       u.add.push({ path: [name], value, legacy: true });
     } else {
-      if (t !== 'SS' && t !== 'NS' && t !== 'BS') throw validation(`${INVALID}DELETE action with value is not supported for the type ${LONG_TYPE[t as AttributeType] ?? t}`);
+      if (t !== 'SS' && t !== 'NS' && t !== 'BS') throw validation(`${INVALID}DELETE action with value is not supported for the type ${t}`);
       u.delete.push({ path: [name], value });
     }
   }
