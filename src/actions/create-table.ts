@@ -6,6 +6,7 @@ import { TABLE_NAME_PARAMETER, bool, compileValidator, list, obj, oneOf, str } f
 import { Catalog, type TableDefinition } from '../storage/catalog.js';
 import type { ActionContext, ActionSpec, Request } from './context.js';
 import { describe } from './table-description.js';
+import { checkCreateTableRequest } from './create-table-checks.js';
 import { TAG_LIST, TRANSLATOR_TAG, WRITE_ISOLATION_TAG } from './tags.js';
 import { GSI_SCHEMA, LSI_SCHEMA, THROUGHPUT, keyAttributeNames, keySchemaShape, parseIndexes } from './index-definitions.js';
 import { publishStream, streamAtCreate } from '../streams/specification.js';
@@ -78,6 +79,7 @@ export function storageChoice(ctx: ActionContext, tags: Record<string, string>):
 }
 
 async function run(ctx: ActionContext, req: Request) {
+  checkCreateTableRequest(req);
   const defs = req.AttributeDefinitions as { AttributeName: string; AttributeType: string }[];
   const names = new Set(defs.map((d) => d.AttributeName));
   if (names.size !== defs.length) throw validation('Cannot have two attributes with the same name');

@@ -89,8 +89,9 @@ export function checkItemKey(schema: KeySchema, item: Item): void {
   }
 }
 
-export function checkItemSize(size: number): void {
-  if (size > MAX_ITEM_BYTES) throw validation('Item size has exceeded the maximum allowed size');
+/** An item's size limit; UpdateItem words it as an update ('Item size to update has exceeded ...'). */
+export function checkItemSize(size: number, what: 'Item size' | 'Item size to update' = 'Item size'): void {
+  if (size > MAX_ITEM_BYTES) throw validation(`${what} has exceeded the maximum allowed size`);
 }
 
 /** Read units: 4 KB each, at least one, half for eventually consistent reads. */

@@ -4,21 +4,23 @@ import {
   checkExpressionParameters,
   checkQueryFilterKeys,
   compileRequestExpressions,
+  conditionPathList,
   extractKeyCondition,
   extractMultiKeyCondition,
+  MSG_CONDITION_COUNT,
   type KeyCondition,
   type MultiKeyCondition,
 } from '../dynamo/expressions/index.js';
-import type { AttributeValue, Item } from '../dynamo/types.js';
+import type { AttributeValue, Item, KeyAttribute } from '../dynamo/types.js';
 import { attrMap, bool, compileValidator, int, obj, oneOf, str } from '../dynamo/validation.js';
 import { indexClusteringValues } from '../storage/indexes.js';
 import { indexHashKeys, indexRangeKeys } from '../storage/index-keys.js';
 import { indexPartitionItems, partitionItems, prefixSuccessor, type SortRange } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
-import { startKeyValues } from './start-key.js';
+import { INVALID_START, checkStartKeyPiece, startKeyValues, tableStartKey } from './start-key.js';
 import { ATTRIBUTES_TO_GET, CONDITIONS, ITEM_REQUEST, checkKeyValue } from './item-common.js';
 import { HASH_KEY_LIMIT, emptyKeyValue, keyBytes } from '../dynamo/key-values.js';
-import { baseItems, checkSelect, checkStartKey, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
+import { baseItems, checkIndexSelect, checkKeyPaths, checkLegacyReadParameters, checkSelect, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
 
 export const SELECT = oneOf(['SPECIFIC_ATTRIBUTES', 'COUNT', 'ALL_ATTRIBUTES', 'ALL_PROJECTED_ATTRIBUTES']);
 const INDEX_NAME = str({ min: 3, max: 255, pattern: '[a-zA-Z0-9_.-]+' });
@@ -105,25 +107,67 @@ function inRange(v: AttributeValue, range: SortRange): boolean {
 /** A classic key condition (one HASH, at most one RANGE attribute) in the general form. */
 const single = (kc: KeyCondition): MultiKeyCondition => ({ hash: [kc.hash], prefix: [], ...(kc.range ? { range: kc.range } : {}) });
 
+/** Where the start key falls outside what the key conditions select, in DynamoDB's words. */
+function checkStartKeyBounds(after: Item, hashAttrs: KeyAttribute[], sortAttrs: KeyAttribute[], kc: MultiKeyCondition, range: SortRange): void {
+  const sameHash = hashAttrs.every((k, i) => compareAttributeValues(after[k.name]!, kc.hash[i]!) === 0);
+  if (sortAttrs.length === 0 || (!kc.range && kc.prefix.length === 0)) {
+    if (!sameHash) throw validation('The provided starting key is outside query boundaries based on provided conditions');
+    return;
+  }
+  const restricted = sortAttrs[kc.prefix.length];
+  const startSort = restricted && after[restricted.name];
+  const inBounds =
+    kc.prefix.every((v, i) => after[sortAttrs[i]!.name] !== undefined && compareAttributeValues(after[sortAttrs[i]!.name]!, v) === 0) &&
+    (!kc.range || (startSort !== undefined && inRange(startSort, range)));
+  if (!inBounds) throw validation('The provided starting key does not match the range key predicate');
+  if (!sameHash) throw validation('The query can return at most one row and cannot be restarted');
+}
+
 export const query: ActionSpec = {
   validate,
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
+    // DynamoDB's order before the table: parameters, filter conditions, AttributesToGet, start key
+    // values, then the expressions and the key conditions' structure.
     checkExpressionParameters(req, 'Query');
+    checkLegacyReadParameters(req, 'QueryFilter');
     if (req.ExclusiveStartKey) startKeyValues(req.ExclusiveStartKey);
-    const compiled = compileRequestExpressions(req, 'Query');
-    if (!compiled.keyCondition) {
+    if (req.KeyConditions === undefined && req.KeyConditionExpression === undefined) {
       throw validation('Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.');
     }
+    const compiled = compileRequestExpressions(req, 'Query');
     const table = await activeTable(ctx, req.TableName);
     const def = table.entry.definition;
     const ix = resolveIndex(def, req);
     const schema = ix ? ix.key : def.key;
+    const start = req.ExclusiveStartKey as Item | undefined;
+    if (start && Object.keys(start).length !== pageKeyNames(def.key, ix).length) throw validation(INVALID_START);
     // An index whose key has several HASH or RANGE attributes (index-keys.ts) has its own rules.
     const multi = ix !== undefined && (ix.hashKeys !== undefined || ix.rangeKeys !== undefined);
     const hashAttrs = multi ? indexHashKeys(ix) : [schema.hash];
     const sortAttrs = multi ? indexRangeKeys(ix) : schema.range ? [schema.range] : [];
-    const kc: MultiKeyCondition = multi ? extractMultiKeyCondition(compiled.keyCondition, hashAttrs, sortAttrs) : single(extractKeyCondition(compiled.keyCondition, schema));
+    // The start key's pieces are checked key attribute by key attribute, among the key conditions' checks.
+    const checkStartPiece = (k: KeyAttribute, isHash: boolean) => {
+      if (!start) return;
+      if (!start[k.name]) throw validation(INVALID_START);
+      const ofIndex = ix && k.name !== def.key.hash.name && k.name !== def.key.range?.name;
+      checkStartKeyPiece(start, k, isHash, ofIndex ? ix.name : undefined);
+    };
+    const conds = compiled.keyConditions!;
+    if (!multi && conds.size > 2) throw validation(MSG_CONDITION_COUNT);
+    const kc: MultiKeyCondition = multi
+      ? extractMultiKeyCondition(conds, hashAttrs, sortAttrs, checkStartPiece)
+      : single(extractKeyCondition(conds, schema, checkStartPiece));
+    const range = sortRange(kc);
+    let after: Item | undefined;
+    if (start) {
+      after = tableStartKey(start, def.key);
+      checkStartKeyBounds(after, hashAttrs, sortAttrs, kc, range);
+    }
+    checkKeyPaths(compiled.projection, def);
+    if (compiled.filter) checkQueryFilterKeys(compiled.filter, [...hashAttrs, ...sortAttrs], req.QueryFilter !== undefined);
+    checkIndexSelect(ix, req);
+    if (compiled.filter) checkKeyPaths(conditionPathList(compiled.filter), def);
     // The partition key is only checked for emptiness: one over the size limit matches nothing (below).
     hashAttrs.forEach((k, i) => {
       const emptyHash = emptyKeyValue(k.name, kc.hash[i]!, ix?.name);
@@ -131,29 +175,17 @@ export const query: ActionSpec = {
     });
     kc.prefix.forEach((v, i) => checkKeyValue(sortAttrs[i]!.name, v, false, { index: ix?.name }));
     for (const v of kc.range?.values ?? []) checkKeyValue(sortAttrs[kc.prefix.length]!.name, v, false, { index: ix?.name });
-    if (compiled.filter) checkQueryFilterKeys(compiled.filter, [...hashAttrs, ...sortAttrs], req.QueryFilter !== undefined);
     const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
     const forward = req.ScanIndexForward !== false;
-    const range = sortRange(kc);
     const { consistent, level, limit, rows } = readSettings(ctx, req);
-    let after: Item | undefined;
-    if (req.ExclusiveStartKey) {
-      after = checkStartKey(req.ExclusiveStartKey, def.key, ix);
+    if (after && !ix) {
       const startSort = schema.range && after[schema.range.name];
-      const restricted = sortAttrs[kc.prefix.length];
-      const matches =
-        hashAttrs.every((k, i) => compareAttributeValues(after![k.name], kc.hash[i]!) === 0) &&
-        kc.prefix.every((v, i) => compareAttributeValues(after![sortAttrs[i]!.name], v) === 0) &&
-        (!restricted || inRange(after[restricted.name], range));
-      if (!matches) throw validation('The provided starting key does not match the range key predicate');
-      if (!ix) {
-        if (!startSort) {
-          // A hash-only table has one item per partition: nothing follows it.
-          return pageResponse(req, { items: [], count: 0, scanned: 0, bytes: 0 }, countOnly, consistent);
-        }
-        if (forward) range.lower = { value: startSort, inclusive: false };
-        else range.upper = { value: startSort, inclusive: false };
+      if (!startSort) {
+        // A hash-only table has one item per partition: nothing follows it.
+        return pageResponse(req, { items: [], count: 0, scanned: 0, bytes: 0 }, countOnly, consistent);
       }
+      if (forward) range.lower = { value: startSort, inclusive: false };
+      else range.upper = { value: startSort, inclusive: false };
     }
     // No item can carry a partition key over DynamoDB's 2048-byte limit (and Cassandra refuses keys
     // over 64 KiB): DynamoDB answers such a Query with nothing, so does this.

@@ -3,7 +3,7 @@
 // the last item evaluated. Items flow in from a Cassandra stream; only the page is held.
 import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import { validation } from '../dynamo/errors.js';
-import { evaluateCondition, projectItem, type Condition, type Path } from '../dynamo/expressions/index.js';
+import { convertAttributesToGet, convertFilter, evaluateCondition, projectItem, type Condition, type Path } from '../dynamo/expressions/index.js';
 import type { Item, KeySchema } from '../dynamo/types.js';
 import type { TableDefinition } from '../storage/catalog.js';
 import { projectedNames, type IndexDefinition } from '../storage/indexes.js';
@@ -94,33 +94,6 @@ export function checkSelect(req: Request, projection: Path[] | undefined, onInde
   return select === 'COUNT';
 }
 
-/**
- * ExclusiveStartKey must name exactly the key attributes, with the right types, not empty and
- * within the key size limits. Returns it normalized.
- */
-export function checkStartKey(raw: Item, schema: KeySchema, ix?: IndexDefinition): Item {
-  const names = pageKeyNames(schema, ix);
-  const given = Object.keys(raw);
-  if (given.length !== names.length || !names.every((n) => raw[n])) {
-    throw validation("Exclusive Start Key must have same size as table's key schema");
-  }
-  const ixHashes = ix ? indexHashKeys(ix) : [];
-  const keys = [schema.hash, schema.range, ...(ix ? indexKeyAttributes(ix) : [])];
-  for (const k of keys) {
-    if (!k) continue;
-    const v = raw[k.name];
-    if (!v || Object.keys(v)[0] !== k.type) throw validation('The provided starting key is invalid: The provided key element does not match the schema');
-  }
-  const start = normalizeItem(raw);
-  keys.forEach((k, i) => {
-    if (!k) return;
-    const ofIndex = i >= 2 && k.name !== schema.hash.name && k.name !== schema.range?.name;
-    const isHash = k === schema.hash || ixHashes.includes(k);
-    checkKeyValue(k.name, start[k.name], isHash, { index: ofIndex ? ix!.name : undefined, emptyPrefix: 'The provided starting key is invalid: ' });
-  });
-  return start;
-}
-
 /** The index a Query or Scan names, checked as DynamoDB checks it. */
 export function resolveIndex(def: TableDefinition, req: Request): IndexDefinition | undefined {
   if (!req.IndexName) return undefined;
@@ -128,12 +101,39 @@ export function resolveIndex(def: TableDefinition, req: Request): IndexDefinitio
   if (!ix || ix.status === 'DELETING') throw validation(`The table does not have the specified index: ${req.IndexName}`);
   if (ix.status === 'CREATING') throw validation(`Cannot read from backfilling global secondary index: ${ix.name}`);
   if (ix.kind === 'GLOBAL' && req.ConsistentRead === true) throw validation('Consistent reads are not supported on global secondary indexes');
-  if (req.Select === 'ALL_ATTRIBUTES' && ix.kind === 'GLOBAL' && ix.projection.type !== 'ALL') {
+  return ix;
+}
+
+/** A GSI read cannot fetch unprojected attributes (checked after the start key, as DynamoDB does). */
+export function checkIndexSelect(ix: IndexDefinition | undefined, req: Request): void {
+  if (ix && req.Select === 'ALL_ATTRIBUTES' && ix.kind === 'GLOBAL' && ix.projection.type !== 'ALL') {
     throw validation(
       `One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index ${ix.name} because its projection type is not ALL`,
     );
   }
-  return ix;
+}
+
+/**
+ * A Query's or Scan's document paths may not reach inside a key attribute of the table or of any
+ * of its indexes (DynamoDB's "Key attributes must be scalars").
+ */
+export function checkKeyPaths(paths: Path[] | undefined, def: TableDefinition): void {
+  if (!paths) return;
+  const nested = new Set(paths.filter((p) => p.length > 1).map((p) => p[0]));
+  if (!nested.size) return;
+  const fail = (what: string, name: string) => validation(`Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: ${what}: ${name}`);
+  for (const k of [def.key.hash, def.key.range]) if (k && nested.has(k.name)) throw fail('Key', k.name);
+  for (const ix of def.indexes ?? []) for (const k of [ix.key.hash, ix.key.range]) if (k && nested.has(k.name)) throw fail('IndexKey', k.name);
+}
+
+/**
+ * The legacy parameters a Query or Scan checks before its start key: AttributesToGet and the
+ * filter conditions (Scan checks AttributesToGet first, Query its QueryFilter first).
+ */
+export function checkLegacyReadParameters(req: Request, filter: 'QueryFilter' | 'ScanFilter'): void {
+  if (filter === 'QueryFilter') convertFilter(req.QueryFilter, undefined);
+  convertAttributesToGet(req.AttributesToGet);
+  if (filter === 'ScanFilter') convertFilter(req.ScanFilter, undefined);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { validation } from '../dynamo/errors.js';
-import { checkExpressionParameters, compileRequestExpressions } from '../dynamo/expressions/index.js';
+import { checkExpressionParameters, compileRequestExpressions, conditionPathList } from '../dynamo/expressions/index.js';
 import { compileValidator, obj } from '../dynamo/validation.js';
 import { indexClusteringValues } from '../storage/indexes.js';
 import { indexHashValues } from '../storage/index-keys.js';
@@ -7,7 +7,7 @@ import { indexTokenRangeItems, segmentRange, tokenRangeItems } from '../storage/
 import { activeTable, type ActionSpec } from './context.js';
 import { SCAN_REQUEST } from './query.js';
 import { checkScanStartKey, startKeyValues } from './start-key.js';
-import { baseItems, checkSelect, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
+import { baseItems, checkIndexSelect, checkKeyPaths, checkLegacyReadParameters, checkSelect, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
 
 const validate = compileValidator(
   obj(
@@ -24,6 +24,7 @@ export const scan: ActionSpec = {
     const total = req.TotalSegments as number | undefined;
     // DynamoDB's order: parameters, filter conditions, start key values, segments, expressions.
     checkExpressionParameters(req, 'Scan');
+    checkLegacyReadParameters(req, 'ScanFilter');
     if (req.ExclusiveStartKey) startKeyValues(req.ExclusiveStartKey);
     if (segment !== undefined && total === undefined) {
       throw validation('The TotalSegments parameter is required but was not present in the request when Segment parameter is present');
@@ -38,11 +39,11 @@ export const scan: ActionSpec = {
     const table = await activeTable(ctx, req.TableName);
     const def = table.entry.definition;
     const ix = resolveIndex(def, req);
+    const start = req.ExclusiveStartKey ? checkScanStartKey(req.ExclusiveStartKey, def.key, ix, () => checkIndexSelect(ix, req)) : undefined;
+    if (!start) checkIndexSelect(ix, req);
+    checkKeyPaths(compiled.projection, def);
+    if (compiled.filter) checkKeyPaths(conditionPathList(compiled.filter), def);
     const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
-    let start;
-    if (req.ExclusiveStartKey) {
-      start = checkScanStartKey(req.ExclusiveStartKey, def.key, ix);
-    }
     // Segments are equal slices of the token ring: disjoint, and together the whole table.
     const { lo, hi } = segmentRange(segment ?? 0, total ?? 1);
     const { consistent, level, limit, rows } = readSettings(ctx, req);

@@ -7,7 +7,7 @@ import type { IndexDefinition } from '../storage/indexes.js';
 import { indexHashKeys, indexKeyAttributes } from '../storage/index-keys.js';
 import { checkKeyValue } from './item-common.js';
 
-const INVALID_START = 'The provided starting key is invalid';
+export const INVALID_START = 'The provided starting key is invalid';
 const NO_MATCH = 'The provided key element does not match the schema';
 // DynamoDB adds its "starting key is invalid" prefix to some value errors only.
 const UNPREFIXED = /contains duplicates|number set|numeric value|significant digits|number with magnitude/;
@@ -25,10 +25,12 @@ export function startKeyValues(raw: unknown): Item {
 }
 
 /** One key attribute of the start key: present with the schema's type, not empty, not too big. */
-function checkPiece(key: Item, k: KeyAttribute, isHash: boolean): void {
+export function checkStartKeyPiece(key: Item, k: KeyAttribute, isHash: boolean, index?: string): void {
   const v = key[k.name];
   if (!v || !(k.type in v)) throw validation(NO_MATCH);
-  checkKeyValue(k.name, v, isHash, { lookup: true });
+  // An index key's empty value is worded as in any index key, after DynamoDB's prefix.
+  if (index) checkKeyValue(k.name, v, isHash, { index, emptyPrefix: `${INVALID_START}: ` });
+  else checkKeyValue(k.name, v, isHash, { lookup: true });
 }
 
 /** Prefixes a table-key error with DynamoDB's "starting key is invalid". */
@@ -41,8 +43,18 @@ function asStartKeyError(f: () => void): void {
   }
 }
 
+/** The table's key in a start key, checked after the queried key's; returns the start key normalized. */
+export function tableStartKey(raw: Item, schema: KeySchema): Item {
+  const key = normalizeItem(raw);
+  asStartKeyError(() => {
+    checkStartKeyPiece(key, schema.hash, true);
+    if (schema.range) checkStartKeyPiece(key, schema.range, false);
+  });
+  return key;
+}
+
 /** Scan's start key against the table's key and the index's key. */
-export function checkScanStartKey(raw: Item, schema: KeySchema, ix?: IndexDefinition): Item {
+export function checkScanStartKey(raw: Item, schema: KeySchema, ix?: IndexDefinition, afterIndexKey?: () => void): Item {
   const key = normalizeItem(raw);
   const ixHashes = ix ? indexHashKeys(ix) : [];
   const ixKeys = ix ? indexKeyAttributes(ix) : [];
@@ -51,12 +63,13 @@ export function checkScanStartKey(raw: Item, schema: KeySchema, ix?: IndexDefini
   if (ix) {
     for (const k of ixKeys) {
       if (!key[k.name]) throw validation(INVALID_START);
-      checkPiece(key, k, ixHashes.includes(k));
+      checkStartKeyPiece(key, k, ixHashes.includes(k));
     }
   }
+  afterIndexKey?.();
   asStartKeyError(() => {
-    checkPiece(key, schema.hash, true);
-    if (schema.range) checkPiece(key, schema.range, false);
+    checkStartKeyPiece(key, schema.hash, true);
+    if (schema.range) checkStartKeyPiece(key, schema.range, false);
   });
   return key;
 }

@@ -59,7 +59,7 @@ export const updateItem: ActionSpec = {
     if (blind) {
       // No read: the cells layout writes just these attributes. Only the written part can be sized.
       const written = { ...blind.set, ...key };
-      checkItemSize(itemSize(written));
+      checkItemSize(itemSize(written), 'Item size to update');
       await ctx.store.updateBlind(table, key, blind);
       outcome = { item: written };
     } else {
@@ -69,7 +69,7 @@ export const updateItem: ActionSpec = {
         if (!old && removesOnly) return { mutation: { kind: 'none' }, result: {} };
         // An update of an absent item creates it from its key.
         const { item, updatedPaths } = update ? applyUpdate(update, old ?? { ...key }) : { item: old ?? { ...key }, updatedPaths: [] };
-        checkItemSize(itemSize(item));
+        checkItemSize(itemSize(item), 'Item size to update');
         let attributes: Item | undefined;
         if (returnValues === 'ALL_OLD') attributes = old;
         else if (returnValues === 'ALL_NEW') attributes = item;

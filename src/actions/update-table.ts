@@ -3,6 +3,7 @@ import { TABLE_NAME_PARAMETER, bool, compileValidator, obj, oneOf } from '../dyn
 import { limitExceeded, resourceInUse } from '../dynamo/errors.js';
 import { GSI_UPDATES_SCHEMA, newIndex } from './index-definitions.js';
 import { freshEntry, type ActionContext, type Request } from './context.js';
+import { checkUpdateTableRequest } from './update-table-checks.js';
 import type { TableDefinition } from '../storage/catalog.js';
 import type { ActionSpec } from './context.js';
 import { ATTRIBUTE_DEFINITIONS, THROUGHPUT } from './create-table.js';
@@ -26,6 +27,7 @@ export const updateTable: ActionSpec = {
   ),
   tableOf: (r) => r.TableName,
   async run(ctx, req) {
+    checkUpdateTableRequest(req);
     if (req.GlobalSecondaryIndexUpdates) return updateIndexes(ctx, req);
     for (let attempt = 0; ; attempt++) {
       const entry = await freshEntry(ctx, req.TableName);

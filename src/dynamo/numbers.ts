@@ -9,7 +9,11 @@ import { validation } from './errors.js';
 const D = Decimal.clone({ precision: 400, rounding: Decimal.ROUND_HALF_EVEN, toExpNeg: -9e15, toExpPos: 9e15, minE: -9e15, maxE: 9e15 });
 type Dec = InstanceType<typeof D>;
 
-export const MSG_NOT_A_NUMBER = 'A value provided cannot be converted into a number';
+// DynamoDB's words for a number given in a request (DynamoDB Local says 'A value provided cannot be
+// converted into a number' and 'DynamoDB only supports precision up to 38 digits' instead).
+const notANumber = (s: string) => validation(`The parameter cannot be converted to a numeric value${s === '' ? '' : `: ${s}`}`);
+export const MSG_INPUT_PRECISION = 'Attempting to store more than 38 significant digits in a Number';
+/** An update's arithmetic result with more than 38 digits. */
 export const MSG_PRECISION = 'DynamoDB only supports precision up to 38 digits';
 export const MSG_OVERFLOW = 'Number overflow. Attempting to store a number with magnitude larger than supported range';
 export const MSG_UNDERFLOW = 'Number underflow. Attempting to store a number with magnitude smaller than supported range';
@@ -47,7 +51,7 @@ function parse(s: string): Parsed {
     while (i < n && isDigit(s.charCodeAt(i))) i++;
     fracPart = s.slice(fs, i);
   }
-  if (intPart.length === 0 && fracPart.length === 0) throw validation(MSG_NOT_A_NUMBER);
+  if (intPart.length === 0 && fracPart.length === 0) throw notANumber(s);
   let e = 0;
   if (i < n && (s.charCodeAt(i) === 101 || s.charCodeAt(i) === 69)) {
     i++;
@@ -58,15 +62,15 @@ function parse(s: string): Parsed {
     }
     const es = i;
     while (i < n && isDigit(s.charCodeAt(i))) i++;
-    if (i === es) throw validation(MSG_NOT_A_NUMBER);
+    if (i === es) throw notANumber(s);
     // strip leading zeros before measuring so "1e0000005" is fine
     let ed = s.slice(es, i).replace(/^0+/, '');
-    if (ed.length > 10) throw validation(MSG_NOT_A_NUMBER);
+    if (ed.length > 10) throw notANumber(s);
     e = ed.length ? Number(ed) : 0;
-    if (e > MAX_EXP) throw validation(MSG_NOT_A_NUMBER);
+    if (e > MAX_EXP) throw notANumber(s);
     if (eneg) e = -e;
   }
-  if (i !== n) throw validation(MSG_NOT_A_NUMBER);
+  if (i !== n) throw notANumber(s);
   let all = intPart + fracPart;
   let exp = e - fracPart.length;
   // trim leading zeros, then trailing zeros (moving them into the exponent)
@@ -80,9 +84,9 @@ function parse(s: string): Parsed {
   return { neg, digits: all, exp };
 }
 
-function checkRange(p: Parsed): void {
+function checkRange(p: Parsed, precision: string): void {
   if (p.digits.length === 0) return;
-  if (p.digits.length > 38) throw validation(MSG_PRECISION);
+  if (p.digits.length > 38) throw validation(precision);
   // scientific exponent of the leading digit
   const sci = p.exp + p.digits.length - 1;
   if (sci > 125) throw validation(MSG_OVERFLOW);
@@ -100,8 +104,12 @@ function format(p: Parsed): string {
 
 /** Validates a DynamoDB number string and returns it in DynamoDB's canonical plain notation. */
 export function normalizeNumber(s: string): string {
+  return checked(s, MSG_INPUT_PRECISION);
+}
+
+function checked(s: string, precision: string): string {
   const p = parse(s);
-  checkRange(p);
+  checkRange(p, precision);
   return format(p);
 }
 
@@ -163,7 +171,7 @@ function compareCanonical(a: string, b: string): number | undefined {
 // Update arithmetic: the exact result is computed, then validated like a stored number
 // (DynamoDB reports precision before range, e.g. 9.99..E125 + 1E125 is a precision error).
 function finish(d: Dec): string {
-  return normalizeNumber(d.toFixed());
+  return checked(d.toFixed(), MSG_PRECISION);
 }
 
 export function addNumbers(a: string, b: string): string {

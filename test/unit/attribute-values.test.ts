@@ -55,9 +55,10 @@ test('invalid values carry DynamoDB messages', () => {
   rejects(() => normalizeAttributeValue({ SS: ['', ''] }), V, `${INVALID}Input collection [, ] contains duplicates.`);
   rejects(() => normalizeAttributeValue({ NS: ['1', '1.0'] }), V, 'Input collection contains duplicates');
   rejects(() => normalizeAttributeValue({ NS: ['1', '1', 'x'] }), V, 'Input collection contains duplicates');
-  rejects(() => normalizeAttributeValue({ NS: ['x', '1', '1'] }), V, 'A value provided cannot be converted into a number');
+  rejects(() => normalizeAttributeValue({ NS: ['x', '1', '1'] }), V, 'The parameter cannot be converted to a numeric value: x');
   rejects(() => normalizeAttributeValue({ BS: ['YQ==', 'YQ=='] }), V, `${INVALID}Input collection [YQ==, YQ==]of type BS contains duplicates.`);
-  rejects(() => normalizeAttributeValue({ N: 'x' }), V, 'A value provided cannot be converted into a number');
+  rejects(() => normalizeAttributeValue({ N: 'x' }), V, 'The parameter cannot be converted to a numeric value: x');
+  rejects(() => normalizeAttributeValue({ N: '' }), V, 'The parameter cannot be converted to a numeric value');
   rejects(() => normalizeAttributeValue({ M: { a: {} } }), V, 'Supplied AttributeValue is empty, must contain exactly one of the supported datatypes');
   rejects(() => normalizeAttributeValue({ M: { a: null } }), V, 'The supplied Item contains a null AttributeValue: a is null');
   rejects(() => normalizeAttributeValue({ L: [null] }), V, 'The supplied Item contains a null AttributeValue');

@@ -190,12 +190,12 @@ test('key conditions', () => {
   const kc = (expr: string, values: Record<string, unknown>): CompiledExpressions =>
     compileRequestExpressions({ KeyConditionExpression: expr, ExpressionAttributeValues: values }, 'Query');
   const v = { ':h': { S: 'a' }, ':l': { N: '1' }, ':u': { N: '2' } };
-  assert.deepEqual(extractKeyCondition(kc('pk = :h', { ':h': v[':h'] }).keyCondition!, schema), { hash: { S: 'a' } });
-  assert.deepEqual(extractKeyCondition(kc('pk = :h AND sk BETWEEN :l AND :u', v).keyCondition!, schema), {
+  assert.deepEqual(extractKeyCondition(kc('pk = :h', { ':h': v[':h'] }).keyConditions!, schema), { hash: { S: 'a' } });
+  assert.deepEqual(extractKeyCondition(kc('pk = :h AND sk BETWEEN :l AND :u', v).keyConditions!, schema), {
     hash: { S: 'a' },
     range: { op: 'BETWEEN', values: [{ N: '1' }, { N: '2' }] },
   });
-  assert.deepEqual(extractKeyCondition(kc(':l < sk AND :h = pk', { ':h': v[':h'], ':l': v[':l'] }).keyCondition!, schema), {
+  assert.deepEqual(extractKeyCondition(kc(':l < sk AND :h = pk', { ':h': v[':h'], ':l': v[':l'] }).keyConditions!, schema), {
     hash: { S: 'a' },
     range: { op: 'GT', values: [{ N: '1' }] },
   });
@@ -203,14 +203,23 @@ test('key conditions', () => {
     { KeyConditions: { pk: { ComparisonOperator: 'EQ', AttributeValueList: [{ S: 'a' }] }, sk: { ComparisonOperator: 'LE', AttributeValueList: [{ N: '3' }] } } },
     'Query',
   );
-  assert.deepEqual(extractKeyCondition(legacy.keyCondition!, schema), { hash: { S: 'a' }, range: { op: 'LE', values: [{ N: '3' }] } });
-  rejects(() => extractKeyCondition(kc('sk = :l', { ':l': v[':l'] }).keyCondition!, schema), 'Query condition missed key schema element');
-  rejects(() => extractKeyCondition(kc('pk < :h', { ':h': v[':h'] }).keyCondition!, schema), 'Query key condition not supported');
+  assert.deepEqual(extractKeyCondition(legacy.keyConditions!, schema), { hash: { S: 'a' }, range: { op: 'LE', values: [{ N: '3' }] } });
+  rejects(() => extractKeyCondition(kc('sk = :l', { ':l': v[':l'] }).keyConditions!, schema), 'Query condition missed key schema element: pk');
+  rejects(() => extractKeyCondition(kc('pk < :h', { ':h': v[':h'] }).keyConditions!, schema), 'Query key condition not supported');
   rejects(
-    () => extractKeyCondition(kc('pk = :l', { ':l': v[':l'] }).keyCondition!, schema),
+    () => extractKeyCondition(kc('pk = :l', { ':l': v[':l'] }).keyConditions!, schema),
     'One or more parameter values were invalid: Condition parameter type does not match schema type',
   );
-  rejects(() => extractKeyCondition(kc('pk = :h OR pk = :h', { ':h': v[':h'] }).keyCondition!, schema), 'Invalid operator used in KeyConditionExpression: OR');
+  // The structure of a KeyConditionExpression is checked with the request, before any table.
+  rejects(() => kc('pk = :h OR pk = :h', { ':h': v[':h'] }), 'Invalid operator used in KeyConditionExpression: OR');
+  rejects(() => compileRequestExpressions({ KeyConditionExpression: 'a.b > c' }, 'Query'), 'KeyConditionExpressions cannot have conditions on nested attributes');
+  rejects(() => compileRequestExpressions({ KeyConditionExpression: 'b > a.b' }, 'Query'), 'Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition');
+  rejects(() => compileRequestExpressions({ KeyConditionExpression: 'a > size(b)' }, 'Query'), 'KeyConditionExpressions cannot contain nested operations');
+  rejects(() => kc(':h = pk and sk = :l and :u = c', v), 'Conditions can be of length 1 or 2 only');
+  // A hash-only schema with two conditions, and legacy operators that cannot use a key.
+  rejects(() => extractKeyCondition(kc('y = :h and z = :h', { ':h': v[':h'] }).keyConditions!, { hash: schema.hash }), 'Query key condition not supported');
+  const nullRange = compileRequestExpressions({ KeyConditions: { pk: { ComparisonOperator: 'EQ', AttributeValueList: [{ S: 'a' }] }, sk: { ComparisonOperator: 'NULL' } } }, 'Query');
+  rejects(() => extractKeyCondition(nullRange.keyConditions!, schema), 'Attempted conditional constraint is not an indexable operation');
 });
 
 test('legacy parameters', () => {

@@ -11,7 +11,10 @@ import {
   subtractNumbers,
 } from '../../src/dynamo/numbers.js';
 
-const NAN = 'A value provided cannot be converted into a number';
+// DynamoDB's words: the value is echoed (none when empty); a given number's precision limit is
+// worded apart from an update's arithmetic result.
+const NAN = (s: string) => `The parameter cannot be converted to a numeric value${s === '' ? '' : `: ${s}`}`;
+const INPUT_PRECISION = 'Attempting to store more than 38 significant digits in a Number';
 const PRECISION = 'DynamoDB only supports precision up to 38 digits';
 const OVERFLOW = 'Number overflow. Attempting to store a number with magnitude larger than supported range';
 const UNDERFLOW = 'Number underflow. Attempting to store a number with magnitude smaller than supported range';
@@ -57,17 +60,17 @@ test('canonical forms', () => {
 
 test('not a number', () => {
   for (const s of ['abc', '', ' 1', '1 ', '0x10', 'Infinity', 'NaN', '1e', '1_0', '-', '1e+', 'e5', '1.2.3', '1E2147483648', '.', '+-1', '1e5.5']) {
-    rejects(() => normalizeNumber(s), NAN);
+    rejects(() => normalizeNumber(s), NAN(s));
   }
 });
 
 test('precision, overflow and underflow', () => {
-  rejects(() => normalizeNumber('123456789012345678901234567890123456789'), PRECISION);
-  rejects(() => normalizeNumber('12345678901234567890123456789012345678.1'), PRECISION);
+  rejects(() => normalizeNumber('123456789012345678901234567890123456789'), INPUT_PRECISION);
+  rejects(() => normalizeNumber('12345678901234567890123456789012345678.1'), INPUT_PRECISION);
   // precision is reported before range
-  rejects(() => normalizeNumber('123456789012345678901234567890123456789e200'), PRECISION);
-  rejects(() => normalizeNumber('123456789012345678901234567890123456789e-200'), PRECISION);
-  rejects(() => normalizeNumber('99999999999999999999999999999999999999.5e-130'), PRECISION);
+  rejects(() => normalizeNumber('123456789012345678901234567890123456789e200'), INPUT_PRECISION);
+  rejects(() => normalizeNumber('123456789012345678901234567890123456789e-200'), INPUT_PRECISION);
+  rejects(() => normalizeNumber('99999999999999999999999999999999999999.5e-130'), INPUT_PRECISION);
   rejects(() => normalizeNumber('1E+126'), OVERFLOW);
   rejects(() => normalizeNumber('-1e126'), OVERFLOW);
   rejects(() => normalizeNumber('1e-131'), UNDERFLOW);

@@ -16,8 +16,7 @@ export type Condition =
   | { kind: 'compare'; op: CompareOp; left: Operand; right: Operand }
   | { kind: 'between'; value: Operand; low: Operand; high: Operand }
   | { kind: 'in'; value: Operand; list: Operand[] }
-  /** legacyKeyConditions marks a converted KeyConditions map (its errors use legacy messages). */
-  | { kind: 'and'; conds: Condition[]; legacyKeyConditions?: boolean }
+  | { kind: 'and'; conds: Condition[] }
   | { kind: 'or'; conds: Condition[] }
   | { kind: 'not'; cond: Condition }
   | { kind: 'exists'; path: Path }
@@ -63,10 +62,20 @@ export interface Update {
   legacy?: boolean;
 }
 
+/** One key condition in KeyConditions' terms: a ComparisonOperator and its values. */
+export interface KeyConditionEntry {
+  op: string;
+  values: AttributeValue[];
+}
+/** A Query's key conditions by attribute name, whether given as KeyConditions or as an expression. */
+export type KeyConditions = Map<string, KeyConditionEntry>;
+
 export interface CompiledExpressions {
   condition?: Condition;
   update?: Update;
   projection?: Path[];
   filter?: Condition;
   keyCondition?: Condition;
+  /** A Query's key conditions (from KeyConditionExpression or KeyConditions), checked in structure. */
+  keyConditions?: KeyConditions;
 }

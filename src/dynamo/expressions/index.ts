@@ -3,6 +3,7 @@ import type { AttributeValue } from '../types.js';
 import { serialization, validation } from '../errors.js';
 import { normalizeExpressionValue } from '../attribute-values.js';
 import type { CompiledExpressions } from './ast.js';
+import { checkKeyConditionCount, keyConditionsOfExpression } from './key-condition.js';
 import {
   compileConditionExpression,
   compileProjectionExpression,
@@ -18,11 +19,21 @@ import {
   convertKeyConditions,
 } from './legacy.js';
 
-export type { CompiledExpressions, Condition, Operand, Path, Update, UpdateValue, SetAction, AddAction, DeleteAction } from './ast.js';
+export type { CompiledExpressions, KeyConditions, Condition, Operand, Path, Update, UpdateValue, SetAction, AddAction, DeleteAction } from './ast.js';
 export { evaluateCondition, projectItem, getPath } from './evaluate.js';
 export { applyUpdate, blindUpdate, updateTouchesAttribute, updatedAttributes } from './update.js';
-export { extractKeyCondition, extractMultiKeyCondition, checkQueryFilterKeys, type KeyCondition, type MultiKeyCondition, type RangeOp } from './key-condition.js';
+export {
+  extractKeyCondition,
+  extractMultiKeyCondition,
+  MSG_CONDITION_COUNT,
+  checkQueryFilterKeys,
+  conditionPathList,
+  type KeyCondition,
+  type MultiKeyCondition,
+  type RangeOp,
+} from './key-condition.js';
 export { pathText } from './parser.js';
+export { convertAttributesToGet, convertFilter } from './legacy.js';
 
 export type ExpressionAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan' | 'BatchGetItem';
 
@@ -229,11 +240,14 @@ export function compileRequestExpressions(req: Record<string, unknown>, action: 
   }
   if (action === 'UpdateItem' && present(req.AttributeUpdates)) out.update = convertAttributeUpdates(req.AttributeUpdates);
   if (action === 'Query') {
-    if (present(req.KeyConditions)) out.keyCondition = convertKeyConditions(req.KeyConditions);
+    // DynamoDB checks QueryFilter before KeyConditions, and the key conditions' structure last.
     if (present(req.QueryFilter) || present(req.ConditionalOperator)) {
       const f = convertFilter(req.QueryFilter, req.ConditionalOperator);
       if (f) out.filter = f;
     }
+    if (present(req.KeyConditions)) out.keyConditions = convertKeyConditions(req.KeyConditions);
+    else if (out.keyCondition) out.keyConditions = keyConditionsOfExpression(out.keyCondition);
+    if (out.keyConditions) checkKeyConditionCount(out.keyConditions, req.IndexName !== undefined);
   }
   if (action === 'Scan' && (present(req.ScanFilter) || present(req.ConditionalOperator))) {
     const f = convertFilter(req.ScanFilter, req.ConditionalOperator);

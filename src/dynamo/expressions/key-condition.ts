@@ -3,7 +3,7 @@
 import type { AttributeValue, KeyAttribute, KeySchema } from '../types.js';
 import { validation } from '../errors.js';
 import { typeOf } from '../attribute-values.js';
-import type { Condition, Operand } from './ast.js';
+import type { Condition, KeyConditions, Operand } from './ast.js';
 
 export type RangeOp = 'EQ' | 'LT' | 'LE' | 'GT' | 'GE' | 'BETWEEN' | 'BEGINS_WITH';
 
@@ -23,155 +23,125 @@ export interface MultiKeyCondition {
 }
 
 const MSG_MISSED = 'Query condition missed key schema element';
+export const MSG_CONDITION_COUNT = 'Conditions can be of length 1 or 2 only';
 const MSG_NOT_SUPPORTED = 'Query key condition not supported';
 const MSG_TYPE = 'One or more parameter values were invalid: Condition parameter type does not match schema type';
+const MSG_NOT_INDEXABLE = 'Attempted conditional constraint is not an indexable operation';
+const NOT_INDEXABLE = new Set(['NULL', 'NOT_NULL', 'NE', 'CONTAINS', 'NOT_CONTAINS', 'IN']);
 
-interface Leaf {
-  name: string;
-  op: RangeOp | 'OTHER';
-  values: AttributeValue[];
-}
 
-function operatorName(c: Condition): string | undefined {
+const invalidOperator = (op: string) => validation(`Invalid operator used in KeyConditionExpression: ${op}`);
+const notFirst = (op: string) => validation(`Invalid condition in KeyConditionExpression: ${op} operator must have the key attribute as its first operand`);
+const FLIP: Record<string, string> = { '=': 'EQ', '<': 'GT', '<=': 'GE', '>': 'LT', '>=': 'LE' };
+const DIRECT: Record<string, string> = { '=': 'EQ', '<': 'LT', '<=': 'LE', '>': 'GT', '>=': 'GE' };
+
+/** Walks a KeyConditionExpression depth first, left to right, as DynamoDB checks it. */
+function walk(c: Condition, out: KeyConditions): void {
+  let operands: Operand[];
   switch (c.kind) {
+    case 'and':
+      for (const x of c.conds) walk(x, out);
+      return;
     case 'or':
-      return 'OR';
+      throw invalidOperator('OR');
     case 'not':
-      return 'NOT';
+      throw invalidOperator('NOT');
     case 'in':
-      return 'IN';
+      throw invalidOperator('IN');
     case 'exists':
-      return 'attribute_exists';
+      throw invalidOperator('attribute_exists');
     case 'notExists':
-      return 'attribute_not_exists';
-    case 'contains':
-    case 'notContains':
-      return 'contains';
+      throw invalidOperator('attribute_not_exists');
     case 'attributeType':
-      return 'attribute_type';
-    case 'compare':
-      return c.op === '<>' ? '<>' : undefined;
-    default:
-      return undefined;
-  }
-}
-
-const FLIP: Record<string, RangeOp> = { '=': 'EQ', '<': 'GT', '<=': 'GE', '>': 'LT', '>=': 'LE' };
-const DIRECT: Record<string, RangeOp> = { '=': 'EQ', '<': 'LT', '<=': 'LE', '>': 'GT', '>=': 'GE' };
-
-function expressionLeaves(c: Condition, out: Condition[]): void {
-  if (c.kind === 'and') {
-    for (const x of c.conds) expressionLeaves(x, out);
-    return;
-  }
-  const bad = operatorName(c);
-  if (bad !== undefined) throw validation(`Invalid operator used in KeyConditionExpression: ${bad}`);
-  out.push(c);
-}
-
-function leafFromExpression(c: Condition): Leaf {
-  const operands: Operand[] =
-    c.kind === 'compare' ? [c.left, c.right] : c.kind === 'between' ? [c.value, c.low, c.high] : c.kind === 'beginsWith' ? [c.arg, c.prefix] : [];
-  if (operands.some((o) => o.kind === 'size')) throw validation('KeyConditionExpressions cannot contain nested operations');
-  const paths = operands.filter((o) => o.kind === 'path');
-  if (paths.length > 1) throw validation('Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition');
-  if (paths.length === 0) throw validation('Invalid condition in KeyConditionExpression: No key attribute specified');
-  const path = paths[0]!.path;
-  if (path.length > 1) {
-    throw validation(`Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: Key: ${String(path[0])}`);
-  }
-  const name = path[0] as string;
-  const vals = (os: Operand[]) => os.map((o) => (o as { value: AttributeValue }).value);
-  if (c.kind === 'compare') {
-    const pathLeft = c.left.kind === 'path';
-    return { name, op: (pathLeft ? DIRECT : FLIP)[c.op] ?? 'OTHER', values: vals([pathLeft ? c.right : c.left]) };
-  }
-  if (c.kind === 'between') {
-    if (c.value.kind !== 'path') throw validation('Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition');
-    return { name, op: 'BETWEEN', values: vals([c.low, c.high]) };
-  }
-  if (c.kind === 'beginsWith') {
-    if (c.arg.kind !== 'path') throw validation('Invalid condition in KeyConditionExpression: begins_with operator must have the key attribute as its first operand');
-    return { name, op: 'BEGINS_WITH', values: vals([c.prefix]) };
-  }
-  return { name, op: 'OTHER', values: [] };
-}
-
-function leafFromLegacy(c: Condition): Leaf {
-  switch (c.kind) {
-    case 'compare': {
-      const name = (c.left as { path: string[] }).path[0]!;
-      const value = (c.right as { value: AttributeValue }).value;
-      if (c.op === '<>') return { name, op: 'OTHER', values: [value] };
-      return { name, op: DIRECT[c.op]!, values: [value] };
-    }
-    case 'between':
-      return { name: (c.value as { path: string[] }).path[0]!, op: 'BETWEEN', values: [(c.low as { value: AttributeValue }).value, (c.high as { value: AttributeValue }).value] };
-    case 'beginsWith':
-      return { name: (c.arg as { path: string[] }).path[0]!, op: 'BEGINS_WITH', values: [(c.prefix as { value: AttributeValue }).value] };
-    case 'exists':
-    case 'notExists':
-      return { name: c.path[0] as string, op: 'OTHER', values: [] };
-    case 'in':
-      return { name: (c.value as { path: string[] }).path[0]!, op: 'OTHER', values: [{ NULL: true }] };
+      throw invalidOperator('attribute_type');
     case 'contains':
     case 'notContains':
-      return { name: (c.arg as { path: string[] }).path[0]!, op: 'OTHER', values: [{ NULL: true }] };
-    default:
-      throw validation(MSG_NOT_SUPPORTED);
+      throw invalidOperator('contains');
+    case 'compare':
+      if (c.op === '<>') throw invalidOperator('<>');
+      operands = [c.left, c.right];
+      break;
+    case 'between':
+      if (c.value.kind !== 'path') throw notFirst('BETWEEN');
+      operands = [c.value, c.low, c.high];
+      break;
+    case 'beginsWith':
+      if (c.arg.kind !== 'path') throw notFirst('begins_with');
+      operands = [c.arg, c.prefix];
+      break;
   }
+  let name: string | undefined;
+  let at = 0;
+  operands.forEach((o, i) => {
+    if (o.kind === 'size') throw validation('KeyConditionExpressions cannot contain nested operations');
+    if (o.kind !== 'path') return;
+    if (name !== undefined) throw validation('Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition');
+    if (o.path.length > 1) {
+      // A lone nested path is refused as a key that is not a scalar (DynamoDB Local); beside another
+      // path, as a nested condition (dynalite's recordings of DynamoDB).
+      if (operands.filter((x) => x.kind === 'path').length === 1) {
+        throw validation(`Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: Key: ${String(o.path[0])}`);
+      }
+      throw validation('KeyConditionExpressions cannot have conditions on nested attributes');
+    }
+    name = o.path[0] as string;
+    at = i;
+  });
+  if (name === undefined) throw validation('Invalid condition in KeyConditionExpression: No key attribute specified');
+  if (out.has(name)) throw validation('KeyConditionExpressions must only contain one condition per key');
+  const values = operands.filter((_, i) => i !== at).map((o) => (o as { value: AttributeValue }).value);
+  const op = c.kind === 'compare' ? (at === 0 ? DIRECT : FLIP)[c.op]! : c.kind === 'between' ? 'BETWEEN' : 'BEGINS_WITH';
+  out.set(name, { op, values });
 }
 
 /**
- * Extracts the key restriction of a Query. The hash key must be compared with '='; the range key
- * (optional) with =, <, <=, >, >=, BETWEEN or begins_with; value types must match the schema.
+ * The key conditions of a KeyConditionExpression, with DynamoDB's checks of its structure (which
+ * need no table): only AND, comparisons, BETWEEN and begins_with on top-level attributes.
  */
-export function extractKeyCondition(c: Condition, schema: KeySchema): KeyCondition {
-  const { legacy, leaves } = keyLeaves(c);
-  const hashName = schema.hash.name;
-  const rangeName = schema.range?.name;
-  let hash: Leaf | undefined;
-  let range: Leaf | undefined;
-  for (const l of leaves) {
-    if (l.name === hashName) hash = l;
-    else if (rangeName !== undefined && l.name === rangeName) range = l;
-    else throw validation(MSG_MISSED);
-  }
-  if (hash === undefined) throw validation(MSG_MISSED);
-  if (hash.op !== 'EQ') throw validation(MSG_NOT_SUPPORTED);
-  if (range !== undefined && range.op === 'OTHER') {
-    if (!legacy) throw validation(MSG_NOT_SUPPORTED);
-    if (range.values.length === 0) throw validation('Only scalar types can be used as Range Key values');
-    throw validation('Attempted conditional constraint is not an indexable operation');
-  }
-  if (typeOf(hash.values[0]!) !== schema.hash.type) throw validation(MSG_TYPE);
-  if (range !== undefined) {
-    for (const v of range.values) if (typeOf(v) !== schema.range!.type) throw validation(MSG_TYPE);
-    return { hash: hash.values[0]!, range: { op: range.op as RangeOp, values: range.values } };
-  }
-  return { hash: hash.values[0]! };
+export function keyConditionsOfExpression(c: Condition): KeyConditions {
+  const out: KeyConditions = new Map();
+  walk(c, out);
+  return out;
 }
 
-/** The single-key conditions of a key condition (expression or legacy KeyConditions). */
-function keyLeaves(c: Condition): { legacy: boolean; leaves: Leaf[] } {
-  const legacy = c.kind === 'and' && c.legacyKeyConditions === true;
-  if (legacy) return { legacy, leaves: (c as { conds: Condition[] }).conds.map(leafFromLegacy) };
-  const conds: Condition[] = [];
-  expressionLeaves(c, conds);
-  const leaves = conds.map(leafFromExpression);
-  const seen = new Set<string>();
-  for (const l of leaves) {
-    if (seen.has(l.name)) throw validation('KeyConditionExpressions must only contain one condition per key');
-    seen.add(l.name);
+/**
+ * A Query has one or two key conditions (checked before the table is looked up), except on an
+ * index, whose key may have up to 4 HASH and 4 RANGE attributes: there the index's own rules apply
+ * once it is known.
+ */
+export function checkKeyConditionCount(conds: KeyConditions, onIndex: boolean): void {
+  if (conds.size === 0 || conds.size > (onIndex ? 8 : 2)) throw validation(MSG_CONDITION_COUNT);
+}
+
+/**
+ * Checks the key conditions against the queried key schema, key attribute by key attribute, and
+ * returns the hash value and range restriction. `visit` runs first for each key attribute (the
+ * start key's checks interleave with these in DynamoDB).
+ */
+export function extractKeyCondition(conds: KeyConditions, schema: KeySchema, visit?: (k: KeyAttribute, isHash: boolean) => void): KeyCondition {
+  for (const [k, isHash] of [[schema.hash, true], [schema.range, false]] as const) {
+    if (!k) continue;
+    visit?.(k, isHash);
+    if (isHash && !schema.range && conds.size > 1) throw validation(MSG_NOT_SUPPORTED);
+    const c = conds.get(k.name);
+    if (!c) {
+      if (isHash || conds.size > 1) throw validation(`${MSG_MISSED}: ${k.name}`);
+      continue;
+    }
+    if (NOT_INDEXABLE.has(c.op)) throw validation(MSG_NOT_INDEXABLE);
+    if (c.values.some((v) => typeOf(v) !== k.type)) throw validation(MSG_TYPE);
+    if (isHash && c.op !== 'EQ') throw validation(MSG_NOT_SUPPORTED);
   }
-  return { legacy, leaves };
+  const hash = conds.get(schema.hash.name)!.values[0]!;
+  const range = schema.range && conds.get(schema.range.name);
+  return range ? { hash, range: { op: range.op as RangeOp, values: range.values } } : { hash };
 }
 
 /**
  * The names DynamoDB lists when attributes lack the equality they need: those without any
  * condition, or when every one has a condition, those whose condition is not '='.
  */
-function lackingEquality(attrs: KeyAttribute[], byName: Map<string, Leaf>): string[] {
+function lackingEquality(attrs: KeyAttribute[], byName: KeyConditions): string[] {
   const missing = attrs.filter((k) => !byName.has(k.name));
   return (missing.length ? missing : attrs.filter((k) => byName.get(k.name)!.op !== 'EQ')).map((k) => k.name);
 }
@@ -181,12 +151,16 @@ function lackingEquality(attrs: KeyAttribute[], byName: Map<string, Leaf>): stri
  * every HASH attribute, and on RANGE attributes from the left, the last one restricted may use
  * any key condition (<, BETWEEN, begins_with, ...). Messages are DynamoDB's.
  */
-export function extractMultiKeyCondition(c: Condition, hashKeys: KeyAttribute[], rangeKeys: KeyAttribute[]): MultiKeyCondition {
-  const { legacy, leaves } = keyLeaves(c);
-  const byName = new Map<string, Leaf>();
-  for (const l of leaves) {
-    if (!hashKeys.some((k) => k.name === l.name) && !rangeKeys.some((k) => k.name === l.name)) throw validation(MSG_MISSED);
-    byName.set(l.name, l);
+export function extractMultiKeyCondition(
+  byName: KeyConditions,
+  hashKeys: KeyAttribute[],
+  rangeKeys: KeyAttribute[],
+  visit?: (k: KeyAttribute, isHash: boolean) => void,
+): MultiKeyCondition {
+  for (const k of hashKeys) visit?.(k, true);
+  for (const k of rangeKeys) visit?.(k, false);
+  for (const name of byName.keys()) {
+    if (!hashKeys.some((k) => k.name === name) && !rangeKeys.some((k) => k.name === name)) throw validation(MSG_MISSED);
   }
   const badHash = lackingEquality(hashKeys, byName);
   if (badHash.length) throw validation(`HASH key attributes ${badHash.join(', ')} must have equality conditions specified in the query`);
@@ -203,11 +177,7 @@ export function extractMultiKeyCondition(c: Condition, hashKeys: KeyAttribute[],
     }
   }
   const range = last >= 0 ? byName.get(rangeKeys[last]!.name)! : undefined;
-  if (range !== undefined && range.op === 'OTHER') {
-    if (!legacy) throw validation(MSG_NOT_SUPPORTED);
-    if (range.values.length === 0) throw validation('Only scalar types can be used as Range Key values');
-    throw validation('Attempted conditional constraint is not an indexable operation');
-  }
+  if (range !== undefined && NOT_INDEXABLE.has(range.op)) throw validation(MSG_NOT_INDEXABLE);
   for (const k of [...hashKeys, ...rangeKeys]) {
     for (const v of byName.get(k.name)?.values ?? []) if (typeOf(v) !== k.type) throw validation(MSG_TYPE);
   }
@@ -262,22 +232,21 @@ function conditionPaths(c: Condition, out: (string | number)[][]): void {
   }
 }
 
+/** Every document path a condition reads. */
+export function conditionPathList(c: Condition): (string | number)[][] {
+  const paths: (string | number)[][] = [];
+  conditionPaths(c, paths);
+  return paths;
+}
+
 /**
- * A Query's filter may not use the key attributes of the queried table/index. Call after
- * extractKeyCondition; legacy = the filter came from QueryFilter rather than FilterExpression.
+ * A Query's filter may not read the key attributes of the queried table or index, not even inside
+ * them. legacy = the filter came from QueryFilter rather than FilterExpression.
  */
 export function checkQueryFilterKeys(filter: Condition, schema: KeySchema | KeyAttribute[], legacy = false): void {
-  const attrs = Array.isArray(schema) ? schema : [schema.hash, ...(schema.range ? [schema.range] : [])];
-  const keys = new Set(attrs.map((k) => k.name));
-  const paths: (string | number)[][] = [];
-  conditionPaths(filter, paths);
-  for (const p of paths) {
-    const name = p[0] as string;
-    if (!keys.has(name)) continue;
-    if (legacy) throw validation(`QueryFilter can only contain non-primary key attributes: Primary key attribute: ${name}`);
-    if (p.length > 1) {
-      throw validation(`Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: Key: ${name}`);
-    }
-    throw validation(`Filter Expression can only contain non-primary key attributes: Primary key attribute: ${name}`);
+  const keys = Array.isArray(schema) ? schema : [schema.hash, ...(schema.range ? [schema.range] : [])];
+  const heads = new Set(conditionPathList(filter).map((p) => p[0]));
+  for (const { name } of keys) {
+    if (heads.has(name)) throw validation(`${legacy ? 'QueryFilter' : 'Filter Expression'} can only contain non-primary key attributes: Primary key attribute: ${name}`);
   }
 }

@@ -2,8 +2,8 @@
 // Expected, QueryFilter/ScanFilter, KeyConditions, AttributeUpdates, AttributesToGet.
 import type { AttributeType, AttributeValue } from '../types.js';
 import { validation } from '../errors.js';
-import { LONG_TYPE, compareAttributeValues, normalizeAttributeValue, typeOf } from '../attribute-values.js';
-import type { Condition, Path, Update } from './ast.js';
+import { compareAttributeValues, normalizeAttributeValue, typeOf } from '../attribute-values.js';
+import type { Condition, KeyConditions, Path, Update } from './ast.js';
 
 const INVALID = 'One or more parameter values were invalid: ';
 
@@ -175,18 +175,18 @@ export function convertFilter(filter: unknown, conditionalOperator: unknown): Co
   return conds.length ? combine(conds, conditionalOperator) : undefined;
 }
 
-/** KeyConditions as an AND of comparisons, marked so key extraction uses the legacy messages. */
-export function convertKeyConditions(keyConditions: unknown): Condition {
-  const entries = isObject(keyConditions) ? Object.entries(keyConditions) : [];
-  if (entries.length === 0) throw validation('Conditions must be at least length 1');
-  const conds: Condition[] = [];
-  for (const [name, raw] of entries) {
+/** KeyConditions, each checked as a comparison, by attribute name (their count is checked later). */
+export function convertKeyConditions(keyConditions: unknown): KeyConditions {
+  const out: KeyConditions = new Map();
+  for (const [name, raw] of isObject(keyConditions) ? Object.entries(keyConditions) : []) {
     const e = isObject(raw) ? raw : {};
     const op = e.ComparisonOperator;
     if (typeof op !== 'string') throw validation('Comparison type does not exist in DynamoDB');
-    conds.push(legacyComparison(name, op, valueList(e.AttributeValueList)));
+    const values = valueList(e.AttributeValueList);
+    legacyComparison(name, op, values);
+    out.set(name, { op, values });
   }
-  return { kind: 'and', conds, legacyKeyConditions: true };
+  return out;
 }
 
 /** AttributeUpdates as an Update (legacy semantics: ADD also appends lists). */
@@ -210,11 +210,11 @@ export function convertAttributeUpdates(updates: unknown): Update {
     if (action === 'PUT') u.set.push({ path: [name], value: { kind: 'value', value } });
     else if (action === 'ADD') {
       if (t !== 'N' && t !== 'SS' && t !== 'NS' && t !== 'BS' && t !== 'L') {
-        throw validation(`${INVALID}ADD action is not supported for the type ${LONG_TYPE[t as AttributeType] ?? t}`);
+        throw validation(`${INVALID}ADD action is not supported for the type ${t}`);
       }
       u.add.push({ path: [name], value, legacy: true });
     } else {
-      if (t !== 'SS' && t !== 'NS' && t !== 'BS') throw validation(`${INVALID}DELETE action with value is not supported for the type ${LONG_TYPE[t as AttributeType] ?? t}`);
+      if (t !== 'SS' && t !== 'NS' && t !== 'BS') throw validation(`${INVALID}DELETE action with value is not supported for the type ${t}`);
       u.delete.push({ path: [name], value });
     }
   }
