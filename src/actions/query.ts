@@ -108,8 +108,10 @@ function inRange(v: AttributeValue, range: SortRange): boolean {
 const single = (kc: KeyCondition): MultiKeyCondition => ({ hash: [kc.hash], prefix: [], ...(kc.range ? { range: kc.range } : {}) });
 
 /** Where the start key falls outside what the key conditions select, in DynamoDB's words. */
-function checkStartKeyBounds(after: Item, hashAttrs: KeyAttribute[], sortAttrs: KeyAttribute[], kc: MultiKeyCondition, range: SortRange): void {
-  const sameHash = hashAttrs.every((k, i) => compareAttributeValues(after[k.name]!, kc.hash[i]!) === 0);
+function checkStartKeyBounds(after: Item, hashAttrs: KeyAttribute[], sortAttrs: KeyAttribute[], kc: MultiKeyCondition, range: SortRange, multi: boolean): void {
+  const sameHash = hashAttrs.every((k, i) => after[k.name] !== undefined && compareAttributeValues(after[k.name]!, kc.hash[i]!) === 0);
+  // On a multi-attribute index key, DynamoDB words every mismatch as the range key predicate's.
+  if (multi && !sameHash) throw validation('The provided starting key does not match the range key predicate');
   if (sortAttrs.length === 0 || (!kc.range && kc.prefix.length === 0)) {
     if (!sameHash) throw validation('The provided starting key is outside query boundaries based on provided conditions');
     return;
@@ -162,7 +164,7 @@ export const query: ActionSpec = {
     let after: Item | undefined;
     if (start) {
       after = tableStartKey(start, def.key);
-      checkStartKeyBounds(after, hashAttrs, sortAttrs, kc, range);
+      checkStartKeyBounds(after, hashAttrs, sortAttrs, kc, range, multi);
     }
     checkKeyPaths(compiled.projection, def);
     if (compiled.filter) checkQueryFilterKeys(compiled.filter, [...hashAttrs, ...sortAttrs], req.QueryFilter !== undefined);
