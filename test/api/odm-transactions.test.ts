@@ -5,66 +5,32 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { Entity, Service } from 'electrodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Entity, Service, type Attribute } from 'electrodb';
 import { TEST_TRANSLATORS, startTestServer, type TestServer } from '../helpers/server.js';
 
 const TABLE = 'app';
 
+/** An entity keyed by one of its attributes, in the table's pk; sk is the entity's own constant. */
+function keyedEntity<A extends Record<string, Attribute>, K extends keyof A & string>(client: DynamoDBDocumentClient, entity: string, attributes: A, key: K) {
+  return new Entity(
+    {
+      model: { entity, version: '1', service: 'shop' },
+      attributes,
+      indexes: { primary: { pk: { field: 'pk', composite: [key] as [K] }, sk: { field: 'sk', composite: [] } } },
+    },
+    { table: TABLE, client },
+  );
+}
+
 function shop(server: TestServer) {
   const client = server.doc;
-  const order = new Entity(
-    {
-      model: { entity: 'order', version: '1', service: 'shop' },
-      attributes: {
-        orderId: { type: 'string', required: true },
-        productId: { type: 'string', required: true },
-        quantity: { type: 'number', required: true },
-      },
-      indexes: {
-        primary: { pk: { field: 'pk', composite: ['orderId'] }, sk: { field: 'sk', composite: [] } },
-      },
-    },
-    { table: TABLE, client },
-  );
-  const stock = new Entity(
-    {
-      model: { entity: 'stock', version: '1', service: 'shop' },
-      attributes: {
-        productId: { type: 'string', required: true },
-        count: { type: 'number', required: true },
-      },
-      indexes: {
-        primary: { pk: { field: 'pk', composite: ['productId'] }, sk: { field: 'sk', composite: [] } },
-      },
-    },
-    { table: TABLE, client },
-  );
-  const user = new Entity(
-    {
-      model: { entity: 'user', version: '1', service: 'shop' },
-      attributes: {
-        userId: { type: 'string', required: true },
-        email: { type: 'string', required: true },
-      },
-      indexes: {
-        primary: { pk: { field: 'pk', composite: ['userId'] }, sk: { field: 'sk', composite: [] } },
-      },
-    },
-    { table: TABLE, client },
-  );
-  const emailGuard = new Entity(
-    {
-      model: { entity: 'emailGuard', version: '1', service: 'shop' },
-      attributes: {
-        email: { type: 'string', required: true },
-        userId: { type: 'string', required: true },
-      },
-      indexes: {
-        primary: { pk: { field: 'pk', composite: ['email'] }, sk: { field: 'sk', composite: [] } },
-      },
-    },
-    { table: TABLE, client },
-  );
+  const text = { type: 'string', required: true } as const;
+  const count = { type: 'number', required: true } as const;
+  const order = keyedEntity(client, 'order', { orderId: text, productId: text, quantity: count }, 'orderId');
+  const stock = keyedEntity(client, 'stock', { productId: text, count }, 'productId');
+  const user = keyedEntity(client, 'user', { userId: text, email: text }, 'userId');
+  const emailGuard = keyedEntity(client, 'emailGuard', { email: text, userId: text }, 'email');
   return new Service({ order, stock, user, emailGuard }, { table: TABLE, client });
 }
 
