@@ -60,6 +60,9 @@ const kindOf = (element: Record<string, unknown>): Kind => {
   return kinds[0]!;
 };
 
+// DynamoDB ends a ConditionCheck's failure with a full stop, unlike a conditional write's.
+const CHECK_FAILED = 'The conditional request failed.';
+
 const EXPRESSION_ACTION = { ConditionCheck: 'DeleteItem', Put: 'PutItem', Delete: 'DeleteItem', Update: 'UpdateItem' } as const;
 
 /** Same request, same fingerprint: what a reused ClientRequestToken is compared by. */
@@ -104,7 +107,7 @@ export const transactWriteItems: ActionSpec = {
       h,
       key,
       decide(old) {
-        checkCondition(condition as Condition | undefined, old, a);
+        checkCondition(condition as Condition | undefined, old, a, kind === 'ConditionCheck' ? CHECK_FAILED : undefined);
         if (kind === 'Put') {
           checkIndexKeys(h.entry.definition.indexes, item!);
           return { op: 'put', item: item! };

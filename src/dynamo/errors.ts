@@ -40,10 +40,10 @@ export const resourceNotFound = (message = 'Requested resource not found') =>
 
 export const resourceInUse = (message: string) => new DynamoError(COMMON + 'ResourceInUseException', message);
 
-export const conditionalCheckFailed = (item?: Record<string, unknown>) =>
+export const conditionalCheckFailed = (item?: Record<string, unknown>, message = 'The conditional request failed') =>
   new DynamoError(
     COMMON + 'ConditionalCheckFailedException',
-    'The conditional request failed',
+    message,
     400,
     item ? { Item: item } : undefined,
   );

@@ -215,6 +215,61 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(returning.message, 'Validation failed in TransactStatements[0]: RETURNING clause is not supported in ExecuteTransaction.');
     });
 
+    test('ExecuteTransaction: EXISTS checks an item as a ConditionCheck; outside a write transaction it is refused', async () => {
+      type St = { Statement: string; Parameters?: any[] };
+      const tx = (TransactStatements: St[]) => t.client.send(new ExecuteTransactionCommand({ TransactStatements }));
+      await run(`INSERT INTO orders VALUE {'pk': 'guard', 'sk': 1, 'open': true}`);
+      await run(`INSERT INTO orders VALUE {'pk': 'counter', 'sk': 1, 'n': 0}`);
+      const bump: St = { Statement: `UPDATE orders SET n = n + 1 WHERE pk = 'counter' AND sk = 1` };
+      const n = async () => (await run(`SELECT n FROM orders WHERE pk = 'counter' AND sk = 1`, undefined, { ConsistentRead: true })).Items?.[0]?.n?.N;
+
+      await tx([{ Statement: `EXISTS(SELECT * FROM orders WHERE pk = ? AND sk = 1 AND "open" = ?)`, Parameters: [{ S: 'guard' }, { BOOL: true }] }, bump]);
+      assert.equal(await n(), '1');
+      for (const check of [`pk = 'guard' AND sk = 1 AND "open" = false`, `pk = 'absent' AND sk = 1 AND attribute_not_exists(v)`]) {
+        const e = await errorOf(() => tx([{ Statement: `EXISTS(SELECT * FROM orders WHERE ${check})` }, bump]));
+        assert.equal(e.name, 'TransactionCanceledException');
+        assert.deepEqual((e as any).CancellationReasons, [{ Code: 'ConditionalCheckFailed', Message: 'The conditional request failed.' }, { Code: 'None' }]);
+        assert.equal(await n(), '1', 'a failed EXISTS cancels the whole transaction');
+      }
+
+      const messageOf = async (f: () => Promise<unknown>) => {
+        const e = await errorOf(f);
+        assert.equal(e.$metadata?.httpStatusCode, 400);
+        return `${e.name}: ${e.message}`;
+      };
+      assert.equal(
+        await messageOf(() => tx([{ Statement: `NOT EXISTS(SELECT * FROM orders WHERE pk = 'guard' AND sk = 1 AND "open" = true)` }, bump])),
+        'ValidationException: Unsupported operation in transaction.',
+      );
+      assert.equal(
+        await messageOf(() => tx([bump, { Statement: `EXISTS(SELECT * FROM orders WHERE pk = 'guard' AND sk = 1)` }])),
+        'ValidationException: Validation failed in TransactStatements[1]: EXISTS() must contain a single item read with additional condition',
+      );
+      assert.equal(
+        await messageOf(() => tx([{ Statement: `EXISTS(SELECT * FROM orders WHERE pk = 'guard' AND sk = 1 AND "open" = true)` }, { Statement: `SELECT * FROM orders WHERE pk = 'counter' AND sk = 1` }])),
+        'ValidationException: ExecuteTransaction API does not support both read and write operations in the same request.',
+      );
+      assert.equal(
+        await messageOf(() => tx([{ Statement: `EXISTS(SELECT * FROM nowhere WHERE pk = 'guard' AND v = 1)` }])),
+        'ResourceNotFoundException: Requested resource not found',
+      );
+      assert.equal(
+        await messageOf(() => run(`EXISTS(SELECT * FROM orders WHERE pk = 'guard' AND sk = 1 AND "open" = true)`)),
+        'ValidationException: EXISTS can only be used in ExecuteTransaction write requests.',
+      );
+      const batch = await t.client.send(
+        new BatchExecuteStatementCommand({ Statements: [{ Statement: `EXISTS(SELECT * FROM orders WHERE pk = 'guard' AND sk = 1 AND "open" = true)` }] }),
+      );
+      assert.deepEqual(batch.Responses, [{ Error: { Code: 'ValidationError', Message: 'EXISTS can only be used in ExecuteTransaction write requests.' } }]);
+      // A key of the wrong type cancels the transaction with that statement's ValidationError.
+      const typed = await errorOf(() => tx([bump, { Statement: `EXISTS(SELECT * FROM orders WHERE pk = 1 AND sk = 1 AND "open" = true)` }]));
+      assert.deepEqual((typed as any).CancellationReasons, [
+        { Code: 'None' },
+        { Code: 'ValidationError', Message: "Key attribute's data type should match its data type in table's schema: Key pk" },
+      ]);
+      assert.equal(await n(), '1');
+    });
+
     test('concurrency: parallel UPDATE increments are all applied; parallel INSERTs of one key have one winner', async () => {
       await run(`INSERT INTO orders VALUE {'pk': 'ctr', 'sk': 0, 'n': 0}`);
       await Promise.all(Array.from({ length: 25 }, () => run(`UPDATE orders SET n = n + 1 WHERE pk = 'ctr' AND sk = 0`)));

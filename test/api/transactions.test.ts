@@ -98,7 +98,7 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(e.name, 'TransactionCanceledException');
       assert.deepEqual(e.CancellationReasons, [
         { Code: 'None' },
-        { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed', Item: { pk: S('acc-x'), balance: N(5) } },
+        { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed.', Item: { pk: S('acc-x'), balance: N(5) } },
       ]);
       assert.ok(await get('accounts', 'acc-gone'), 'the cancelled delete did nothing');
       await a.client.send(

@@ -5,7 +5,7 @@ import { validation } from '../errors.js';
 import { typeOf } from '../attribute-values.js';
 import { pathText } from '../expressions/index.js';
 import type { AttributeValue, Item, KeySchema } from '../types.js';
-import type { Path, PqDelete, PqExpr, PqInsert, PqSelect, PqStatement, PqUpdate } from './ast.js';
+import type { Path, PqDelete, PqExists, PqExpr, PqInsert, PqSelect, PqStatement, PqUpdate } from './ast.js';
 import { bindValue } from './bind.js';
 
 /** What translation needs to know of the table. */
@@ -28,6 +28,14 @@ export type PqPlan =
   | { action: 'Query' | 'Scan'; request: Record<string, unknown>; flatten?: Path[] }
   | { action: 'GetItem'; request: Record<string, unknown>; flatten?: Path[] }
   | { action: 'PutItem' | 'UpdateItem' | 'DeleteItem'; request: Record<string, unknown> };
+
+/** EXISTS as ExecuteTransaction runs it: a ConditionCheck. */
+export type PqCheckPlan = { action: 'ConditionCheck'; request: Record<string, unknown> };
+
+export const MSG_EXISTS_OUTSIDE_TRANSACTION = 'EXISTS can only be used in ExecuteTransaction write requests.';
+export const MSG_EXISTS_SHAPE = 'EXISTS() must contain a single item read with additional condition';
+export const MSG_INDEX_IN_TRANSACTION = 'Operations on indices are not supported in transactions';
+export const MSG_UNSUPPORTED_IN_TRANSACTION = 'Unsupported operation in transaction.';
 
 const MSG_MANDATORY_KEYS = 'Where clause does not contain a mandatory equality on all key attributes';
 
@@ -379,7 +387,34 @@ export function translateStatement(s: PqStatement, table: PqTable, o: PqOptions)
       return translateUpdate(s, table, o, x);
     case 'delete':
       return translateDelete(s, table, o, x);
+    case 'exists':
+      throw validation(MSG_EXISTS_OUTSIDE_TRANSACTION);
   }
+}
+
+/**
+ * EXISTS(SELECT * FROM t WHERE <full key> AND <condition>): the item must exist and meet the
+ * condition. As DynamoDB does, the first equality on each key attribute names the item and every
+ * other conjunct (even one on a key attribute) is the condition; the projection and ORDER BY are
+ * ignored, and so is ReturnValuesOnConditionCheckFailure (DynamoDB Local returns no item).
+ */
+export function translateExists(s: PqExists, table: PqTable, o: PqOptions): PqCheckPlan {
+  if (!s.supported) throw validation(MSG_UNSUPPORTED_IN_TRANSACTION);
+  if (s.select.index !== undefined) throw validation(MSG_INDEX_IN_TRANSACTION);
+  const x = new Expressions(o.params);
+  const all = conjuncts(s.select.where);
+  const keyConjuncts = new Set<PqExpr>();
+  const key: Item = {};
+  for (const k of keyAttributes(table.key)) {
+    const eq = all.find((c) => !keyConjuncts.has(c) && equalityOn(c, k.name));
+    if (!eq) throw validation(MSG_EXISTS_SHAPE);
+    keyConjuncts.add(eq);
+    key[k.name] = checkedKeyValue(k.name, k.type, x.bind(equalityOn(eq, k.name)!));
+  }
+  const rest = all.filter((c) => !keyConjuncts.has(c));
+  if (rest.length === 0) throw validation(MSG_EXISTS_SHAPE);
+  const condition = and([`attribute_exists(${x.name(table.key.hash.name)})`, ...rest.map((c) => x.condition(c))])!;
+  return { action: 'ConditionCheck', request: { TableName: table.name, Key: key, ConditionExpression: condition, ...x.fields() } };
 }
 
 /**
