@@ -65,6 +65,34 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(bad.message, 'Invalid NextToken');
     });
 
+    test('SELECT with the hash key IN a list or in ORs: per-key Queries in key order, paged by Limit across keys', async () => {
+      for (const pk of ['in-a', 'in-b', 'in-c']) {
+        for (let sk = 1; sk <= 3; sk++) await run(`INSERT INTO orders VALUE {'pk': ?, 'sk': ?, 'status': 'in', 'q': ?}`, [{ S: pk }, { N: String(sk) }, { N: String(sk % 2) }]);
+      }
+      const keys = (items: Record<string, any>[] | undefined) => items!.map((i) => `${i.pk.S}/${i.sk.N}`);
+      const all = await run(`SELECT pk, sk FROM orders WHERE pk IN ['in-c', 'in-a', 'nowhere', 'in-c', 7]`, undefined, { ConsistentRead: true });
+      assert.deepEqual(keys(all.Items), ['in-a/1', 'in-a/2', 'in-a/3', 'in-c/1', 'in-c/2', 'in-c/3']);
+      const ors = await run(`SELECT pk, sk FROM orders WHERE (pk = 'in-c' OR pk = ?) AND sk >= 2 AND q = 0 ORDER BY sk DESC`, [{ S: 'in-b' }]);
+      assert.deepEqual(keys(ors.Items), ['in-b/2', 'in-c/2']);
+
+      // Limit counts the items read, whichever key they belong to; NextToken resumes in the key it stopped in.
+      for (const limit of [1, 2, 4]) {
+        const pages: string[][] = [];
+        let NextToken: string | undefined;
+        do {
+          const page = await run(`SELECT pk, sk FROM orders WHERE pk IN ['in-b', 'in-a', 'in-c'] AND q = 1`, undefined, { Limit: limit, NextToken });
+          pages.push(keys(page.Items));
+          NextToken = page.NextToken;
+        } while (NextToken && pages.length < 20);
+        assert.deepEqual(pages.flat(), ['in-a/1', 'in-a/3', 'in-b/1', 'in-b/3', 'in-c/1', 'in-c/3'], `Limit ${limit}`);
+        if (limit === 4) assert.deepEqual(pages[0], ['in-a/1', 'in-a/3', 'in-b/1'], 'a page reads 4 items: three match');
+      }
+      const empty = await run(`SELECT * FROM orders WHERE pk IN [1, 2]`);
+      assert.deepEqual(empty.Items, []);
+      const emptyKey = await errorOf(() => run(`SELECT * FROM orders WHERE pk IN ['', 'in-a']`));
+      assert.equal(emptyKey.message, 'One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: pk');
+    });
+
     test('SELECT on an index, and a Scan with a filter', async () => {
       const ix = await run(`SELECT pk, sk FROM "orders"."byStatus" WHERE status = 'paged'`);
       assert.equal(ix.Items!.length, 5);

@@ -251,3 +251,39 @@ test('parser and translate: EXISTS is a ConditionCheck on one item that must exi
   assert.match(messageOf(() => parseStatement(`EXISTS(UPDATE orders SET v = 1 WHERE pk = 'a')`)), /^Statement wasn't well formed/);
   assert.match(messageOf(() => parseStatement(`EXISTS(SELECT * FROM orders WHERE pk = 'a' AND sk = 1 AND v = 1`)), /^Statement wasn't well formed/);
 });
+
+test('translate: SELECT with the hash key IN a list, or equal to one value OR another, is one Query per value', () => {
+  const plan = translateStatement(
+    parseStatement(`SELECT * FROM orders WHERE pk IN ['c', ?, 'a', 'c', 7] AND sk > 1 AND qty < 3`).statement,
+    TABLE,
+    options([{ S: 'b' }]),
+  );
+  assert.equal(plan.action, 'Query');
+  assert.equal(plan.request.KeyConditionExpression, '#n0 = :v0 AND #n1 > :v1');
+  assert.equal(plan.request.FilterExpression, '#n2 < :v2');
+  // Distinct values of the key's type, in key order; the request is written for the first.
+  assert.deepEqual('each' in plan && plan.each, { name: 'pk', ref: ':v0', values: [{ S: 'a' }, { S: 'b' }, { S: 'c' }] });
+  assert.deepEqual((plan.request.ExpressionAttributeValues as Record<string, unknown>)[':v0'], { S: 'a' });
+
+  const or = translateStatement(parseStatement(`SELECT * FROM orders WHERE (pk = 'z' OR pk = 'y') OR 'x' = pk`).statement, TABLE, options());
+  assert.equal(or.action, 'Query');
+  assert.deepEqual('each' in or && or.each?.values, [{ S: 'x' }, { S: 'y' }, { S: 'z' }]);
+  // On an index, its hash key; ORDER BY is allowed as with an equality.
+  const ix = translateStatement(parseStatement(`SELECT * FROM orders.byStatus WHERE status IN ['open', 'shut'] ORDER BY status`).statement, TABLE, options());
+  assert.equal(ix.action, 'Query');
+  assert.deepEqual('each' in ix && ix.each?.values, [{ S: 'open' }, { S: 'shut' }]);
+
+  // Anything else on the hash key, or an OR with another attribute, stays a Scan.
+  for (const where of [`pk IN ['a'] OR qty = 1`, `pk = 'a' OR sk = 1`, `pk IN ['a', 'b'] AND pk <> 'b'`, `pk IN [qty, 'a']`]) {
+    assert.equal(translateStatement(parseStatement(`SELECT * FROM orders WHERE ${where}`).statement, TABLE, options()).action, 'Scan', where);
+  }
+  assert.equal(
+    messageOf(() => translateStatement(parseStatement(`SELECT * FROM orders WHERE pk IN ['', 'a']`).statement, TABLE, options())),
+    'One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: pk',
+  );
+  const many = Array.from({ length: 101 }, (_, i) => `'k${i}'`).join(', ');
+  assert.equal(
+    messageOf(() => translateStatement(parseStatement(`SELECT * FROM orders WHERE pk IN [${many}]`).statement, TABLE, options())),
+    'The IN operator is provided with too many operands; number of operands: 101',
+  );
+});
