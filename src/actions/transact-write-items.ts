@@ -18,6 +18,7 @@ import {
   KEY, checkCondition, checkItemKey, checkItemSize, keyFromRequest, readUnits, sumCapacity, writeCapacity,
 } from './item-common.js';
 import { MAX_TRANSACTION_ITEMS, checkDistinctItems, checkTransactionIsolation, doubled, orCanceled } from './transact-common.js';
+import { itemCollectionMetricsByTable, wantsItemCollectionMetrics } from './item-collection-metrics.js';
 
 const CONDITION_MEMBERS: Record<string, Schema> = {
   TableName: TABLE_NAME,
@@ -129,8 +130,14 @@ export const transactWriteItems: ActionSpec = {
     const token = req.ClientRequestToken as string | undefined;
     const outcome = await orCanceled(() => ctx.store.transactions.run(txActions, token ? { token, fingerprint: fingerprint(req) } : undefined));
 
+    const out: Record<string, unknown> = {};
+    if (wantsItemCollectionMetrics(req)) {
+      // The collections written to, not those only checked.
+      const metrics = await itemCollectionMetricsByTable(ctx, actions.filter((a) => a.kind !== 'ConditionCheck'));
+      if (metrics) out.ItemCollectionMetrics = metrics;
+    }
     const mode = req.ReturnConsumedCapacity as string | undefined;
-    if (mode !== 'TOTAL' && mode !== 'INDEXES') return {};
+    if (mode !== 'TOTAL' && mode !== 'INDEXES') return out;
     // Per table, in the order tables first appear; each action costs twice its single-item units.
     const byTable = new Map<string, Record<string, unknown>[]>();
     actions.forEach(({ kind, h, item }, i) => {
@@ -150,6 +157,7 @@ export const transactWriteItems: ActionSpec = {
       if (mode === 'TOTAL') return { TableName: name, CapacityUnits: sum.CapacityUnits };
       return sum;
     });
-    return { ConsumedCapacity: capacity };
+    out.ConsumedCapacity = capacity;
+    return out;
   },
 };
