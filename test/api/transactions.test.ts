@@ -321,19 +321,21 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(scanned.Items!.reduce((sum, i) => sum + Number(i.balance.N), 0), ACCOUNTS * 100);
     });
 
+    /** Places an intent on orders' item `pk` as a transaction begun at `at` would; its id. */
+    const hold = async (pk: string, at: number) => {
+      const session = a.server.session;
+      const entry = (await new Catalog(session).get('orders'))!;
+      const row = (await session.client.execute(`SELECT ver FROM "${keyspace}"."${entry.layout.cqlTable}" WHERE pk = ?`, [pk])).first();
+      const id = TransactionRecords.newId();
+      const lock = { id, op: 'put' as const, at, item: { pk: S(pk), n: N(2) } };
+      assert.ok(await placeLock(session, entry.layout, { pk: S(pk) }, lock, row.get('ver'), nextVersion(row.get('ver'))));
+      return id;
+    };
+
     test('an item a running transaction holds: readers see the committed item, writers get TransactionConflictException', async () => {
       await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('held'), n: N(1) } }));
       await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('stale'), n: N(1) } }));
-      const session = a.server.session;
-      const entry = (await new Catalog(session).get('orders'))!;
       // Intents placed as a stalled transaction's would be: one fresh, one older than the lock timeout.
-      const hold = async (pk: string, at: number) => {
-        const row = (await session.client.execute(`SELECT ver FROM "${keyspace}"."${entry.layout.cqlTable}" WHERE pk = ?`, [pk])).first();
-        const id = TransactionRecords.newId();
-        const lock = { id, op: 'put' as const, at, item: { pk: S(pk), n: N(2) } };
-        assert.ok(await placeLock(session, entry.layout, { pk: S(pk) }, lock, row.get('ver'), nextVersion(row.get('ver'))));
-        return id;
-      };
       const id = await hold('held', Date.now());
       assert.equal((await get('orders', 'held'))?.n.N, '1');
       const put = () => a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('held'), n: N(9) } }));
@@ -363,6 +365,21 @@ for (const translator of TEST_TRANSLATORS) {
       await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('stale'), n: N(7) } }));
       assert.equal((await get('orders', 'stale'))?.n.N, '7');
       assert.equal(await a.server.store.transactions.records.state(staleId), 'aborted');
+    });
+
+    test('the lock timeout is an option: a server with a shorter one aborts an intent that others still respect', async () => {
+      await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('timed'), n: N(1) } }));
+      const c = await startTestServer(keyspace, { translator, transactionLockTimeoutMs: 300, transactionSweepMs: 0 });
+      try {
+        const id = await hold('timed', Date.now() - 1000);
+        const put = (server: TestServer, n: number) => server.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('timed'), n: N(n) } }));
+        assert.equal((await errorOf(() => put(a, 5))).name, 'TransactionConflictException', 'a second-old intent is within the default 5 s');
+        await put(c, 6);
+        assert.equal(await a.server.store.transactions.records.state(id), 'aborted');
+        assert.equal((await get('orders', 'timed'))?.n.N, '6');
+      } finally {
+        await c.server.close();
+      }
     });
 
     test('a table created before transactions gets its intent column when a server starts', async () => {

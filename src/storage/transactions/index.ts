@@ -97,6 +97,8 @@ export class Transactions {
   constructor(
     private readonly session: CqlSession,
     private readonly writer: DecidedWriter,
+    /** After this long anyone who meets a transaction's intents may abort it. */
+    private readonly lockTimeoutMs = LOCK_TIMEOUT_MS,
   ) {
     this.records = new TransactionRecords(session);
   }
@@ -117,7 +119,7 @@ export class Transactions {
     const lock = parseLock(stored.lock!);
     let state = await this.records.state(lock.id);
     if (!state) {
-      if (!lockExpired(lock)) throw transactionConflict();
+      if (!lockExpired(lock, this.lockTimeoutMs)) throw transactionConflict();
       state = await this.records.decide(lock.id, 'aborted');
     }
     await this.finish(h, key, stored.present ? stored : undefined, lock, stored.version, state);
@@ -233,7 +235,7 @@ export class Transactions {
         }
         const lock = parseLock(stored.lock);
         const state = await this.records.state(lock.id);
-        if (state || lockExpired(lock)) {
+        if (state || lockExpired(lock, this.lockTimeoutMs)) {
           // Decided (or dead): finish it, then read again.
           await this.settle(reads[i].h, reads[i].key, stored).catch(() => undefined);
           moved = true;
@@ -259,7 +261,7 @@ export class Transactions {
     const now = Date.now();
     for (let b = Math.floor(now / 60_000) - minutes; b <= Math.floor(now / 60_000); b++) {
       for (const { id, items } of await this.records.logged(b)) {
-        if (now - TransactionRecords.startOf(id) < 2 * LOCK_TIMEOUT_MS) continue;
+        if (now - TransactionRecords.startOf(id) < 2 * this.lockTimeoutMs) continue;
         for (const { table, key } of items) {
           const h = await lookup(table);
           if (!h) continue;
