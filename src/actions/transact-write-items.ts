@@ -101,7 +101,7 @@ export const transactWriteItems: ActionSpec = {
         return { kind, a, h, key, item, condition, update };
       }),
     );
-    if (bytes > MAX_TRANSACTION_BYTES) throw validation('Transaction request cannot be larger than 4 MB');
+    if (bytes > MAX_TRANSACTION_BYTES) throw validation(`Transaction payload size cannot exceed 4MB. Payload Size: ${bytes}`);
     checkDistinctItems(actions);
 
     const txActions: TxAction[] = actions.map(({ kind, a, h, key, item, condition, update }) => ({

@@ -63,7 +63,7 @@ export const transactionInProgress = () =>
   new DynamoError(COMMON + 'TransactionInProgressException', 'Transaction with the given request token is already in progress.');
 
 export const idempotentParameterMismatch = () =>
-  new DynamoError(COMMON + 'IdempotentParameterMismatchException', 'The request uses the same client token as a previous, but non-identical request.');
+  new DynamoError(COMMON + 'IdempotentParameterMismatchException', 'Specified idempotent token was used with different request parameters within the idempotency window');
 
 /** TransactionCanceledException with one reason per action, in DynamoDB's message form. */
 export function transactionCanceled(reasons: { Code: string; Message?: string; Item?: Record<string, unknown> }[]): DynamoError {

@@ -162,6 +162,25 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal((await get('stock', 'tok'))?.n.N, '1');
       const e = await errorOf(() => a.client.send(add(2)));
       assert.equal(e.name, 'IdempotentParameterMismatchException');
+      assert.equal(e.message, 'Specified idempotent token was used with different request parameters within the idempotency window');
+    });
+
+    test('ClientRequestToken sent again while its transaction runs: TransactionInProgressException, applied once', async () => {
+      for (let round = 0; round < 3; round++) {
+        const pks = Array.from({ length: 20 }, (_, i) => `dup-${round}-${i}`);
+        const request = new TransactWriteItemsCommand({
+          ClientRequestToken: `dup-${translator}-${round}`,
+          TransactItems: pks.map((pk) => ({ Update: { TableName: 'stock', Key: { pk: S(pk) }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': N(1) } } })),
+        });
+        const outcomes = await Promise.all([a, b, a, b].map((server) => server.client.send(request).then(() => 'ok', (err: Error) => `${err.name}: ${err.message}`)));
+        assert.ok(outcomes.includes('ok'), `round ${round}: ${outcomes.join(', ')}`);
+        for (const o of outcomes) {
+          assert.ok(o === 'ok' || o === 'TransactionInProgressException: Transaction with the given request token is already in progress.', `round ${round}: ${o}`);
+        }
+        // Once it is done, the same request answers success again, and nothing was applied twice.
+        await a.client.send(request);
+        for (const pk of [pks[0]!, pks[19]!]) assert.equal((await get('stock', pk))?.n.N, '1');
+      }
     });
 
     test('TransactGetItems: items, absent ones, projections, capacity', async () => {
