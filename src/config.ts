@@ -65,6 +65,9 @@ export interface Config {
   ttlPageSize: number;
   ttlSegments: number;
   ttlChangeCooldownSeconds: number;
+  // Transactions (src/storage/transactions/).
+  transactionLockTimeoutMs: number;
+  transactionSweepMs: number;
 }
 
 const CONSISTENCY_LEVELS = [
@@ -198,6 +201,15 @@ export const OPTIONS: (OptionSpec & { key: keyof Config })[] = [
   {
     key: 'ttlChangeCooldownSeconds', flag: 'ttl-change-cooldown-seconds', kind: 'number', default: 3600,
     help: 'UpdateTimeToLive refuses a second change of a table\'s TTL within this period, as DynamoDB does (0: no cooldown)',
+  },
+  // Transactions (src/storage/transactions/).
+  {
+    key: 'transactionLockTimeoutMs', flag: 'transaction-lock-timeout-ms', kind: 'number', default: 5000,
+    help: 'A transaction\'s write intents on items may be aborted by any reader or writer that meets them after this long (bounds how long a crashed server\'s transaction keeps items locked; every server should use the same value; at least 1)',
+  },
+  {
+    key: 'transactionSweepMs', flag: 'transaction-sweep-ms', kind: 'number', default: 5000,
+    help: 'Period of this server\'s sweep that finishes transactions whose server died, so their items are unlocked even if nobody reads them (0: this server does not sweep)',
   },
 ];
 

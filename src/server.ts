@@ -48,7 +48,7 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
     await session.shutdown(); // e.g. the refusal to serve a non-loopback address without keys
     throw e;
   });
-  const store = new ItemStore(session);
+  const store = new ItemStore(session, { transactionLockTimeoutMs: Math.max(1, config.transactionLockTimeoutMs) });
   await store.indexes.init();
   await store.streams.init();
   await store.transactions.init();
@@ -72,7 +72,7 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   const txSweeper = new TransactionSweeper(store.transactions, async (name) => {
     const entry = await catalog.get(name);
     return entry && handleOf({ translators }, entry);
-  }, (m, e) => warn(m, e));
+  }, (m, e) => warn(m, e), config.transactionSweepMs);
   txSweeper.start();
   // The CQL dual-write proxy as a second listener (not in cluster workers: one process owns the port).
   const proxy =

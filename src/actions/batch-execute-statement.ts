@@ -8,7 +8,7 @@ import { translateBatchRead, translateStatement, type PqPlan } from '../dynamo/p
 import type { Item } from '../dynamo/types.js';
 import { bool, compileValidator, list, obj } from '../dynamo/validation.js';
 import type { ActionContext, ActionSpec, Request } from './context.js';
-import { PARAMETERS, RETURN_VALUES_ON_CONDITION_CHECK_FAILURE, STATEMENT, parseWithParameters } from './execute-statement.js';
+import { PARAMETERS, RETURN_VALUES_ON_CONDITION_CHECK_FAILURE, STATEMENT, parseOutsideTransaction } from './execute-statement.js';
 import { ITEM_REQUEST } from './item-common.js';
 import { planItems, runPlan, statementTable, writtenItems } from './partiql-statement.js';
 
@@ -60,7 +60,7 @@ function parseEach(req: Request): (ParsedStatement | DynamoError)[] {
   return req.Statements.map((s: Request) => {
     if (!startsWithOperation(s.Statement)) return validation('Invalid operation. Only select, insert, update and delete operations are valid');
     try {
-      return parseWithParameters(s.Statement, s.Parameters);
+      return parseOutsideTransaction(s.Statement, s.Parameters);
     } catch (e) {
       if (e instanceof DynamoError) return e;
       throw e;

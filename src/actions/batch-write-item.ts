@@ -6,6 +6,7 @@ import { checkIndexKeys } from '../storage/indexes.js';
 import { keyOf } from '../storage/translator.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { ITEM_REQUEST, capacityNeedsOld, checkItemKey, checkItemSize, keyFromRequest, sumCapacity, writeCapacity } from './item-common.js';
+import { itemCollectionMetricsByTable, wantsItemCollectionMetrics } from './item-collection-metrics.js';
 
 const WRITE_REQUEST = obj(
   {
@@ -114,6 +115,11 @@ export const batchWriteItem: ActionSpec = {
     });
     const out: Record<string, unknown> = { UnprocessedItems: unprocessed };
     if (withOld) out.ConsumedCapacity = capacity;
+    if (wantsItemCollectionMetrics(req)) {
+      const written = plans.flatMap((p, i) => p.writes.filter((_, j) => results[i][j].ok).map((w) => ({ h: p.table, key: keyOf(w.kind === 'put' ? w.item : w.key, p.table.entry.definition.key) })));
+      const metrics = await itemCollectionMetricsByTable(ctx, written);
+      if (metrics) out.ItemCollectionMetrics = metrics;
+    }
     return out;
   },
 };

@@ -4,6 +4,7 @@ import type { Item } from '../dynamo/types.js';
 import { compileValidator, obj } from '../dynamo/validation.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { ITEM_REQUEST, KEY, RETURN_VALUES, capacityNeedsOld, checkCondition, checkOldOnlyReturnValues, keyFromRequest, writeCapacity } from './item-common.js';
+import { addItemCollectionMetrics } from './item-collection-metrics.js';
 
 const validate = compileValidator(obj({ ...ITEM_REQUEST, Key: KEY, ReturnValues: RETURN_VALUES }, ['TableName', 'Key']));
 
@@ -32,6 +33,7 @@ export const deleteItem: ActionSpec = {
     if (wantOld && old) out.Attributes = old;
     const capacity = writeCapacity(req.ReturnConsumedCapacity, table.entry.definition, old, undefined);
     if (capacity) out.ConsumedCapacity = capacity;
+    await addItemCollectionMetrics(out, ctx, req, table, key);
     return out;
   },
 };

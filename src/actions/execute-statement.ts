@@ -1,7 +1,7 @@
 // ExecuteStatement: one PartiQL statement, run as the single-item or read action it translates to.
 import { validation } from '../dynamo/errors.js';
 import { parseStatement } from '../dynamo/partiql/parser.js';
-import { translateStatement } from '../dynamo/partiql/translate.js';
+import { MSG_EXISTS_OUTSIDE_TRANSACTION, translateStatement } from '../dynamo/partiql/translate.js';
 import { anyObject, bool, compileValidator, int, list, obj, oneOf, str } from '../dynamo/validation.js';
 import type { ActionContext, ActionSpec, Request } from './context.js';
 import { ITEM_REQUEST } from './item-common.js';
@@ -26,6 +26,13 @@ const validate = compileValidator(
   ),
 );
 
+/** Parses a statement outside ExecuteTransaction, where EXISTS has no meaning. */
+export function parseOutsideTransaction(statement: string, parameters: unknown[] | undefined) {
+  const parsed = parseWithParameters(statement, parameters);
+  if (parsed.statement.kind === 'exists') throw validation(MSG_EXISTS_OUTSIDE_TRANSACTION);
+  return parsed;
+}
+
 /** Parses a statement and checks its placeholders against the request's Parameters. */
 export function parseWithParameters(statement: string, parameters: unknown[] | undefined) {
   const parsed = parseStatement(statement);
@@ -34,7 +41,7 @@ export function parseWithParameters(statement: string, parameters: unknown[] | u
 }
 
 async function run(ctx: ActionContext, req: Request): Promise<object> {
-  const { statement } = parseWithParameters(req.Statement, req.Parameters);
+  const { statement } = parseOutsideTransaction(req.Statement, req.Parameters);
   const table = await statementTable(ctx, statement);
   const plan = translateStatement(statement, table, {
     params: req.Parameters ?? [],

@@ -121,9 +121,9 @@ export function checkOldOnlyReturnValues(value: string | undefined): void {
  * ConditionalCheckFailedException, with the old item when ReturnValuesOnConditionCheckFailure
  * asked for it.
  */
-export function checkCondition(condition: Condition | undefined, old: Item | undefined, req: Record<string, unknown>): void {
+export function checkCondition(condition: Condition | undefined, old: Item | undefined, req: Record<string, unknown>, message?: string): void {
   if (condition && !evaluateCondition(condition, old)) {
-    throw conditionalCheckFailed(req.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
+    throw conditionalCheckFailed(req.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined, message);
   }
 }
 

@@ -2,9 +2,10 @@
 // UpdateItem/DeleteItem request, run that action, and shape its answer as PartiQL's.
 // Shared by ExecuteStatement, BatchExecuteStatement and ExecuteTransaction.
 import { DynamoError, resourceNotFound, validation } from '../dynamo/errors.js';
+import { compareAttributeValues } from '../dynamo/attribute-values.js';
 import { getPath } from '../dynamo/expressions/index.js';
 import type { Path, PqStatement } from '../dynamo/partiql/ast.js';
-import { flattenedName, type PqOptions, type PqPlan, type PqTable } from '../dynamo/partiql/translate.js';
+import { flattenedName, type PqEachHash, type PqOptions, type PqPlan, type PqTable } from '../dynamo/partiql/translate.js';
 import type { AttributeValue, Item } from '../dynamo/types.js';
 import type { TableDefinition } from '../storage/catalog.js';
 import { RawJson, type ActionContext, type ActionSpec } from './context.js';
@@ -52,6 +53,7 @@ const EXPRESSION_PREFIX = /^Invalid (ConditionExpression|FilterExpression|KeyCon
 
 /** Runs a translated request through its action; errors as DynamoDB's PartiQL reports them. */
 export async function runPlan(ctx: ActionContext, plan: PqPlan): Promise<Record<string, any>> {
+  if (plan.action === 'Query' && plan.each) return runEachHash(ctx, plan.request, plan.each);
   const spec = ACTIONS[plan.action];
   try {
     spec.validate(plan.request);
@@ -64,6 +66,45 @@ export async function runPlan(ctx: ActionContext, plan: PqPlan): Promise<Record<
     if (e.name === 'ConditionalCheckFailedException' && plan.action === 'PutItem') throw duplicateItem();
     throw e;
   }
+}
+
+/** Adds one read's ConsumedCapacity into a running total (same table, same shape). */
+function addCapacity(total: Record<string, any> | undefined, part: Record<string, any>): Record<string, any> {
+  if (!total) return structuredClone(part);
+  for (const [k, v] of Object.entries(part)) {
+    if (k === 'CapacityUnits') total[k] = (total[k] ?? 0) + v;
+    else if (v && typeof v === 'object') total[k] = addCapacity(total[k], v);
+  }
+  return total;
+}
+
+/**
+ * One Query per hash value, in order, as one page: Limit counts the items read by all of them, and
+ * the page ends where one stops early (a Query that reaches its Limit always does), its
+ * LastEvaluatedKey naming the value to resume with.
+ */
+async function runEachHash(ctx: ActionContext, request: Record<string, unknown>, each: PqEachHash): Promise<Record<string, any>> {
+  const start = request.ExclusiveStartKey as Item | undefined;
+  const first = start ? each.values.findIndex((v) => start[each.name] !== undefined && compareAttributeValues(v, start[each.name]!) === 0) : 0;
+  if (first < 0) throw validation('Invalid NextToken');
+  const limit = request.Limit as number | undefined;
+  const out: Record<string, any> = { Items: [] as Item[], Count: 0, ScannedCount: 0 };
+  for (let i = first; i < each.values.length; i++) {
+    const values = { ...(request.ExpressionAttributeValues as Record<string, AttributeValue>), [each.ref]: each.values[i]! };
+    const one: Record<string, unknown> = { ...request, ExpressionAttributeValues: values };
+    if (i !== first) delete one.ExclusiveStartKey;
+    if (limit !== undefined) one.Limit = limit - out.ScannedCount;
+    const page = await runPlan(ctx, { action: 'Query', request: one });
+    out.Items.push(...page.Items);
+    out.Count += page.Count;
+    out.ScannedCount += page.ScannedCount;
+    if (page.ConsumedCapacity) out.ConsumedCapacity = addCapacity(out.ConsumedCapacity, page.ConsumedCapacity);
+    if (page.LastEvaluatedKey) {
+      out.LastEvaluatedKey = page.LastEvaluatedKey;
+      break;
+    }
+  }
+  return out;
 }
 
 function flatten(item: Item, paths: Path[]): Item {

@@ -8,6 +8,7 @@ import {
   ITEM_REQUEST, RETURN_VALUES, capacityNeedsOld, checkItemKey, checkItemSize, checkOldOnlyReturnValues, writeCapacity,
   checkCondition,
 } from './item-common.js';
+import { addItemCollectionMetrics } from './item-collection-metrics.js';
 
 const validate = compileValidator(
   obj({ ...ITEM_REQUEST, Item: attrMap(), ReturnValues: RETURN_VALUES }, ['TableName', 'Item']),
@@ -39,6 +40,7 @@ export const putItem: ActionSpec = {
     if (wantOld && old) out.Attributes = old;
     const capacity = writeCapacity(req.ReturnConsumedCapacity, table.entry.definition, old, item);
     if (capacity) out.ConsumedCapacity = capacity;
+    await addItemCollectionMetrics(out, ctx, req, table, keyOf(item, table.entry.definition.key));
     return out;
   },
 };

@@ -18,6 +18,7 @@ import {
   KEY, checkCondition, checkItemKey, checkItemSize, keyFromRequest, readUnits, sumCapacity, writeCapacity,
 } from './item-common.js';
 import { MAX_TRANSACTION_ITEMS, checkDistinctItems, checkTransactionIsolation, doubled, orCanceled } from './transact-common.js';
+import { itemCollectionMetricsByTable, wantsItemCollectionMetrics } from './item-collection-metrics.js';
 
 const CONDITION_MEMBERS: Record<string, Schema> = {
   TableName: TABLE_NAME,
@@ -60,6 +61,9 @@ const kindOf = (element: Record<string, unknown>): Kind => {
   return kinds[0]!;
 };
 
+// DynamoDB ends a ConditionCheck's failure with a full stop, unlike a conditional write's.
+const CHECK_FAILED = 'The conditional request failed.';
+
 const EXPRESSION_ACTION = { ConditionCheck: 'DeleteItem', Put: 'PutItem', Delete: 'DeleteItem', Update: 'UpdateItem' } as const;
 
 /** Same request, same fingerprint: what a reused ClientRequestToken is compared by. */
@@ -97,14 +101,14 @@ export const transactWriteItems: ActionSpec = {
         return { kind, a, h, key, item, condition, update };
       }),
     );
-    if (bytes > MAX_TRANSACTION_BYTES) throw validation('Transaction request cannot be larger than 4 MB');
+    if (bytes > MAX_TRANSACTION_BYTES) throw validation(`Transaction payload size cannot exceed 4MB. Payload Size: ${bytes}`);
     checkDistinctItems(actions);
 
     const txActions: TxAction[] = actions.map(({ kind, a, h, key, item, condition, update }) => ({
       h,
       key,
       decide(old) {
-        checkCondition(condition as Condition | undefined, old, a);
+        checkCondition(condition as Condition | undefined, old, a, kind === 'ConditionCheck' ? CHECK_FAILED : undefined);
         if (kind === 'Put') {
           checkIndexKeys(h.entry.definition.indexes, item!);
           return { op: 'put', item: item! };
@@ -126,8 +130,14 @@ export const transactWriteItems: ActionSpec = {
     const token = req.ClientRequestToken as string | undefined;
     const outcome = await orCanceled(() => ctx.store.transactions.run(txActions, token ? { token, fingerprint: fingerprint(req) } : undefined));
 
+    const out: Record<string, unknown> = {};
+    if (wantsItemCollectionMetrics(req)) {
+      // The collections written to, not those only checked.
+      const metrics = await itemCollectionMetricsByTable(ctx, actions.filter((a) => a.kind !== 'ConditionCheck'));
+      if (metrics) out.ItemCollectionMetrics = metrics;
+    }
     const mode = req.ReturnConsumedCapacity as string | undefined;
-    if (mode !== 'TOTAL' && mode !== 'INDEXES') return {};
+    if (mode !== 'TOTAL' && mode !== 'INDEXES') return out;
     // Per table, in the order tables first appear; each action costs twice its single-item units.
     const byTable = new Map<string, Record<string, unknown>[]>();
     actions.forEach(({ kind, h, item }, i) => {
@@ -147,6 +157,7 @@ export const transactWriteItems: ActionSpec = {
       if (mode === 'TOTAL') return { TableName: name, CapacityUnits: sum.CapacityUnits };
       return sum;
     });
-    return { ConsumedCapacity: capacity };
+    out.ConsumedCapacity = capacity;
+    return out;
   },
 };

@@ -8,6 +8,7 @@ import type { Item } from '../dynamo/types.js';
 import { attrValue, compileValidator, map, obj, str } from '../dynamo/validation.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { ITEM_REQUEST, KEY, RETURN_VALUES, capacityNeedsOld, checkCondition, checkItemSize, keyFromRequest, writeCapacity } from './item-common.js';
+import { addItemCollectionMetrics } from './item-collection-metrics.js';
 
 const validate = compileValidator(
   obj(
@@ -83,6 +84,7 @@ export const updateItem: ActionSpec = {
     if (outcome.attributes && Object.keys(outcome.attributes).length > 0) out.Attributes = outcome.attributes;
     const capacity = writeCapacity(req.ReturnConsumedCapacity, table.entry.definition, outcome.old, outcome.item);
     if (capacity) out.ConsumedCapacity = capacity;
+    await addItemCollectionMetrics(out, ctx, req, table, key);
     return out;
   },
 };

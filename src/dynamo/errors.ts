@@ -40,10 +40,10 @@ export const resourceNotFound = (message = 'Requested resource not found') =>
 
 export const resourceInUse = (message: string) => new DynamoError(COMMON + 'ResourceInUseException', message);
 
-export const conditionalCheckFailed = (item?: Record<string, unknown>) =>
+export const conditionalCheckFailed = (item?: Record<string, unknown>, message = 'The conditional request failed') =>
   new DynamoError(
     COMMON + 'ConditionalCheckFailedException',
-    'The conditional request failed',
+    message,
     400,
     item ? { Item: item } : undefined,
   );
@@ -63,7 +63,7 @@ export const transactionInProgress = () =>
   new DynamoError(COMMON + 'TransactionInProgressException', 'Transaction with the given request token is already in progress.');
 
 export const idempotentParameterMismatch = () =>
-  new DynamoError(COMMON + 'IdempotentParameterMismatchException', 'The request uses the same client token as a previous, but non-identical request.');
+  new DynamoError(COMMON + 'IdempotentParameterMismatchException', 'Specified idempotent token was used with different request parameters within the idempotency window');
 
 /** TransactionCanceledException with one reason per action, in DynamoDB's message form. */
 export function transactionCanceled(reasons: { Code: string; Message?: string; Item?: Record<string, unknown> }[]): DynamoError {

@@ -69,10 +69,13 @@ export class ItemStore {
   /** Multi-item transactions; their intents on rows are resolved here for every reader and writer. */
   readonly transactions: Transactions;
 
-  constructor(private readonly session: CqlSession) {
+  constructor(
+    private readonly session: CqlSession,
+    options: { transactionLockTimeoutMs?: number } = {},
+  ) {
     this.indexes = new IndexWriter(session);
     this.streams = new StreamLog(session);
-    this.transactions = new Transactions(session, this);
+    this.transactions = new Transactions(session, this, options.transactionLockTimeoutMs);
   }
 
   /** The committed item (read-committed: a running transaction's intent is not visible). */

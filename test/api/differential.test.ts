@@ -6,7 +6,8 @@ import { signedCall, startDynamoDBLocal, type DynamoDBLocal } from '../helpers/d
 import { TEST_TRANSLATORS, startTestServer } from '../helpers/server.js';
 
 /** unordered: item lists are compared as sets (Scan order and batch responses are unspecified). */
-type Step = [label: string, action: string, body: Record<string, unknown>, options?: { unordered?: boolean; dynamodbType?: string }];
+/** message: the error's message must match DynamoDB Local's too. */
+type Step = [label: string, action: string, body: Record<string, unknown>, options?: { unordered?: boolean; dynamodbType?: string; message?: boolean }];
 
 /**
  * Steps where DynamoDB Local is known to differ from Amazon DynamoDB: for these, our answer is
@@ -216,6 +217,7 @@ const STEPS: Step[] = [
   ['error: tx over 100 actions', 'TransactWriteItems', { TransactItems: Array.from({ length: 101 }, (_, i) => ({ Put: { TableName: 'diff', Item: { pk: S(`many${i}`) } } })) }],
   ['error: tx missing table', 'TransactWriteItems', { TransactItems: [{ Put: { TableName: 'no-such-table', Item: { pk: S('d') } } }] }],
   ['error: tx unused value', 'TransactWriteItems', { TransactItems: [{ Update: { TableName: 'diff', Key: key('d'), UpdateExpression: 'SET a = :a', ExpressionAttributeValues: { ':a': N('1'), ':b': N('1') } } }] }],
+  ['error: tx over 4 MB', 'TransactWriteItems', { TransactItems: Array.from({ length: 11 }, (_, i) => ({ Put: { TableName: 'diff', Item: { pk: S(`huge${i}`), v: S('x'.repeat(399_000)) } } })) }, { message: true }],
   ['error: tx item too large', 'TransactWriteItems', { TransactItems: [{ Put: { TableName: 'diff', Item: { pk: S('d'), v: S('x'.repeat(409_600)) } } }] }],
   ['tx errors wrote nothing', 'GetItem', { TableName: 'diff', Key: key('d'), ConsistentRead: true }],
   // PartiQL: statements name the table "pq" (renamed per run like TableName).
@@ -261,6 +263,23 @@ const STEPS: Step[] = [
     { Statement: `INSERT INTO "pq" VALUE {'pk': 'd', 'sk': 1}` }, { Statement: `DELETE FROM "pq" WHERE pk = 'c' AND sk = 1 AND v = 0`, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' },
     { Statement: `UPDATE "pq" SET v = 0 WHERE pk = 'a' AND sk = 2` },
   ] }],
+  ['partiql transaction token reused for other statements', 'ExecuteTransaction', { ClientRequestToken: 'pq-1', TransactStatements: [
+    { Statement: `UPDATE "pq" SET v = 0 WHERE pk = 'c' AND sk = 1` },
+  ] }, { message: true }],
+  ['partiql exists passes', 'ExecuteTransaction', { TransactStatements: [
+    { Statement: `EXISTS(SELECT * FROM "pq" WHERE pk = 'd' AND sk = 1 AND v = 4)` }, { Statement: `UPDATE "pq" SET w = 1 WHERE pk = 'c' AND sk = 1` },
+  ] }],
+  ['partiql exists fails', 'ExecuteTransaction', { TransactStatements: [
+    { Statement: `UPDATE "pq" SET w = 2 WHERE pk = 'c' AND sk = 1` }, { Statement: `EXISTS(SELECT * FROM "pq" WHERE pk = ? AND sk = 1 AND attribute_not_exists(v))`, Parameters: [S('zz')] },
+  ] }],
+  ['partiql exists wrote only when it held', 'ExecuteStatement', { Statement: `SELECT w FROM "pq" WHERE pk = 'c' AND sk = 1`, ConsistentRead: true }],
+  ['partiql exists without a condition', 'ExecuteTransaction', { TransactStatements: [{ Statement: `EXISTS(SELECT * FROM "pq" WHERE pk = 'd' AND sk = 1)` }] }, { message: true }],
+  ['partiql not exists', 'ExecuteTransaction', { TransactStatements: [{ Statement: `NOT EXISTS(SELECT * FROM "pq" WHERE pk = 'd' AND sk = 1 AND v = 4)` }] }, { message: true }],
+  ['partiql exists outside a transaction', 'ExecuteStatement', { Statement: `EXISTS(SELECT * FROM "pq" WHERE pk = 'd' AND sk = 1 AND v = 4)` }, { message: true }],
+  ['partiql exists with reads', 'ExecuteTransaction', { TransactStatements: [
+    { Statement: `EXISTS(SELECT * FROM "pq" WHERE pk = 'd' AND sk = 1 AND v = 4)` }, { Statement: `SELECT * FROM "pq" WHERE pk = 'c' AND sk = 1` },
+  ] }, { message: true }],
+  ['partiql select with the hash key in a list', 'ExecuteStatement', { Statement: `SELECT pk, sk FROM "pq" WHERE pk IN ['d', 'a', 'none', 'c'] AND sk >= 1` }],
   ['partiql transaction reads', 'ExecuteTransaction', { TransactStatements: [
     { Statement: `SELECT v FROM "pq" WHERE pk = 'c' AND sk = 1` }, { Statement: `SELECT * FROM "pq" WHERE pk = 'd' AND sk = 1` },
     { Statement: `SELECT * FROM "pq" WHERE pk = 'e' AND sk = 1` },
@@ -365,6 +384,9 @@ describe('differential against DynamoDB Local', () => {
           if (theirs.status !== mine.status || (options?.dynamodbType ?? theirType) !== myType) {
             differences.push(`${label}: DynamoDB Local ${theirs.status} ${JSON.stringify(theirs.body)} / ours ${mine.status} ${JSON.stringify(mine.body)}`);
             continue;
+          }
+          if (options?.message && theirs.body.Message !== mine.body.message) {
+            differences.push(`${label}: message: DynamoDB Local ${JSON.stringify(theirs.body.Message)} / ours ${JSON.stringify(mine.body.message)}`);
           }
           // DynamoDB Local reports ConsumedCapacity on some writes that did not ask for it.
           if (!req.ReturnConsumedCapacity) delete theirs.body.ConsumedCapacity;

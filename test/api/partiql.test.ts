@@ -65,6 +65,34 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(bad.message, 'Invalid NextToken');
     });
 
+    test('SELECT with the hash key IN a list or in ORs: per-key Queries in key order, paged by Limit across keys', async () => {
+      for (const pk of ['in-a', 'in-b', 'in-c']) {
+        for (let sk = 1; sk <= 3; sk++) await run(`INSERT INTO orders VALUE {'pk': ?, 'sk': ?, 'status': 'in', 'q': ?}`, [{ S: pk }, { N: String(sk) }, { N: String(sk % 2) }]);
+      }
+      const keys = (items: Record<string, any>[] | undefined) => items!.map((i) => `${i.pk.S}/${i.sk.N}`);
+      const all = await run(`SELECT pk, sk FROM orders WHERE pk IN ['in-c', 'in-a', 'nowhere', 'in-c', 7]`, undefined, { ConsistentRead: true });
+      assert.deepEqual(keys(all.Items), ['in-a/1', 'in-a/2', 'in-a/3', 'in-c/1', 'in-c/2', 'in-c/3']);
+      const ors = await run(`SELECT pk, sk FROM orders WHERE (pk = 'in-c' OR pk = ?) AND sk >= 2 AND q = 0 ORDER BY sk DESC`, [{ S: 'in-b' }]);
+      assert.deepEqual(keys(ors.Items), ['in-b/2', 'in-c/2']);
+
+      // Limit counts the items read, whichever key they belong to; NextToken resumes in the key it stopped in.
+      for (const limit of [1, 2, 4]) {
+        const pages: string[][] = [];
+        let NextToken: string | undefined;
+        do {
+          const page = await run(`SELECT pk, sk FROM orders WHERE pk IN ['in-b', 'in-a', 'in-c'] AND q = 1`, undefined, { Limit: limit, NextToken });
+          pages.push(keys(page.Items));
+          NextToken = page.NextToken;
+        } while (NextToken && pages.length < 20);
+        assert.deepEqual(pages.flat(), ['in-a/1', 'in-a/3', 'in-b/1', 'in-b/3', 'in-c/1', 'in-c/3'], `Limit ${limit}`);
+        if (limit === 4) assert.deepEqual(pages[0], ['in-a/1', 'in-a/3', 'in-b/1'], 'a page reads 4 items: three match');
+      }
+      const empty = await run(`SELECT * FROM orders WHERE pk IN [1, 2]`);
+      assert.deepEqual(empty.Items, []);
+      const emptyKey = await errorOf(() => run(`SELECT * FROM orders WHERE pk IN ['', 'in-a']`));
+      assert.equal(emptyKey.message, 'One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: pk');
+    });
+
     test('SELECT on an index, and a Scan with a filter', async () => {
       const ix = await run(`SELECT pk, sk FROM "orders"."byStatus" WHERE status = 'paged'`);
       assert.equal(ix.Items!.length, 5);
@@ -213,6 +241,61 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(notKey.message, 'Validation failed in TransactStatements[0]: Select statements within ExecuteTransaction must specify the primary key in the where clause.');
       const returning = await errorOf(() => tx([{ Statement: `UPDATE orders SET bal = 1 WHERE pk = 'acct' AND sk = 1 RETURNING ALL NEW *` }]));
       assert.equal(returning.message, 'Validation failed in TransactStatements[0]: RETURNING clause is not supported in ExecuteTransaction.');
+    });
+
+    test('ExecuteTransaction: EXISTS checks an item as a ConditionCheck; outside a write transaction it is refused', async () => {
+      type St = { Statement: string; Parameters?: any[] };
+      const tx = (TransactStatements: St[]) => t.client.send(new ExecuteTransactionCommand({ TransactStatements }));
+      await run(`INSERT INTO orders VALUE {'pk': 'guard', 'sk': 1, 'open': true}`);
+      await run(`INSERT INTO orders VALUE {'pk': 'counter', 'sk': 1, 'n': 0}`);
+      const bump: St = { Statement: `UPDATE orders SET n = n + 1 WHERE pk = 'counter' AND sk = 1` };
+      const n = async () => (await run(`SELECT n FROM orders WHERE pk = 'counter' AND sk = 1`, undefined, { ConsistentRead: true })).Items?.[0]?.n?.N;
+
+      await tx([{ Statement: `EXISTS(SELECT * FROM orders WHERE pk = ? AND sk = 1 AND "open" = ?)`, Parameters: [{ S: 'guard' }, { BOOL: true }] }, bump]);
+      assert.equal(await n(), '1');
+      for (const check of [`pk = 'guard' AND sk = 1 AND "open" = false`, `pk = 'absent' AND sk = 1 AND attribute_not_exists(v)`]) {
+        const e = await errorOf(() => tx([{ Statement: `EXISTS(SELECT * FROM orders WHERE ${check})` }, bump]));
+        assert.equal(e.name, 'TransactionCanceledException');
+        assert.deepEqual((e as any).CancellationReasons, [{ Code: 'ConditionalCheckFailed', Message: 'The conditional request failed.' }, { Code: 'None' }]);
+        assert.equal(await n(), '1', 'a failed EXISTS cancels the whole transaction');
+      }
+
+      const messageOf = async (f: () => Promise<unknown>) => {
+        const e = await errorOf(f);
+        assert.equal(e.$metadata?.httpStatusCode, 400);
+        return `${e.name}: ${e.message}`;
+      };
+      assert.equal(
+        await messageOf(() => tx([{ Statement: `NOT EXISTS(SELECT * FROM orders WHERE pk = 'guard' AND sk = 1 AND "open" = true)` }, bump])),
+        'ValidationException: Unsupported operation in transaction.',
+      );
+      assert.equal(
+        await messageOf(() => tx([bump, { Statement: `EXISTS(SELECT * FROM orders WHERE pk = 'guard' AND sk = 1)` }])),
+        'ValidationException: Validation failed in TransactStatements[1]: EXISTS() must contain a single item read with additional condition',
+      );
+      assert.equal(
+        await messageOf(() => tx([{ Statement: `EXISTS(SELECT * FROM orders WHERE pk = 'guard' AND sk = 1 AND "open" = true)` }, { Statement: `SELECT * FROM orders WHERE pk = 'counter' AND sk = 1` }])),
+        'ValidationException: ExecuteTransaction API does not support both read and write operations in the same request.',
+      );
+      assert.equal(
+        await messageOf(() => tx([{ Statement: `EXISTS(SELECT * FROM nowhere WHERE pk = 'guard' AND v = 1)` }])),
+        'ResourceNotFoundException: Requested resource not found',
+      );
+      assert.equal(
+        await messageOf(() => run(`EXISTS(SELECT * FROM orders WHERE pk = 'guard' AND sk = 1 AND "open" = true)`)),
+        'ValidationException: EXISTS can only be used in ExecuteTransaction write requests.',
+      );
+      const batch = await t.client.send(
+        new BatchExecuteStatementCommand({ Statements: [{ Statement: `EXISTS(SELECT * FROM orders WHERE pk = 'guard' AND sk = 1 AND "open" = true)` }] }),
+      );
+      assert.deepEqual(batch.Responses, [{ Error: { Code: 'ValidationError', Message: 'EXISTS can only be used in ExecuteTransaction write requests.' } }]);
+      // A key of the wrong type cancels the transaction with that statement's ValidationError.
+      const typed = await errorOf(() => tx([bump, { Statement: `EXISTS(SELECT * FROM orders WHERE pk = 1 AND sk = 1 AND "open" = true)` }]));
+      assert.deepEqual((typed as any).CancellationReasons, [
+        { Code: 'None' },
+        { Code: 'ValidationError', Message: "Key attribute's data type should match its data type in table's schema: Key pk" },
+      ]);
+      assert.equal(await n(), '1');
     });
 
     test('concurrency: parallel UPDATE increments are all applied; parallel INSERTs of one key have one winner', async () => {

@@ -98,7 +98,7 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(e.name, 'TransactionCanceledException');
       assert.deepEqual(e.CancellationReasons, [
         { Code: 'None' },
-        { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed', Item: { pk: S('acc-x'), balance: N(5) } },
+        { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed.', Item: { pk: S('acc-x'), balance: N(5) } },
       ]);
       assert.ok(await get('accounts', 'acc-gone'), 'the cancelled delete did nothing');
       await a.client.send(
@@ -162,6 +162,25 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal((await get('stock', 'tok'))?.n.N, '1');
       const e = await errorOf(() => a.client.send(add(2)));
       assert.equal(e.name, 'IdempotentParameterMismatchException');
+      assert.equal(e.message, 'Specified idempotent token was used with different request parameters within the idempotency window');
+    });
+
+    test('ClientRequestToken sent again while its transaction runs: TransactionInProgressException, applied once', async () => {
+      for (let round = 0; round < 3; round++) {
+        const pks = Array.from({ length: 20 }, (_, i) => `dup-${round}-${i}`);
+        const request = new TransactWriteItemsCommand({
+          ClientRequestToken: `dup-${translator}-${round}`,
+          TransactItems: pks.map((pk) => ({ Update: { TableName: 'stock', Key: { pk: S(pk) }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': N(1) } } })),
+        });
+        const outcomes = await Promise.all([a, b, a, b].map((server) => server.client.send(request).then(() => 'ok', (err: Error) => `${err.name}: ${err.message}`)));
+        assert.ok(outcomes.includes('ok'), `round ${round}: ${outcomes.join(', ')}`);
+        for (const o of outcomes) {
+          assert.ok(o === 'ok' || o === 'TransactionInProgressException: Transaction with the given request token is already in progress.', `round ${round}: ${o}`);
+        }
+        // Once it is done, the same request answers success again, and nothing was applied twice.
+        await a.client.send(request);
+        for (const pk of [pks[0]!, pks[19]!]) assert.equal((await get('stock', pk))?.n.N, '1');
+      }
     });
 
     test('TransactGetItems: items, absent ones, projections, capacity', async () => {
@@ -321,19 +340,21 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(scanned.Items!.reduce((sum, i) => sum + Number(i.balance.N), 0), ACCOUNTS * 100);
     });
 
+    /** Places an intent on orders' item `pk` as a transaction begun at `at` would; its id. */
+    const hold = async (pk: string, at: number) => {
+      const session = a.server.session;
+      const entry = (await new Catalog(session).get('orders'))!;
+      const row = (await session.client.execute(`SELECT ver FROM "${keyspace}"."${entry.layout.cqlTable}" WHERE pk = ?`, [pk])).first();
+      const id = TransactionRecords.newId();
+      const lock = { id, op: 'put' as const, at, item: { pk: S(pk), n: N(2) } };
+      assert.ok(await placeLock(session, entry.layout, { pk: S(pk) }, lock, row.get('ver'), nextVersion(row.get('ver'))));
+      return id;
+    };
+
     test('an item a running transaction holds: readers see the committed item, writers get TransactionConflictException', async () => {
       await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('held'), n: N(1) } }));
       await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('stale'), n: N(1) } }));
-      const session = a.server.session;
-      const entry = (await new Catalog(session).get('orders'))!;
       // Intents placed as a stalled transaction's would be: one fresh, one older than the lock timeout.
-      const hold = async (pk: string, at: number) => {
-        const row = (await session.client.execute(`SELECT ver FROM "${keyspace}"."${entry.layout.cqlTable}" WHERE pk = ?`, [pk])).first();
-        const id = TransactionRecords.newId();
-        const lock = { id, op: 'put' as const, at, item: { pk: S(pk), n: N(2) } };
-        assert.ok(await placeLock(session, entry.layout, { pk: S(pk) }, lock, row.get('ver'), nextVersion(row.get('ver'))));
-        return id;
-      };
       const id = await hold('held', Date.now());
       assert.equal((await get('orders', 'held'))?.n.N, '1');
       const put = () => a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('held'), n: N(9) } }));
@@ -363,6 +384,21 @@ for (const translator of TEST_TRANSLATORS) {
       await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('stale'), n: N(7) } }));
       assert.equal((await get('orders', 'stale'))?.n.N, '7');
       assert.equal(await a.server.store.transactions.records.state(staleId), 'aborted');
+    });
+
+    test('the lock timeout is an option: a server with a shorter one aborts an intent that others still respect', async () => {
+      await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('timed'), n: N(1) } }));
+      const c = await startTestServer(keyspace, { translator, transactionLockTimeoutMs: 300, transactionSweepMs: 0 });
+      try {
+        const id = await hold('timed', Date.now() - 1000);
+        const put = (server: TestServer, n: number) => server.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('timed'), n: N(n) } }));
+        assert.equal((await errorOf(() => put(a, 5))).name, 'TransactionConflictException', 'a second-old intent is within the default 5 s');
+        await put(c, 6);
+        assert.equal(await a.server.store.transactions.records.state(id), 'aborted');
+        assert.equal((await get('orders', 'timed'))?.n.N, '6');
+      } finally {
+        await c.server.close();
+      }
     });
 
     test('a table created before transactions gets its intent column when a server starts', async () => {

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { DynamoError } from '../../src/dynamo/errors.js';
 import { lexPartiql, positionOf } from '../../src/dynamo/partiql/lexer.js';
 import { parseStatement, startsWithOperation } from '../../src/dynamo/partiql/parser.js';
-import { flattenedName, translateBatchRead, translateStatement, type PqTable } from '../../src/dynamo/partiql/translate.js';
+import { flattenedName, translateBatchRead, translateExists, translateStatement, type PqTable } from '../../src/dynamo/partiql/translate.js';
 import { bindValue } from '../../src/dynamo/partiql/bind.js';
-import type { PqInsert, PqSelect } from '../../src/dynamo/partiql/ast.js';
+import type { PqExists, PqInsert, PqSelect } from '../../src/dynamo/partiql/ast.js';
 
 function messageOf(fn: () => unknown): string {
   try {
@@ -207,5 +207,83 @@ test('translate: a batch read names one item by its full key', () => {
   assert.equal(
     messageOf(() => translateBatchRead(parseStatement(`SELECT * FROM orders WHERE pk = 'a' AND sk = 1 AND x = 2`).statement as PqSelect, TABLE, options())),
     'Only single item select is supported',
+  );
+});
+
+test('parser and translate: EXISTS is a ConditionCheck on one item that must exist and meet the rest of the WHERE', () => {
+  const parsed = parseStatement(`exists(SELECT v FROM orders WHERE sk = ? AND pk = 'a' AND v > 1 AND sk <> 3 ORDER BY sk)`);
+  assert.equal(parsed.parameterCount, 1);
+  const exists = parsed.statement as PqExists;
+  assert.equal(exists.kind, 'exists');
+  assert.equal(exists.table, 'orders');
+  assert.equal(exists.supported, true);
+  assert.deepEqual(translateExists(exists, TABLE, options([{ N: '2' }])), {
+    action: 'ConditionCheck',
+    request: {
+      TableName: 'orders',
+      Key: { pk: { S: 'a' }, sk: { N: '2' } },
+      ConditionExpression: '(attribute_exists(#n0)) AND (#n1 > :v0) AND (#n2 <> :v1)',
+      ExpressionAttributeNames: { '#n0': 'pk', '#n1': 'v', '#n2': 'sk' },
+      ExpressionAttributeValues: { ':v0': { N: '1' }, ':v1': { N: '3' } },
+    },
+  });
+  assert.ok(startsWithOperation(`EXISTS(SELECT * FROM t WHERE pk = 1 AND v = 1)`));
+  assert.ok(startsWithOperation(`not exists(SELECT * FROM t WHERE pk = 1 AND v = 1)`));
+  // NOT EXISTS and EXISTS inside a larger condition parse, but DynamoDB refuses them in transactions.
+  for (const src of [`NOT EXISTS(SELECT * FROM orders WHERE pk = 'a' AND sk = 1 AND v = 1)`, `EXISTS(SELECT * FROM orders WHERE pk = 'a' AND sk = 1 AND v = 1) AND 1 = 1`]) {
+    const e = parseStatement(src).statement as PqExists;
+    assert.equal(e.supported, false);
+    assert.equal(messageOf(() => translateExists(e, TABLE, options())), 'Unsupported operation in transaction.');
+  }
+  const shape = 'EXISTS() must contain a single item read with additional condition';
+  for (const where of [`pk = 'a' AND sk = 1`, `pk = 'a' AND v = 1`, `pk = 'a' OR sk = 1`]) {
+    assert.equal(messageOf(() => translateExists(parseStatement(`EXISTS(SELECT * FROM orders WHERE ${where})`).statement as PqExists, TABLE, options())), shape);
+  }
+  assert.equal(
+    messageOf(() => translateExists(parseStatement(`EXISTS(SELECT * FROM orders.byStatus WHERE pk = 'a' AND sk = 1 AND v = 1)`).statement as PqExists, TABLE, options())),
+    'Operations on indices are not supported in transactions',
+  );
+  // Outside a transaction EXISTS is no statement at all.
+  assert.equal(
+    messageOf(() => translateStatement(parseStatement(`EXISTS(SELECT * FROM orders WHERE pk = 'a' AND sk = 1 AND v = 1)`).statement, TABLE, options())),
+    'EXISTS can only be used in ExecuteTransaction write requests.',
+  );
+  assert.match(messageOf(() => parseStatement(`EXISTS(UPDATE orders SET v = 1 WHERE pk = 'a')`)), /^Statement wasn't well formed/);
+  assert.match(messageOf(() => parseStatement(`EXISTS(SELECT * FROM orders WHERE pk = 'a' AND sk = 1 AND v = 1`)), /^Statement wasn't well formed/);
+});
+
+test('translate: SELECT with the hash key IN a list, or equal to one value OR another, is one Query per value', () => {
+  const plan = translateStatement(
+    parseStatement(`SELECT * FROM orders WHERE pk IN ['c', ?, 'a', 'c', 7] AND sk > 1 AND qty < 3`).statement,
+    TABLE,
+    options([{ S: 'b' }]),
+  );
+  assert.equal(plan.action, 'Query');
+  assert.equal(plan.request.KeyConditionExpression, '#n0 = :v0 AND #n1 > :v1');
+  assert.equal(plan.request.FilterExpression, '#n2 < :v2');
+  // Distinct values of the key's type, in key order; the request is written for the first.
+  assert.deepEqual('each' in plan && plan.each, { name: 'pk', ref: ':v0', values: [{ S: 'a' }, { S: 'b' }, { S: 'c' }] });
+  assert.deepEqual((plan.request.ExpressionAttributeValues as Record<string, unknown>)[':v0'], { S: 'a' });
+
+  const or = translateStatement(parseStatement(`SELECT * FROM orders WHERE (pk = 'z' OR pk = 'y') OR 'x' = pk`).statement, TABLE, options());
+  assert.equal(or.action, 'Query');
+  assert.deepEqual('each' in or && or.each?.values, [{ S: 'x' }, { S: 'y' }, { S: 'z' }]);
+  // On an index, its hash key; ORDER BY is allowed as with an equality.
+  const ix = translateStatement(parseStatement(`SELECT * FROM orders.byStatus WHERE status IN ['open', 'shut'] ORDER BY status`).statement, TABLE, options());
+  assert.equal(ix.action, 'Query');
+  assert.deepEqual('each' in ix && ix.each?.values, [{ S: 'open' }, { S: 'shut' }]);
+
+  // Anything else on the hash key, or an OR with another attribute, stays a Scan.
+  for (const where of [`pk IN ['a'] OR qty = 1`, `pk = 'a' OR sk = 1`, `pk IN ['a', 'b'] AND pk <> 'b'`, `pk IN [qty, 'a']`]) {
+    assert.equal(translateStatement(parseStatement(`SELECT * FROM orders WHERE ${where}`).statement, TABLE, options()).action, 'Scan', where);
+  }
+  assert.equal(
+    messageOf(() => translateStatement(parseStatement(`SELECT * FROM orders WHERE pk IN ['', 'a']`).statement, TABLE, options())),
+    'One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: pk',
+  );
+  const many = Array.from({ length: 101 }, (_, i) => `'k${i}'`).join(', ');
+  assert.equal(
+    messageOf(() => translateStatement(parseStatement(`SELECT * FROM orders WHERE pk IN [${many}]`).statement, TABLE, options())),
+    'The IN operator is provided with too many operands; number of operands: 101',
   );
 });

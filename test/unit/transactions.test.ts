@@ -31,6 +31,9 @@ test('an intent expires after the lock timeout, counted from its transaction id'
   const id = TransactionRecords.newId();
   const at = TransactionRecords.startOf(id);
   assert.ok(Math.abs(at - Date.now()) < 1000);
-  assert.equal(lockExpired({ id, op: 'put', at }, at + LOCK_TIMEOUT_MS), false);
-  assert.equal(lockExpired({ id, op: 'put', at }, at + LOCK_TIMEOUT_MS + 1), true);
+  assert.equal(lockExpired({ id, op: 'put', at }, LOCK_TIMEOUT_MS, at + LOCK_TIMEOUT_MS), false);
+  assert.equal(lockExpired({ id, op: 'put', at }, LOCK_TIMEOUT_MS, at + LOCK_TIMEOUT_MS + 1), true);
+  // A configured timeout (serve's --transaction-lock-timeout-ms) replaces the default.
+  assert.equal(lockExpired({ id, op: 'put', at }, 200, at + 201), true);
+  assert.equal(lockExpired({ id, op: 'put', at }, 60_000, at + LOCK_TIMEOUT_MS + 1), false);
 });

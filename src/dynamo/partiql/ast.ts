@@ -64,7 +64,18 @@ export interface PqDelete {
   returning?: PqReturning;
 }
 
-export type PqStatement = PqSelect | PqInsert | PqUpdate | PqDelete;
+/**
+ * EXISTS(SELECT ...): ExecuteTransaction's ConditionCheck. `supported` is false for forms DynamoDB
+ * parses but refuses in transactions (NOT EXISTS, EXISTS inside a larger condition).
+ */
+export interface PqExists {
+  kind: 'exists';
+  table: string;
+  select: PqSelect;
+  supported: boolean;
+}
+
+export type PqStatement = PqSelect | PqInsert | PqUpdate | PqDelete | PqExists;
 
 export interface ParsedStatement {
   statement: PqStatement;

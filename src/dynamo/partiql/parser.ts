@@ -8,6 +8,7 @@ import type {
   Path,
   PqCompareOp,
   PqDelete,
+  PqExists,
   PqExpr,
   PqInsert,
   PqReturning,
@@ -23,10 +24,12 @@ export const malformed = (src: string) => validation(`Statement wasn't well form
 
 const OPERATIONS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
 
-/** Whether the statement starts with one of the four operations DynamoDB runs. */
+/** Whether the statement starts with one of the four operations DynamoDB runs, or with EXISTS. */
 export function startsWithOperation(src: string): boolean {
-  const first = lexPartiql(src)[0]!;
-  return first.type === 'kw' && OPERATIONS.has(first.kw!);
+  const [first, second] = lexPartiql(src);
+  if (first!.type === 'kw' && OPERATIONS.has(first!.kw!)) return true;
+  const word = (t: PqToken | undefined) => t?.text.toUpperCase();
+  return word(first) === 'EXISTS' || (word(first) === 'NOT' && word(second) === 'EXISTS');
 }
 
 // Statements DynamoDB recognises but refuses, by their leading words, with its name for each.
@@ -95,7 +98,9 @@ class Parser {
     else if (t.type === 'kw' && t.kw === 'INSERT') statement = this.insert();
     else if (t.type === 'kw' && t.kw === 'UPDATE') statement = this.update();
     else if (t.type === 'kw' && t.kw === 'DELETE') statement = this.delete();
-    else this.unsupportedOperation();
+    else if (this.isWord('EXISTS') || (this.isKw('NOT') && this.peek(1).type === 'id' && this.peek(1).text.toUpperCase() === 'EXISTS')) {
+      statement = this.exists();
+    } else this.unsupportedOperation();
     if (this.isOp(';')) this.pos++;
     if (this.peek().type !== 'eof') this.fail();
     return { statement, parameterCount: this.params };
@@ -153,6 +158,24 @@ class Parser {
       }
     }
     return out;
+  }
+
+  /** [NOT] EXISTS(SELECT ...), possibly inside a larger condition, which DynamoDB refuses later. */
+  private exists(): PqExists {
+    const negated = this.isKw('NOT');
+    if (negated) this.pos++;
+    this.pos++;
+    this.expectOp('(');
+    if (!this.isKw('SELECT')) this.fail();
+    const select = this.select();
+    this.expectOp(')');
+    let supported = !negated;
+    if (this.isKw('AND') || this.isKw('OR')) {
+      this.pos++;
+      this.expr();
+      supported = false;
+    }
+    return { kind: 'exists', table: select.table, select, supported };
   }
 
   private projectionPath(): Path {

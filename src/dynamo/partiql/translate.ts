@@ -2,10 +2,10 @@
 // (GetItem, Query, Scan, PutItem, UpdateItem, DeleteItem) with generated expressions, so that
 // PartiQL shares those actions' behaviour, indexes and atomicity.
 import { validation } from '../errors.js';
-import { typeOf } from '../attribute-values.js';
+import { compareAttributeValues, typeOf } from '../attribute-values.js';
 import { pathText } from '../expressions/index.js';
 import type { AttributeValue, Item, KeySchema } from '../types.js';
-import type { Path, PqDelete, PqExpr, PqInsert, PqSelect, PqStatement, PqUpdate } from './ast.js';
+import type { Path, PqDelete, PqExists, PqExpr, PqInsert, PqSelect, PqStatement, PqUpdate } from './ast.js';
 import { bindValue } from './bind.js';
 
 /** What translation needs to know of the table. */
@@ -24,10 +24,29 @@ export interface PqOptions {
   returnConsumedCapacity?: string;
 }
 
+/**
+ * A Query per hash key value (`hash IN [...]`, `hash = a OR hash = b`): the request's value `ref`
+ * takes each of `values` in turn, in key order, and `name` finds where a NextToken resumes.
+ */
+export interface PqEachHash {
+  name: string;
+  ref: string;
+  values: AttributeValue[];
+}
+
 export type PqPlan =
-  | { action: 'Query' | 'Scan'; request: Record<string, unknown>; flatten?: Path[] }
+  | { action: 'Query'; request: Record<string, unknown>; flatten?: Path[]; each?: PqEachHash }
+  | { action: 'Scan'; request: Record<string, unknown>; flatten?: Path[] }
   | { action: 'GetItem'; request: Record<string, unknown>; flatten?: Path[] }
   | { action: 'PutItem' | 'UpdateItem' | 'DeleteItem'; request: Record<string, unknown> };
+
+/** EXISTS as ExecuteTransaction runs it: a ConditionCheck. */
+export type PqCheckPlan = { action: 'ConditionCheck'; request: Record<string, unknown> };
+
+export const MSG_EXISTS_OUTSIDE_TRANSACTION = 'EXISTS can only be used in ExecuteTransaction write requests.';
+export const MSG_EXISTS_SHAPE = 'EXISTS() must contain a single item read with additional condition';
+export const MSG_INDEX_IN_TRANSACTION = 'Operations on indices are not supported in transactions';
+export const MSG_UNSUPPORTED_IN_TRANSACTION = 'Unsupported operation in transaction.';
 
 const MSG_MANDATORY_KEYS = 'Where clause does not contain a mandatory equality on all key attributes';
 
@@ -158,6 +177,31 @@ function equalityOn(c: PqExpr, name: string): (PqExpr & { kind: 'value' }) | und
   return undefined;
 }
 
+/** DynamoDB's limit on the operands of one IN. */
+const MAX_IN_OPERANDS = 100;
+
+/** The values of `name IN [...]` or of `name = a OR name = b ...`, if the conjunct is one. */
+function alternativesOn(c: PqExpr, name: string): (PqExpr & { kind: 'value' })[] | undefined {
+  if (c.kind === 'in') {
+    if (!isAttribute(c.value, name) || !c.list.every((v) => v.kind === 'value')) return undefined;
+    if (c.list.length > MAX_IN_OPERANDS) throw validation(`The IN operator is provided with too many operands; number of operands: ${c.list.length}`);
+    return c.list as (PqExpr & { kind: 'value' })[];
+  }
+  if (c.kind !== 'or') return undefined;
+  const sides = [c.left, c.right].map((side) => (side.kind === 'or' ? alternativesOn(side, name) : equalityOn(side, name) && [equalityOn(side, name)!]));
+  return sides[0] && sides[1] ? [...sides[0], ...sides[1]] : undefined;
+}
+
+/**
+ * The distinct hash values worth a Query, in key order (as DynamoDB answers an IN): a value of
+ * another type names no item; an empty one is refused as in an equality.
+ */
+function hashValues(values: AttributeValue[], key: KeySchema['hash']): AttributeValue[] {
+  const usable = values.filter((v) => typeOf(v) === key.type).map((v) => checkedKeyValue(key.name, key.type, v));
+  const sorted = usable.sort((a, b) => compareAttributeValues(a, b)!);
+  return sorted.filter((v, i) => i === 0 || compareAttributeValues(v, sorted[i - 1]!) !== 0);
+}
+
 function mentions(e: PqExpr, name: string): boolean {
   switch (e.kind) {
     case 'path':
@@ -264,6 +308,8 @@ function translateSelect(s: PqSelect, table: PqTable, o: PqOptions, x: Expressio
   const key = targetKey(table, s.index);
   const all = conjuncts(s.where);
   const hashEq = all.find((c) => equalityOn(c, key.hash.name));
+  const hashIn = hashEq ? undefined : all.find((c) => alternativesOn(c, key.hash.name));
+  const hashCond = hashEq ?? hashIn;
   if (s.orderBy) {
     if (!s.where) throw validation('Must have WHERE clause in the statement when using ORDER BY clause.');
     for (const item of s.orderBy) {
@@ -272,7 +318,7 @@ function translateSelect(s: PqSelect, table: PqTable, o: PqOptions, x: Expressio
         throw validation(`Variable reference ${String(name)} in ORDER BY clause must be part of the primary key`);
       }
     }
-    if (!hashEq) throw validation('Must have at least one non-optional hash key condition in WHERE clause when using ORDER BY clause.');
+    if (!hashCond) throw validation('Must have at least one non-optional hash key condition in WHERE clause when using ORDER BY clause.');
   }
   const proj = projection(table, s.projection, x);
   const request: Record<string, unknown> = { TableName: table.name };
@@ -283,13 +329,24 @@ function translateSelect(s: PqSelect, table: PqTable, o: PqOptions, x: Expressio
   if (o.returnConsumedCapacity !== undefined) request.ReturnConsumedCapacity = o.returnConsumedCapacity;
   if (proj.text) request.ProjectionExpression = proj.text;
 
-  const rangeCond = hashEq && key.range ? all.find((c) => c !== hashEq && sortKeyCondition(c, key.range!.name)) : undefined;
-  const rest = all.filter((c) => c !== hashEq && c !== rangeCond);
+  const rangeCond = hashCond && key.range ? all.find((c) => c !== hashCond && sortKeyCondition(c, key.range!.name)) : undefined;
+  const rest = all.filter((c) => c !== hashCond && c !== rangeCond);
   // A Query's filter may not name key attributes: such statements scan with the whole WHERE.
-  const queryable = hashEq && !rest.some((c) => keyAttributes(key).some((k) => mentions(c, k.name)));
+  const queryable = hashCond && !rest.some((c) => keyAttributes(key).some((k) => mentions(c, k.name)));
   if (queryable) {
-    const hashValue = checkedKeyValue(key.hash.name, key.hash.type, x.bind(equalityOn(hashEq, key.hash.name)!));
-    const keyParts = [`${x.name(key.hash.name)} = ${x.value(hashValue)}`];
+    let each: PqEachHash | undefined;
+    let hashValue: AttributeValue;
+    if (hashEq) hashValue = checkedKeyValue(key.hash.name, key.hash.type, x.bind(equalityOn(hashEq, key.hash.name)!));
+    else {
+      // One Query per value, not a Scan: the request is written for the first and run for each.
+      const values = hashValues(alternativesOn(hashIn!, key.hash.name)!.map((v) => x.bind(v)), key.hash);
+      // (With no usable value nothing runs; the request still needs a well-formed one.)
+      hashValue = values[0] ?? ({ [key.hash.type]: key.hash.type === 'N' ? '0' : 'AA==' } as AttributeValue);
+      each = { name: key.hash.name, ref: '', values };
+    }
+    const hashRef = x.value(hashValue);
+    if (each) each.ref = hashRef;
+    const keyParts = [`${x.name(key.hash.name)} = ${hashRef}`];
     if (rangeCond) keyParts.push(x.condition(rangeCond));
     request.KeyConditionExpression = keyParts.join(' AND ');
     const filter = and(rest.map((c) => x.condition(c)));
@@ -297,7 +354,7 @@ function translateSelect(s: PqSelect, table: PqTable, o: PqOptions, x: Expressio
     const sortItem = s.orderBy?.find((i) => i.path[0] === key.range?.name) ?? s.orderBy?.[0];
     if (sortItem?.descending) request.ScanIndexForward = false;
     Object.assign(request, x.fields());
-    return { action: 'Query', request, ...(proj.flatten ? { flatten: proj.flatten } : {}) };
+    return { action: 'Query', request, ...(proj.flatten ? { flatten: proj.flatten } : {}), ...(each ? { each } : {}) };
   }
   if (s.where) request.FilterExpression = x.condition(s.where);
   Object.assign(request, x.fields());
@@ -379,7 +436,34 @@ export function translateStatement(s: PqStatement, table: PqTable, o: PqOptions)
       return translateUpdate(s, table, o, x);
     case 'delete':
       return translateDelete(s, table, o, x);
+    case 'exists':
+      throw validation(MSG_EXISTS_OUTSIDE_TRANSACTION);
   }
+}
+
+/**
+ * EXISTS(SELECT * FROM t WHERE <full key> AND <condition>): the item must exist and meet the
+ * condition. As DynamoDB does, the first equality on each key attribute names the item and every
+ * other conjunct (even one on a key attribute) is the condition; the projection and ORDER BY are
+ * ignored, and so is ReturnValuesOnConditionCheckFailure (DynamoDB Local returns no item).
+ */
+export function translateExists(s: PqExists, table: PqTable, o: PqOptions): PqCheckPlan {
+  if (!s.supported) throw validation(MSG_UNSUPPORTED_IN_TRANSACTION);
+  if (s.select.index !== undefined) throw validation(MSG_INDEX_IN_TRANSACTION);
+  const x = new Expressions(o.params);
+  const all = conjuncts(s.select.where);
+  const keyConjuncts = new Set<PqExpr>();
+  const key: Item = {};
+  for (const k of keyAttributes(table.key)) {
+    const eq = all.find((c) => !keyConjuncts.has(c) && equalityOn(c, k.name));
+    if (!eq) throw validation(MSG_EXISTS_SHAPE);
+    keyConjuncts.add(eq);
+    key[k.name] = checkedKeyValue(k.name, k.type, x.bind(equalityOn(eq, k.name)!));
+  }
+  const rest = all.filter((c) => !keyConjuncts.has(c));
+  if (rest.length === 0) throw validation(MSG_EXISTS_SHAPE);
+  const condition = and([`attribute_exists(${x.name(table.key.hash.name)})`, ...rest.map((c) => x.condition(c))])!;
+  return { action: 'ConditionCheck', request: { TableName: table.name, Key: key, ConditionExpression: condition, ...x.fields() } };
 }
 
 /**

@@ -97,6 +97,8 @@ export class Transactions {
   constructor(
     private readonly session: CqlSession,
     private readonly writer: DecidedWriter,
+    /** After this long anyone who meets a transaction's intents may abort it. */
+    private readonly lockTimeoutMs = LOCK_TIMEOUT_MS,
   ) {
     this.records = new TransactionRecords(session);
   }
@@ -117,7 +119,7 @@ export class Transactions {
     const lock = parseLock(stored.lock!);
     let state = await this.records.state(lock.id);
     if (!state) {
-      if (!lockExpired(lock)) throw transactionConflict();
+      if (!lockExpired(lock, this.lockTimeoutMs)) throw transactionConflict();
       state = await this.records.decide(lock.id, 'aborted');
     }
     await this.finish(h, key, stored.present ? stored : undefined, lock, stored.version, state);
@@ -136,11 +138,13 @@ export class Transactions {
    * or the DynamoDB errors of ClientRequestToken reuse.
    */
   async run(actions: TxAction[], token?: { token: string; fingerprint: string }): Promise<TxOutcome> {
-    if (token) {
-      const earlier = await this.records.token(token.token);
-      if (earlier) return this.replay(earlier, token.fingerprint, actions.length);
-    }
     const id = TransactionRecords.newId();
+    if (token) {
+      // Claimed before any intent is placed, so a duplicate sent while this one runs is told
+      // TransactionInProgressException instead of conflicting with it on every item.
+      const claim = await this.records.claimToken(token.token, { fingerprint: token.fingerprint, tx: id });
+      if (claim.tx !== id) return this.replay(claim, actions, token);
+    }
     const logged = this.records.logItems(id, actions.map((a): LoggedItem => ({ table: a.h.entry.definition.name, key: keyOf(a.key, a.h.entry.definition.key) })));
     const results = await Promise.allSettled(actions.map((a) => this.lock(id, a, logged)));
     const locked = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
@@ -148,6 +152,8 @@ export class Transactions {
     const release = async () => {
       await Promise.all(locked.map((l, i) => l && this.finish(actions[i].h, actions[i].key, l.old, l.lock, l.version, 'aborted')));
       await this.records.unlog(id).catch(() => undefined);
+      // The token goes back with a cancelled transaction, so that a retry runs it again.
+      if (token) await this.records.releaseToken(token.token, id).catch(() => undefined);
     };
     if (failed) {
       await release();
@@ -157,18 +163,10 @@ export class Transactions {
       throw new TransactionCancelled(reasons as (DynamoError | undefined)[]);
     }
     await testPause('locked', id);
-    if (token) {
-      const claim = await this.records.claimToken(token.token, { fingerprint: token.fingerprint, tx: id });
-      if (claim.tx !== id) {
-        await release();
-        return this.replay(claim, token.fingerprint, actions.length);
-      }
-    }
     const decision = await this.records.decide(id, 'committed');
     if (decision !== 'committed') {
-      // Someone took our intents for a crashed transaction's (we were slower than LOCK_TIMEOUT_MS).
+      // Someone took our intents for a crashed transaction's (we were slower than the lock timeout).
       await release();
-      if (token) await this.records.releaseToken(token.token, id).catch(() => undefined);
       throw new TransactionCancelled(actions.map(() => transactionConflict()));
     }
     await testPause('committed', id);
@@ -182,10 +180,21 @@ export class Transactions {
     };
   }
 
-  /** The answer to a request whose token was seen before. */
-  private async replay(earlier: { fingerprint: string; tx: string }, fingerprint: string, n: number): Promise<TxOutcome> {
-    if (earlier.fingerprint !== fingerprint) throw idempotentParameterMismatch();
-    if ((await this.records.state(earlier.tx)) !== 'committed') throw transactionInProgress();
+  /**
+   * The answer to a request whose token another transaction holds: done if it committed, in
+   * progress while it runs. One that was aborted (its server died: undecided past the lock
+   * timeout) gives the token up, and the request runs anew.
+   */
+  private async replay(earlier: { fingerprint: string; tx: string }, actions: TxAction[], token: { token: string; fingerprint: string }): Promise<TxOutcome> {
+    if (earlier.fingerprint !== token.fingerprint) throw idempotentParameterMismatch();
+    let state = await this.records.state(earlier.tx);
+    if (!state && Date.now() - TransactionRecords.startOf(earlier.tx) > this.lockTimeoutMs) state = await this.records.decide(earlier.tx, 'aborted');
+    if (state === 'aborted') {
+      await this.records.releaseToken(token.token, earlier.tx);
+      return this.run(actions, token);
+    }
+    if (state !== 'committed') throw transactionInProgress();
+    const n = actions.length;
     return { olds: new Array(n).fill(undefined), nexts: new Array(n).fill(undefined), replayed: true };
   }
 
@@ -233,7 +242,7 @@ export class Transactions {
         }
         const lock = parseLock(stored.lock);
         const state = await this.records.state(lock.id);
-        if (state || lockExpired(lock)) {
+        if (state || lockExpired(lock, this.lockTimeoutMs)) {
           // Decided (or dead): finish it, then read again.
           await this.settle(reads[i].h, reads[i].key, stored).catch(() => undefined);
           moved = true;
@@ -259,7 +268,7 @@ export class Transactions {
     const now = Date.now();
     for (let b = Math.floor(now / 60_000) - minutes; b <= Math.floor(now / 60_000); b++) {
       for (const { id, items } of await this.records.logged(b)) {
-        if (now - TransactionRecords.startOf(id) < 2 * LOCK_TIMEOUT_MS) continue;
+        if (now - TransactionRecords.startOf(id) < 2 * this.lockTimeoutMs) continue;
         for (const { table, key } of items) {
           const h = await lookup(table);
           if (!h) continue;

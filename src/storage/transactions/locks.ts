@@ -22,13 +22,14 @@ export interface Lock {
 }
 
 /**
- * How long a transaction may hold intents before anyone who meets them may abort it. A running
- * transaction takes milliseconds; this bounds how long a crashed one keeps its items locked.
+ * How long a transaction may hold intents before anyone who meets them may abort it, unless
+ * configured (serve's --transaction-lock-timeout-ms). A running transaction takes milliseconds;
+ * this bounds how long a crashed one keeps its items locked.
  */
 export const LOCK_TIMEOUT_MS = 5000;
 
 export const parseLock = (json: string) => JSON.parse(json) as Lock;
-export const lockExpired = (lock: Lock, now = Date.now()) => now - lock.at > LOCK_TIMEOUT_MS;
+export const lockExpired = (lock: Lock, timeoutMs = LOCK_TIMEOUT_MS, now = Date.now()) => now - lock.at > timeoutMs;
 
 const statements = statementCache((layout: TableLayout) => {
   const t = qualifiedName(layout);

@@ -92,11 +92,6 @@ export class TransactionRecords {
     return rs.rows.map((r) => ({ id: r.get('id') as string, items: JSON.parse(r.get('items') as string) as LoggedItem[] }));
   }
 
-  async token(token: string): Promise<TokenClaim | undefined> {
-    const row = (await this.session.execute(`SELECT fingerprint, tx FROM ${this.tokens} WHERE client_token = ?`, [token], this.session.consistency.strong)).first();
-    return row ? { fingerprint: row.get('fingerprint') as string, tx: row.get('tx') as string } : undefined;
-  }
-
   /** Claims the token for this transaction; returns the claim that stands (ours or an earlier one). */
   async claimToken(token: string, claim: TokenClaim): Promise<TokenClaim> {
     const rs = await this.session.execute(
