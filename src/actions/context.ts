@@ -17,6 +17,8 @@ export interface ActionContext {
   maintenance?: { backfill(table: string, index: string): void; drop(table: string, index: string): void };
   /** Host header of the request (DescribeEndpoints answers with it). */
   host?: string;
+  /** The request is a replicator's (it carries REPLICATOR_HEADER): its stream records say so. */
+  replicated?: boolean;
 }
 
 export type Request = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -47,10 +49,12 @@ export async function activeTable(ctx: ActionContext, name: string): Promise<Tab
   return handleOf(ctx, entry!);
 }
 
-export function handleOf(ctx: Pick<ActionContext, 'translators'>, entry: CatalogEntry): TableHandle {
+export function handleOf(ctx: Pick<ActionContext, 'translators' | 'replicated'>, entry: CatalogEntry): TableHandle {
   const translator = ctx.translators[entry.definition.translator];
   if (!translator) throw new Error(`table ${entry.definition.name} uses unknown translator ${entry.definition.translator}`);
-  return { entry, translator, isolation: entry.definition.writeIsolation as WriteIsolation };
+  const handle: TableHandle = { entry, translator, isolation: entry.definition.writeIsolation as WriteIsolation };
+  if (ctx.replicated) handle.replicated = true;
+  return handle;
 }
 
 export function tableArn(ctx: ActionContext, name: string): string {

@@ -12,7 +12,6 @@
 import { randomBytes } from 'node:crypto';
 import type { WriteIsolation } from '../config.js';
 import type { ActionContext } from '../actions/context.js';
-import { Applier } from './apply.js';
 import { RESNAPSHOT_ADVICE, ReplicationError, TargetDeleted } from './errors.js';
 import { LeaseLost, LeaseWatcher, sleep, type Lease } from './leases.js';
 import type { ReplicationMetrics } from './metrics.js';
@@ -22,7 +21,8 @@ import { errorName, type SourceApi } from './source.js';
 import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { ReplicationState, localHost, type SnapshotInfo, type TableState, type UnitRow } from './state.js';
 import { runShard } from './tail.js';
-import { ensureTarget, streamOf, targetIsEmpty, truncateTarget, type Target } from './target.js';
+import { skippingReplicated, type ReplicaTarget, type ReplicaWriter, type TargetOpener } from './replica-target.js';
+import { cassandraTarget, streamOf } from './target.js';
 
 /** Records created this long before the snapshot began are skipped (covers timestamp rounding and clock skew). */
 export const SKIP_MARGIN_MS = 5 * 60_000;
@@ -52,6 +52,12 @@ export interface ReplicatorOptions {
   leaseMs?: number;
   /** Write isolation of target tables this replicator creates. */
   writeIsolation?: WriteIsolation;
+  /** Where the targets are (default: tables in the Cassandra keyspace of ctx). */
+  target?: TargetOpener;
+  /** Prefix of the targets' names in the replication state: where they are, when not in Cassandra. */
+  targetScope?: string;
+  /** Skip source records a replicator wrote: the loop guard when the other direction runs too. */
+  ignoreReplicated?: boolean;
   /** Empty the targets and take a new snapshot. */
   resnapshot?: boolean;
   /** Progress bar on stderr (a terminal) during snapshots. */
@@ -147,7 +153,7 @@ export class Replicator {
         pid: process.pid,
         started: this.started,
         heartbeat: Date.now(),
-        tables: this.o.tables.map((t) => t.target),
+        tables: this.o.tables.map((t) => (this.o.targetScope ?? '') + t.target),
       },
       Math.ceil((3 * this.leaseMs) / 1000),
     );
@@ -193,7 +199,7 @@ export class Replicator {
   /** Our fair share of the ready shards of our tables, among the live replicators serving them. */
   async share(): Promise<{ fair: number; floor: number }> {
     const now = Date.now();
-    const mine = new Set(this.o.tables.map((t) => t.target));
+    const mine = new Set(this.o.tables.map((t) => (this.o.targetScope ?? '') + t.target));
     const rows = await this.state.listWorkers();
     // Heartbeats come every half period: a worker silent for longer than a period is gone (its
     // shards must not wait for its row's TTL before someone takes them).
@@ -224,7 +230,7 @@ async function fence(r: Replicator, at: number | undefined, what: string): Promi
 }
 
 class TableReplication {
-  private target!: Target;
+  private target!: ReplicaTarget;
   private streamArn = '';
   private sourceArn = '';
   private readonly workers = new Map<string, { lease: Lease; done: Promise<void> }>();
@@ -240,8 +246,9 @@ class TableReplication {
     readonly mapping: TableMapping,
   ) {}
 
+  /** The target's name in the replication state (scoped by where the target is). */
   private get name() {
-    return this.mapping.target;
+    return (this.r.o.targetScope ?? '') + this.mapping.target;
   }
 
   private log(line: string) {
@@ -282,23 +289,18 @@ class TableReplication {
     }
     this.streamArn = streamOf(desc);
     this.sourceArn = desc.TableArn ?? this.mapping.source;
-    this.target = await ensureTarget(
-      r.o.ctx as ActionContext,
-      desc,
-      this.name,
-      r.o.writeIsolation ?? 'only_rmw',
-      (l) => this.log(l),
-    );
+    const open = r.o.target ?? cassandraTarget(r.o.ctx as ActionContext, r.o.writeIsolation ?? 'only_rmw');
+    this.target = await open(desc, this.mapping.target, (l) => this.log(l));
     if (this.target.created) this.log(`created target table from the source's description`);
     let state = await r.state.getTable(this.name);
     if (r.o.resnapshot) {
       state = await this.reset(state);
-    } else if (state && state.targetId !== this.target.entry.definition.id) {
+    } else if (state && state.targetId !== this.target.id) {
       // The target was deleted (and created again): its copy is gone, so copy again.
       this.log('the target table was deleted since the last run; taking a new snapshot');
-      state = await this.reset(state, (s) => s.targetId !== this.target.entry.definition.id);
+      state = await this.reset(state, (s) => s.targetId !== this.target.id);
     } else if (!state) {
-      if (!this.target.created && !(await targetIsEmpty(r.o.ctx as ActionContext, this.target.entry))) {
+      if (!this.target.created && !(await this.target.isEmpty())) {
         throw new ReplicationError(
           `target table ${this.name} already holds items but is not a replica of ${this.mapping.source}; delete it, or pass --resnapshot to empty it and copy the source into it`,
         );
@@ -381,24 +383,15 @@ class TableReplication {
     );
   }
 
-  /** Throws TargetDeleted when the target table this replication writes into is gone or replaced. */
-  private async checkTarget(fresh: boolean): Promise<void> {
-    const { catalog } = this.r.o.ctx;
-    if (fresh) catalog.invalidate(this.name);
-    const entry = await catalog.get(this.name);
-    if (!entry || entry.definition.id !== this.target.entry.definition.id || entry.definition.status === 'DELETING') {
-      throw new TargetDeleted(this.name);
-    }
-  }
-
-  private applier(): Applier {
-    return new Applier(this.r.o.ctx.store, this.target.handle, this.r.o.concurrency ?? 64, () => this.checkTarget(true));
+  private applier(): ReplicaWriter {
+    const writer = this.target.writer(this.r.o.concurrency ?? 64);
+    return this.r.o.ignoreReplicated ? skippingReplicated(writer) : writer;
   }
 
   private fresh(): TableState {
     return {
       target: this.name,
-      targetId: this.target.entry.definition.id,
+      targetId: this.target.id,
       sourceTable: this.mapping.source,
       sourceArn: this.sourceArn,
       streamArn: this.streamArn,
@@ -426,7 +419,7 @@ class TableReplication {
       await r.state.deleteUnits(this.name);
       await r.pause(r.leaseMs + 1000);
     }
-    await truncateTarget(r.o.ctx as ActionContext, this.target.entry);
+    await this.target.truncate();
     if (state) await r.state.restart(this.fresh());
     else await r.state.createTable(this.fresh());
     return r.state.getTable(this.name);
@@ -532,7 +525,7 @@ class TableReplication {
           const current = await r.state.getTable(this.name);
           if (!current || current.phase === 'resetting' || current.phase === 'failed') break;
           // Also noticed here when no write fails (an idle stream).
-          await this.checkTarget(false);
+          await this.target.check(false);
           const stream = await r.o.source.streams.describeStream(this.streamArn);
           for (const s of stream.shards) {
             if (known.has(s.id)) continue;

@@ -10,6 +10,7 @@ import {
   DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { Item } from '../dynamo/types.js';
+import { REPLICATOR_PRINCIPAL } from '../streams/model.js';
 import { fromSdkItem, toSdkItem } from './items.js';
 
 export interface SourceOptions {
@@ -35,6 +36,8 @@ export interface StreamRecord {
   approximateCreation: number;
   keys: Item;
   newImage?: Item;
+  /** Written by a replicator (its userIdentity names one): the loop guard skips it in two-way setups. */
+  replicated?: boolean;
 }
 
 export interface StreamDescription {
@@ -160,6 +163,7 @@ export function awsSource(options: SourceOptions): SourceApi {
             approximateCreation: d.ApproximateCreationDateTime ? d.ApproximateCreationDateTime.getTime() : 0,
             keys: fromSdkItem(d.Keys ?? {}),
             newImage: d.NewImage ? fromSdkItem(d.NewImage) : undefined,
+            ...(r.userIdentity?.PrincipalId === REPLICATOR_PRINCIPAL ? { replicated: true } : {}),
           };
         });
         return { records, next: out.NextShardIterator ?? undefined };

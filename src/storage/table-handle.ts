@@ -9,6 +9,8 @@ export interface TableHandle {
   entry: CatalogEntry;
   translator: Translator;
   isolation: WriteIsolation;
+  /** Writes through this handle are a replicator's: their stream records say so (the loop guard). */
+  replicated?: boolean;
 }
 
 /** `cause: 'ttl'` marks a delete made by TTL expiry (its stream record names the service). */

@@ -1,0 +1,267 @@
+// Replication whose ends are both DynamoDB-API endpoints: DynamoDB Local → dynamo-cassandra →
+// a second DynamoDB Local, dynamo-cassandra → DynamoDB Local for every kind of change, and a
+// two-way setup whose loop guard keeps changes from being sent back.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  CreateTableCommand, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, TransactWriteItemsCommand, UpdateItemCommand,
+  UpdateTimeToLiveCommand, type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient, DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, ListStreamsCommand } from '@aws-sdk/client-dynamodb-streams';
+import { apiTarget } from '../../src/replication/api-target.js';
+import { canonicalText, fromSdkItem } from '../../src/replication/items.js';
+import { createReplicationMetrics } from '../../src/replication/metrics.js';
+import type { TargetOpener } from '../../src/replication/replica-target.js';
+import { Replicator } from '../../src/replication/replicator.js';
+import { awsSource, type SourceApi, type StreamRecord } from '../../src/replication/source.js';
+import { ReplicationState } from '../../src/replication/state.js';
+import { verify, type VerifyReport } from '../../src/replication/verify.js';
+import { startDynamoDBLocal, type DynamoDBLocal } from '../helpers/dynamodb-local.js';
+import { CREDENTIALS, createSourceTable, fill, replicator, richItem, startEnv, startWriters, waitFor, waitIdentical, type Env } from './helpers.js';
+
+const endpointOptions = (endpoint: string) => ({ endpoint, region: 'us-east-1', credentials: CREDENTIALS });
+const log = (line: string) => process.env.DC_TEST_VERBOSE && process.stderr.write(`[replicator] ${line}\n`);
+
+/** A replicator from `source` (an endpoint's API) into tables at another endpoint, state in env's keyspace. */
+function apiReplicator(env: Env, source: SourceApi, target: ReturnType<typeof apiTarget>, table: string, o: { ignoreReplicated?: boolean; open?: TargetOpener } = {}) {
+  return new Replicator({
+    ctx: env.ctx,
+    source,
+    target: o.open ?? target.open,
+    targetScope: target.scope,
+    ignoreReplicated: o.ignoreReplicated,
+    tables: [{ source: table, target: table }],
+    metrics: createReplicationMetrics(),
+    log,
+    segments: 2,
+    leaseMs: 3000,
+    pollMs: 100,
+  });
+}
+
+/** Polls verify (the target read through its API) until both sides hold the same items. */
+async function waitApiIdentical(env: Env, source: SourceApi, targetApi: SourceApi, table: string, timeoutMs = 90_000): Promise<VerifyReport> {
+  let last: VerifyReport | undefined;
+  await waitFor(
+    `${table} to be identical at the target endpoint`,
+    async () => {
+      last = await verify({ ctx: env.ctx, source, sourceTable: table, target: table, targetApi, segments: 2, buckets: 256 }).catch((e: Error) => {
+        if (/does not exist/.test(e.message)) return undefined;
+        throw e;
+      });
+      return last?.identical;
+    },
+    timeoutMs,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}: ${JSON.stringify(last)?.slice(0, 2000)}`);
+  });
+  return last!;
+}
+
+/** Every record of a table's latest stream, read from the start of each shard. */
+async function streamRecords(client: DynamoDBStreamsClient, table: string) {
+  const arn = (await client.send(new ListStreamsCommand({ TableName: table }))).Streams![0]!.StreamArn!;
+  const shards = (await client.send(new DescribeStreamCommand({ StreamArn: arn }))).StreamDescription!.Shards ?? [];
+  const out = [];
+  for (const s of shards) {
+    let it = (await client.send(new GetShardIteratorCommand({ StreamArn: arn, ShardId: s.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    for (let pages = 0; it && pages < 200; pages++) {
+      const page = await client.send(new GetRecordsCommand({ ShardIterator: it }));
+      out.push(...(page.Records ?? []));
+      if (!page.Records?.length) break;
+      it = page.NextShardIterator;
+    }
+  }
+  return out;
+}
+
+const tableOf = (name: string, stream: 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES' = 'NEW_AND_OLD_IMAGES', range = false) =>
+  new CreateTableCommand({
+    TableName: name,
+    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, ...(range ? [{ AttributeName: 'sk', AttributeType: 'N' as const }] : [])],
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, ...(range ? [{ AttributeName: 'sk', KeyType: 'RANGE' as const }] : [])],
+    BillingMode: 'PAY_PER_REQUEST',
+    StreamSpecification: { StreamEnabled: true, StreamViewType: stream },
+  });
+
+describe('replication between DynamoDB-API endpoints', () => {
+  let env: Env;
+  let second: DynamoDBLocal;
+  let secondDb: DynamoDBClient;
+  let secondApi: SourceApi;
+  let ours: SourceApi;
+  let toSecond: ReturnType<typeof apiTarget>;
+  before(async () => {
+    [env, second] = await Promise.all([startEnv('test_repl_api'), startDynamoDBLocal()]);
+    secondDb = new DynamoDBClient(endpointOptions(second.endpoint));
+    secondApi = awsSource(endpointOptions(second.endpoint));
+    ours = awsSource(endpointOptions(env.server.endpoint));
+    toSecond = apiTarget(endpointOptions(second.endpoint));
+  });
+  after(async () => {
+    secondDb?.destroy();
+    secondApi?.close();
+    ours?.close();
+    toSecond?.close();
+    await Promise.all([env?.close(), second?.stop()]);
+  });
+
+  test('round trip DynamoDB Local → dynamo-cassandra → DynamoDB Local: verify finds no difference, with writes during the tail', async () => {
+    await createSourceTable(env.db, 'trip', { range: true });
+    await fill(env.db, 'trip', 200, true);
+    // The middle table carries a stream of its own, which the second leg reads.
+    await env.server.client.send(tableOf('trip', 'NEW_AND_OLD_IMAGES', true));
+    const writers = startWriters(env.db, 'trip', 250, 1, true);
+    const first = replicator(env, { tables: [{ source: 'trip', target: 'trip' }] });
+    const secondLeg = apiReplicator(env, ours, toSecond, 'trip');
+    await first.start();
+    await secondLeg.start();
+    try {
+      const state = new ReplicationState(env.ctx.session);
+      await waitFor('both snapshots to finish', async () =>
+        (await state.getTable('trip'))?.phase === 'streaming' && (await state.getTable(toSecond.scope + 'trip'))?.phase === 'streaming',
+        300_000);
+      const atTail = writers.ops();
+      await waitFor('writers to change items during the tail', async () => writers.ops() >= atTail + 50, 120_000);
+      await writers.stop();
+      const middle = await waitIdentical(env, 'trip', 'trip', 180_000);
+      assert.ok(middle.sourceItems > 150, `${middle.sourceItems} items`);
+      // The whole trip: the first DynamoDB Local against the second.
+      const report = await waitApiIdentical(env, env.source, secondApi, 'trip');
+      assert.equal(report.sourceItems, middle.sourceItems);
+      assert.equal(report.targetItems, middle.sourceItems);
+      assert.equal(first.failures.size + secondLeg.failures.size, 0);
+    } finally {
+      await writers.stop();
+      await Promise.all([first.stop(), secondLeg.stop()]);
+    }
+  });
+
+  test('dynamo-cassandra → DynamoDB Local: inserts, modifications, removals of every kind of write arrive; verify tells a difference', async () => {
+    const c = env.server.client;
+    await c.send(tableOf('kinds', 'NEW_IMAGE'));
+    // Before the replicator starts: the snapshot carries these.
+    for (let i = 0; i < 20; i++) await c.send(new PutItemCommand({ TableName: 'kinds', Item: richItem(i) }));
+    await c.send(new UpdateTimeToLiveCommand({ TableName: 'kinds', TimeToLiveSpecification: { Enabled: true, AttributeName: 'exp' } }));
+    const r = apiReplicator(env, ours, toSecond, 'kinds');
+    await r.start();
+    try {
+      const state = new ReplicationState(env.ctx.session);
+      await waitFor('the snapshot to finish', async () => (await state.getTable(toSecond.scope + 'kinds'))?.phase === 'streaming', 300_000);
+      const key = (i: number) => ({ pk: richItem(i).pk! });
+      // INSERT (PutItem and a transaction), MODIFY (UpdateItem, PutItem over an item), REMOVE (DeleteItem, a transaction, TTL expiry).
+      for (let i = 20; i < 30; i++) await c.send(new PutItemCommand({ TableName: 'kinds', Item: richItem(i) }));
+      await c.send(
+        new UpdateItemCommand({
+          TableName: 'kinds', Key: key(3), UpdateExpression: 'SET v = :v, m.a = :s REMOVE ss ADD ns :n',
+          ExpressionAttributeValues: { ':v': { N: '7' }, ':s': { S: 'changed' }, ':n': { NS: ['99'] } },
+        }),
+      );
+      await c.send(new PutItemCommand({ TableName: 'kinds', Item: { ...richItem(4), s: { S: 'replaced' } } }));
+      await c.send(new DeleteItemCommand({ TableName: 'kinds', Key: key(5) }));
+      await c.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Put: { TableName: 'kinds', Item: { pk: { S: 'tx-new' }, n: { N: '1' } } } },
+            { Delete: { TableName: 'kinds', Key: key(6) } },
+            { Update: { TableName: 'kinds', Key: key(7), UpdateExpression: 'SET tx = :t', ExpressionAttributeValues: { ':t': { BOOL: true } } } },
+          ],
+        }),
+      );
+      const expired: Record<string, AttributeValue> = { pk: { S: 'expired' }, exp: { N: String(Math.floor(Date.now() / 1000) - 60) } };
+      await c.send(new PutItemCommand({ TableName: 'kinds', Item: expired }));
+      await waitFor('the expired item in the target', async () => (await secondDb.send(new GetItemCommand({ TableName: 'kinds', Key: { pk: expired.pk! } }))).Item, 120_000);
+      await waitFor('the expired item to be deleted by TTL', async () => {
+        await env.server.server.ttl.runOnce();
+        return !(await c.send(new GetItemCommand({ TableName: 'kinds', Key: { pk: expired.pk! }, ConsistentRead: true }))).Item;
+      });
+      await waitApiIdentical(env, ours, secondApi, 'kinds', 180_000);
+      const get = async (k: Record<string, AttributeValue>) => {
+        const [a, b] = await Promise.all([
+          c.send(new GetItemCommand({ TableName: 'kinds', Key: k, ConsistentRead: true })),
+          secondDb.send(new GetItemCommand({ TableName: 'kinds', Key: k, ConsistentRead: true })),
+        ]);
+        return [a.Item && canonicalText(fromSdkItem(a.Item)), b.Item && canonicalText(fromSdkItem(b.Item))];
+      };
+      for (const k of [key(3), key(4), key(7), key(25), { pk: { S: 'tx-new' } }]) {
+        const [a, b] = await get(k);
+        assert.ok(a, `${JSON.stringify(k)} exists`);
+        assert.equal(b, a);
+      }
+      for (const k of [key(5), key(6), { pk: expired.pk! }]) assert.deepEqual(await get(k), [undefined, undefined]);
+      // verify is not blind: a change made behind the replicator's back is reported.
+      await secondDb.send(new PutItemCommand({ TableName: 'kinds', Item: { ...richItem(8), s: { S: 'tampered' } } }));
+      const report = await verify({ ctx: env.ctx, source: ours, sourceTable: 'kinds', target: 'kinds', targetApi: secondApi, segments: 2 });
+      assert.equal(report.different, 1);
+      assert.equal(report.identical, false);
+      assert.equal(r.failures.size, 0);
+    } finally {
+      await r.stop();
+    }
+  });
+
+  test('two-way DynamoDB Local ⇄ dynamo-cassandra converges; no change is sent back where it came from', async () => {
+    // Both ends start empty, each with a stream; each direction skips the other's writes.
+    await Promise.all([secondDb.send(tableOf('both')), env.server.client.send(tableOf('both'))]);
+    const backApi = awsSource(endpointOptions(second.endpoint));
+    const streams = new DynamoDBStreamsClient(endpointOptions(env.server.endpoint));
+    // What the reverse direction's writer is handed, after the loop guard.
+    const handed = new Map<string, StreamRecord>();
+    const counting: TargetOpener = async (desc, name, l) => {
+      const t = await toSecond.open(desc, name, l);
+      return {
+        ...t,
+        id: t.id,
+        created: t.created,
+        isEmpty: () => t.isEmpty(),
+        truncate: () => t.truncate(),
+        check: (fresh) => t.check(fresh),
+        writer: (n) => {
+          const w = t.writer(n);
+          return {
+            putItems: (items, at, check) => w.putItems(items, at, check),
+            applyRecords: (records, skip, check) => {
+              for (const r of records) handed.set(r.sequenceNumber, r);
+              return w.applyRecords(records, skip, check);
+            },
+          };
+        },
+      };
+    };
+    const forward = replicator(env, { tables: [{ source: 'both', target: 'both' }], source: backApi, ignoreReplicated: true });
+    const backward = apiReplicator(env, ours, toSecond, 'both', { ignoreReplicated: true, open: counting });
+    await forward.start();
+    await backward.start();
+    try {
+      const state = new ReplicationState(env.ctx.session);
+      await waitFor('both directions to tail', async () =>
+        (await state.getTable('both'))?.phase === 'streaming' && (await state.getTable(toSecond.scope + 'both'))?.phase === 'streaming',
+        300_000);
+      const writersA = startWriters(secondDb, 'both', 40, 1);
+      const writersB = startWriters(env.server.client, 'both', 40, 1);
+      try {
+        await waitFor('writes on both sides', async () => writersA.ops() >= 60 && writersB.ops() >= 60, 240_000);
+      } finally {
+        await Promise.all([writersA.stop(), writersB.stop()]);
+      }
+      // Keys written on both sides meanwhile end equal on both (whichever change came last).
+      await waitApiIdentical(env, backApi, ours, 'both', 180_000);
+      const countRecords = async () => [(await streamRecords(streams, 'both')).length, handed.size];
+      const settled = await countRecords();
+      await new Promise((r) => setTimeout(r, 4000));
+      assert.deepEqual(await countRecords(), settled, 'records keep coming: changes travel back and forth');
+      // Our stream holds the forward direction's writes, marked; the backward direction never got one.
+      const ourRecords = await streamRecords(streams, 'both');
+      const marked = ourRecords.filter((r) => r.userIdentity?.PrincipalId === 'replicator.dynamo-cassandra');
+      assert.ok(marked.length > 20, `${marked.length} of ${ourRecords.length} records marked as the replicator's`);
+      assert.ok(handed.size > 0);
+      assert.equal([...handed.values()].filter((r) => r.replicated).length, 0);
+      assert.equal(handed.size, ourRecords.length - marked.length);
+      assert.equal(forward.failures.size + backward.failures.size, 0);
+    } finally {
+      await Promise.all([forward.stop(), backward.stop()]);
+      backApi.close();
+      streams.destroy();
+    }
+  });
+});
