@@ -14,7 +14,7 @@
 //   at the latest (every record carries the whole item), so replays converge;
 // - writes go out only under a valid lease, and the SDK does not retry them (the replicator does,
 //   under the lease). What remains: a request the target server still holds when the lease has
-//   passed to another replicator (it lands later than the client's 5 s timeout) may overwrite that
+//   passed to another replicator (it lands later than the client's 10 s timeout) may overwrite that
 //   item's newer state until the item's next change.
 import {
   BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DescribeTableCommand, DynamoDBClient, PutItemCommand, ScanCommand,
@@ -79,8 +79,8 @@ export interface ApiTargetOptions extends SourceOptions {
 
 /** Targets behind a DynamoDB-API endpoint; `close` ends the client. */
 export function apiTarget(o: ApiTargetOptions): { open: TargetOpener; client: DynamoDBClient; scope: string; close(): void } {
-  // A write abandoned (and retried) after this long: well within a lease period of the caller.
-  const client = replicatorClient({ ...o, requestTimeoutMs: o.requestTimeoutMs ?? 5_000 });
+  // A write abandoned (and retried by the replicator, under its lease) after this long.
+  const client = replicatorClient({ ...o, requestTimeoutMs: o.requestTimeoutMs ?? 10_000 });
   const describe = async (name: string): Promise<TableDescription | undefined> => {
     try {
       return (await client.send(new DescribeTableCommand({ TableName: name }))).Table;

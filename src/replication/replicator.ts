@@ -290,7 +290,8 @@ class TableReplication {
     this.streamArn = streamOf(desc);
     this.sourceArn = desc.TableArn ?? this.mapping.source;
     const open = r.o.target ?? cassandraTarget(r.o.ctx as ActionContext, r.o.writeIsolation ?? 'only_rmw');
-    this.target = await open(desc, this.mapping.target, (l) => this.log(l));
+    // A remote target may time out now and then: only what the user must fix ends the table here.
+    this.target = await retrying(() => open(desc, this.mapping.target, (l) => this.log(l)), () => r.stopped, this.onError);
     if (this.target.created) this.log(`created target table from the source's description`);
     let state = await r.state.getTable(this.name);
     if (r.o.resnapshot) {
@@ -300,7 +301,7 @@ class TableReplication {
       this.log('the target table was deleted since the last run; taking a new snapshot');
       state = await this.reset(state, (s) => s.targetId !== this.target.id);
     } else if (!state) {
-      if (!this.target.created && !(await this.target.isEmpty())) {
+      if (!this.target.created && !(await retrying(() => this.target.isEmpty(), () => r.stopped, this.onError))) {
         throw new ReplicationError(
           `target table ${this.name} already holds items but is not a replica of ${this.mapping.source}; delete it, or pass --resnapshot to empty it and copy the source into it`,
         );
@@ -419,7 +420,7 @@ class TableReplication {
       await r.state.deleteUnits(this.name);
       await r.pause(r.leaseMs + 1000);
     }
-    await this.target.truncate();
+    await retrying(() => this.target.truncate(), () => r.stopped, this.onError);
     if (state) await r.state.restart(this.fresh());
     else await r.state.createTable(this.fresh());
     return r.state.getTable(this.name);
