@@ -29,7 +29,7 @@ import { ReplicationError, TargetDeleted } from './errors.js';
 import { toSdkItem } from './items.js';
 import { sleep } from './leases.js';
 import type { ReplicaTarget, ReplicaWriter, TargetOpener } from './replica-target.js';
-import { errorName, type SourceOptions } from './source.js';
+import { clientConfig, errorName, type SourceOptions } from './source.js';
 import { createRequestOf } from './target.js';
 
 /** The key schema of a table description. */
@@ -53,14 +53,8 @@ const incarnation = (d: TableDescription) => d.TableId ?? `${d.TableArn}@${d.Cre
 
 /** A DynamoDB client whose every request carries the replicator header. */
 export function replicatorClient(o: SourceOptions): DynamoDBClient {
-  const region = o.region ?? (o.endpoint && !process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION ? 'us-east-1' : undefined);
-  const client = new DynamoDBClient({
-    endpoint: o.endpoint,
-    region,
-    credentials: o.credentials,
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: o.requestTimeoutMs ?? 30_000, throwOnRequestTimeout: true },
-    maxAttempts: 1,
-  });
+  // No SDK retries: the replicator retries a write itself, under its lease.
+  const client = new DynamoDBClient({ ...clientConfig(o), maxAttempts: 1 });
   client.middlewareStack.add(
     (next) => async (args) => {
       const request = args.request as { headers?: Record<string, string> };
@@ -89,7 +83,7 @@ export function apiTarget(o: ApiTargetOptions): { open: TargetOpener; client: Dy
       throw e;
     }
   };
-  const open: TargetOpener = async (source, name, log) => {
+  const open: TargetOpener = async (source, name) => {
     let created = false;
     let desc: TableDescription | undefined;
     for (const deadline = Date.now() + 120_000; ; ) {
@@ -97,7 +91,7 @@ export function apiTarget(o: ApiTargetOptions): { open: TargetOpener; client: Dy
       const status = desc?.TableStatus;
       if (desc && (status === 'ACTIVE' || status === 'UPDATING')) break;
       if (Date.now() > deadline) throw new ReplicationError(`target table ${name} stays in status ${status ?? 'absent'}`);
-      if (!desc) created = await create(source, name, log);
+      if (!desc) created = await create(source, name);
       else await sleep(200);
     }
     const ours = keySchemaOf(desc);
@@ -108,7 +102,7 @@ export function apiTarget(o: ApiTargetOptions): { open: TargetOpener; client: Dy
     return new ApiTable(client, name, ours, incarnation(desc), created);
   };
   /** Creates the table; false when someone else created it a moment ago. */
-  const create = async (source: TableDescription, name: string, log: (line: string) => void): Promise<boolean> => {
+  const create = async (source: TableDescription, name: string): Promise<boolean> => {
     const hasIndexes = (source.GlobalSecondaryIndexes?.length ?? 0) + (source.LocalSecondaryIndexes?.length ?? 0) > 0;
     const request = createRequestOf(source, name, 'only_rmw', hasIndexes);
     delete request.Tags; // our storage choice means nothing to another endpoint
@@ -116,7 +110,6 @@ export function apiTarget(o: ApiTargetOptions): { open: TargetOpener; client: Dy
     if (o.withStream !== false && stream?.StreamEnabled) request.StreamSpecification = { StreamEnabled: true, StreamViewType: stream.StreamViewType };
     try {
       await client.send(new CreateTableCommand(request as never));
-      log(`created target table ${name} at the target endpoint from the source's description`);
       return true;
     } catch (e) {
       if (errorName(e) === 'ResourceInUseException') return false;

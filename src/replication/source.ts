@@ -89,8 +89,9 @@ function region(options: SourceOptions): string | undefined {
  */
 const QUIET_LOGGER = { trace() {}, debug() {}, warn() {}, error() {} } as unknown as NonNullable<DynamoDBClientConfig['logger']>;
 
-export function awsSource(options: SourceOptions): SourceApi {
-  const config = {
+/** The configuration of the SDK clients of an endpoint (DynamoDB and Streams alike). */
+export function clientConfig(options: SourceOptions) {
+  return {
     endpoint: options.endpoint,
     region: region(options),
     credentials: options.credentials,
@@ -101,6 +102,10 @@ export function awsSource(options: SourceOptions): SourceApi {
     // The SDK retries throttling and 5xx with backoff; the replicator's own loops retry beyond that.
     maxAttempts: 5,
   };
+}
+
+export function awsSource(options: SourceOptions): SourceApi {
+  const config = clientConfig(options);
   const db = new DynamoDBClient(config);
   const streams = new DynamoDBStreamsClient(config);
   return {

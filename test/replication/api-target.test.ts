@@ -92,7 +92,9 @@ describe('replication between DynamoDB-API endpoints', () => {
   let ours: SourceApi;
   let toSecond: ReturnType<typeof apiTarget>;
   before(async () => {
-    [env, second] = await Promise.all([startEnv('test_repl_api'), startDynamoDBLocal()]);
+    // One after the other: starting two JVMs at once on a busy machine can take longer than a minute.
+    env = await startEnv('test_repl_api');
+    second = await startDynamoDBLocal();
     secondDb = new DynamoDBClient(endpointOptions(second.endpoint));
     secondApi = awsSource(endpointOptions(second.endpoint));
     ours = awsSource(endpointOptions(env.server.endpoint));
