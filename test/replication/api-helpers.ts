@@ -1,13 +1,14 @@
 // Fixtures of the tests whose replication ends are DynamoDB-API endpoints.
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand, ListStreamsCommand } from '@aws-sdk/client-dynamodb-streams';
-import type { apiTarget } from '../../src/replication/api-target.js';
+import { apiTarget } from '../../src/replication/api-target.js';
 import { createReplicationMetrics } from '../../src/replication/metrics.js';
 import type { TargetOpener } from '../../src/replication/replica-target.js';
 import { Replicator } from '../../src/replication/replicator.js';
-import type { SourceApi } from '../../src/replication/source.js';
+import { awsSource, type SourceApi } from '../../src/replication/source.js';
 import { verify, type VerifyReport } from '../../src/replication/verify.js';
-import { CREDENTIALS, waitFor, type Env } from './helpers.js';
+import { startDynamoDBLocal, type DynamoDBLocal } from '../helpers/dynamodb-local.js';
+import { CREDENTIALS, startEnv, waitFor, type Env } from './helpers.js';
 
 export const endpointOptions = (endpoint: string) => ({ endpoint, region: 'us-east-1', credentials: CREDENTIALS });
 const log = (line: string) => process.env.DC_TEST_VERBOSE && process.stderr.write(`[replicator] ${line}\n`);
@@ -74,3 +75,38 @@ export const tableOf = (name: string, stream: 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES'
     StreamSpecification: { StreamEnabled: true, StreamViewType: stream },
   });
 
+
+/** The usual environment (DynamoDB Local as a source, our server) plus a second DynamoDB Local as a target. */
+export interface ApiEnds {
+  env: Env;
+  second: DynamoDBLocal;
+  secondDb: DynamoDBClient;
+  secondApi: SourceApi;
+  /** Our server's API as a replication source. */
+  ours: SourceApi;
+  toSecond: ReturnType<typeof apiTarget>;
+  close(): Promise<void>;
+}
+
+export async function startApiEnds(keyspace: string): Promise<ApiEnds> {
+  // One after the other: starting two JVMs at once on a busy machine can take longer than a minute.
+  const env = await startEnv(keyspace);
+  const second = await startDynamoDBLocal().catch(async (e: unknown) => {
+    await env.close();
+    throw e;
+  });
+  const secondDb = new DynamoDBClient(endpointOptions(second.endpoint));
+  const secondApi = awsSource(endpointOptions(second.endpoint));
+  const ours = awsSource(endpointOptions(env.server.endpoint));
+  const toSecond = apiTarget(endpointOptions(second.endpoint));
+  return {
+    env, second, secondDb, secondApi, ours, toSecond,
+    async close() {
+      secondDb.destroy();
+      secondApi.close();
+      ours.close();
+      toSecond.close();
+      await Promise.all([env.close(), second.stop()]);
+    },
+  };
+}

@@ -11,33 +11,18 @@ import type { TargetOpener } from '../../src/replication/replica-target.js';
 import { awsSource, type SourceApi, type StreamRecord } from '../../src/replication/source.js';
 import { ReplicationState } from '../../src/replication/state.js';
 import { verify } from '../../src/replication/verify.js';
-import { apiReplicator, endpointOptions, streamRecords, tableOf, waitApiIdentical } from './api-helpers.js';
-import { startDynamoDBLocal, type DynamoDBLocal } from '../helpers/dynamodb-local.js';
-import { replicator, richItem, startEnv, startWriters, waitFor, type Env } from './helpers.js';
+import { startApiEnds, type ApiEnds, apiReplicator, endpointOptions, streamRecords, tableOf, waitApiIdentical } from './api-helpers.js';
+import { replicator, richItem, startWriters, waitFor, type Env } from './helpers.js';
 
 describe('replication between DynamoDB-API endpoints', () => {
-  let env: Env;
-  let second: DynamoDBLocal;
-  let secondDb: DynamoDBClient;
-  let secondApi: SourceApi;
-  let ours: SourceApi;
-  let toSecond: ReturnType<typeof apiTarget>;
+  let ends: ApiEnds;
+  let env: Env, secondDb: DynamoDBClient, secondApi: SourceApi, ours: SourceApi, toSecond: ReturnType<typeof apiTarget>;
+  let second: { endpoint: string };
   before(async () => {
-    // One after the other: starting two JVMs at once on a busy machine can take longer than a minute.
-    env = await startEnv('test_repl_api');
-    second = await startDynamoDBLocal();
-    secondDb = new DynamoDBClient(endpointOptions(second.endpoint));
-    secondApi = awsSource(endpointOptions(second.endpoint));
-    ours = awsSource(endpointOptions(env.server.endpoint));
-    toSecond = apiTarget(endpointOptions(second.endpoint));
+    ends = await startApiEnds('test_repl_api');
+    ({ env, second, secondDb, secondApi, ours, toSecond } = ends);
   });
-  after(async () => {
-    secondDb?.destroy();
-    secondApi?.close();
-    ours?.close();
-    toSecond?.close();
-    await Promise.all([env?.close(), second?.stop()]);
-  });
+  after(() => ends?.close());
 
   test('dynamo-cassandra → DynamoDB Local: inserts, modifications, removals of every kind of write arrive; verify tells a difference', async () => {
     const c = env.server.client;

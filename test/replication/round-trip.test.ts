@@ -7,33 +7,18 @@ import { apiTarget } from '../../src/replication/api-target.js';
 import { awsSource, type SourceApi } from '../../src/replication/source.js';
 import { ReplicationState } from '../../src/replication/state.js';
 import { verify } from '../../src/replication/verify.js';
-import { apiReplicator, endpointOptions, tableOf, waitApiIdentical } from './api-helpers.js';
-import { startDynamoDBLocal, type DynamoDBLocal } from '../helpers/dynamodb-local.js';
-import { createSourceTable, fill, replicator, startEnv, startWriters, waitFor, waitIdentical, type Env } from './helpers.js';
+import { startApiEnds, type ApiEnds, apiReplicator, endpointOptions, tableOf, waitApiIdentical } from './api-helpers.js';
+import { createSourceTable, fill, replicator, startWriters, waitFor, waitIdentical, type Env } from './helpers.js';
 
 describe('round trip between DynamoDB-API endpoints', () => {
-  let env: Env;
-  let second: DynamoDBLocal;
-  let secondDb: DynamoDBClient;
-  let secondApi: SourceApi;
-  let ours: SourceApi;
-  let toSecond: ReturnType<typeof apiTarget>;
+  let ends: ApiEnds;
+  let env: Env, secondDb: DynamoDBClient, secondApi: SourceApi, ours: SourceApi, toSecond: ReturnType<typeof apiTarget>;
+  let second: { endpoint: string };
   before(async () => {
-    // One after the other: starting two JVMs at once on a busy machine can take longer than a minute.
-    env = await startEnv('test_repl_trip');
-    second = await startDynamoDBLocal();
-    secondDb = new DynamoDBClient(endpointOptions(second.endpoint));
-    secondApi = awsSource(endpointOptions(second.endpoint));
-    ours = awsSource(endpointOptions(env.server.endpoint));
-    toSecond = apiTarget(endpointOptions(second.endpoint));
+    ends = await startApiEnds('test_repl_trip');
+    ({ env, second, secondDb, secondApi, ours, toSecond } = ends);
   });
-  after(async () => {
-    secondDb?.destroy();
-    secondApi?.close();
-    ours?.close();
-    toSecond?.close();
-    await Promise.all([env?.close(), second?.stop()]);
-  });
+  after(() => ends?.close());
 
   test('round trip DynamoDB Local → dynamo-cassandra → DynamoDB Local: verify finds no difference, with writes during the tail', async () => {
     await createSourceTable(env.db, 'trip', { range: true });
