@@ -60,6 +60,10 @@ export interface Config {
   replicateLeaseSeconds: number;
   replicateWriteIsolation: WriteIsolation;
   replicateMetricsPort: number;
+  replicateTarget: 'cassandra' | 'dynamodb';
+  replicateTargetEndpoint?: string;
+  replicateTargetRegion?: string;
+  replicateIgnoreReplicated: boolean;
   // Time to Live (src/ttl/).
   ttlSweepSeconds: number;
   ttlPageSize: number;
@@ -187,6 +191,19 @@ export const OPTIONS: (OptionSpec & { key: keyof Config })[] = [
   {
     key: 'replicateMetricsPort', flag: 'replicate-metrics-port', kind: 'number', default: 9464,
     help: 'Port of GET /metrics of `replicate` (on --host; 0: none). Inside serve, the API\'s /metrics carries them',
+  },
+  {
+    key: 'replicateTarget', flag: 'replicate-target', kind: 'string', default: 'cassandra', choices: ['cassandra', 'dynamodb'],
+    help: 'Where replicas go: tables in this Cassandra keyspace, or a DynamoDB-API endpoint (Amazon DynamoDB, DynamoDB Local, another dynamo-cassandra; checkpoints and leases stay in this keyspace)',
+  },
+  {
+    key: 'replicateTargetEndpoint', flag: 'replicate-target-endpoint', kind: 'string',
+    help: 'Endpoint URL of the DynamoDB-API target (implies --replicate-target dynamodb; default with dynamodb: AWS, credentials from the AWS chain)',
+  },
+  { key: 'replicateTargetRegion', flag: 'replicate-target-region', kind: 'string', help: 'Region of a DynamoDB-API target (default: --replicate-region, else the AWS chain)' },
+  {
+    key: 'replicateIgnoreReplicated', flag: 'replicate-ignore-replicated', kind: 'boolean', default: false,
+    help: 'Skip source stream records that a replicator wrote: the loop guard when both directions run (give it to both)',
   },
   // Time to Live (src/ttl/).
   {

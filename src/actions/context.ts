@@ -10,6 +10,8 @@ export interface ActionContext extends StorageServices {
   maintenance?: { backfill(table: string, index: string): void; drop(table: string, index: string): void };
   /** Host header of the request (DescribeEndpoints answers with it). */
   host?: string;
+  /** The request is a replicator's (it carries REPLICATOR_HEADER): its stream records say so. */
+  replicated?: boolean;
 }
 
 /** An action fails this way when its table's CQL table was dropped by another process meanwhile. */
@@ -43,8 +45,10 @@ export async function activeTable(ctx: ActionContext, name: string): Promise<Tab
   return handleOf(ctx, entry!);
 }
 
-export function handleOf(ctx: Pick<ActionContext, 'translators'>, entry: CatalogEntry): TableHandle {
-  return tableHandle(ctx.translators, entry);
+export function handleOf(ctx: Pick<ActionContext, 'translators' | 'replicated'>, entry: CatalogEntry): TableHandle {
+  const handle = tableHandle(ctx.translators, entry);
+  if (ctx.replicated) handle.replicated = true;
+  return handle;
 }
 
 export function tableArn(ctx: ActionContext, name: string): string {

@@ -6,6 +6,7 @@ import { crc32 } from 'node:zlib';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { actions } from '../actions/index.js';
 import { streamActions } from '../streams/actions.js';
+import { REPLICATOR_HEADER } from '../streams/model.js';
 import { RawJson, isTableGone, type ActionContext } from '../actions/context.js';
 import { DynamoError, internalServerError, resourceNotFound, serialization } from '../dynamo/errors.js';
 import { metricsText, type ApiMetrics } from './metrics.js';
@@ -171,7 +172,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const scope = options.authenticate ? await options.authenticate(request, action, req) : undefined;
       if (!parsed) throw serialization();
       spec.validate(req);
-      const ctx = { ...options.context, ...scope, host: request.headers.host };
+      const ctx = { ...options.context, ...scope, host: request.headers.host, replicated: request.headers[REPLICATOR_HEADER] !== undefined };
       let result: object;
       try {
         result = await spec.run(ctx, req);

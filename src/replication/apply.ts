@@ -2,7 +2,7 @@
 // API's unconditional PutItem and DeleteItem, so replicated data is readable through the API at
 // once. Every stream record carries the whole new item (or is a delete), so applying one is
 // idempotent and a batch needs only each item's last record: replay-safe, per-item ordered.
-import type { Item } from '../dynamo/types.js';
+import type { Item, KeySchema } from '../dynamo/types.js';
 import type { ItemStore, TableHandle } from '../storage/item-store.js';
 import { Long } from '../storage/session.js';
 import { keyOf } from '../storage/translator.js';
@@ -56,6 +56,8 @@ export interface BatchResult {
   /** Records applied (after skipping those older than the snapshot), by event name. */
   applied: Map<string, number>;
   skipped: number;
+  /** Records skipped because a replicator wrote them (the loop guard of two-way replication). */
+  echoes?: number;
   writes: number;
   /** ApproximateCreationDateTime of the last record, ms. */
   lastRecordAt?: number;
@@ -73,6 +75,30 @@ export function kindOf(r: StreamRecord): EventKind {
   }
   if (r.eventName === 'REMOVE') return 'delete';
   return r.newImage ? 'put' : 'delete';
+}
+
+/**
+ * The writes a batch of one shard's records needs: each item's last record (every record carries
+ * the whole new item or a delete, so the last one alone gives the item's state), with the batch's
+ * counts. Records created before `skipBefore` are already in the snapshot and are skipped.
+ */
+export function latestChanges(records: readonly StreamRecord[], skipBefore: number, schema: KeySchema): { result: BatchResult; writes: StreamRecord[] } {
+  const result: BatchResult = { applied: new Map(), skipped: 0, writes: 0 };
+  const last = new Map<string, StreamRecord>();
+  for (const r of records) {
+    result.lastRecordAt = r.approximateCreation;
+    if (r.approximateCreation && r.approximateCreation < skipBefore) {
+      result.skipped++;
+      continue;
+    }
+    kindOf(r); // fail on a malformed record before writing anything of the batch
+    result.applied.set(r.eventName, (result.applied.get(r.eventName) ?? 0) + 1);
+    // Map insertion order is irrelevant: only each key's last record is written.
+    last.set(keyText(r.keys, schema), r);
+  }
+  const writes = [...last.values()];
+  result.writes = writes.length;
+  return { result, writes };
 }
 
 export class Applier {
@@ -152,21 +178,7 @@ export class Applier {
    * `skipBefore` are already in the snapshot and are not written again.
    */
   async applyRecords(records: readonly StreamRecord[], skipBefore: number, check?: () => void): Promise<BatchResult> {
-    const result: BatchResult = { applied: new Map(), skipped: 0, writes: 0 };
-    const last = new Map<string, StreamRecord>();
-    for (const r of records) {
-      result.lastRecordAt = r.approximateCreation;
-      if (r.approximateCreation && r.approximateCreation < skipBefore) {
-        result.skipped++;
-        continue;
-      }
-      kindOf(r); // fail on a malformed record before writing anything of the batch
-      result.applied.set(r.eventName, (result.applied.get(r.eventName) ?? 0) + 1);
-      // Map insertion order is irrelevant: only each key's last record is written.
-      last.set(keyText(r.keys, this.schema), r);
-    }
-    const writes = [...last.values()];
-    result.writes = writes.length;
+    const { result, writes } = latestChanges(records, skipBefore, this.schema);
     await this.writing(
       forEachLimit(writes, this.concurrency, async (r) => {
         check?.();

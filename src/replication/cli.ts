@@ -13,6 +13,7 @@ import { openCluster } from '../cluster.js';
 import { Catalog } from '../storage/catalog.js';
 import { ItemStore } from '../storage/item-store.js';
 import type { CqlSession } from '../storage/session.js';
+import { apiTarget, scopeOf, targetEndpointOf, usesApiTarget } from './api-target.js';
 import { ReplicationError } from './errors.js';
 import { createReplicationMetrics, serveMetrics } from './metrics.js';
 import { Replicator, parseTableMapping } from './replicator.js';
@@ -93,6 +94,7 @@ export async function replicateCommand(argv: string[]): Promise<number> {
   if (tables.length === 0) throw new ConfigError(`replicate needs at least one --table${usageOf(REPLICATE_COMMAND)}`);
   const env = await open(config);
   const source = sourceOf(config);
+  const target = usesApiTarget(config) ? apiTarget(targetEndpointOf(config)) : undefined;
   const metrics = createReplicationMetrics();
   let metricsServer: Server | undefined;
   const signal = waitForSignal();
@@ -111,11 +113,15 @@ export async function replicateCommand(argv: string[]): Promise<number> {
       concurrency: config.replicateConcurrency,
       leaseMs: config.replicateLeaseSeconds * 1000,
       writeIsolation: config.replicateWriteIsolation,
+      target: target?.open,
+      targetScope: target?.scope,
+      ignoreReplicated: config.replicateIgnoreReplicated,
       resnapshot: values.resnapshot === true,
       progress: process.stderr.isTTY === true,
     });
     await replicator.start();
-    log(`replicator ${replicator.id} replicating ${tables.join(', ')} into keyspace ${config.keyspace}`);
+    const into = target ? `the DynamoDB API at ${config.replicateTargetEndpoint ?? 'AWS'} (checkpoints in keyspace ${config.keyspace})` : `keyspace ${config.keyspace}`;
+    log(`replicator ${replicator.id} replicating ${tables.join(', ')} into ${into}`);
     await Promise.race([signal.promise, replicator.done()]);
     await replicator.stop();
     for (const [table, e] of replicator.failures) process.stderr.write(`dynamo-cassandra: replication of ${table} failed: ${e.message}\n`);
@@ -124,6 +130,7 @@ export async function replicateCommand(argv: string[]): Promise<number> {
     signal.dispose();
     metricsServer?.close();
     source.close();
+    target?.close();
     await env.close();
   }
 }
@@ -135,7 +142,8 @@ async function statusCommand(argv: string[]): Promise<number> {
   try {
     const state = new ReplicationState(env.session);
     await state.init();
-    const status = await readStatus(state, tables.map((t) => parseTableMapping(t).target));
+    const scope = usesApiTarget(config) ? scopeOf(targetEndpointOf(config)) : '';
+    const status = await readStatus(state, tables.map((t) => scope + parseTableMapping(t).target));
     process.stdout.write((values.json === true ? JSON.stringify(status, null, 2) : formatStatus(status)) + '\n');
     return 0;
   } finally {
@@ -150,6 +158,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const maxReport = values.maxReport as number;
   const env = await open(config);
   const source = sourceOf(config);
+  const targetApi = usesApiTarget(config) ? awsSource(targetEndpointOf(config)) : undefined;
   let identical = true;
   try {
     for (const spec of tables) {
@@ -159,6 +168,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
         source,
         sourceTable: m.source,
         target: m.target,
+        targetApi,
         segments: config.replicateSegments,
         maxReport,
         log,
@@ -169,6 +179,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     return identical ? 0 : 1;
   } finally {
     source.close();
+    targetApi?.close();
     await env.close();
   }
 }

@@ -1,7 +1,8 @@
-// Replication from DynamoDB Streams into Cassandra: the entry points used by the rest of the program.
+// Replication from DynamoDB Streams into Cassandra (or a DynamoDB-API endpoint): the entry points used by the rest of the program.
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { ActionContext } from '../actions/context.js';
+import { apiTarget, targetEndpointOf, usesApiTarget } from './api-target.js';
 import { createReplicationMetrics } from './metrics.js';
 import { Replicator, parseTableMapping } from './replicator.js';
 import { awsSource } from './source.js';
@@ -19,6 +20,7 @@ export async function startServeReplicator(
 ): Promise<{ replicator: Replicator; stop(): Promise<void> } | undefined> {
   if (config.replicateTables.length === 0) return undefined;
   const source = awsSource({ endpoint: config.replicateSourceEndpoint, region: config.replicateRegion });
+  const target = usesApiTarget(config) ? apiTarget(targetEndpointOf(config)) : undefined;
   const replicator = new Replicator({
     ctx,
     source,
@@ -29,6 +31,9 @@ export async function startServeReplicator(
     concurrency: config.replicateConcurrency,
     leaseMs: config.replicateLeaseSeconds * 1000,
     writeIsolation: config.replicateWriteIsolation,
+    target: target?.open,
+    targetScope: target?.scope,
+    ignoreReplicated: config.replicateIgnoreReplicated,
   });
   await replicator.start();
   return {
@@ -36,6 +41,7 @@ export async function startServeReplicator(
     async stop() {
       await replicator.stop();
       source.close();
+      target?.close();
     },
   };
 }

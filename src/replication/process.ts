@@ -1,6 +1,7 @@
 // What one table's replication needs from the replicator process it runs in: options, the shared
 // state tables, lease bookkeeping, stopping, and the fair share of shards among live replicators.
 import type { WriteIsolation } from '../config.js';
+import type { TargetOpener } from './replica-target.js';
 import type { ActionContext } from '../actions/context.js';
 import type { Lease, LeaseWatcher } from './leases.js';
 import type { ReplicationMetrics } from './metrics.js';
@@ -23,6 +24,12 @@ export interface ReplicatorOptions {
   leaseMs?: number;
   /** Write isolation of target tables this replicator creates. */
   writeIsolation?: WriteIsolation;
+  /** Where the targets are (default: tables in the Cassandra keyspace of ctx). */
+  target?: TargetOpener;
+  /** Prefix of the targets' names in the replication state: where they are, when not in Cassandra. */
+  targetScope?: string;
+  /** Skip source records a replicator wrote: the loop guard when the other direction runs too. */
+  ignoreReplicated?: boolean;
   /** Empty the targets and take a new snapshot. */
   resnapshot?: boolean;
   /** Progress bar on stderr (a terminal) during snapshots. */

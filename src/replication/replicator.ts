@@ -103,7 +103,7 @@ export class Replicator implements ReplicationProcess {
         pid: process.pid,
         started: this.started,
         heartbeat: Date.now(),
-        tables: this.o.tables.map((t) => t.target),
+        tables: this.o.tables.map((t) => (this.o.targetScope ?? '') + t.target),
       },
       Math.ceil((3 * this.leaseMs) / 1000),
     );
@@ -149,7 +149,7 @@ export class Replicator implements ReplicationProcess {
   /** Our fair share of the ready shards of our tables, among the live replicators serving them. */
   async share(): Promise<{ fair: number; floor: number }> {
     const now = Date.now();
-    const mine = new Set(this.o.tables.map((t) => t.target));
+    const mine = new Set(this.o.tables.map((t) => (this.o.targetScope ?? '') + t.target));
     const rows = await this.state.listWorkers();
     // Heartbeats come every half period: a worker silent for longer than a period is gone (its
     // shards must not wait for its row's TTL before someone takes them).

@@ -1,7 +1,7 @@
 // The snapshot: a parallel Scan of the source (TotalSegments), each page written to the target
 // before the next is asked for, under the snapshot lease. Segment positions are checkpointed, so
 // a snapshot interrupted by a crash resumes (by this or another process) where it stopped.
-import type { Applier } from './apply.js';
+import type { ReplicaWriter } from './replica-target.js';
 import { ReplicationError, TargetDeleted } from './errors.js';
 import { fromSdkItem, toSdkItem } from './items.js';
 import { LeaseLost, sleep, type Lease } from './leases.js';
@@ -23,8 +23,8 @@ export interface SnapshotPosition {
 export interface SnapshotOptions {
   source: SourceApi;
   sourceTable: string;
-  applier: Applier;
-  /** The Cassandra timestamp (ms) of the snapshot's writes: before the stream tail's (see Applier.putItems). */
+  applier: ReplicaWriter;
+  /** The Cassandra timestamp (ms) of the snapshot's writes: before the stream tail's (see ReplicaWriter.putItems). */
   writtenAt: number;
   lease: Lease;
   position: SnapshotPosition;

@@ -10,6 +10,7 @@ import {
   DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { Item } from '../dynamo/types.js';
+import { REPLICATOR_PRINCIPAL } from '../streams/model.js';
 import { fromSdkItem, toSdkItem } from './items.js';
 
 export interface SourceOptions {
@@ -35,6 +36,8 @@ export interface StreamRecord {
   approximateCreation: number;
   keys: Item;
   newImage?: Item;
+  /** Written by a replicator (its userIdentity names one): the loop guard skips it in two-way setups. */
+  replicated?: boolean;
 }
 
 export interface StreamDescription {
@@ -86,8 +89,9 @@ function region(options: SourceOptions): string | undefined {
  */
 const QUIET_LOGGER = { trace() {}, debug() {}, warn() {}, error() {} } as unknown as NonNullable<DynamoDBClientConfig['logger']>;
 
-export function awsSource(options: SourceOptions): SourceApi {
-  const config = {
+/** The configuration of the SDK clients of an endpoint (DynamoDB and Streams alike). */
+export function clientConfig(options: SourceOptions) {
+  return {
     endpoint: options.endpoint,
     region: region(options),
     credentials: options.credentials,
@@ -98,6 +102,10 @@ export function awsSource(options: SourceOptions): SourceApi {
     // The SDK retries throttling and 5xx with backoff; the replicator's own loops retry beyond that.
     maxAttempts: 5,
   };
+}
+
+export function awsSource(options: SourceOptions): SourceApi {
+  const config = clientConfig(options);
   const db = new DynamoDBClient(config);
   const streams = new DynamoDBStreamsClient(config);
   return {
@@ -160,6 +168,7 @@ export function awsSource(options: SourceOptions): SourceApi {
             approximateCreation: d.ApproximateCreationDateTime ? d.ApproximateCreationDateTime.getTime() : 0,
             keys: fromSdkItem(d.Keys ?? {}),
             newImage: d.NewImage ? fromSdkItem(d.NewImage) : undefined,
+            ...(r.userIdentity?.PrincipalId === REPLICATOR_PRINCIPAL ? { replicated: true } : {}),
           };
         });
         return { records, next: out.NextShardIterator ?? undefined };

@@ -9,7 +9,7 @@ import { snapshotRow, snapshotStep } from './snapshot-phase.js';
 import type { TableState } from './state.js';
 import { StreamTail } from './tail-phase.js';
 import { TableRun, enabledStream } from './table-run.js';
-import { ensureTarget, streamOf, targetIsEmpty, truncateTarget } from './target.js';
+import { cassandraTarget, streamOf } from './target.js';
 
 export class TableReplication {
   private readonly t: TableRun;
@@ -59,17 +59,19 @@ export class TableReplication {
     }
     t.streamArn = streamOf(desc);
     t.sourceArn = desc.TableArn ?? this.mapping.source;
-    t.target = await ensureTarget(r.o.ctx as ActionContext, desc, t.name, r.o.writeIsolation ?? 'only_rmw', (l) => t.log(l));
+    const open = r.o.target ?? cassandraTarget(r.o.ctx as ActionContext, r.o.writeIsolation ?? 'only_rmw');
+    // A remote target may time out now and then: only what the user must fix ends the table here.
+    t.target = await retrying(() => open(desc, this.mapping.target, (l) => t.log(l)), () => r.stopped, t.onError);
     if (t.target.created) t.log(`created target table from the source's description`);
     let state = await r.state.getTable(t.name);
     if (r.o.resnapshot) {
       state = await this.reset(state);
-    } else if (state && state.targetId !== t.target.entry.definition.id) {
+    } else if (state && state.targetId !== t.target.id) {
       // The target was deleted (and created again): its copy is gone, so copy again.
       t.log('the target table was deleted since the last run; taking a new snapshot');
-      state = await this.reset(state, (s) => s.targetId !== t.target.entry.definition.id);
+      state = await this.reset(state, (s) => s.targetId !== t.target.id);
     } else if (!state) {
-      if (!t.target.created && !(await targetIsEmpty(r.o.ctx as ActionContext, t.target.entry))) {
+      if (!t.target.created && !(await retrying(() => t.target.isEmpty(), () => r.stopped, t.onError))) {
         throw new ReplicationError(
           `target table ${t.name} already holds items but is not a replica of ${this.mapping.source}; delete it, or pass --resnapshot to empty it and copy the source into it`,
         );
@@ -135,7 +137,7 @@ export class TableReplication {
       await r.state.deleteUnits(t.name);
       await r.pause(r.leaseMs + 1000);
     }
-    await truncateTarget(r.o.ctx as ActionContext, t.target.entry);
+    await retrying(() => t.target.truncate(), () => r.stopped, t.onError);
     if (state) await r.state.restart(t.fresh());
     else await r.state.createTable(t.fresh());
     return r.state.getTable(t.name);

@@ -1,13 +1,12 @@
 // One table's replication as its phases (snapshot, stream tail) share it: the source and target,
 // the stream followed, logging, and the checks that end it (source gone, stream lost, target deleted).
 import type { TableDescription } from '@aws-sdk/client-dynamodb';
-import { Applier } from './apply.js';
 import { RESNAPSHOT_ADVICE, ReplicationError, TargetDeleted } from './errors.js';
 import type { ReplicationProcess, TableMapping } from './process.js';
 import { retrying } from './snapshot.js';
 import { errorName } from './source.js';
 import type { TableState } from './state.js';
-import type { Target } from './target.js';
+import { skippingReplicated, type ReplicaTarget, type ReplicaWriter } from './replica-target.js';
 
 /** Source errors that retrying cannot cure: the user must fix something. */
 const FATAL_SOURCE_ERRORS = new Set([
@@ -16,7 +15,7 @@ const FATAL_SOURCE_ERRORS = new Set([
 ]);
 
 export class TableRun {
-  target!: Target;
+  target!: ReplicaTarget;
   streamArn = '';
   sourceArn = '';
 
@@ -25,8 +24,9 @@ export class TableRun {
     readonly mapping: TableMapping,
   ) {}
 
+  /** The target's name in the replication state (scoped by where the target is). */
   get name(): string {
-    return this.mapping.target;
+    return (this.r.o.targetScope ?? '') + this.mapping.target;
   }
 
   log(line: string): void {
@@ -74,25 +74,16 @@ export class TableRun {
     );
   }
 
-  /** Throws TargetDeleted when the target table this replication writes into is gone or replaced. */
-  async checkTarget(fresh: boolean): Promise<void> {
-    const { catalog } = this.r.o.ctx;
-    if (fresh) catalog.invalidate(this.name);
-    const entry = await catalog.get(this.name);
-    if (!entry || entry.definition.id !== this.target.entry.definition.id || entry.definition.status === 'DELETING') {
-      throw new TargetDeleted(this.name);
-    }
-  }
-
-  applier(): Applier {
-    return new Applier(this.r.o.ctx.store, this.target.handle, this.r.o.concurrency ?? 64, () => this.checkTarget(true));
+  applier(): ReplicaWriter {
+    const writer = this.target.writer(this.r.o.concurrency ?? 64);
+    return this.r.o.ignoreReplicated ? skippingReplicated(writer) : writer;
   }
 
   /** The state of a replication starting with a snapshot. */
   fresh(): TableState {
     return {
       target: this.name,
-      targetId: this.target.entry.definition.id,
+      targetId: this.target.id,
       sourceTable: this.mapping.source,
       sourceArn: this.sourceArn,
       streamArn: this.streamArn,

@@ -55,7 +55,7 @@ export class StreamTail {
           const current = await r.state.getTable(t.name);
           if (!current || current.phase === 'resetting' || current.phase === 'failed') break;
           // Also noticed here when no write fails (an idle stream).
-          await t.checkTarget(false);
+          await t.target.check(false);
           const stream = await r.o.source.streams.describeStream(t.streamArn);
           for (const s of stream.shards) {
             if (known.has(s.id)) continue;

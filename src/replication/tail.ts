@@ -2,7 +2,8 @@
 // a batch at a time, each batch applied and then checkpointed, until the shard is closed and read
 // to its end. Expired iterators are re-acquired from the checkpoint; throttling backs off;
 // trimmed records end the table's replication with what to do, never a silent skip.
-import type { Applier, BatchResult } from './apply.js';
+import type { BatchResult } from './apply.js';
+import type { ReplicaWriter } from './replica-target.js';
 import { RESNAPSHOT_ADVICE, ReplicationError } from './errors.js';
 import { LeaseLost, sleep, type Lease } from './leases.js';
 import { Stopped, retrying } from './snapshot.js';
@@ -16,7 +17,7 @@ export interface ShardRunOptions {
   /** The last sequence number applied (the checkpoint), if any. */
   position?: string;
   applied: number;
-  applier: Applier;
+  applier: ReplicaWriter;
   skipBefore: number;
   pollMs: number;
   stopped: () => boolean;

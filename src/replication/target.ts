@@ -8,7 +8,9 @@ import { WRITE_ISOLATION_TAG } from '../actions/tags.js';
 import { DynamoError } from '../dynamo/errors.js';
 import type { CatalogEntry } from '../storage/catalog.js';
 import type { TableHandle } from '../storage/item-store.js';
-import { ReplicationError } from './errors.js';
+import { Applier } from './apply.js';
+import { ReplicationError, TargetDeleted } from './errors.js';
+import type { TargetOpener } from './replica-target.js';
 
 const NEW_IMAGE_VIEWS = new Set(['NEW_IMAGE', 'NEW_AND_OLD_IMAGES']);
 
@@ -135,4 +137,25 @@ export async function targetIsEmpty(ctx: ActionContext, entry: CatalogEntry): Pr
 /** Removes every item of the target (a new snapshot follows). */
 export async function truncateTarget(ctx: ActionContext, entry: CatalogEntry): Promise<void> {
   await ctx.tables.truncate(entry);
+}
+
+/** The replicator's target in our own keyspace, written through its translator; its writes are marked as a replicator's. */
+export function cassandraTarget(ctx: ActionContext, isolation: WriteIsolation): TargetOpener {
+  return async (desc, name, log) => {
+    const t = await ensureTarget(ctx, desc, name, isolation, log);
+    const handle: TableHandle = { ...t.handle, replicated: true };
+    const check = async (fresh: boolean) => {
+      if (fresh) ctx.catalog.invalidate(name);
+      const entry = await ctx.catalog.get(name);
+      if (!entry || entry.definition.id !== t.entry.definition.id || entry.definition.status === 'DELETING') throw new TargetDeleted(name);
+    };
+    return {
+      id: t.entry.definition.id,
+      created: t.created,
+      isEmpty: () => targetIsEmpty(ctx, t.entry),
+      truncate: () => truncateTarget(ctx, t.entry),
+      check,
+      writer: (concurrency) => new Applier(ctx.store, handle, concurrency, () => check(true)),
+    };
+  };
 }

@@ -8,7 +8,8 @@
 // by key on both sides, so changes still in flight on a live table are not reported.
 import type { ActionContext } from '../actions/context.js';
 import { activeTable } from '../actions/context.js';
-import type { Item } from '../dynamo/types.js';
+import type { Item, KeySchema } from '../dynamo/types.js';
+import { keySchemaOf } from './api-target.js';
 import type { TableHandle } from '../storage/item-store.js';
 import { segmentRange, tokenRangeItems } from '../storage/range-reader.js';
 import { keyOf } from '../storage/translator.js';
@@ -23,6 +24,8 @@ export interface VerifyOptions {
   source: SourceApi;
   sourceTable: string;
   target: string;
+  /** The target behind a DynamoDB-API endpoint, instead of a table in ctx's keyspace. */
+  targetApi?: SourceApi;
   segments?: number;
   /** How many differences to show with their items. */
   maxReport?: number;
@@ -68,15 +71,19 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   const segments = Math.max(1, o.segments ?? 4);
   const buckets = o.buckets ?? 4096;
   const maxKeys = o.maxKeysInMemory ?? 500_000;
-  const handle = await activeTable(o.ctx as ActionContext, o.target).catch((e: unknown) => {
-    if (errorName(e) === 'ResourceNotFoundException') throw new ReplicationError(`target table ${o.target} does not exist in keyspace ${o.ctx.session.keyspace}`);
+  const notFound = (where: string) => (e: unknown) => {
+    if (errorName(e) === 'ResourceNotFoundException') throw new ReplicationError(`target table ${o.target} does not exist ${where}`);
     throw e;
-  });
+  };
+  const targetApi = o.targetApi;
+  const target: TargetReader = targetApi
+    ? apiReader(targetApi, o.target, keySchemaOf(await targetApi.describeTable(o.target).catch(notFound('at the target endpoint'))))
+    : cassandraReader(o.ctx, await activeTable(o.ctx as ActionContext, o.target).catch(notFound(`in keyspace ${o.ctx.session.keyspace}`)));
   await o.source.describeTable(o.sourceTable).catch((e: unknown) => {
     if (errorName(e) === 'ResourceNotFoundException') throw new ReplicationError(`source table ${o.sourceTable} does not exist`);
     throw e;
   });
-  const schema = handle.entry.definition.key;
+  const schema = target.schema;
   const log = o.log ?? (() => undefined);
   // A comparison gives up after a few failures in a row rather than waiting forever.
   let failures = 0;
@@ -103,12 +110,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   };
   const scanTarget = async (visit: Visit) => {
     let n = 0;
-    const c = o.ctx.session.consistency.strong;
     await Promise.all(
       Array.from({ length: segments }, async (_, segment) => {
-        const { lo, hi } = segmentRange(segment, segments);
-        for await (const stored of tokenRangeItems(o.ctx.session, handle, lo, hi, undefined, c, 1000)) {
-          const item = stored.item;
+        for await (const item of target.segment(segment, segments)) {
           visit(keyText(item, schema), item);
           n++;
         }
@@ -179,7 +183,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       differences.push({ kind: c.kind, key: keyOf(key, schema) });
       return;
     }
-    const d = await compareKey(o, handle, key);
+    const d = await compareKey(o, target.read, key);
     if (d) differences.push(d);
   });
   const count = (k: DifferenceKind) => differences.filter((d) => d.kind === k).length;
@@ -196,15 +200,46 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
 }
 
 /** One key on both sides: undefined when they agree, else the difference. */
-export async function compareKey(o: Pick<VerifyOptions, 'source' | 'sourceTable' | 'ctx'>, handle: TableHandle, key: Item): Promise<Difference | undefined> {
-  const [s, t] = await Promise.all([
-    retrying(() => o.source.getItem(o.sourceTable, key), () => true),
-    o.ctx.store.read(handle, key, true),
-  ]);
-  const target = t?.item;
+export async function compareKey(o: Pick<VerifyOptions, 'source' | 'sourceTable'>, read: (key: Item) => Promise<Item | undefined>, key: Item): Promise<Difference | undefined> {
+  const [s, target] = await Promise.all([retrying(() => o.source.getItem(o.sourceTable, key), () => true), read(key)]);
   if (!s && !target) return undefined;
   if (s && target && canonicalText(s) === canonicalText(target)) return undefined;
   return { kind: !target ? 'missing' : !s ? 'extra' : 'different', key, source: s, target };
+}
+
+/** The target side of a comparison: its key schema, a segment of its items, and one item by key. */
+interface TargetReader {
+  schema: KeySchema;
+  segment(segment: number, segments: number): AsyncIterable<Item>;
+  read(key: Item): Promise<Item | undefined>;
+}
+
+function cassandraReader(ctx: Omit<ActionContext, 'host'>, handle: TableHandle): TargetReader {
+  return {
+    schema: handle.entry.definition.key,
+    async *segment(segment, segments) {
+      const { lo, hi } = segmentRange(segment, segments);
+      for await (const stored of tokenRangeItems(ctx.session, handle, lo, hi, undefined, ctx.session.consistency.strong, 1000)) yield stored.item;
+    },
+    read: async (key) => (await ctx.store.read(handle, key, true))?.item,
+  };
+}
+
+function apiReader(api: SourceApi, table: string, schema: KeySchema): TargetReader {
+  return {
+    schema,
+    async *segment(segment, segments) {
+      let start: Record<string, unknown> | undefined;
+      let failures = 0;
+      do {
+        const page = await retrying(() => api.scan(table, segment, segments, start), () => failures > 8, () => failures++);
+        failures = 0;
+        yield* page.items;
+        start = page.lastKey;
+      } while (start);
+    },
+    read: (key) => retrying(() => api.getItem(table, key), () => true),
+  };
 }
 
 /** The report as text lines for the terminal. */

@@ -252,7 +252,9 @@ export class ItemStore {
       if (!event) return true; // the item would not change: no write and no record, as in DynamoDB
       const itemKey = keyOf(key, definition.key);
       const expiry = mutation.kind === 'delete' && mutation.cause === 'ttl';
-      const change = { stream: streamKey(definition.name, stream.label), info: stream, schema: definition.key, key: itemKey, old, next, expiry };
+      const change = {
+        stream: streamKey(definition.name, stream.label), info: stream, schema: definition.key, key: itemKey, old, next, expiry, replicated: h.replicated,
+      };
       record = await this.streams.begin(change, event, write.version);
       write.version = record.version;
     }

@@ -9,6 +9,8 @@ export interface TableHandle {
   entry: CatalogEntry;
   translator: Translator;
   isolation: WriteIsolation;
+  /** Writes through this handle are a replicator's: their stream records say so (the loop guard). */
+  replicated?: boolean;
 }
 
 /** The handle of a catalog entry, with the translator its definition names. */

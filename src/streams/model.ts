@@ -124,7 +124,17 @@ export interface ChangeRecord {
   createdMs: number;
   /** A TTL expiry (a deletion by the service, not by a user). */
   expiry: boolean;
+  /** Written by a replicator (see REPLICATOR_HEADER). */
+  replicated?: boolean;
 }
+
+/**
+ * A request carrying this header is a replicator's write: its stream records name
+ * REPLICATOR_PRINCIPAL in userIdentity, and a replicator running the other way skips them (the
+ * loop guard of two-way replication). Replicators writing to Cassandra directly mark theirs too.
+ */
+export const REPLICATOR_HEADER = 'x-dynamo-cassandra-replicator';
+export const REPLICATOR_PRINCIPAL = 'replicator.dynamo-cassandra';
 
 /** The event of a change from `old` to `next` (undefined: deleted); undefined when nothing changed. */
 export function eventOf(old: Item | undefined, next: Item | undefined): EventName | undefined {
@@ -161,6 +171,7 @@ export function wireRecord(r: ChangeRecord, view: StreamViewType, region: string
     dynamodb,
   };
   if (r.expiry) out.userIdentity = { Type: 'Service', PrincipalId: 'dynamodb.amazonaws.com' };
+  else if (r.replicated) out.userIdentity = { Type: 'Service', PrincipalId: REPLICATOR_PRINCIPAL };
   return out;
 }
 

@@ -30,6 +30,9 @@ import {
   type ChangeRecord, type EventName, type Position, type StreamInfo, type StreamViewType,
 } from './model.js';
 
+/** The `origin` of a record a replicator wrote (absent for all others). */
+const REPLICATOR_ORIGIN = 'replicator';
+
 /** A pending insert acknowledged later than this after its seq's time is written again. */
 export const LATE_MS = 450;
 /** Clock differences between server processes that readers allow for. */
@@ -79,6 +82,8 @@ export interface Change {
   old?: StoredItem;
   next?: Item;
   expiry: boolean;
+  /** Written by a replicator (recorded in the `origin` column as 'replicator'). */
+  replicated?: boolean;
 }
 
 type State = 'P' | 'C' | 'A';
@@ -90,7 +95,7 @@ interface LogRow extends ChangeRecord {
   next?: bigint;
 }
 
-const COLUMNS = 'seq, kh, state, event, item_key, new_image, old_image, prev_ver, new_ver, expiry, created_ms';
+const COLUMNS = 'seq, kh, state, event, item_key, new_image, old_image, prev_ver, new_ver, expiry, created_ms, origin';
 
 function logRow(row: Row): LogRow {
   const itemKey = row.get('item_key') as string;
@@ -109,6 +114,7 @@ function logRow(row: Row): LogRow {
     prev: prev ? big(prev) : undefined,
     next: next ? big(next) : undefined,
     expiry: row.get('expiry') === true,
+    ...(row.get('origin') === REPLICATOR_ORIGIN ? { replicated: true } : {}),
     createdMs: Number(row.get('created_ms')),
   };
 }
@@ -136,8 +142,15 @@ export class StreamLog {
       `CREATE TABLE IF NOT EXISTS ${this.streams} (scope int, stream text, table_name text, view_type text, shards int, key_schema text, created_ms bigint, disabled_ms bigint, PRIMARY KEY (scope, stream))`,
     );
     await this.session.client.execute(
-      `CREATE TABLE IF NOT EXISTS ${this.records} (stream text, shard int, bucket bigint, seq bigint, kh bigint, state text, event text, item_key text, new_image text, old_image text, prev_ver bigint, new_ver bigint, expiry boolean, created_ms bigint, PRIMARY KEY ((stream, shard, bucket), seq, kh)) WITH default_time_to_live = ${TTL_S} AND gc_grace_seconds = 3600`,
+      `CREATE TABLE IF NOT EXISTS ${this.records} (stream text, shard int, bucket bigint, seq bigint, kh bigint, state text, event text, item_key text, new_image text, old_image text, prev_ver bigint, new_ver bigint, expiry boolean, created_ms bigint, origin text, PRIMARY KEY ((stream, shard, bucket), seq, kh)) WITH default_time_to_live = ${TTL_S} AND gc_grace_seconds = 3600`,
     );
+    // Keyspaces made before records named their origin. Another server may add it at the same moment.
+    const meta = await this.session.client.metadata.getTable(this.session.keyspace, 'dc_stream_records').catch(() => undefined);
+    if (meta && !meta.columnsByName.origin) {
+      await this.session.client.execute(`ALTER TABLE ${this.records} ADD origin text`).catch((e: Error) => {
+        if (!/conflicts with an existing column|already exist/i.test(e.message)) throw e;
+      });
+    }
   }
 
   private run(query: string, params: unknown[], consistency = this.session.consistency.write) {
@@ -216,8 +229,8 @@ export class StreamLog {
       const createdMs = Date.now();
       const record: PendingRecord = { stream: c.stream, shard, position: { seq, kh }, version, createdMs };
       await this.run(
-        `INSERT INTO ${this.records} (stream, shard, bucket, seq, kh, state, event, item_key, new_image, old_image, prev_ver, new_ver, expiry, created_ms) VALUES (?, ?, ?, ?, ?, 'P', ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [c.stream, shard, Long.fromNumber(bucketOf(seq)), version, Long.fromNumber(kh), event, itemKey, newImage, oldImage, c.old?.version ?? null, version, c.expiry, Long.fromNumber(createdMs)],
+        `INSERT INTO ${this.records} (stream, shard, bucket, seq, kh, state, event, item_key, new_image, old_image, prev_ver, new_ver, expiry, created_ms, origin) VALUES (?, ?, ?, ?, ?, 'P', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [c.stream, shard, Long.fromNumber(bucketOf(seq)), version, Long.fromNumber(kh), event, itemKey, newImage, oldImage, c.old?.version ?? null, version, c.expiry, Long.fromNumber(createdMs), c.replicated ? REPLICATOR_ORIGIN : undefined],
       );
       if (Date.now() - timeOfSeq(seq) <= LATE_MS) return record;
       await this.settle(record, 'A');

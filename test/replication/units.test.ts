@@ -3,13 +3,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Item } from '../../src/dynamo/types.js';
-import { kindOf } from '../../src/replication/apply.js';
+import { kindOf, latestChanges } from '../../src/replication/apply.js';
+import { keySchemaOf } from '../../src/replication/api-target.js';
+import { skippingReplicated, type ReplicaWriter } from '../../src/replication/replica-target.js';
+import { wireRecord } from '../../src/streams/model.js';
 import { canonicalText, fromSdkItem, keyFromText, keyText, toSdkItem } from '../../src/replication/items.js';
 import { progressLine } from '../../src/replication/progress.js';
 import { parseTableMapping } from '../../src/replication/replicator.js';
 import { formatStatus } from '../../src/replication/status.js';
 import { createRequestOf, streamOf } from '../../src/replication/target.js';
-import { awsSource } from '../../src/replication/source.js';
+import { awsSource, type StreamRecord } from '../../src/replication/source.js';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 
 describe('replication units', () => {
@@ -103,6 +106,44 @@ describe('replication units', () => {
     assert.deepEqual(req.AttributeDefinitions, [{ AttributeName: 'pk', AttributeType: 'S' }]);
     assert.equal(req.BillingMode, 'PAY_PER_REQUEST');
     assert.equal(req.GlobalSecondaryIndexes, undefined);
+  });
+
+  test('the loop guard: records a replicator wrote reach no writer, and are counted as skipped; records name their replicator', async () => {
+    const handed: StreamRecord[] = [];
+    const inner: ReplicaWriter = {
+      putItems: async () => undefined,
+      applyRecords: async (records, skipBefore) => {
+        handed.push(...records);
+        return latestChanges(records, skipBefore, { hash: { name: 'pk', type: 'S' } }).result;
+      },
+    };
+    const rec = (n: number, replicated: boolean): StreamRecord => ({
+      eventName: 'MODIFY', sequenceNumber: String(n), approximateCreation: 1000 + n, keys: { pk: { S: `k${n % 2}` } }, newImage: { pk: { S: `k${n % 2}` }, n: { N: String(n) } },
+      ...(replicated ? { replicated: true } : {}),
+    });
+    const records = [rec(1, false), rec(2, true), rec(3, true), rec(4, false)];
+    const result = await skippingReplicated(inner).applyRecords(records, 0);
+    assert.deepEqual(handed.map((r) => r.sequenceNumber), ['1', '4']);
+    assert.equal(result.skipped, 2);
+    assert.equal(result.echoes, 2);
+    assert.equal(result.writes, 2);
+    assert.equal(result.lastRecordAt, 1004); // the batch's end, whatever was skipped
+    const change = { position: { seq: 5n, kh: 1 }, eventName: 'INSERT' as const, keys: { pk: { S: 'a' } }, createdMs: 0, expiry: false };
+    assert.deepEqual(wireRecord({ ...change, replicated: true }, 'KEYS_ONLY', 'r', 's').userIdentity, { Type: 'Service', PrincipalId: 'replicator.dynamo-cassandra' });
+    assert.equal(wireRecord(change, 'KEYS_ONLY', 'r', 's').userIdentity, undefined);
+    // A TTL deletion is the service's, whoever's write set the TTL.
+    assert.deepEqual(wireRecord({ ...change, expiry: true }, 'KEYS_ONLY', 'r', 's').userIdentity, { Type: 'Service', PrincipalId: 'dynamodb.amazonaws.com' });
+  });
+
+  test('key schemas of DynamoDB descriptions', () => {
+    const desc = {
+      TableName: 't',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' as const }, { AttributeName: 'sk', AttributeType: 'N' as const }],
+      KeySchema: [{ AttributeName: 'sk', KeyType: 'RANGE' as const }, { AttributeName: 'pk', KeyType: 'HASH' as const }],
+    };
+    assert.deepEqual(keySchemaOf(desc), { hash: { name: 'pk', type: 'S' }, range: { name: 'sk', type: 'N' } });
+    assert.deepEqual(keySchemaOf({ ...desc, KeySchema: [desc.KeySchema[1]!] }), { hash: { name: 'pk', type: 'S' } });
+    assert.throws(() => keySchemaOf({ TableName: 't' }), /no partition key/);
   });
 
   test('progress lines show rate and ETA; the status view shows shards', () => {
