@@ -1,7 +1,7 @@
 // One table's replication as its phases (snapshot, stream tail) share it: the source and target,
 // the stream followed, logging, and the checks that end it (source gone, stream lost, target deleted).
 import type { TableDescription } from '@aws-sdk/client-dynamodb';
-import { RESNAPSHOT_ADVICE, ReplicationError, TargetDeleted } from './errors.js';
+import { RESNAPSHOT_ADVICE, ReplicationError } from './errors.js';
 import type { ReplicationProcess, TableMapping } from './process.js';
 import { retrying } from './snapshot.js';
 import { errorName } from './source.js';
