@@ -8,6 +8,7 @@ import type { Path, PqStatement } from '../dynamo/partiql/ast.js';
 import { flattenedName, type PqEachHash, type PqOptions, type PqPlan, type PqTable } from '../dynamo/partiql/translate.js';
 import type { AttributeValue, Item } from '../dynamo/types.js';
 import type { TableDefinition } from '../storage/catalog.js';
+import { indexHashKeys, indexRangeKeys } from '../storage/index-keys.js';
 import { RawJson, type ActionContext, type ActionSpec } from './context.js';
 import { deleteItem } from './delete-item.js';
 import { getItem } from './get-item.js';
@@ -43,7 +44,7 @@ export async function statementTable(ctx: ActionContext, s: PqStatement): Promis
   return {
     name: def.name,
     key: def.key,
-    indexes: (def.indexes ?? []).filter((i) => i.status !== 'DELETING').map((i) => ({ name: i.name, key: i.key })),
+    indexes: (def.indexes ?? []).filter((i) => i.status !== 'DELETING').map((i) => ({ name: i.name, key: i.key, composite: indexHashKeys(i).length > 1 || indexRangeKeys(i).length > 1 })),
   };
 }
 

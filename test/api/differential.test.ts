@@ -141,6 +141,47 @@ const STEPS: Step[] = [
   ['error: query sort key over the size limit', 'Query', { TableName: 'diff-ix', IndexName: 'lsi', KeyConditionExpression: 'h = :h AND l > :l', ExpressionAttributeValues: { ':h': S('a'), ':l': S('x'.repeat(1500)) } }],
   ['error: index key over the size limit', 'PutItem', { TableName: 'diff-ix', Item: { h: S('a'), r: N('98'), g: S('x'.repeat(70_000)), gs: N('1') } }],
   ['error: unknown index', 'Query', { TableName: 'diff-ix', IndexName: 'nope', KeyConditionExpression: 'g = :g', ExpressionAttributeValues: { ':g': S('odd') } }],
+  // Multi-attribute GSI keys: a 2+2 index (ALL) and a 4+4 one (KEYS_ONLY).
+  ['create multi-key indexed table', 'CreateTable', {
+    TableName: 'diff-mk', BillingMode: 'PAY_PER_REQUEST',
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    AttributeDefinitions: [['pk', 'S'], ['a', 'S'], ['b', 'N'], ['c', 'S'], ['d', 'N'], ['e', 'S'], ['f', 'B'], ['g', 'N'], ['k', 'S']].map(([n, t]) => ({ AttributeName: n, AttributeType: t })),
+    GlobalSecondaryIndexes: [
+      { IndexName: 'mkix', KeySchema: [{ AttributeName: 'a', KeyType: 'HASH' }, { AttributeName: 'b', KeyType: 'HASH' }, { AttributeName: 'c', KeyType: 'RANGE' }, { AttributeName: 'd', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+      { IndexName: 'wide', KeySchema: [['a', 'HASH'], ['b', 'HASH'], ['e', 'HASH'], ['f', 'HASH'], ['c', 'RANGE'], ['d', 'RANGE'], ['g', 'RANGE'], ['k', 'RANGE']].map(([n, t]) => ({ AttributeName: n, KeyType: t })), Projection: { ProjectionType: 'KEYS_ONLY' } },
+    ],
+  }],
+  ['multi-key batch write', 'BatchWriteItem', { RequestItems: { 'diff-mk': [1, 2, 3, 4, 5, 6].map((i) => ({ PutRequest: { Item: {
+    pk: S('p' + i), a: S('x'), b: N('1'), c: S(i <= 3 ? 'c1' : 'c2'), d: N(String(10 - i)), v: N(String(i)),
+    ...(i % 2 ? { e: S('e'), f: { B: 'AQ==' }, g: N(String(i)), k: S('k' + i) } : {}),
+  } } })) } }],
+  ['multi-key put in another partition', 'PutItem', { TableName: 'diff-mk', Item: { pk: S('p7'), a: S('x'), b: N('2'), c: S('c1'), d: N('1') } }],
+  ['multi-key put without a range attribute', 'PutItem', { TableName: 'diff-mk', Item: { pk: S('p8'), a: S('x'), b: N('1'), c: S('c1') } }],
+  ['multi-key put without a hash attribute', 'PutItem', { TableName: 'diff-mk', Item: { pk: S('p9'), a: S('x'), c: S('c1'), d: N('1') } }],
+  ['multi-key put without any key attribute', 'PutItem', { TableName: 'diff-mk', Item: { pk: S('p10'), v: N('10') } }],
+  ['multi-key query on the partition', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b = :b', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1') } }],
+  ['multi-key query on the first range attribute', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'b = :b AND a = :a AND c = :c', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1'), ':c': S('c2') } }],
+  ['multi-key query on both range attributes', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b = :b AND c = :c AND d BETWEEN :lo AND :hi', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1'), ':c': S('c1'), ':lo': N('7'), ':hi': N('8') } }],
+  ['multi-key query with a range condition on the first range attribute', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b = :b AND c > :c', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1'), ':c': S('c1') }, ScanIndexForward: false }],
+  ['multi-key query with begins_with and a filter', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b = :b AND begins_with(c, :c)', FilterExpression: 'v > :v', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1'), ':c': S('c'), ':v': N('2') } }],
+  ['multi-key query paged', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b = :b', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1') }, Limit: 2 }],
+  ['multi-key query next page', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b = :b', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1') }, Limit: 2, ExclusiveStartKey: { a: S('x'), b: N('1'), c: S('c1'), d: N('8'), pk: S('p2') } }],
+  ['multi-key query last page', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b = :b', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1') }, Limit: 4, ExclusiveStartKey: { a: S('x'), b: N('1'), c: S('c2'), d: N('5'), pk: S('p5') } }],
+  ['multi-key query of the 4+4 index', 'Query', { TableName: 'diff-mk', IndexName: 'wide', KeyConditionExpression: 'a = :a AND b = :b AND e = :e AND f = :f AND c = :c AND d = :d AND g >= :g', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1'), ':e': S('e'), ':f': { B: 'AQ==' }, ':c': S('c1'), ':d': N('7'), ':g': N('0') } }],
+  ['multi-key index entry moves on update', 'UpdateItem', { TableName: 'diff-mk', Key: { pk: S('p2') }, UpdateExpression: 'SET b = :two', ExpressionAttributeValues: { ':two': N('2') } }],
+  ['multi-key index entry leaves on remove', 'UpdateItem', { TableName: 'diff-mk', Key: { pk: S('p3') }, UpdateExpression: 'REMOVE d' }],
+  ['multi-key query after changes', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b = :b', ExpressionAttributeValues: { ':a': S('x'), ':b': N('2') } }],
+  ['multi-key index scan', 'Scan', { TableName: 'diff-mk', IndexName: 'wide' }, { unordered: true }],
+  ['error: multi-key query without every hash attribute', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a', ExpressionAttributeValues: { ':a': S('x') } }, { message: true }],
+  ['error: multi-key query skipping a range attribute', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b = :b AND d = :d', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1'), ':d': N('1') } }, { message: true }],
+  ['error: multi-key query with a range condition before the last', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b = :b AND c > :c AND d = :d', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1'), ':c': S('c1'), ':d': N('1') } }, { message: true }],
+  ['error: multi-key query with an inequality on a hash attribute', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b > :b', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1') } }, { message: true }],
+  ['error: multi-key query with a value of the wrong type', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b = :b', ExpressionAttributeValues: { ':a': S('x'), ':b': S('1') } }, { message: true }],
+  ['error: multi-key query on a non-key attribute', 'Query', { TableName: 'diff-mk', IndexName: 'mkix', KeyConditionExpression: 'a = :a AND b = :b AND v = :v', ExpressionAttributeValues: { ':a': S('x'), ':b': N('1'), ':v': N('1') } }, { message: true }],
+  ['error: multi-key put with a key attribute of the wrong type', 'PutItem', { TableName: 'diff-mk', Item: { pk: S('p11'), a: S('x'), b: S('1') } }],
+  ['error: multi-key partiql select', 'ExecuteStatement', { Statement: `SELECT * FROM "diff-mk"."mkix" WHERE a = 'x' AND b = 1 AND c = 'c1' AND d = 9` }, { message: true }],
+  ['error: multi-key partiql select of a prefix', 'ExecuteStatement', { Statement: `SELECT * FROM "diff-mk"."mkix" WHERE a = 'x'` }, { message: true }],
+  ['multi-key partiql select of the table', 'ExecuteStatement', { Statement: `SELECT * FROM "diff-mk" WHERE pk = 'p1'` }],
   // Time to Live (our server runs without DynamoDB's cooldown between changes: DynamoDB Local has none).
   ['ttl described before enabling', 'DescribeTimeToLive', { TableName: 'diff' }],
   ['error: ttl disabled when not enabled', 'UpdateTimeToLive', { TableName: 'diff', TimeToLiveSpecification: { AttributeName: 'exp', Enabled: false } }],
@@ -337,7 +378,7 @@ describe('differential against DynamoDB Local', () => {
       // Transactions name them inside each action.
       const renameActions = (items: Record<string, Record<string, unknown>>[]) =>
         items.map((element) => Object.fromEntries(Object.entries(element).map(([kind, a]) => [kind, rename(a)])));
-      const renameStatement = (st: Record<string, unknown>): Record<string, unknown> => ({ ...st, Statement: (st.Statement as string).replaceAll('"pq"', `"pq${suffix}"`) });
+      const renameStatement = (st: Record<string, unknown>): Record<string, unknown> => ({ ...st, Statement: (st.Statement as string).replaceAll('"pq"', `"pq${suffix}"`).replaceAll('"diff-mk"', `"diff-mk${suffix}"`) });
       const renameAll = (body: Record<string, unknown>) => {
         if (body.Statement) return renameStatement(body);
         if (body.Statements) return { ...body, Statements: (body.Statements as Record<string, unknown>[]).map(renameStatement) };
@@ -426,17 +467,18 @@ describe('differential against DynamoDB Local', () => {
             }
           }
         }
-        // Item counts and sizes, which DynamoDB Local computes exactly, as we do for small tables.
+        // Item counts and sizes, which DynamoDB Local computes exactly, as we do for small tables, and
+        // each index's KeySchema (multi-attribute keys: every HASH, then every RANGE attribute).
         // Index sizes are not compared: DynamoDB Local reports the full items' size for every index,
         // whatever its projection; ours is the size of what the index holds (keys and projection).
-        for (const name of ['diff', 'diff-range', 'diff-ix']) {
+        for (const name of ['diff', 'diff-range', 'diff-ix', 'diff-mk']) {
           const req = { TableName: name + suffix };
           const [theirs, mine] = await Promise.all([call(local.endpoint, 'DescribeTable', req), call(ours.endpoint, 'DescribeTable', req)]);
           const stats = (t: any) => ({
             ItemCount: t.ItemCount,
             TableSizeBytes: t.TableSizeBytes,
             indexes: [...(t.LocalSecondaryIndexes ?? []), ...(t.GlobalSecondaryIndexes ?? [])]
-              .map((ix: any) => `${ix.IndexName}: ${ix.ItemCount} items`)
+              .map((ix: any) => `${ix.IndexName}: ${ix.ItemCount} items, key ${ix.KeySchema.map((k: any) => `${k.AttributeName} ${k.KeyType}`).join(', ')}, ${ix.Projection.ProjectionType}`)
               .sort(),
           });
           try {

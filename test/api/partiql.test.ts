@@ -307,5 +307,52 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
       for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as Error).name, 'DuplicateItemException');
     });
+
+    test('an index with a multi-attribute key: every SELECT on it is refused, as DynamoDB Local 3.3.1 answers', async () => {
+      await t.client.send(
+        new CreateTableCommand({
+          TableName: 'matches',
+          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+          AttributeDefinitions: [
+            { AttributeName: 'id', AttributeType: 'S' },
+            { AttributeName: 'tournament', AttributeType: 'S' },
+            { AttributeName: 'region', AttributeType: 'S' },
+            { AttributeName: 'round', AttributeType: 'N' },
+            { AttributeName: 'bracket', AttributeType: 'S' },
+          ],
+          GlobalSecondaryIndexes: [
+            {
+              IndexName: 'byTournament',
+              KeySchema: [
+                { AttributeName: 'tournament', KeyType: 'HASH' },
+                { AttributeName: 'region', KeyType: 'HASH' },
+                { AttributeName: 'round', KeyType: 'RANGE' },
+                { AttributeName: 'bracket', KeyType: 'RANGE' },
+              ],
+              Projection: { ProjectionType: 'ALL' },
+            },
+          ],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+      const item = `{'id': 'm1', 'tournament': 'w24', 'region': 'eu', 'round': 1, 'bracket': 'upper'}`;
+      await run(`INSERT INTO matches VALUE ${item}`);
+      const composite = 'PartiQL statements cannot be executed on tables with composite HASH keys or composite RANGE keys.';
+      for (const statement of [
+        `SELECT * FROM "matches"."byTournament" WHERE tournament = 'w24' AND region = 'eu'`,
+        `SELECT * FROM "matches"."byTournament" WHERE tournament = 'w24' AND region = 'eu' AND round = 1 AND bracket > 'a'`,
+        `SELECT * FROM "matches"."byTournament" WHERE tournament = 'w24'`,
+        `SELECT id FROM "matches"."byTournament"`,
+      ]) {
+        const err = await errorOf(() => run(statement));
+        assert.equal(err.name, 'ValidationException', statement);
+        assert.equal(err.message, composite, statement);
+      }
+      const order = await errorOf(() => run(`SELECT * FROM "matches"."byTournament" ORDER BY round`));
+      assert.equal(order.message, 'Must have WHERE clause in the statement when using ORDER BY clause.');
+      // The table itself is read as before.
+      const got = await run(`SELECT * FROM matches WHERE id = 'm1'`, undefined, { ConsistentRead: true });
+      assert.deepEqual(got.Items, [{ id: { S: 'm1' }, tournament: { S: 'w24' }, region: { S: 'eu' }, round: { N: '1' }, bracket: { S: 'upper' } }]);
+    });
   });
 }

@@ -287,3 +287,27 @@ test('translate: SELECT with the hash key IN a list, or equal to one value OR an
     'The IN operator is provided with too many operands; number of operands: 101',
   );
 });
+
+test('translate: a SELECT on an index with a multi-attribute key is refused, as DynamoDB Local 3.3.1 does', () => {
+  const table: PqTable = {
+    ...TABLE,
+    indexes: [...TABLE.indexes, { name: 'byRegion', key: { hash: { name: 'tenant', type: 'S' }, range: { name: 'day', type: 'N' } }, composite: true }],
+  };
+  const composite = 'PartiQL statements cannot be executed on tables with composite HASH keys or composite RANGE keys.';
+  for (const src of [
+    `SELECT * FROM "orders"."byRegion" WHERE tenant = 'a' AND region = 'eu'`,
+    `SELECT * FROM "orders"."byRegion" WHERE tenant = 'a' AND region = 'eu' AND day = 1 AND hour > 2`,
+    `SELECT * FROM "orders"."byRegion" WHERE tenant = 'a'`,
+    `SELECT * FROM "orders"."byRegion"`,
+    `SELECT * FROM "orders"."byRegion" WHERE tenant = 'a' ORDER BY day`,
+  ]) {
+    assert.equal(messageOf(() => translateStatement(parseStatement(src).statement, table, options())), composite, src);
+  }
+  assert.equal(
+    messageOf(() => translateStatement(parseStatement(`SELECT * FROM "orders"."byRegion" ORDER BY day`).statement, table, options())),
+    'Must have WHERE clause in the statement when using ORDER BY clause.',
+  );
+  // The table itself and its other indexes are read as before.
+  assert.equal(translateStatement(parseStatement(`SELECT * FROM orders WHERE pk = 'a'`).statement, table, options()).action, 'Query');
+  assert.equal(translateStatement(parseStatement(`SELECT * FROM "orders"."byStatus" WHERE status = 'a'`).statement, table, options()).action, 'Query');
+});

@@ -12,7 +12,8 @@ import { bindValue } from './bind.js';
 export interface PqTable {
   name: string;
   key: KeySchema;
-  indexes: { name: string; key: KeySchema }[];
+  /** composite: a GSI with more than one HASH or RANGE attribute (multi-attribute keys). */
+  indexes: { name: string; key: KeySchema; composite?: boolean }[];
 }
 
 export interface PqOptions {
@@ -49,6 +50,8 @@ export const MSG_INDEX_IN_TRANSACTION = 'Operations on indices are not supported
 export const MSG_UNSUPPORTED_IN_TRANSACTION = 'Unsupported operation in transaction.';
 
 const MSG_MANDATORY_KEYS = 'Where clause does not contain a mandatory equality on all key attributes';
+export const MSG_COMPOSITE_KEYS = 'PartiQL statements cannot be executed on tables with composite HASH keys or composite RANGE keys.';
+const MSG_ORDER_BY_WITHOUT_WHERE = 'Must have WHERE clause in the statement when using ORDER BY clause.';
 
 /** Generated ExpressionAttributeNames and ExpressionAttributeValues of one request. */
 class Expressions {
@@ -306,12 +309,18 @@ function sortKeyCondition(c: PqExpr, name: string): boolean {
 
 function translateSelect(s: PqSelect, table: PqTable, o: PqOptions, x: Expressions): PqPlan {
   const key = targetKey(table, s.index);
+  // DynamoDB Local 3.3.1 refuses every statement on an index with a multi-attribute key, whatever
+  // its WHERE, after only the ORDER BY check below (no DynamoDB document says PartiQL reads them).
+  if (table.indexes.find((i) => i.name === s.index)?.composite) {
+    if (s.orderBy && !s.where) throw validation(MSG_ORDER_BY_WITHOUT_WHERE);
+    throw validation(MSG_COMPOSITE_KEYS);
+  }
   const all = conjuncts(s.where);
   const hashEq = all.find((c) => equalityOn(c, key.hash.name));
   const hashIn = hashEq ? undefined : all.find((c) => alternativesOn(c, key.hash.name));
   const hashCond = hashEq ?? hashIn;
   if (s.orderBy) {
-    if (!s.where) throw validation('Must have WHERE clause in the statement when using ORDER BY clause.');
+    if (!s.where) throw validation(MSG_ORDER_BY_WITHOUT_WHERE);
     for (const item of s.orderBy) {
       const name = item.path[0];
       if (item.path.length !== 1 || !keyAttributes(key).some((k) => k.name === name)) {
