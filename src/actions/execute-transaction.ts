@@ -43,6 +43,8 @@ async function plan(ctx: ActionContext, statement: PqStatement, s: Request, i: n
   if (statement.kind !== 'select' && statement.kind !== 'insert' && statement.kind !== 'exists' && statement.returning) {
     throw inStatement(i, 'RETURNING clause is not supported in ExecuteTransaction.');
   }
+  // Checked before the table is looked up, as DynamoDB Local 3.3.1 does (even for a missing table).
+  if (statement.kind === 'select' && statement.index !== undefined) throw inStatement(i, 'Reads on indices are not supported within transactions.');
   let table;
   try {
     table = await statementTable(ctx, statement);

@@ -239,6 +239,12 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(mixed.message, 'ExecuteTransaction API does not support both read and write operations in the same request.');
       const notKey = await errorOf(() => tx([{ Statement: `SELECT * FROM orders WHERE pk = 'acct'` }]));
       assert.equal(notKey.message, 'Validation failed in TransactStatements[0]: Select statements within ExecuteTransaction must specify the primary key in the where clause.');
+      // A read of an index, even with the table's full key or of a missing table, as DynamoDB Local 3.3.1 answers.
+      for (const statement of [`SELECT * FROM "orders"."byStatus" WHERE pk = 'acct' AND sk = 1`, `SELECT * FROM "nothing"."byStatus" WHERE status = 'open'`]) {
+        const onIndex = await errorOf(() => tx([{ Statement: `SELECT * FROM orders WHERE pk = 'acct' AND sk = 1` }, { Statement: statement }]));
+        assert.equal(onIndex.name, 'ValidationException', statement);
+        assert.equal(onIndex.message, 'Validation failed in TransactStatements[1]: Reads on indices are not supported within transactions.', statement);
+      }
       const returning = await errorOf(() => tx([{ Statement: `UPDATE orders SET bal = 1 WHERE pk = 'acct' AND sk = 1 RETURNING ALL NEW *` }]));
       assert.equal(returning.message, 'Validation failed in TransactStatements[0]: RETURNING clause is not supported in ExecuteTransaction.');
     });
