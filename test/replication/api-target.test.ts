@@ -154,9 +154,17 @@ describe('replication between DynamoDB-API endpoints', () => {
       // Keys written on both sides meanwhile end equal on both (whichever change came last).
       await waitApiIdentical(env, backApi, ours, 'both', 180_000);
       const countRecords = async () => [(await streamRecords(streams, 'both')).length, handed.size];
-      const settled = await countRecords();
-      await new Promise((r) => setTimeout(r, 4000));
-      assert.deepEqual(await countRecords(), settled, 'records keep coming: changes travel back and forth');
+      // Lag settles (a record whose commit mark comes late, a last change still in flight); a loop
+      // never does: the counts must stop moving for 4 s within a minute.
+      let settled = await countRecords();
+      const until = Date.now() + 60_000;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 4000));
+        const now = await countRecords();
+        if (now[0] === settled[0] && now[1] === settled[1]) break;
+        assert.ok(Date.now() < until, `records keep coming: changes travel back and forth (${settled.join('/')} → ${now.join('/')})`);
+        settled = now;
+      }
       // Our stream holds the forward direction's writes, marked; the backward direction never got one.
       const ourRecords = await streamRecords(streams, 'both');
       const marked = ourRecords.filter((r) => r.userIdentity?.PrincipalId === 'replicator.dynamo-cassandra');
