@@ -35,8 +35,9 @@ const undefinedKeys = (keys: string[], defs: string[]) =>
 function checkKeyOrder(ks: RawIndex['KeySchema'], defs: string[], secondMustBeRange: boolean): void {
   const keys = ks.map((k) => k.AttributeName);
   if (keys.some((k) => !defs.includes(k))) throw undefinedKeys(keys, defs);
-  // Two HASH attributes of one name (a multi-attribute GSI key) are worded by the index's own checks.
-  if (ks.length === 2 && keys[0] === keys[1] && ks[1]!.KeyType === 'RANGE') {
+  // Two HASH attributes of one name in a GSI (a multi-attribute key) are worded by the index's own
+  // checks; a table's or a local index's second element can only be a RANGE key.
+  if (ks.length === 2 && keys[0] === keys[1] && (secondMustBeRange || ks[1]!.KeyType === 'RANGE')) {
     throw validation('Both the Hash Key and the Range Key element in the KeySchema have the same name');
   }
   if (ks[0]!.KeyType !== 'HASH') throw validation('Invalid KeySchema: The first KeySchemaElement is not a HASH key type');

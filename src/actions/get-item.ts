@@ -2,6 +2,7 @@ import { checkExpressionParameters, compileRequestExpressions, projectItem } fro
 import { itemSize, normalizeItem } from '../dynamo/attribute-values.js';
 import { compileValidator, obj, str } from '../dynamo/validation.js';
 import { RawJson, activeTable, type ActionSpec } from './context.js';
+import { checkKeyPaths } from './read-page.js';
 import { ATTRIBUTES_TO_GET, CONSISTENT_READ, ITEM_REQUEST, KEY, consumedCapacity, keyFromRequest, readUnits } from './item-common.js';
 
 const validate = compileValidator(
@@ -29,6 +30,8 @@ export const getItem: ActionSpec = {
     const { projection } = compileRequestExpressions(req, 'GetItem');
     const table = await activeTable(ctx, req.TableName);
     const key = keyFromRequest(table.entry.definition.key, req.Key);
+    // A projection may not reach inside a key attribute of the table or of an index, as in Query.
+    checkKeyPaths(projection, table.entry.definition);
     const consistent = req.ConsistentRead === true;
     const stored = await ctx.store.read(table, key, consistent);
     // Sizing the item means parsing it: only when capacity was asked for.

@@ -145,7 +145,7 @@ export function checkKeyPaths(paths: Path[] | undefined, def: TableDefinition): 
   if (!nested.size) return;
   const fail = (what: string, name: string) => validation(`Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: ${what}: ${name}`);
   for (const k of [def.key.hash, def.key.range]) if (k && nested.has(k.name)) throw fail('Key', k.name);
-  for (const ix of def.indexes ?? []) for (const k of [ix.key.hash, ix.key.range]) if (k && nested.has(k.name)) throw fail('IndexKey', k.name);
+  for (const ix of def.indexes ?? []) for (const k of indexKeyAttributes(ix)) if (nested.has(k.name)) throw fail('IndexKey', k.name);
 }
 
 /**

@@ -9,6 +9,7 @@ import { attrValue, compileValidator, map, obj, str } from '../dynamo/validation
 import { activeTable, type ActionSpec } from './context.js';
 import { ITEM_REQUEST, KEY, RETURN_VALUES, capacityNeedsOld, checkCondition, checkItemSize, keyFromRequest, writeCapacity } from './item-common.js';
 import { addItemCollectionMetrics } from './item-collection-metrics.js';
+import { checkSetIndexKeyTypes, checkUpdateIndexKeys } from './update-index-keys.js';
 
 const validate = compileValidator(
   obj(
@@ -51,6 +52,7 @@ export const updateItem: ActionSpec = {
         throw validation(`One or more parameter values were invalid: Cannot update attribute ${k.name}. This attribute is part of the key`);
       }
     }
+    if (update) checkUpdateIndexKeys(update, table.entry.definition);
     const returnValues = (req.ReturnValues ?? 'NONE') as string;
     const removesOnly = onlyRemoves(update);
     const unconditional = !condition && returnValues === 'NONE' && !capacityNeedsOld(req);
@@ -70,6 +72,7 @@ export const updateItem: ActionSpec = {
         if (!old && removesOnly) return { mutation: { kind: 'none' }, result: {} };
         // An update of an absent item creates it from its key.
         const { item, updatedPaths } = update ? applyUpdate(update, old ?? { ...key }) : { item: old ?? { ...key }, updatedPaths: [] };
+        if (update) checkSetIndexKeyTypes(update, table.entry.definition, item);
         checkItemSize(itemSize(item), 'Item size to update');
         let attributes: Item | undefined;
         if (returnValues === 'ALL_OLD') attributes = old;

@@ -5,7 +5,7 @@ import { validation } from '../dynamo/errors.js';
 import type { Request } from './context.js';
 
 const INVALID = 'One or more parameter values were invalid: ';
-const MAX_CAPACITY = 1000000000000;
+export const MAX_CAPACITY = 1000000000000;
 
 export function checkUpdateTableRequest(req: Request): void {
   const updates = req.GlobalSecondaryIndexUpdates as Record<string, { IndexName?: string } | undefined>[] | undefined;

@@ -3,7 +3,7 @@ import { TABLE_NAME_PARAMETER, bool, compileValidator, obj, oneOf } from '../dyn
 import { limitExceeded, resourceInUse } from '../dynamo/errors.js';
 import { GSI_UPDATES_SCHEMA, newIndex } from './index-definitions.js';
 import { freshEntry, type ActionContext, type Request } from './context.js';
-import { checkUpdateTableRequest } from './update-table-checks.js';
+import { MAX_CAPACITY, checkUpdateTableRequest } from './update-table-checks.js';
 import type { TableDefinition } from '../storage/catalog.js';
 import type { ActionSpec } from './context.js';
 import { ATTRIBUTE_DEFINITIONS, THROUGHPUT } from './create-table.js';
@@ -59,7 +59,7 @@ export const updateTable: ActionSpec = {
       if (tp) {
         if (mode === d.billingMode && tp.ReadCapacityUnits === d.provisioned.read && tp.WriteCapacityUnits === d.provisioned.write) {
           throw validation(
-            `The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: ${d.provisioned.read}. Requested ReadCapacityUnits: ${tp.ReadCapacityUnits}. Current WriteCapacityUnits provisioned for the table: ${d.provisioned.write}. Requested WriteCapacityUnits: ${tp.WriteCapacityUnits}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to increase them.`,
+            `The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: ${d.provisioned.read}. Requested ReadCapacityUnits: ${tp.ReadCapacityUnits}. Current WriteCapacityUnits provisioned for the table: ${d.provisioned.write}. Requested WriteCapacityUnits: ${tp.WriteCapacityUnits}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.`,
           );
         }
         const now = Date.now();
@@ -95,6 +95,14 @@ async function updateIndexes(ctx: ActionContext, req: Request) {
   }
   for (let attempt = 0; attempt < 10; attempt++) {
     const entry = await freshEntry(ctx, req.TableName);
+    // Capacity beyond the bounds of an index is refused once the table is found, even for an index
+    // that does not exist (as DynamoDB words it).
+    for (const u of updates) {
+      const tp = u.Update?.ProvisionedThroughput;
+      if (tp && (tp.ReadCapacityUnits > MAX_CAPACITY || tp.WriteCapacityUnits > MAX_CAPACITY)) {
+        throw validation('This operation cannot be performed with given input values. Please contact DynamoDB service team for more info: Action Blocked: IndexUpdate');
+      }
+    }
     const d = entry.definition;
     let indexes = [...(d.indexes ?? [])];
     let defs = d.attributeDefinitions;

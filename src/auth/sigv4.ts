@@ -58,7 +58,8 @@ export function parseAuthorization(headers: IncomingHttpHeaders, now = Date.now(
   const space = header.search(/\s/);
   const algorithm = space < 0 ? header : header.slice(0, space);
   const params: Record<string, string> = {};
-  for (const raw of (space < 0 ? '' : header.slice(space + 1)).split(',')) {
+  // Parameters are separated by commas or white space, as DynamoDB reads them.
+  for (const raw of (space < 0 ? '' : header.slice(space + 1)).split(/[\s,]+/)) {
     const part = raw.trim();
     if (!part) continue;
     const eq = part.indexOf('=');

@@ -135,6 +135,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error instanceof DecodedBodyTooLargeError) return reply.code(413).send(Readable.from([]));
     // DynamoDB answers a body it cannot decode with InternalServerError.
     if (error instanceof UndecodableBodyError) return send(reply, 500, errorBody(internalServerError()));
+    // A body with a Content-Type that is no media type at all ("whatever") is not JSON either.
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendNotFound(reply, requestId());
     request.log.error({ err: error }, 'request failed before dispatch');
     return send(reply, error.statusCode && error.statusCode < 500 ? 400 : 500, errorBody(error.statusCode && error.statusCode < 500 ? serialization() : internalServerError()));
   });

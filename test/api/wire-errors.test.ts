@@ -39,6 +39,8 @@ describe('wire protocol and request validation', () => {
     for (const res of [
       await post('{}', { 'content-type': 'application/x-amz-json-1.1' }),
       await post('{}', { 'content-type': 'text/plain' }),
+      // Not a media type at all.
+      await post('hi', { 'content-type': 'whatever' }),
       await fetch(t.endpoint, { method: 'PUT', body: '{}' }),
       await fetch(t.endpoint, { method: 'DELETE' }),
     ]) {

@@ -108,6 +108,8 @@ describe('SigV4 verification', () => {
     check({ authorization: `AWS4-HMAC-SHA256 Credential=${cred}, SignedHeaders=host, Signature=ab`, 'x-amz-date': '2024-01-01' }, 'IncompleteSignatureException', /ISO-8601 'basic format'/);
     check({ authorization: `AWS4-HMAC-SHA1 Credential=${cred}, SignedHeaders=host, Signature=ab`, 'x-amz-date': date }, 'IncompleteSignatureException', /Unsupported AWS 'algorithm'/);
     check({ authorization: `AWS4-HMAC-SHA256 Credential=a/b/c, SignedHeaders=host, Signature=ab`, 'x-amz-date': date }, 'IncompleteSignatureException', /exactly 5 slash-delimited/);
+    // White space separates parameters as a comma does.
+    check({ authorization: 'AWS4- Signature=b Credential=a', date: 'a' }, 'IncompleteSignatureException', /^Authorization header requires 'SignedHeaders' parameter\. Authorization=AWS4- Signature=b Credential=a$/);
     check({ authorization: `AWS4-HMAC-SHA256 Credential=${cred}, SignedHeaders=x-amz-date, Signature=ab`, 'x-amz-date': date }, 'InvalidSignatureException', /'Host' must be a 'SignedHeader'/);
     check(
       { authorization: `AWS4-HMAC-SHA256 Credential=AKID/19990101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=ab`, 'x-amz-date': date },

@@ -68,13 +68,14 @@ export class Checker {
     for (const a of n.args) this.arities(a);
   }
 
-  /** Resolves every path, then every value, used by the given operand trees (textual order). */
+  /**
+   * Resolves the #names and looks up the :values of the given operand trees in textual order (the
+   * first undefined one is reported, whichever kind it is).
+   */
   prepare(nodes: PNode[]): void {
-    const paths: PPath[] = [];
-    const values: PValue[] = [];
     const walk = (n: PNode): void => {
-      if (n.t === 'path') paths.push(n);
-      else if (n.t === 'value') values.push(n);
+      if (n.t === 'path') this.resolve(n);
+      else if (n.t === 'value') this.lookupValue(n.name);
       else if (n.t === 'paren') walk(n.inner);
       else if (n.t === 'call') n.args.forEach(walk);
       else if (n.t === 'arith') {
@@ -83,8 +84,6 @@ export class Checker {
       }
     };
     nodes.forEach(walk);
-    for (const x of paths) this.resolve(x);
-    for (const v of values) this.lookupValue(v.name);
   }
 
   private resolvePath(p: PPath): Path {
@@ -290,6 +289,10 @@ export class Checker {
     this.prepare(n.args);
     this.arity(n);
     for (const a of n.args) this.arities(a);
+    // Inner functions are checked first (size(:n) inside attribute_exists is size's operand type),
+    // then operand distinctness, then the function's own operand kinds and types.
+    for (const a of n.args) if (isSizeCall(a)) this.operand(a);
+    if (n.args.length === 2) this.distinct(n.name, a0, [n.args[1]!]);
     if ((n.name === 'attribute_exists' || n.name === 'attribute_not_exists') && unparen(a0).t !== 'path') {
       this.err(`Operator or function requires a document path; operator or function: ${n.name}`);
     }
@@ -310,11 +313,9 @@ export class Checker {
       case 'begins_with': {
         this.requireTypes('begins_with', a0, STRINGISH);
         this.requireTypes('begins_with', n.args[1]!, STRINGISH);
-        this.distinct('begins_with', a0, [n.args[1]!]);
         return { kind: 'beginsWith', arg: this.operand(a0), prefix: this.operand(n.args[1]!) };
       }
       case 'contains':
-        this.distinct('contains', a0, [n.args[1]!]);
         return { kind: 'contains', arg: this.operand(a0), value: this.operand(n.args[1]!) };
       default:
         throw new Error('unexpected function ' + n.name);
@@ -373,19 +374,15 @@ export class Checker {
     return value;
   }
 
-  /** Overlapping and conflicting paths, reported the way DynamoDB reports them. */
+  /**
+   * Overlapping and conflicting paths, reported the way DynamoDB reports them: any overlap before
+   * any conflict (`b[1], b.a, a.b, a` is an overlap of [a, b] and [a]), each in textual order.
+   */
   checkOverlaps(paths: Path[]): void {
     for (let i = 1; i < paths.length; i++) {
       const p = paths[i]!;
       let overlapAt = -1;
-      for (let j = 0; j < i; j++) {
-        const q = paths[j]!;
-        const rel = relation(p, q);
-        if (rel === 'conflict') {
-          this.err(`Two document paths conflict with each other; must remove or rewrite one of these paths; path one: ${pathText(q)}, path two: ${pathText(p)}`);
-        }
-        if (rel === 'overlap') overlapAt = j;
-      }
+      for (let j = 0; j < i; j++) if (relation(p, paths[j]!) === 'overlap') overlapAt = j;
       if (overlapAt >= 0) {
         const q = paths[overlapAt]!;
         // DynamoDB names, as "path two", the greatest path at the level where the overlap was
@@ -400,11 +397,23 @@ export class Checker {
         this.err(`Two document paths overlap with each other; must remove or rewrite one of these paths; path one: ${pathText(q)}, path two: ${pathText(two)}`);
       }
     }
+    for (let i = 1; i < paths.length; i++) {
+      for (let j = 0; j < i; j++) {
+        if (relation(paths[i]!, paths[j]!) === 'conflict') {
+          this.err(`Two document paths conflict with each other; must remove or rewrite one of these paths; path one: ${pathText(paths[j]!)}, path two: ${pathText(paths[i]!)}`);
+        }
+      }
+    }
   }
 }
 
 const ORDERED: ReadonlySet<string> = new Set(['N', 'S', 'B']);
 const STRINGISH: ReadonlySet<string> = new Set(['S', 'B']);
+
+function isSizeCall(n: PNode): boolean {
+  n = unparen(n);
+  return n.t === 'call' && n.name === 'size';
+}
 
 function unparen(n: PNode): PNode {
   while (n.t === 'paren') n = n.inner;

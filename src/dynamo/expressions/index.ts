@@ -21,7 +21,7 @@ import {
 
 export type { CompiledExpressions, KeyConditions, Condition, Operand, Path, Update, UpdateValue, SetAction, AddAction, DeleteAction } from './ast.js';
 export { evaluateCondition, projectItem, getPath } from './evaluate.js';
-export { applyUpdate, blindUpdate, updateTouchesAttribute, updatedAttributes } from './update.js';
+export { applyUpdate, blindUpdate, staticUpdateType, updatePathList, updateTouchesAttribute, updatedAttributes } from './update.js';
 export {
   extractKeyCondition,
   extractMultiKeyCondition,
@@ -96,11 +96,11 @@ function expressionText(req: Record<string, unknown>, key: string): string | und
 
 function checkMixing(req: Record<string, unknown>, p: ActionParams): void {
   const expr = p.expr.filter((k) => present(req[k]));
-  const legacy = p.legacy.filter((k) => present(req[k]));
+  // DynamoDB accepts KeyConditions alongside the other expressions, but not with
+  // KeyConditionExpression (and names it only then).
+  const keyExpression = expr.includes('KeyConditionExpression');
+  const legacy = p.legacy.filter((k) => present(req[k]) && (keyExpression || k !== 'KeyConditions'));
   if (expr.length === 0 || legacy.length === 0) return;
-  // DynamoDB accepts KeyConditions alongside the other expressions, but not with KeyConditionExpression.
-  const onlyKeyConditions = legacy.length === 1 && legacy[0] === 'KeyConditions';
-  if (onlyKeyConditions && !expr.includes('KeyConditionExpression')) return;
   throw validation(
     `Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {${legacy.join(', ')}} Expression parameters: {${expr.join(', ')}}`,
   );
@@ -231,14 +231,15 @@ export function compileRequestExpressions(req: Record<string, unknown>, action: 
     if (unused.length) throw validation(`Value provided in ExpressionAttributeValues unused in expressions: keys: {${javaHashOrder(all, unused).join(', ')}}`);
   }
 
-  // Legacy parameters (mixing was rejected above, so these never overwrite an expression).
+  // Legacy parameters (mixing was rejected above, so these never overwrite an expression);
+  // DynamoDB checks AttributeUpdates before Expected.
+  if (action === 'UpdateItem' && present(req.AttributeUpdates)) out.update = convertAttributeUpdates(req.AttributeUpdates);
   if (action === 'PutItem' || action === 'DeleteItem' || action === 'UpdateItem') {
     if (present(req.Expected) || present(req.ConditionalOperator)) {
       const c = convertExpected(req.Expected, req.ConditionalOperator);
       if (c) out.condition = c;
     }
   }
-  if (action === 'UpdateItem' && present(req.AttributeUpdates)) out.update = convertAttributeUpdates(req.AttributeUpdates);
   if (action === 'Query') {
     // DynamoDB checks QueryFilter before KeyConditions, and the key conditions' structure last.
     if (present(req.QueryFilter) || present(req.ConditionalOperator)) {

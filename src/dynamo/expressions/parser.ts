@@ -87,6 +87,15 @@ class Parser implements ParseFindings {
     else if (first.type === 'name') elems.push({ kind: 'name', text: first.text });
     else this.fail();
     this.pos++;
+    const p: PPath = { t: 'path', elems };
+    this.paths.push(p);
+    this.parsePathTail(p);
+    return p;
+  }
+
+  /** The '.name' and '[n]' elements after a path's first (or after a parenthesized path). */
+  private parsePathTail(p: PPath): void {
+    const elems = p.elems;
     for (;;) {
       if (this.isOp('.')) {
         this.pos++;
@@ -107,9 +116,6 @@ class Parser implements ParseFindings {
       } else break;
     }
     if (elems.length > MAX_PATH_LEVELS && this.deepPath === undefined) this.deepPath = elems.length;
-    const p: PPath = { t: 'path', elems };
-    this.paths.push(p);
-    return p;
   }
 
   private parseValueRef(): PValue {
@@ -133,6 +139,13 @@ class Parser implements ParseFindings {
       this.pos++;
       const inner = this.parseOperand();
       this.expectOp(')');
+      // DynamoDB parses "(a.b).c" as the path a.b.c, with redundant parentheses.
+      const path = unparen(inner);
+      if (path.t === 'path' && (this.isOp('.') || this.isOp('['))) {
+        this.redundantParens = true;
+        this.parsePathTail(path);
+        return path;
+      }
       return this.paren(inner);
     }
     if (t.type === 'value') return this.parseValueRef();
@@ -199,6 +212,12 @@ class Parser implements ParseFindings {
       this.expectOp(')');
       left = this.paren(inner);
       if (!isOperandNode(inner)) return left;
+      const path = unparen(inner);
+      if (path.t === 'path' && (this.isOp('.') || this.isOp('['))) {
+        this.redundantParens = true;
+        this.parsePathTail(path);
+        left = path;
+      }
     } else {
       left = this.parseOperand();
     }
@@ -309,6 +328,11 @@ class Parser implements ParseFindings {
   }
 }
 
+function unparen(n: PNode): PNode {
+  while (n.t === 'paren') n = n.inner;
+  return n;
+}
+
 function isOperandNode(n: PNode): boolean {
   if (n.t === 'paren') return isOperandNode(n.inner);
   return n.t === 'path' || n.t === 'value' || n.t === 'call';
@@ -350,19 +374,18 @@ export function compileUpdateExpression(text: string, ctx: ExpressionContext): U
   if (tree.duplicateSection) c.err(`The "${tree.duplicateSection}" section can only be used once in an update expression;`);
   // Target paths are resolved before the overlap check, operands after it.
   for (const a of tree.actions) c.resolve(a.path);
-  c.checkOverlaps([
-    ...tree.set.map((s) => s.path.resolved!),
-    ...tree.remove.map((r) => r.resolved!),
-    ...tree.add.map((a) => a.path.resolved!),
-    ...tree.delete.map((d) => d.path.resolved!),
-  ]);
+  // In textual order, whatever the sections (`remove a.c set a[1] = x`: path one is [a, c]).
+  c.checkOverlaps(tree.actions.map((a) => a.path.resolved!));
   for (const x of p.paths) c.resolve(x);
   for (const v of p.valueRefs) c.lookupValue(v.name);
+  // ADD's and DELETE's operand types are checked before SET's functions and operands.
+  const add = tree.add.map((a) => ({ path: a.path.resolved!, value: c.addDeleteValue('ADD', a.value) }));
+  const del = tree.delete.map((d) => ({ path: d.path.resolved!, value: c.addDeleteValue('DELETE', d.value) }));
   return {
     set: tree.set.map((s) => ({ path: s.path.resolved!, value: c.updateValue(s.value) })),
     remove: tree.remove.map((r) => r.resolved!),
-    add: tree.add.map((a) => ({ path: a.path.resolved!, value: c.addDeleteValue('ADD', a.value) })),
-    delete: tree.delete.map((d) => ({ path: d.path.resolved!, value: c.addDeleteValue('DELETE', d.value) })),
+    add,
+    delete: del,
   };
 }
 

@@ -150,19 +150,7 @@ export function applyUpdate(u: Update, item: Item | undefined): { item: Item; up
   const d = new Draft(old);
   const typeMsg = u.legacy ? MSG_LEGACY_TYPE : MSG_BAD_TYPE;
 
-  // SETs past the end of one list append in index order.
-  const setOrder = u.set.map((_, i) => i);
-  if (u.set.some((s) => typeof s.path[s.path.length - 1] === 'number')) {
-    setOrder.sort((a, b) => {
-      const pa = u.set[a]!.path;
-      const pb = u.set[b]!.path;
-      const la = pa[pa.length - 1];
-      const lb = pb[pb.length - 1];
-      if (typeof la === 'number' && typeof lb === 'number' && samePrefix(pa, pb)) return la - lb;
-      return a - b;
-    });
-  }
-  for (const i of setOrder) {
+  for (const i of listIndexOrder(u.set.map((s) => s.path))) {
     const s = u.set[i]!;
     d.own(s.path[0] as string);
     write(d, s.path, values[i]!);
@@ -180,7 +168,8 @@ export function applyUpdate(u: Update, item: Item | undefined): { item: Item; up
     erase(d, p);
   }
 
-  for (const a of u.add) {
+  for (const i of listIndexOrder(u.add.map((a) => a.path))) {
+    const a = u.add[i]!;
     d.own(a.path[0] as string);
     const cur = read(d, a.path);
     if (cur === undefined) {
@@ -213,6 +202,23 @@ export function applyUpdate(u: Update, item: Item | undefined): { item: Item; up
 
   const updatedPaths: Path[] = [...u.set.map((s) => s.path), ...u.remove, ...u.add.map((a) => a.path), ...u.delete.map((x) => x.path)];
   return { item: d.item, updatedPaths };
+}
+
+/**
+ * The order to apply actions in: writes to elements of one list in index order (those past the
+ * end append in that order, as DynamoDB appends them), the others as written.
+ */
+function listIndexOrder(paths: Path[]): number[] {
+  const order = paths.map((_, i) => i);
+  if (!paths.some((p) => typeof p[p.length - 1] === 'number')) return order;
+  return order.sort((a, b) => {
+    const pa = paths[a]!;
+    const pb = paths[b]!;
+    const la = pa[pa.length - 1];
+    const lb = pb[pb.length - 1];
+    if (typeof la === 'number' && typeof lb === 'number' && samePrefix(pa, pb)) return la - lb;
+    return a - b;
+  });
 }
 
 function samePrefix(a: Path, b: Path): boolean {
@@ -262,4 +268,41 @@ export function blindUpdate(u: Update): { set: Item; remove: string[] } | undefi
     remove.push(p[0] as string);
   }
   return { set, remove };
+}
+
+/** Every document path an update names: its targets and the paths its SET values read. */
+export function updatePathList(u: Update): Path[] {
+  const out: Path[] = [];
+  const read = (v: UpdateValue): void => {
+    if (v.kind === 'path') out.push(v.path);
+    else if (v.kind === 'ifNotExists') {
+      out.push(v.path);
+      read(v.fallback);
+    } else if (v.kind === 'listAppend') {
+      read(v.first);
+      read(v.second);
+    } else if (v.kind === 'plus' || v.kind === 'minus') {
+      read(v.left);
+      read(v.right);
+    }
+  };
+  for (const s of u.set) {
+    out.push(s.path);
+    read(s.value);
+  }
+  out.push(...u.remove);
+  for (const a of [...u.add, ...u.delete]) out.push(a.path);
+  return out;
+}
+
+/**
+ * The type an action gives the top-level attribute `name` when it is known without the item (a
+ * literal, arithmetic, list_append, an ADD or DELETE operand); undefined otherwise.
+ */
+export function staticUpdateType(u: Update, name: string): string | undefined {
+  const typeOfValue = (v: UpdateValue): string | undefined =>
+    v.kind === 'value' ? Object.keys(v.value)[0] : v.kind === 'plus' || v.kind === 'minus' ? 'N' : v.kind === 'listAppend' ? 'L' : undefined;
+  for (const s of u.set) if (s.path.length === 1 && s.path[0] === name) return typeOfValue(s.value);
+  for (const a of [...u.add, ...u.delete]) if (a.path.length === 1 && a.path[0] === name) return Object.keys(a.value)[0];
+  return undefined;
 }
