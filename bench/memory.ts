@@ -77,6 +77,9 @@ export async function runMemory(o: MemoryOptions): Promise<string> {
       '| --- | --- | --- | --- |',
       formatRow([Math.round(first), Math.round(last), Math.round(Math.max(...samples)), `${(((last - first) / first) * 100).toFixed(1)}%`]),
       '',
+      // The shape tells a leak (steady climb) from a heap that grows until its next full collection (saw-tooth).
+      `RSS each minute (MiB): ${samples.filter((_, i) => i % 12 === 0).map((x) => Math.round(x)).join(', ')}.`,
+      '',
     );
 
     // The large Scan: the table grown with direct inserts in the same layout, then read whole.
