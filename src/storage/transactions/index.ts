@@ -1,13 +1,15 @@
 // Multi-item transactions over single-row lightweight transactions (README "Transactions").
 //
-//   1. log      the items the transaction may lock (dc_transaction_log), so a sweeper can find them
+//   1. log      the items the transaction may lock (dc_transaction_log), so a sweeper can find them;
+//               sent with the token claim and the reads, and landed before any intent is placed
 //   2. lock     per item, in parallel: read the committed row, decide (condition, new image), place
-//               the intent with compare-and-set on the row's version
+//               the intent with compare-and-set on the row's version (an action that creates its
+//               item under attribute_not_exists places it with IF NOT EXISTS, unread)
 //   3. decide   one LWT on the transaction's record: INSERT committed IF NOT EXISTS. Whoever meets an
 //               expired intent first inserts 'aborted' instead; the first insert is the decision
 //   4. apply    per item: write the new image through ItemStore.applyDecided (indexes included),
 //               guarded by the version the intent set, which also clears the intent
-//   5. unlog
+//   5. unlog    after the answer
 // Readers never wait: a row with an intent shows its committed item unless the record says
 // committed, in which case it shows the intent's new image. Writers that meet an intent resolve it
 // (roll forward if committed, back if aborted or expired) or get TransactionConflictException.
