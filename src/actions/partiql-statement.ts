@@ -80,18 +80,24 @@ function addCapacity(total: Record<string, any> | undefined, part: Record<string
 }
 
 /**
- * One Query per hash value, in order, as one page: Limit counts the items read by all of them, and
- * the page ends where one stops early (a Query that reaches its Limit always does), its
- * LastEvaluatedKey naming the value to resume with.
+ * One Query per hash value (per key, with `sort`), in order, as one page: Limit counts the items
+ * read by all of them, and the page ends where one stops early (a Query that reaches its Limit
+ * always does), its LastEvaluatedKey naming the value to resume with.
  */
 async function runEachHash(ctx: ActionContext, request: Record<string, unknown>, each: PqEachHash): Promise<Record<string, any>> {
+  // Sort values follow the Query's direction (ORDER BY ... DESC), as one Query's items would.
+  const sorts = each.sort && (request.ScanIndexForward === false ? [...each.sort.values].reverse() : each.sort.values);
+  const keys: Record<string, AttributeValue>[] = each.values.flatMap((h) =>
+    sorts ? sorts.map((v) => ({ [each.ref]: h, [each.sort!.ref]: v })) : [{ [each.ref]: h }],
+  );
   const start = request.ExclusiveStartKey as Item | undefined;
-  const first = start ? each.values.findIndex((v) => start[each.name] !== undefined && compareAttributeValues(v, start[each.name]!) === 0) : 0;
+  const same = (v: AttributeValue, name: string) => start![name] !== undefined && compareAttributeValues(v, start![name]!) === 0;
+  const first = start ? keys.findIndex((k) => same(k[each.ref]!, each.name) && (!each.sort || same(k[each.sort.ref]!, each.sort.name))) : 0;
   if (first < 0) throw validation('Invalid NextToken');
   const limit = request.Limit as number | undefined;
   const out: Record<string, any> = { Items: [] as Item[], Count: 0, ScannedCount: 0 };
-  for (let i = first; i < each.values.length; i++) {
-    const values = { ...(request.ExpressionAttributeValues as Record<string, AttributeValue>), [each.ref]: each.values[i]! };
+  for (let i = first; i < keys.length; i++) {
+    const values = { ...(request.ExpressionAttributeValues as Record<string, AttributeValue>), ...keys[i] };
     const one: Record<string, unknown> = { ...request, ExpressionAttributeValues: values };
     if (i !== first) delete one.ExclusiveStartKey;
     if (limit !== undefined) one.Limit = limit - out.ScannedCount;

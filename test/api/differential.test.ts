@@ -327,6 +327,11 @@ const STEPS: Step[] = [
     { Statement: `EXISTS(SELECT * FROM "pq" WHERE pk = 'd' AND sk = 1 AND v = 4)` }, { Statement: `SELECT * FROM "pq" WHERE pk = 'c' AND sk = 1` },
   ] }, { message: true }],
   ['partiql select with the hash key in a list', 'ExecuteStatement', { Statement: `SELECT pk, sk FROM "pq" WHERE pk IN ['d', 'a', 'none', 'c'] AND sk >= 1` }],
+  // Keys in two lists are per-key reads here; DynamoDB Local scans with a filter (its partitions in scan order).
+  ['partiql select with both keys in lists', 'ExecuteStatement', { Statement: `SELECT pk, sk, v FROM "pq" WHERE pk IN ['d', 'a', 'none', 'c'] AND sk IN [2, 1, 9, 'x']` }, { unordered: true }],
+  ['partiql select with the hash key equal and the sort key in a list', 'ExecuteStatement', { Statement: `SELECT pk, sk FROM "pq" WHERE pk = 'a' AND (sk = 2 OR sk = 1 OR sk = 7)` }],
+  ['partiql select with both keys in lists and a filter', 'ExecuteStatement', { Statement: `SELECT pk, sk FROM "pq" WHERE pk IN ['a', 'c'] AND sk IN [1, 2] AND attribute_exists(v)`, ConsistentRead: true }, { unordered: true }],
+  ['partiql select with a sort key list of 101', 'ExecuteStatement', { Statement: `SELECT * FROM "pq" WHERE pk = 'a' AND sk IN [${Array.from({ length: 101 }, (_, i) => i).join(', ')}]` }, { message: true }],
   ['partiql transaction reads', 'ExecuteTransaction', { TransactStatements: [
     { Statement: `SELECT v FROM "pq" WHERE pk = 'c' AND sk = 1` }, { Statement: `SELECT * FROM "pq" WHERE pk = 'd' AND sk = 1` },
     { Statement: `SELECT * FROM "pq" WHERE pk = 'e' AND sk = 1` },

@@ -93,6 +93,29 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(emptyKey.message, 'One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: pk');
     });
 
+    test('SELECT with both keys IN lists: one read per key, in key order, paged by Limit across keys', async () => {
+      // Written by the test above: in-a, in-b, in-c with sk 1..3, q = sk % 2.
+      const keys = (items: Record<string, any>[] | undefined) => items!.map((i) => `${i.pk.S}/${i.sk.N}`);
+      const statement = `SELECT pk, sk FROM orders WHERE pk IN ['in-c', 'in-a', 'nowhere'] AND sk IN [3, 1, 9, 'x']`;
+      const all = await run(statement, undefined, { ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' });
+      assert.deepEqual(keys(all.Items), ['in-a/1', 'in-a/3', 'in-c/1', 'in-c/3']);
+      const eq = await run(`SELECT pk, sk FROM orders WHERE pk = ? AND (sk = 3 OR sk = 2) AND q = 1 ORDER BY sk DESC`, [{ S: 'in-b' }]);
+      assert.deepEqual(keys(eq.Items), ['in-b/3']);
+      const desc = await run(`SELECT pk, sk FROM orders WHERE pk IN ['in-c', 'in-a'] AND sk IN [1, 2] ORDER BY sk DESC`);
+      assert.deepEqual(keys(desc.Items), ['in-a/2', 'in-a/1', 'in-c/2', 'in-c/1']);
+      for (const limit of [1, 3]) {
+        const pages: string[][] = [];
+        let NextToken: string | undefined;
+        do {
+          const page = await run(statement, undefined, { Limit: limit, NextToken });
+          pages.push(keys(page.Items));
+          NextToken = page.NextToken;
+        } while (NextToken && pages.length < 20);
+        assert.deepEqual(pages.flat(), ['in-a/1', 'in-a/3', 'in-c/1', 'in-c/3'], `Limit ${limit}`);
+        if (limit === 3) assert.deepEqual(pages[0], ['in-a/1', 'in-a/3', 'in-c/1']);
+      }
+    });
+
     test('SELECT on an index, and a Scan with a filter', async () => {
       const ix = await run(`SELECT pk, sk FROM "orders"."byStatus" WHERE status = 'paged'`);
       assert.equal(ix.Items!.length, 5);

@@ -8,20 +8,56 @@ import {
   CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, TransactGetItemsCommand, TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import { Catalog } from '../../src/storage/catalog.js';
+import { TransactionRecords } from '../../src/storage/transactions/records.js';
 import { freePort, serveArgs, spawnServe, waitForOutput, waitServing, type ServeProcess } from '../helpers/serve-process.js';
-import { sdkClient, startTestServer, type TestServer } from '../helpers/server.js';
+import { createPkTable, sdkClient, startTestServer, type TestServer } from '../helpers/server.js';
 
 const KEYSPACE = 't_tx_crash';
 const S = (s: string) => ({ S: s });
 const N = (n: number) => ({ N: String(n) });
 
 /** A serve process that stops for a minute at `phase` of every transaction. */
-async function pausingServer(phase: 'locked' | 'committed'): Promise<ServeProcess & { endpoint: string }> {
+async function pausingServer(phase: 'locked' | 'committed', keyspace = KEYSPACE): Promise<ServeProcess & { endpoint: string }> {
   const port = await freePort();
-  const serve = spawnServe(serveArgs(port, KEYSPACE, '--log-level', 'warn'), { env: { ...process.env, DC_TEST_TRANSACTION_PAUSE: `${phase}:60000` } });
+  const serve = spawnServe(serveArgs(port, keyspace, '--log-level', 'warn'), { env: { ...process.env, DC_TEST_TRANSACTION_PAUSE: `${phase}:60000` } });
   const endpoint = `http://127.0.0.1:${port}`;
   await waitServing(endpoint, serve, 30_000);
   return { ...serve, endpoint };
+}
+
+/** The raw intent column of an item's row (null when no transaction holds it), read past every reader's logic. */
+async function rawIntent(t: TestServer, table: string, pk: string): Promise<string | null | undefined> {
+  const entry = (await new Catalog(t.server.session).get(table))!;
+  const row = (await t.server.session.client.execute(`SELECT tx FROM "${t.config.keyspace}"."${entry.layout.cqlTable}" WHERE pk = ?`, [pk])).first();
+  return row?.get('tx') as string | null | undefined;
+}
+
+/** Runs a transfer of 30 between `pk` in both tables on a server that is killed at `phase` of it. */
+async function killedTransfer(phase: 'locked' | 'committed', keyspace: string, tables: string[], pk: string): Promise<void> {
+  const server = await pausingServer(phase, keyspace);
+  const client = sdkClient(server.endpoint);
+  try {
+    const sent = client
+      .send(
+        new TransactWriteItemsCommand({
+          TransactItems: tables.map((t, i) => ({
+            Update: {
+              TableName: t,
+              Key: { pk: S(pk) },
+              UpdateExpression: 'SET balance = balance + :x, g = :g',
+              ExpressionAttributeValues: { ':x': N(i === 0 ? -30 : 30), ':g': S(`new-${phase}`) },
+            },
+          })),
+        }),
+      )
+      .catch((e: Error) => e);
+    await waitForOutput(server, 'test pause: transaction', 30_000);
+    server.child.kill('SIGKILL');
+    await sent;
+  } finally {
+    client.destroy();
+    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+  }
 }
 
 describe('a server killed in the middle of a transaction', () => {
@@ -49,41 +85,13 @@ describe('a server killed in the middle of a transaction', () => {
   const tables = ['crash-document', 'crash-cells'];
   const read = async (table: string, pk: string) =>
     (await survivor.client.send(new GetItemCommand({ TableName: table, Key: { pk: S(pk) }, ConsistentRead: true }))).Item;
-  /** The raw intent column of an item's row (null when no transaction holds it). */
-  const intentOf = async (table: string, pk: string) => {
-    const entry = (await new Catalog(survivor.server.session).get(table))!;
-    const row = (await survivor.server.session.client.execute(`SELECT tx FROM "${KEYSPACE}"."${entry.layout.cqlTable}" WHERE pk = ?`, [pk])).first();
-    return row?.get('tx') as string | null | undefined;
-  };
+  const intentOf = (table: string, pk: string) => rawIntent(survivor, table, pk);
 
   for (const phase of ['locked', 'committed'] as const) {
     test(`killed with ${phase === 'locked' ? 'its intents placed, undecided' : 'the commit decided, not applied'}: ${phase === 'locked' ? 'none' : 'all'} of it is visible`, async () => {
       const pk = `acct-${phase}`;
       for (const t of tables) await survivor.client.send(new PutItemCommand({ TableName: t, Item: { pk: S(pk), balance: N(100), g: S(`old-${phase}`) } }));
-      const server = await pausingServer(phase);
-      const client = sdkClient(server.endpoint);
-      try {
-        const sent = client
-          .send(
-            new TransactWriteItemsCommand({
-              TransactItems: tables.map((t, i) => ({
-                Update: {
-                  TableName: t,
-                  Key: { pk: S(pk) },
-                  UpdateExpression: 'SET balance = balance + :x, g = :g',
-                  ExpressionAttributeValues: { ':x': N(i === 0 ? -30 : 30), ':g': S(`new-${phase}`) },
-                },
-              })),
-            }),
-          )
-          .catch((e: Error) => e);
-        await waitForOutput(server, 'test pause: transaction', 30_000);
-        server.child.kill('SIGKILL');
-        await sent;
-      } finally {
-        client.destroy();
-        if (server.child.exitCode === null) server.child.kill('SIGKILL');
-      }
+      await killedTransfer(phase, KEYSPACE, tables, pk);
       // The kill left the intents on both rows.
       for (const t of tables) assert.ok(await intentOf(t, pk), `${t} holds an intent after the kill`);
       const expected = phase === 'committed' ? [70, 130] : [100, 100];
@@ -108,6 +116,55 @@ describe('a server killed in the middle of a transaction', () => {
       }
       // And the items take ordinary writes again.
       for (const t of tables) await survivor.client.send(new PutItemCommand({ TableName: t, Item: { pk: S(pk), balance: N(1) } }));
+    });
+  }
+});
+
+describe('the transaction sweeper (--transaction-sweep-ms)', () => {
+  const keyspace = 't_tx_sweeper';
+  const LOCK_TIMEOUT_MS = 1500;
+  const SWEEP_MS = 400;
+  const tables = ['sweep-a', 'sweep-b'];
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer(keyspace, { transactionLockTimeoutMs: LOCK_TIMEOUT_MS, transactionSweepMs: SWEEP_MS });
+    for (const table of tables) await createPkTable(t.client, table);
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  for (const phase of ['locked', 'committed'] as const) {
+    test(`settles a transaction killed ${phase === 'locked' ? 'undecided (rolled back)' : 'after its commit (rolled forward)'} with nobody touching its items`, async () => {
+      const pk = `sweep-${phase}`;
+      for (const table of tables) await t.client.send(new PutItemCommand({ TableName: table, Item: { pk: S(pk), balance: N(100), g: S('old') } }));
+      const killedAt = Date.now();
+      await killedTransfer(phase, keyspace, tables, pk);
+      const started = TransactionRecords.startOf(JSON.parse((await rawIntent(t, tables[0]!, pk))!).id as string);
+      // From here on only raw CQL looks at the rows: no GetItem, write or TransactGetItems settles them.
+      const held = async () => (await Promise.all(tables.map((table) => rawIntent(t, table, pk)))).filter((x) => x).length;
+      assert.equal(await held(), 2, 'both intents placed');
+      // The sweeper leaves a transaction alone until it is twice the lock timeout old...
+      const young = started + 2 * LOCK_TIMEOUT_MS - 300;
+      if (Date.now() < young) {
+        await new Promise((r) => setTimeout(r, young - Date.now()));
+        assert.equal(await held(), 2, 'intents of a transaction younger than twice the lock timeout stay');
+      }
+      // ...and settles it within one sweep period after that (plus the time a loaded machine takes).
+      const deadline = started + 2 * LOCK_TIMEOUT_MS + SWEEP_MS + 8_000;
+      while ((await held()) > 0) {
+        assert.ok(Date.now() < deadline, `intents still held ${Date.now() - started} ms after the transaction began`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const settledAfter = Date.now() - started;
+      assert.ok(settledAfter >= 2 * LOCK_TIMEOUT_MS, `settled after ${settledAfter} ms, before twice the lock timeout`);
+      process.stderr.write(`# ${phase}: settled by the sweeper ${settledAfter} ms after the transaction began (${Date.now() - killedAt} ms after the kill started)\n`);
+      // The decision stands: rolled back without a commit, forward with one; the log row is gone.
+      const expected = phase === 'committed' ? ['70', '130'] : ['100', '100'];
+      const items = await Promise.all(tables.map(async (table) => (await t.client.send(new GetItemCommand({ TableName: table, Key: { pk: S(pk) }, ConsistentRead: true }))).Item));
+      assert.deepEqual(items.map((i) => i?.balance.N), expected);
+      const buckets = [Math.floor(started / 60_000), Math.floor(started / 60_000) + 1];
+      for (const b of buckets) assert.deepEqual((await t.server.store.transactions.records.logged(b)).filter((l) => l.items.some((i) => (i.key.pk as { S?: string }).S === pk)), []);
     });
   }
 });

@@ -288,6 +288,29 @@ test('translate: SELECT with the hash key IN a list, or equal to one value OR an
   );
 });
 
+test('translate: SELECT with the sort key IN a list beside the hash key is one read per key', () => {
+  const both = translateStatement(parseStatement(`SELECT * FROM orders WHERE pk IN ['c', 'a'] AND sk IN [3, ?, 1, 3, 'x'] AND qty < 3`).statement, TABLE, options([{ N: '2' }]));
+  assert.equal(both.action, 'Query');
+  assert.equal(both.request.KeyConditionExpression, '#n0 = :v0 AND #n1 = :v1');
+  assert.equal(both.request.FilterExpression, '#n2 < :v2');
+  // Distinct values of each key's type, in key order; the request is written for the first pair.
+  assert.deepEqual('each' in both && both.each, {
+    name: 'pk', ref: ':v0', values: [{ S: 'a' }, { S: 'c' }], sort: { name: 'sk', ref: ':v1', values: [{ N: '1' }, { N: '2' }, { N: '3' }] },
+  });
+  const eq = translateStatement(parseStatement(`SELECT * FROM orders WHERE pk = 'a' AND (sk = 2 OR sk = 1)`).statement, TABLE, options());
+  assert.equal(eq.action, 'Query');
+  assert.deepEqual('each' in eq && eq.each, { name: 'pk', ref: ':v0', values: [{ S: 'a' }], sort: { name: 'sk', ref: ':v1', values: [{ N: '1' }, { N: '2' }] } });
+  // A second condition on the sort key, or a list that is not of values, stays a Scan.
+  for (const where of [`pk IN ['a'] AND sk IN [1, 2] AND sk > 1`, `pk = 'a' AND sk IN [1, qty]`, `pk = 'a' AND sk IN [1] OR qty = 2`]) {
+    assert.equal(translateStatement(parseStatement(`SELECT * FROM orders WHERE ${where}`).statement, TABLE, options()).action, 'Scan', where);
+  }
+  const many = Array.from({ length: 101 }, (_, i) => String(i)).join(', ');
+  assert.equal(
+    messageOf(() => translateStatement(parseStatement(`SELECT * FROM orders WHERE pk = 'a' AND sk IN [${many}]`).statement, TABLE, options())),
+    'The IN operator is provided with too many operands; number of operands: 101',
+  );
+});
+
 test('translate: a SELECT on an index with a multi-attribute key is refused, as DynamoDB Local 3.3.1 does', () => {
   const table: PqTable = {
     ...TABLE,

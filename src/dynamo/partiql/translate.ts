@@ -27,12 +27,14 @@ export interface PqOptions {
 
 /**
  * A Query per hash key value (`hash IN [...]`, `hash = a OR hash = b`): the request's value `ref`
- * takes each of `values` in turn, in key order, and `name` finds where a NextToken resumes.
+ * takes each of `values` in turn, in key order, and `name` finds where a NextToken resumes. With
+ * `sort` (`... AND sort IN [...]`), a Query per pair of values: per-key reads.
  */
 export interface PqEachHash {
   name: string;
   ref: string;
   values: AttributeValue[];
+  sort?: { name: string; ref: string; values: AttributeValue[] };
 }
 
 export type PqPlan =
@@ -195,11 +197,14 @@ function alternativesOn(c: PqExpr, name: string): (PqExpr & { kind: 'value' })[]
   return sides[0] && sides[1] ? [...sides[0], ...sides[1]] : undefined;
 }
 
+/** A well-formed key value for a request that will not run (an IN without a usable value). */
+const placeholder = (type: string) => ({ [type]: type === 'N' ? '0' : type === 'S' ? '-' : 'AA==' }) as AttributeValue;
+
 /**
- * The distinct hash values worth a Query, in key order (as DynamoDB answers an IN): a value of
+ * The distinct key values worth a read, in key order (as DynamoDB answers an IN): a value of
  * another type names no item; an empty one is refused as in an equality.
  */
-function hashValues(values: AttributeValue[], key: KeySchema['hash']): AttributeValue[] {
+function keyValues(values: AttributeValue[], key: KeySchema['hash']): AttributeValue[] {
   const usable = values.filter((v) => typeOf(v) === key.type).map((v) => checkedKeyValue(key.name, key.type, v));
   const sorted = usable.sort((a, b) => compareAttributeValues(a, b)!);
   return sorted.filter((v, i) => i === 0 || compareAttributeValues(v, sorted[i - 1]!) !== 0);
@@ -338,25 +343,34 @@ function translateSelect(s: PqSelect, table: PqTable, o: PqOptions, x: Expressio
   if (o.returnConsumedCapacity !== undefined) request.ReturnConsumedCapacity = o.returnConsumedCapacity;
   if (proj.text) request.ProjectionExpression = proj.text;
 
-  const rangeCond = hashCond && key.range ? all.find((c) => c !== hashCond && sortKeyCondition(c, key.range!.name)) : undefined;
+  let rangeCond = hashCond && key.range ? all.find((c) => c !== hashCond && sortKeyCondition(c, key.range!.name)) : undefined;
+  // `sort IN [...]` (or `sort = a OR sort = b`) beside the hash condition: one read per key.
+  const rangeIn = hashCond && key.range && !rangeCond ? all.find((c) => c !== hashCond && alternativesOn(c, key.range!.name)) : undefined;
+  rangeCond ??= rangeIn;
   const rest = all.filter((c) => c !== hashCond && c !== rangeCond);
   // A Query's filter may not name key attributes: such statements scan with the whole WHERE.
   const queryable = hashCond && !rest.some((c) => keyAttributes(key).some((k) => mentions(c, k.name)));
   if (queryable) {
     let each: PqEachHash | undefined;
     let hashValue: AttributeValue;
-    if (hashEq) hashValue = checkedKeyValue(key.hash.name, key.hash.type, x.bind(equalityOn(hashEq, key.hash.name)!));
+    if (hashEq && !rangeIn) hashValue = checkedKeyValue(key.hash.name, key.hash.type, x.bind(equalityOn(hashEq, key.hash.name)!));
     else {
       // One Query per value, not a Scan: the request is written for the first and run for each.
-      const values = hashValues(alternativesOn(hashIn!, key.hash.name)!.map((v) => x.bind(v)), key.hash);
-      // (With no usable value nothing runs; the request still needs a well-formed one.)
-      hashValue = values[0] ?? ({ [key.hash.type]: key.hash.type === 'N' ? '0' : 'AA==' } as AttributeValue);
+      const values = hashEq
+        ? [checkedKeyValue(key.hash.name, key.hash.type, x.bind(equalityOn(hashEq, key.hash.name)!))]
+        : keyValues(alternativesOn(hashIn!, key.hash.name)!.map((v) => x.bind(v)), key.hash);
+      hashValue = values[0] ?? placeholder(key.hash.type);
       each = { name: key.hash.name, ref: '', values };
     }
     const hashRef = x.value(hashValue);
     if (each) each.ref = hashRef;
     const keyParts = [`${x.name(key.hash.name)} = ${hashRef}`];
-    if (rangeCond) keyParts.push(x.condition(rangeCond));
+    if (rangeIn) {
+      const values = keyValues(alternativesOn(rangeIn, key.range!.name)!.map((v) => x.bind(v)), key.range!);
+      const ref = x.value(values[0] ?? placeholder(key.range!.type));
+      each!.sort = { name: key.range!.name, ref, values };
+      keyParts.push(`${x.name(key.range!.name)} = ${ref}`);
+    } else if (rangeCond) keyParts.push(x.condition(rangeCond));
     request.KeyConditionExpression = keyParts.join(' AND ');
     const filter = and(rest.map((c) => x.condition(c)));
     if (filter) request.FilterExpression = filter;

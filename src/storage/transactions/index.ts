@@ -1,13 +1,15 @@
 // Multi-item transactions over single-row lightweight transactions (README "Transactions").
 //
-//   1. log      the items the transaction may lock (dc_transaction_log), so a sweeper can find them
+//   1. log      the items the transaction may lock (dc_transaction_log), so a sweeper can find them;
+//               sent with the token claim and the reads, and landed before any intent is placed
 //   2. lock     per item, in parallel: read the committed row, decide (condition, new image), place
-//               the intent with compare-and-set on the row's version
+//               the intent with compare-and-set on the row's version (an action that creates its
+//               item under attribute_not_exists places it with IF NOT EXISTS, unread)
 //   3. decide   one LWT on the transaction's record: INSERT committed IF NOT EXISTS. Whoever meets an
 //               expired intent first inserts 'aborted' instead; the first insert is the decision
 //   4. apply    per item: write the new image through ItemStore.applyDecided (indexes included),
 //               guarded by the version the intent set, which also clears the intent
-//   5. unlog
+//   5. unlog    after the answer
 // Readers never wait: a row with an intent shows its committed item unless the record says
 // committed, in which case it shows the intent's new image. Writers that meet an intent resolve it
 // (roll forward if committed, back if aborted or expired) or get TransactionConflictException.
@@ -18,7 +20,7 @@ import { nextVersion } from '../indexes.js';
 import type { Mutation, TableHandle } from '../table-handle.js';
 import type { CqlSession, Long } from '../session.js';
 import { StoredItem, keyOf } from '../translator.js';
-import { LOCK_TIMEOUT_MS, lockExpired, parseLock, placeLock, removeLock, type Lock, type LockOp } from './locks.js';
+import { LOCK_TIMEOUT_MS, lockExpired, parseLock, placeLock, placeLockIfAbsent, removeLock, type Lock, type LockOp } from './locks.js';
 import { TransactionRecords, type Decision, type LoggedItem } from './records.js';
 
 export { LOCK_TIMEOUT_MS };
@@ -61,6 +63,28 @@ interface Locked {
 }
 
 const MAX_ATTEMPTS = 32;
+
+/** Thrown by lock() when another transaction holds the request's token: nothing was placed. */
+class TokenHeld extends Error {}
+
+/**
+ * The new image of an action that creates its item and whose condition fails on any stored item
+ * (tried on the bare key): such an action can place its intent with IF NOT EXISTS, unread.
+ */
+function creation(a: TxAction): Item | undefined {
+  try {
+    const d = a.decide(undefined);
+    if (d.op !== 'put') return undefined;
+    try {
+      a.decide({ ...a.key });
+    } catch {
+      return d.item;
+    }
+  } catch {
+    // Needs the stored item: read it first.
+  }
+  return undefined;
+}
 
 /** A delay point that only tests enable: DC_TEST_TRANSACTION_PAUSE=<locked|committed>:<ms>. */
 const PAUSE = /^(locked|committed):(\d+)$/.exec(process.env.DC_TEST_TRANSACTION_PAUSE ?? '');
@@ -139,24 +163,29 @@ export class Transactions {
    */
   async run(actions: TxAction[], token?: { token: string; fingerprint: string }): Promise<TxOutcome> {
     const id = TransactionRecords.newId();
-    if (token) {
-      // Claimed before any intent is placed, so a duplicate sent while this one runs is told
-      // TransactionInProgressException instead of conflicting with it on every item.
-      const claim = await this.records.claimToken(token.token, { fingerprint: token.fingerprint, tx: id });
-      if (claim.tx !== id) return this.replay(claim, actions, token);
-    }
+    // The token is claimed before any intent is placed, so that a duplicate sent while this one
+    // runs is told TransactionInProgressException instead of conflicting with it on every item;
+    // the claim, the log row and the reads go out together, and intents wait for the first two.
+    const claim = token && this.records.claimToken(token.token, { fingerprint: token.fingerprint, tx: id });
+    const claimed = claim && claim.then((c) => c.tx === id);
     const logged = this.records.logItems(id, actions.map((a): LoggedItem => ({ table: a.h.entry.definition.name, key: keyOf(a.key, a.h.entry.definition.key) })));
-    const results = await Promise.allSettled(actions.map((a) => this.lock(id, a, logged)));
+    const ready = Promise.all([claimed ?? true, logged]).then(([ours]) => ours);
+    ready.catch(() => undefined); // its failure reaches us through the actions that wait for it
+    const results = await Promise.allSettled(actions.map((a) => this.lock(id, a, ready)));
     const locked = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-    const failed = results.some((r) => r.status === 'rejected');
-    const release = async () => {
+    const release = async (tokenOurs: boolean) => {
       await Promise.all(locked.map((l, i) => l && this.finish(actions[i].h, actions[i].key, l.old, l.lock, l.version, 'aborted')));
       await this.records.unlog(id).catch(() => undefined);
       // The token goes back with a cancelled transaction, so that a retry runs it again.
-      if (token) await this.records.releaseToken(token.token, id).catch(() => undefined);
+      if (token && tokenOurs) await this.records.releaseToken(token.token, id).catch(() => undefined);
     };
-    if (failed) {
-      await release();
+    if (claim && !(await claimed!.catch(() => true))) {
+      // Another transaction holds the token: no intent was placed (lock() waits for the claim).
+      await release(false);
+      return this.replay(await claim, actions, token!);
+    }
+    if (results.some((r) => r.status === 'rejected')) {
+      await release(true);
       const reasons = results.map((r) => (r.status === 'rejected' ? r.reason : undefined));
       const unexpected = reasons.find((e) => e !== undefined && !(e instanceof DynamoError));
       if (unexpected) throw unexpected;
@@ -166,13 +195,14 @@ export class Transactions {
     const decision = await this.records.decide(id, 'committed');
     if (decision !== 'committed') {
       // Someone took our intents for a crashed transaction's (we were slower than the lock timeout).
-      await release();
+      await release(true);
       throw new TransactionCancelled(actions.map(() => transactionConflict()));
     }
     await testPause('committed', id);
     // A write that does not apply was rolled forward by someone who met the intent: also done.
     await Promise.all(locked.map((l, i) => this.finish(actions[i].h, actions[i].key, l!.old, l!.lock, l!.version, 'committed')));
-    await this.records.unlog(id).catch(() => undefined);
+    // Not awaited: every intent is gone, and a log row left behind only costs the sweeper a look.
+    this.records.unlog(id).catch(() => undefined);
     return {
       olds: locked.map((l) => l!.old?.item),
       nexts: locked.map((l, i) => (l!.lock.op === 'put' ? l!.lock.item : l!.lock.op === 'check' ? locked[i]!.old?.item : undefined)),
@@ -198,12 +228,29 @@ export class Transactions {
     return { olds: new Array(n).fill(undefined), nexts: new Array(n).fill(undefined), replayed: true };
   }
 
-  /** Step 2 for one action: returns the placed intent, or throws the action's cancellation reason. */
-  private async lock(id: string, a: TxAction, logged: Promise<void>): Promise<Locked> {
+  /**
+   * Step 2 for one action: returns the placed intent, or throws the action's cancellation reason.
+   * Places nothing unless `ready` (the token claimed, the log written) resolves to true.
+   */
+  private async lock(id: string, a: TxAction, ready: Promise<boolean>): Promise<Locked> {
     const { translator, entry } = a.h;
+    const at = TransactionRecords.startOf(id);
+    // An action that creates the item and holds only if it is absent (a Put or Update under
+    // attribute_not_exists) places its intent without reading: IF NOT EXISTS is the check, and a
+    // failed one returns the row, which then serves as the read.
+    const creates = creation(a);
+    let known: StoredItem | undefined;
+    if (creates) {
+      if (!(await ready)) throw new TokenHeld();
+      const lock: Lock = { id, op: 'put', at, item: creates };
+      const version = nextVersion();
+      known = await placeLockIfAbsent(this.session, entry.layout, a.key, lock, version, translator.decode);
+      if (!known) return { old: undefined, lock, version };
+    }
     let consistency = this.session.consistency.strong;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const stored = await translator.read(this.session, entry.layout, a.key, consistency);
+      const stored = known ?? (await translator.read(this.session, entry.layout, a.key, consistency));
+      known = undefined;
       consistency = this.session.consistency.serial;
       if (stored?.lock) {
         await this.settle(a.h, a.key, stored);
@@ -211,9 +258,9 @@ export class Transactions {
       }
       const old = stored?.present ? stored : undefined;
       const d = a.decide(old?.item);
-      const lock: Lock = { id, op: d.op as LockOp, at: TransactionRecords.startOf(id), ...(d.op === 'put' && { item: d.item }) };
+      const lock: Lock = { id, op: d.op as LockOp, at, ...(d.op === 'put' && { item: d.item }) };
       const version = nextVersion(old?.version);
-      await logged;
+      if (!(await ready)) throw new TokenHeld();
       if (await placeLock(this.session, entry.layout, a.key, lock, old ? old.version : null, version)) return { old, lock, version };
       if (attempt > 2) await sleep(Math.random() * Math.min(50, 2 ** attempt));
     }

@@ -5,8 +5,8 @@
 // compare-and-set writer that read the row before fails and reads it again.
 import type { Item } from '../../dynamo/types.js';
 import { LOCK_COLUMN, applied, keyNames, keyParams, qualifiedName, statementCache, whereKey } from '../cql-layout.js';
-import type { CqlSession, Long } from '../session.js';
-import type { TableLayout } from '../translator.js';
+import type { CqlSession, Long, Row } from '../session.js';
+import type { StoredItem, TableLayout } from '../translator.js';
 
 /** What a transaction will do to the item: write this image, delete it, or only hold it still. */
 export type LockOp = 'put' | 'delete' | 'check';
@@ -57,6 +57,17 @@ export async function placeLock(session: CqlSession, layout: TableLayout, key: I
       ? await session.execute(s.lockAbsent, [...k, json, version], session.consistency.write)
       : await session.execute(s.lockPresent, [json, version, ...k, expected], session.consistency.write);
   return applied(rs.rows);
+}
+
+/**
+ * Places the intent on a row that is absent; when it is not, returns the row as the lightweight
+ * transaction read it (a failed IF NOT EXISTS answers with the whole current row).
+ */
+export async function placeLockIfAbsent(
+  session: CqlSession, layout: TableLayout, key: Item, lock: Lock, version: Long, decode: (row: Row) => StoredItem,
+): Promise<StoredItem | undefined> {
+  const rs = await session.execute(statements(layout).lockAbsent, [...keyParams(layout, key), JSON.stringify(lock), version], session.consistency.write);
+  return applied(rs.rows) ? undefined : decode(rs.rows[0]!);
 }
 
 /**

@@ -1,0 +1,131 @@
+// What one request sends to Cassandra: every statement the server's driver client runs while a
+// conditional PutItem or a TransactWriteItems is served, counted by kind (lightweight transaction,
+// serial read, quorum/one read, plain write). Guards the transaction protocol's cost (README
+// "Transactions", Cost) against regressions: a step added or a read repeated shows here.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { PutItemCommand, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import cassandra from 'cassandra-driver';
+import { TEST_TRANSLATORS, createPkTable, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
+
+const S = (s: string) => ({ S: s });
+const N = (n: number) => ({ N: String(n) });
+
+interface StatementCounts {
+  lwt: number;
+  serialRead: number;
+  read: number;
+  write: number;
+}
+
+type Options = { consistency?: number; serialConsistency?: number } | undefined;
+
+/** Counts the statements `client` runs while `work` runs (nothing else may use the client meanwhile). */
+async function counted(client: cassandra.Client, work: () => Promise<unknown>): Promise<StatementCounts> {
+  const counts: StatementCounts = { lwt: 0, serialRead: 0, read: 0, write: 0 };
+  const classify = (query: string, options: Options) => {
+    // The table catalog is read once in a while and index intents are swept: neither per request.
+    if (/"dc_catalog"|"dc_index_intents" WHERE bucket/.test(query)) return;
+    if (/^\s*SELECT\s/i.test(query)) {
+      const serial = options?.consistency === cassandra.types.consistencies.serial || options?.consistency === cassandra.types.consistencies.localSerial;
+      counts[serial ? 'serialRead' : 'read']++;
+    } else counts[/\sIF\s/i.test(query) ? 'lwt' : 'write']++;
+  };
+  const execute = client.execute;
+  const batch = client.batch;
+  const c = client as unknown as Record<string, unknown>;
+  c.execute = function (this: unknown, query: string, params: unknown, options: Options, ...rest: unknown[]) {
+    classify(query, options);
+    if (process.env.DC_TEST_SHOW_CQL) console.log(`CQL ${options?.consistency} ${query.slice(0, 140)}`);
+    return (execute as (...a: unknown[]) => unknown).call(client, query, params, options, ...rest);
+  };
+  c.batch = function (this: unknown, queries: { query: string }[], options: Options, ...rest: unknown[]) {
+    // A conditional batch is one Paxos round; a plain one, its statements' writes.
+    if (queries.some((q) => /\sIF\s/i.test(q.query))) counts.lwt++;
+    else counts.write += queries.length;
+    return (batch as (...a: unknown[]) => unknown).call(client, queries, options, ...rest);
+  };
+  try {
+    await work();
+    // Work the answer did not wait for (an unlog sent after it) is part of the cost too.
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    c.execute = execute;
+    c.batch = batch;
+  }
+  return counts;
+}
+
+for (const translator of TEST_TRANSLATORS) {
+  describe(`statements per request (${translator})`, () => {
+    let t: TestServer;
+    let n = 0;
+    before(async () => {
+      // No sweeper: its reads would land in the counts.
+      t = await startTestServer(`t_tx_cost_${translator}`, { translator, transactionSweepMs: 0 });
+      await createPkTable(t.client, 'cost');
+      // Prepares every statement once, so that counts hold no first-use work.
+      await t.client.send(new PutItemCommand({ TableName: 'cost', Item: { pk: S('warm') }, ConditionExpression: 'attribute_not_exists(pk)' }));
+      await t.client.send(new TransactWriteItemsCommand({ TransactItems: [fresh('warm-1'), fresh('warm-2')] }));
+    });
+    after(async () => {
+      await t?.close();
+    });
+    const fresh = (pk: string): TransactWriteItem => ({
+      Put: { TableName: 'cost', Item: { pk: S(pk), n: N(1) }, ConditionExpression: 'attribute_not_exists(pk)' },
+    });
+    const count = (work: () => Promise<unknown>) => counted(t.server.session.client, work);
+
+    test('a conditional PutItem: one read and one lightweight transaction', async () => {
+      const c = await count(() => t.client.send(new PutItemCommand({ TableName: 'cost', Item: { pk: S(`p${++n}`) }, ConditionExpression: 'attribute_not_exists(pk)' })));
+      assert.deepEqual(c, { lwt: 1, serialRead: 0, read: 1, write: 0 });
+    });
+
+    // The SDK sends a ClientRequestToken with every TransactWriteItems (claimed with one LWT).
+    test('a 2-item TransactWriteItems creating items: no reads (IF NOT EXISTS is the check)', async () => {
+      const c = await count(() => t.client.send(new TransactWriteItemsCommand({ TransactItems: [fresh(`a${++n}`), fresh(`b${n}`)] })));
+      assert.deepEqual(c, { lwt: 6, serialRead: 0, read: 0, write: 2 });
+    });
+
+    test('the same without a ClientRequestToken', async () => {
+      const c = await count(async () => {
+        const res = await rawRequest(t.endpoint, 'TransactWriteItems', { TransactItems: [fresh(`e${++n}`), fresh(`f${n}`)] });
+        assert.equal(res.status, 200, res.text);
+      });
+      assert.deepEqual(c, { lwt: 5, serialRead: 0, read: 0, write: 2 });
+    });
+
+    test('creating an item that exists: the failed IF NOT EXISTS answers with the row, which is not read again', async () => {
+      await t.client.send(new PutItemCommand({ TableName: 'cost', Item: { pk: S(`x${++n}`) } }));
+      const c = await count(async () => {
+        const res = await rawRequest(t.endpoint, 'TransactWriteItems', { TransactItems: [fresh(`x${n}`), fresh(`y${n}`)] });
+        assert.equal(res.body.__type, 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException');
+        assert.deepEqual(res.body.CancellationReasons.map((r: { Code: string }) => r.Code), ['ConditionalCheckFailed', 'None']);
+      });
+      // Two intents tried (one placed, then removed), no read.
+      assert.deepEqual(c, { lwt: 3, serialRead: 0, read: 0, write: 2 });
+    });
+
+    test('a 2-item TransactWriteItems updating items', async () => {
+      const pks = [`u${++n}`, `v${n}`];
+      for (const pk of pks) await t.client.send(new PutItemCommand({ TableName: 'cost', Item: { pk: S(pk), n: N(5) } }));
+      const c = await count(() =>
+        t.client.send(
+          new TransactWriteItemsCommand({
+            TransactItems: pks.map((pk) => ({
+              Update: { TableName: 'cost', Key: { pk: S(pk) }, UpdateExpression: 'SET n = n - :one', ConditionExpression: 'n > :zero', ExpressionAttributeValues: { ':one': N(1), ':zero': N(0) } },
+            })),
+          }),
+        ),
+      );
+      assert.deepEqual(c, { lwt: 6, serialRead: 0, read: 2, write: 2 });
+    });
+
+    test('the same token sent again: one LWT (the claim, which answers with the earlier one) and one read (its record)', async () => {
+      const request = { TransactItems: [fresh(`c${++n}`), fresh(`d${n}`)], ClientRequestToken: `tok-${n}` };
+      await t.client.send(new TransactWriteItemsCommand(request));
+      const c = await count(() => t.client.send(new TransactWriteItemsCommand(request)));
+      assert.deepEqual(c, { lwt: 1, serialRead: 0, read: 1, write: 2 });
+    });
+  });
+}
