@@ -39,7 +39,8 @@ let client: cassandra.Client;
 let direct: { source: cassandra.Client; target: cassandra.Client };
 
 function nodeOpts(n: typeof SOURCE, dir: string) {
-  return { ...n, port: 9042, dataDir: dir, heapMb: 512, auth: true };
+  // Two nodes start at once, on a machine that may be busy: give them longer than the default 120 s.
+  return { ...n, port: 9042, dataDir: dir, heapMb: 512, auth: true, startTimeoutMs: 600_000 };
 }
 
 async function connect(port: number, credentials = SUPER): Promise<cassandra.Client> {
