@@ -5,15 +5,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { EventEmitter } from 'node:events';
-import {
-  BodyReader,
-  BodyWriter,
-  FrameReader,
-  HEADER_LENGTH,
-  Opcode,
-  encodeFrame,
-  type Frame,
-} from './frame.js';
+import { BodyReader, BodyWriter, HEADER_LENGTH, Opcode, encodeFrame, type Frame } from './frame.js';
+import { WireReader, WireWriter } from './segment.js';
 
 export interface Endpoint {
   host: string;
@@ -53,7 +46,8 @@ const MAX_STREAMS = 32768;
 
 export class BackendConnection extends EventEmitter {
   private socket: net.Socket | tls.TLSSocket | undefined;
-  private readonly reader = new FrameReader();
+  private readonly reader = new WireReader();
+  private wire: WireWriter | undefined;
   private readonly pending: Array<Pending | undefined> = new Array(MAX_STREAMS);
   /** Ids that timed out: reserved until their late answer arrives. */
   private readonly orphans = new Set<number>();
@@ -133,6 +127,14 @@ export class BackendConnection extends EventEmitter {
 
   private attach(sock: net.Socket): void {
     sock.setNoDelay(true);
+    this.wire = new WireWriter(
+      (buf) => sock.write(buf),
+      () => {
+        if (this.congested) return;
+        this.congested = true;
+        this.emit('congested');
+      },
+    );
     sock.on('data', (chunk: Buffer) => {
       try {
         this.reader.push(chunk, (f) => this.onFrame(f));
@@ -151,6 +153,11 @@ export class BackendConnection extends EventEmitter {
   }
 
   private onFrame(f: Frame): void {
+    // v5: the answer to STARTUP is the last frame outside segments, both ways (links stay uncompressed).
+    if (this.version >= 5 && !this.reader.segmented && (f.opcode === Opcode.READY || f.opcode === Opcode.AUTHENTICATE)) {
+      this.reader.useSegments(false);
+      this.wire!.useSegments(false);
+    }
     if (f.stream < 0) {
       this.emit('event', f);
       return;
@@ -248,10 +255,7 @@ export class BackendConnection extends EventEmitter {
       this.socket!.cork();
       setImmediate(this.uncorkNow);
     }
-    if (!this.socket!.write(frame) && !this.congested) {
-      this.congested = true;
-      this.emit('congested');
-    }
+    this.wire!.send(frame);
   }
 
   send(opcode: number, flags: number, body: Buffer, cb: Callback): void {
@@ -265,7 +269,7 @@ export class BackendConnection extends EventEmitter {
   }
 
   bufferedBytes(): number {
-    return (this.socket?.writableLength ?? 0) + (this.socket?.readableLength ?? 0) + this.reader.pending;
+    return (this.socket?.writableLength ?? 0) + (this.socket?.readableLength ?? 0) + this.reader.pending + (this.wire?.queued ?? 0);
   }
 
   cork(): void {

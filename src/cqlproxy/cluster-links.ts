@@ -4,7 +4,7 @@
 
 import { ErrorCode, Opcode, responseBodyStart, responseError, responseErrorCode, type Frame } from './frame.js';
 import { BackendConnection, NotSentError, handshake, plainToken } from './backend.js';
-import { parsePreparedResult, queryBody, queryBodyText, unpreparedId } from './messages.js';
+import { parsePreparedResult, prepareBody, queryBody, unpreparedId } from './messages.js';
 import type { PreparedEntry } from './prepared.js';
 import type { ConnectionState, ProxyContext } from './context.js';
 import { describe, type ProxyRequest, type Result, type Which } from './request.js';
@@ -142,7 +142,7 @@ export class ClusterLinks {
       await handshake(conn, this.startupOptions, () => this.token.wait());
       const ks = this.state.keyspace;
       if (ks) {
-        const use = await conn.request(Opcode.QUERY, queryBody(`USE "${ks.replace(/"/g, '""')}"`));
+        const use = await conn.request(Opcode.QUERY, queryBody(`USE "${ks.replace(/"/g, '""')}"`, conn.version));
         if (use.opcode === Opcode.ERROR) throw new Error(describe(use));
       }
     } catch (err) {
@@ -259,11 +259,11 @@ export class ClusterLinks {
   }
 
   private async reprepare(conn: BackendConnection, which: Which, e: PreparedEntry): Promise<void> {
-    const res = await conn.request(Opcode.PREPARE, queryBodyText(e.query));
+    const res = await conn.request(Opcode.PREPARE, prepareBody(e.query, conn.version));
     if (res.opcode !== Opcode.RESULT) throw new Error(`re-prepare on ${which} failed: ${describe(res)}`);
-    const id = parsePreparedResult(res.body, responseBodyStart(res.flags, res.body)).id;
-    if (which === 'source') this.ctx.prepared.setSource(e, id);
-    else this.ctx.prepared.setTarget(e, id);
+    const p = parsePreparedResult(res.body, responseBodyStart(res.flags, res.body), conn.version);
+    if (which === 'source') this.ctx.prepared.setSource(e, p.id, p.metadataId);
+    else this.ctx.prepared.setTarget(e, p.id, p.metadataId);
   }
 
   // ------------------------------------------------------------------ teardown

@@ -1,6 +1,6 @@
-// CQL native protocol v3/v4 framing: a 9-byte header followed by the body.
-// Frames are cut from the byte stream without decoding the body, so the common
-// path forwards the very bytes the peer sent.
+// CQL native protocol frames (v3, v4, and v5 inside its segments, see segment.ts): a 9-byte
+// header followed by the body. Frames are cut from the byte stream without decoding the body,
+// so the common path forwards the very bytes the peer sent.
 
 export const HEADER_LENGTH = 9;
 /** Cassandra refuses frames above 256 MB by default; anything larger is a corrupt stream. */
@@ -91,30 +91,64 @@ export function encodeFrame(
 export class FrameError extends Error {}
 
 /**
- * Incremental frame cutter. Chunks are appended; complete frames come out.
- * Keeps a list of pending chunks and only concatenates when a frame spans chunks,
- * so large bursts of small frames are sliced without copying.
+ * Received chunks, kept as a list and only concatenated when a unit (frame, segment) spans
+ * them, so large bursts of small units are sliced without copying.
  */
-export class FrameReader {
+export class ChunkQueue {
   private chunks: Buffer[] = [];
-  private buffered = 0;
+  /** Bytes held. */
+  length = 0;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  /** The first chunk, made at least `min` bytes long (the caller checked `length`). */
+  head(min: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= min) return first;
+    let size = 0;
+    let n = 0;
+    while (size < min) size += this.chunks[n++]!.length;
+    const merged = Buffer.concat(this.chunks.slice(0, n), size);
+    this.chunks.splice(0, n, merged);
+    return merged;
+  }
+
+  /** Remove the first `n` bytes (the caller checked `length`), contiguous. */
+  take(n: number): Buffer {
+    const head = this.head(n);
+    if (head.length === n) this.chunks.shift();
+    else this.chunks[0] = head.subarray(n);
+    this.length -= n;
+    return head.subarray(0, n);
+  }
+
+  /** Everything held, removed. */
+  takeAll(): Buffer {
+    const all = Buffer.concat(this.chunks, this.length);
+    this.chunks = [];
+    this.length = 0;
+    return all;
+  }
+}
+
+/** Incremental frame cutter. Chunks are appended; complete frames come out. */
+export class FrameReader {
+  private readonly queue = new ChunkQueue();
+  private stopped = false;
 
   push(chunk: Buffer, onFrame: (f: Frame) => void): void {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+    const q = this.queue;
+    q.push(chunk);
     for (;;) {
-      if (this.buffered < HEADER_LENGTH) return;
-      let head = this.chunks[0]!;
-      if (head.length < HEADER_LENGTH) head = this.coalesce(HEADER_LENGTH);
-      const bodyLength = head.readUInt32BE(5);
+      if (this.stopped || q.length < HEADER_LENGTH) return;
+      const bodyLength = q.head(HEADER_LENGTH).readUInt32BE(5);
       if (bodyLength > MAX_BODY_LENGTH) throw new FrameError(`frame body too large: ${bodyLength}`);
       const total = HEADER_LENGTH + bodyLength;
-      if (this.buffered < total) return;
-      if (head.length < total) head = this.coalesce(total);
-      const frameBuf = head.subarray(0, total);
-      if (head.length === total) this.chunks.shift();
-      else this.chunks[0] = head.subarray(total);
-      this.buffered -= total;
+      if (q.length < total) return;
+      const frameBuf = q.take(total);
       const v = frameBuf[0]!;
       onFrame({
         version: v & 0x7f,
@@ -130,22 +164,17 @@ export class FrameReader {
 
   /** Bytes received but not yet cut into frames. */
   get pending(): number {
-    return this.buffered;
+    return this.queue.length;
   }
 
-  /** Peek at the first byte received so far (protocol version detection). */
-  firstByte(): number | undefined {
-    return this.chunks[0]?.[0];
+  /** Cut no more frames (the stream switches to segments after the frame being handled). */
+  stop(): void {
+    this.stopped = true;
   }
 
-  private coalesce(min: number): Buffer {
-    // Merge leading chunks until at least `min` bytes are contiguous.
-    let size = 0;
-    let n = 0;
-    while (size < min) size += this.chunks[n++]!.length;
-    const merged = Buffer.concat(this.chunks.slice(0, n), size);
-    this.chunks.splice(0, n, merged);
-    return merged;
+  /** The bytes received but not cut, handed over (see stop). */
+  takeRest(): Buffer {
+    return this.queue.takeAll();
   }
 }
 

@@ -1,6 +1,7 @@
 // The client's handshake: protocol version, OPTIONS, STARTUP (compression is the proxy's to
 // negotiate; the links to the clusters stay uncompressed) and the SASL exchange, which goes to
-// the source while its token is kept for the target.
+// the source while its token is kept for the target. The client's version is spoken to both
+// clusters too; with v5 every link switches to segments after the answer to STARTUP.
 
 import { BodyReader, BodyWriter, ErrorCode, Opcode, encodeFrame, errorBody, type Frame } from './frame.js';
 import { supportedCompressions, type Compression } from './compress.js';
@@ -10,14 +11,20 @@ import type { ClientReplies } from './replies.js';
 import type { ConnectionState, ProxyContext } from './context.js';
 import type { Result } from './request.js';
 
-const SUPPORTED_VERSIONS = [3, 4];
+const SUPPORTED_VERSIONS = [3, 4, 5];
+const MAX_VERSION = 5;
 
 /** Compression the client asked for in STARTUP, and the options left for the clusters. */
-export function negotiateStartup(opts: Record<string, string>): { compression?: Compression; clusterOptions: Record<string, string> } | { refused: string } {
+export function negotiateStartup(
+  opts: Record<string, string>,
+  version: number,
+): { compression?: Compression; clusterOptions: Record<string, string> } | { refused: string } {
   const asked = Object.entries(opts).find(([k]) => k.toUpperCase() === 'COMPRESSION');
   if (!asked) return { clusterOptions: opts };
   const c = asked[1].toLowerCase();
-  if (!(supportedCompressions() as string[]).includes(c)) return { refused: `Unsupported compression: ${asked[1]}` };
+  // v5 compresses segments, with LZ4 only.
+  const offered: string[] = version >= 5 ? ['lz4'] : supportedCompressions();
+  if (!offered.includes(c)) return { refused: `Unsupported compression: ${asked[1]}` };
   const clusterOptions = { ...opts };
   delete clusterOptions[asked[0]];
   return { compression: c as Compression, clusterOptions };
@@ -30,6 +37,8 @@ export class Handshake {
     private readonly links: ClusterLinks,
     private readonly replies: ClientReplies,
     private readonly onEvent: (ev: Frame) => void,
+    /** v5: switch the client connection to segments (LZ4-compressed or not). */
+    private readonly useSegments: (lz4: boolean) => void,
   ) {}
 
   /**
@@ -39,10 +48,9 @@ export class Handshake {
   acceptVersion(f: Frame): boolean {
     if (f.version === this.state.version) return true;
     if (!SUPPORTED_VERSIONS.includes(f.version)) {
-      // v5 (cqlsh, Java driver 4) and anything else: answer like Cassandra does for an
-      // unsupported version, so drivers retry with v4.
-      const v = f.version > 4 ? 4 : Math.max(1, f.version);
-      const message = `Invalid or unsupported protocol version (${f.version}); supported versions are (3/v3, 4/v4)`;
+      // Answer like Cassandra does for an unsupported version, so drivers retry with one we speak.
+      const v = f.version > MAX_VERSION ? MAX_VERSION : Math.max(1, f.version);
+      const message = `Invalid or unsupported protocol version (${f.version}); supported versions are (3/v3, 4/v4, 5/v5)`;
       this.replies.write(encodeFrame(v, true, 0, f.stream, Opcode.ERROR, errorBody(ErrorCode.PROTOCOL_ERROR, message)));
       return false;
     }
@@ -66,7 +74,7 @@ export class Handshake {
       // Thrown here it would be an unhandled rejection, which ends the process.
       return this.replies.error(stream, ErrorCode.PROTOCOL_ERROR, 'cql-proxy: cannot decode STARTUP');
     }
-    const n = negotiateStartup(opts);
+    const n = negotiateStartup(opts, this.state.version);
     if ('refused' in n) return this.replies.error(stream, ErrorCode.PROTOCOL_ERROR, n.refused);
     let source;
     try {
@@ -78,13 +86,19 @@ export class Handshake {
       if (res instanceof Error) return this.replies.failure(stream, 'source', res);
       if (res.opcode === Opcode.READY) {
         await this.ready(stream, res);
-        this.replies.compression = n.compression;
+        this.started(n.compression);
       } else {
         this.replies.relay(stream, res);
-        // Compression starts after the answer to STARTUP, so AUTH_RESPONSE may come compressed.
-        if (res.opcode === Opcode.AUTHENTICATE) this.replies.compression = n.compression;
+        // Compression (v5: segments) starts after the answer to STARTUP, so AUTH_RESPONSE comes so.
+        if (res.opcode === Opcode.AUTHENTICATE) this.started(n.compression);
       }
     });
+  }
+
+  /** The answer to STARTUP is out: what follows is compressed (v3/v4) or in segments (v5). */
+  private started(compression: Compression | undefined): void {
+    if (this.state.version >= 5) this.useSegments(compression === 'lz4');
+    else this.replies.compression = compression;
   }
 
   authResponse(stream: number, body: Buffer): void {
@@ -103,6 +117,7 @@ export class Handshake {
   private async ready(stream: number, res: Frame): Promise<void> {
     this.links.token.resolve(undefined);
     await this.links.targetReady();
+    this.ctx.metrics.startups.inc({ protocol_version: String(this.state.version) });
     this.replies.relay(stream, res);
   }
 }

@@ -1,6 +1,8 @@
 // Just enough decoding of request and result bodies to route, rewrite prepared ids,
 // add write timestamps and rewrite the few results the proxy answers for the cluster.
 // Everything is done by offsets so untouched parts are copied, never re-encoded.
+// v5 differences: [int] query/batch flags (v3/v4: [byte]), a result metadata id after the
+// prepared id in EXECUTE and PREPARED, flags after the text of PREPARE, METADATA_CHANGED rows.
 
 import { BodyReader, BodyWriter } from './frame.js';
 
@@ -14,6 +16,19 @@ export const QueryFlag = {
   NAMES_FOR_VALUES: 0x40,
 } as const;
 
+/** Query and batch flags are an [int] from v5 on, a [byte] before. */
+function flagsLength(version: number): number {
+  return version >= 5 ? 4 : 1;
+}
+
+/** Read the flags at `pos`; returns them and the offset of their low byte (where the bits above live). */
+function readFlags(r: BodyReader, version: number): { flags: number; lowPos: number } {
+  const n = flagsLength(version);
+  const lowPos = r.pos + n - 1;
+  const flags = n === 4 ? r.int() : r.byte();
+  return { flags, lowPos };
+}
+
 export const ResultKind = { VOID: 1, ROWS: 2, SET_KEYSPACE: 3, PREPARED: 4, SCHEMA_CHANGE: 5 } as const;
 
 /** Offsets of the interesting parts of a [query parameters] block. */
@@ -21,6 +36,7 @@ export interface QueryParams {
   /** Offset of the [consistency]. */
   consistencyPos: number;
   flags: number;
+  /** Offset of the flags' low byte (the one the flags above are set in). */
   flagsPos: number;
   /** Where the value count starts (only meaningful with VALUES). */
   valuesPos: number;
@@ -32,11 +48,10 @@ export interface QueryParams {
   timestamp?: bigint;
 }
 
-export function parseQueryParams(body: Buffer, pos: number): QueryParams {
+export function parseQueryParams(body: Buffer, pos: number, version: number): QueryParams {
   const r = new BodyReader(body);
   r.pos = pos + 2; // consistency
-  const flagsPos = r.pos;
-  const flags = r.byte();
+  const { flags, lowPos: flagsPos } = readFlags(r, version);
   const valuesPos = r.pos;
   const values: QueryParams['values'] = [];
   if (flags & QueryFlag.VALUES) {
@@ -82,36 +97,41 @@ export interface QueryRequest {
   params: QueryParams;
 }
 
-export function parseQuery(body: Buffer, start: number): QueryRequest {
+export function parseQuery(body: Buffer, start: number, version: number): QueryRequest {
   const r = new BodyReader(body);
   r.pos = start;
   const query = r.longString();
-  return { query, paramsPos: r.pos, params: parseQueryParams(body, r.pos) };
+  return { query, paramsPos: r.pos, params: parseQueryParams(body, r.pos, version) };
 }
 
 export interface ExecuteRequest {
   id: Buffer;
   idStart: number;
   idEnd: number;
+  /** v5: the result metadata id the client holds (after the prepared id). */
+  metadataId?: Buffer;
   paramsPos: number;
 }
 
-export function parseExecuteHead(body: Buffer, start: number): ExecuteRequest {
+export function parseExecuteHead(body: Buffer, start: number, version: number): ExecuteRequest {
   const r = new BodyReader(body);
   r.pos = start;
   const idStart = r.pos;
   const id = r.shortBytes();
-  return { id, idStart, idEnd: r.pos, paramsPos: r.pos };
+  const idEnd = r.pos;
+  if (version < 5) return { id, idStart, idEnd, paramsPos: r.pos };
+  const metadataId = r.shortBytes();
+  return { id, idStart, idEnd, metadataId, paramsPos: r.pos };
 }
 
-/** Replace the [short bytes] at [start,end) with another id. */
-export function replaceShortBytes(body: Buffer, start: number, end: number, id: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(body.length - (end - start) + 2 + id.length);
-  body.copy(out, 0, 0, start);
-  out.writeUInt16BE(id.length, start);
-  id.copy(out, start + 2);
-  body.copy(out, start + 2 + id.length, end);
-  return out;
+/**
+ * An EXECUTE body naming another prepared id and, in v5, another result metadata id (each
+ * cluster knows a statement by its own ids).
+ */
+export function withExecuteIds(body: Buffer, head: ExecuteRequest, id: Buffer, metadataId: Buffer | undefined): Buffer {
+  const w = new BodyWriter().raw(body.subarray(0, head.idStart)).shortBytes(id);
+  if (head.metadataId) w.shortBytes(metadataId ?? head.metadataId);
+  return w.raw(body.subarray(head.paramsPos)).build();
 }
 
 export interface BatchEntry {
@@ -135,7 +155,7 @@ export interface BatchRequest {
   timestamp?: bigint;
 }
 
-export function parseBatch(body: Buffer, start: number): BatchRequest {
+export function parseBatch(body: Buffer, start: number, version: number): BatchRequest {
   const r = new BodyReader(body);
   r.pos = start;
   const type = r.byte();
@@ -158,8 +178,7 @@ export function parseBatch(body: Buffer, start: number): BatchRequest {
   }
   const consistencyPos = r.pos;
   r.pos += 2;
-  const flagsPos = r.pos;
-  const flags = r.byte();
+  const { flags, lowPos: flagsPos } = readFlags(r, version);
   if (flags & QueryFlag.SERIAL_CONSISTENCY) r.pos += 2;
   r.check();
   const out: BatchRequest = { type, entries, consistencyPos, flagsPos, flags, timestampPos: r.pos };
@@ -212,14 +231,22 @@ export function withQueryText(body: Buffer, text: string): Buffer {
   return Buffer.concat([queryBodyText(text), r.rest()]);
 }
 
-/** A PREPARE body (just the text). */
+/** A [long string] holding a statement (a PREPARE body before v5, a batch's query). */
 export function queryBodyText(q: string): Buffer {
   return new BodyWriter().longString(q).build();
 }
 
+/** A PREPARE body: the text, and from v5 on [int] flags (none: no keyspace). */
+export function prepareBody(q: string, version: number): Buffer {
+  const w = new BodyWriter().longString(q);
+  if (version >= 5) w.int(0);
+  return w.build();
+}
+
 /** QUERY body with consistency ONE and no flags, for the proxy's own statements. */
-export function queryBody(q: string, consistency = 0x0001): Buffer {
-  return new BodyWriter().longString(q).short(consistency).byte(0).build();
+export function queryBody(q: string, version: number, consistency = 0x0001): Buffer {
+  const w = new BodyWriter().longString(q).short(consistency);
+  return (version >= 5 ? w.int(0) : w.byte(0)).build();
 }
 
 /** The query text of a QUERY body, or '' when it cannot be read. */
@@ -304,6 +331,8 @@ export interface RowsMetadata {
 const ROWS_GLOBAL_TABLES = 0x01;
 const ROWS_HAS_MORE_PAGES = 0x02;
 const ROWS_NO_METADATA = 0x04;
+/** v5: the result metadata changed since the client's id; [short bytes] new id follows. */
+const ROWS_METADATA_CHANGED = 0x08;
 
 export function parseRowsMetadata(body: Buffer, pos: number): RowsMetadata {
   const r = new BodyReader(body);
@@ -312,6 +341,7 @@ export function parseRowsMetadata(body: Buffer, pos: number): RowsMetadata {
   const count = r.int();
   let pagingState: Buffer | undefined;
   if (flags & ROWS_HAS_MORE_PAGES) pagingState = r.bytes() ?? undefined;
+  if (flags & ROWS_METADATA_CHANGED) r.shortBytes();
   const columns: ColumnSpec[] = [];
   if (!(flags & ROWS_NO_METADATA)) {
     let gks = '';
@@ -336,15 +366,19 @@ export function parseRowsMetadata(body: Buffer, pos: number): RowsMetadata {
 
 export interface PreparedResult {
   id: Buffer;
-  /** Offset right after the id: where the bind-variable metadata starts. */
+  /** v5: the id of the result metadata, which EXECUTE carries. */
+  metadataId?: Buffer;
+  /** Offset right after the id(s): where the bind-variable metadata starts. */
   metaPos: number;
 }
 
-export function parsePreparedResult(body: Buffer, resultPos: number): PreparedResult {
+export function parsePreparedResult(body: Buffer, resultPos: number, version: number): PreparedResult {
   const r = new BodyReader(body);
   r.pos = resultPos + 4; // kind
-  const id = r.shortBytes();
-  return { id: Buffer.from(id), metaPos: r.pos };
+  const id = Buffer.from(r.shortBytes());
+  if (version < 5) return { id, metaPos: r.pos };
+  const metadataId = Buffer.from(r.shortBytes());
+  return { id, metadataId, metaPos: r.pos };
 }
 
 /** Bind-variable metadata of a PREPARED result (v4 adds the partition-key indexes). */

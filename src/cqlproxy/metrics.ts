@@ -83,6 +83,7 @@ export class ProxyMetrics {
   readonly pausedSeconds: Counter<'side'>;
   readonly failedWrites: Counter<'reason'>;
   readonly connections: Gauge<never>;
+  readonly startups: Counter<'protocol_version'>;
   readonly inFlight: Gauge<'cluster'>;
 
   constructor(readonly registry: Registry) {
@@ -134,6 +135,12 @@ export class ProxyMetrics {
     this.connections = get('cql_proxy_client_connections', () => new Gauge({
       name: 'cql_proxy_client_connections',
       help: 'Open client connections',
+      registers: reg,
+    }));
+    this.startups = get('cql_proxy_client_startups_total', () => new Counter({
+      name: 'cql_proxy_client_startups_total',
+      help: 'Client connections accepted (READY or AUTH_SUCCESS) by the protocol version spoken on them',
+      labelNames: ['protocol_version'],
       registers: reg,
     }));
     this.inFlight = get('cql_proxy_in_flight_requests', () => new Gauge({

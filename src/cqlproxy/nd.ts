@@ -110,8 +110,8 @@ export function spliceNdValues(
 }
 
 /** An EXECUTE body with generated values bound to the proxy's hidden markers. */
-export function bindExecuteNd(body: Buffer, paramsPos: number, nd: NdRewrite['nd'], nowMs: number): Buffer {
-  const params = parseQueryParams(body, paramsPos);
+export function bindExecuteNd(body: Buffer, paramsPos: number, nd: NdRewrite['nd'], nowMs: number, version: number): Buffer {
+  const params = parseQueryParams(body, paramsPos, version);
   const hadValues = (params.flags & QueryFlag.VALUES) !== 0;
   const countPos = params.valuesPos;
   const end = params.values.length ? params.values[params.values.length - 1]!.end : countPos + (hadValues ? 2 : 0);

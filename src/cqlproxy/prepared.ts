@@ -14,6 +14,9 @@ export interface PreparedEntry {
   cls: Classified;
   sourceId: Buffer;
   targetId?: Buffer | undefined;
+  /** v5: result metadata ids, which EXECUTE carries and which each cluster computes itself. */
+  sourceMetadataId?: Buffer | undefined;
+  targetMetadataId?: Buffer | undefined;
   /**
    * Bind markers the proxy added for now()/uuid()/…: the function and the index of the
    * marker among all markers of `query`. The client's own values fill the other slots.
@@ -43,8 +46,8 @@ export class PreparedRegistry {
     const existing = this.byClient.get(e.clientHex);
     if (existing) {
       // Same text prepared again (another connection): keep one entry, refresh ids.
-      if (e.targetId) this.setTarget(existing, e.targetId);
-      this.setSource(existing, e.sourceId);
+      if (e.targetId) this.setTarget(existing, e.targetId, e.targetMetadataId);
+      this.setSource(existing, e.sourceId, e.sourceMetadataId);
       return existing;
     }
     this.byClient.set(e.clientHex, e);
@@ -53,13 +56,15 @@ export class PreparedRegistry {
     return e;
   }
 
-  setSource(e: PreparedEntry, id: Buffer): void {
+  setSource(e: PreparedEntry, id: Buffer, metadataId?: Buffer): void {
     e.sourceId = id;
+    if (metadataId) e.sourceMetadataId = metadataId;
     this.bySource.set(id.toString('hex'), e);
   }
 
-  setTarget(e: PreparedEntry, id: Buffer): void {
+  setTarget(e: PreparedEntry, id: Buffer, metadataId?: Buffer): void {
     e.targetId = id;
+    if (metadataId) e.targetMetadataId = metadataId;
     this.byTarget.set(id.toString('hex'), e);
   }
 

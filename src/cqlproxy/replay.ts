@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { BackendConnection, handshake, plainToken, type BackendTls, type Endpoint } from './backend.js';
 import { BodyReader, BodyWriter, Opcode, parseError, responseBodyStart, type Frame } from './frame.js';
 import { readFailedWrites, type FailedWrite } from './failedlog.js';
-import { parseBatch, parseExecuteHead, parsePreparedResult, queryBody, replaceShortBytes } from './messages.js';
+import { parseBatch, parseExecuteHead, parsePreparedResult, prepareBody, queryBody, withExecuteIds, type PreparedResult } from './messages.js';
 import type { Credentials, Logger } from './context.js';
 
 export interface ReplayOptions {
@@ -113,28 +113,28 @@ async function connect(opts: ReplayOptions, version: number): Promise<BackendCon
 
 class ReplaySession {
   private keyspace: string | null = null;
-  /** client id hex → target id, per keyspace the statement was prepared in. */
-  private readonly ids = new Map<string, Buffer>();
+  /** client id hex → target ids, per keyspace the statement was prepared in. */
+  private readonly ids = new Map<string, PreparedResult>();
 
   constructor(private readonly conn: BackendConnection) {}
 
   private async use(ks: string | null): Promise<void> {
     if (!ks || ks === this.keyspace) return;
-    const res = await this.conn.request(Opcode.QUERY, queryBody(`USE "${ks.replace(/"/g, '""')}"`));
+    const res = await this.conn.request(Opcode.QUERY, queryBody(`USE "${ks.replace(/"/g, '""')}"`, this.conn.version));
     if (res.opcode === Opcode.ERROR) throw new Error(`USE ${ks}: ${describe(res)}`);
     this.keyspace = ks;
   }
 
-  private async targetId(hex: string, p: { query: string; keyspace: string | null }): Promise<Buffer> {
+  private async targetIds(hex: string, p: { query: string; keyspace: string | null }): Promise<PreparedResult> {
     const key = `${p.keyspace}|${hex}`;
     const known = this.ids.get(key);
     if (known) return known;
     await this.use(p.keyspace);
-    const res = await this.conn.request(Opcode.PREPARE, new BodyWriter().longString(p.query).build());
+    const res = await this.conn.request(Opcode.PREPARE, prepareBody(p.query, this.conn.version));
     if (res.opcode !== Opcode.RESULT) throw new Error(`PREPARE: ${describe(res)}`);
-    const id = parsePreparedResult(res.body, responseBodyStart(res.flags, res.body)).id;
-    this.ids.set(key, id);
-    return id;
+    const ids = parsePreparedResult(res.body, responseBodyStart(res.flags, res.body), this.conn.version);
+    this.ids.set(key, ids);
+    return ids;
   }
 
   /** Apply one entry; returns an error text when the target refused it (connection errors throw). */
@@ -142,13 +142,14 @@ class ReplaySession {
     let body: Buffer = Buffer.from(e.body, 'base64');
     try {
       if (e.op === Opcode.EXECUTE) {
-        const head = parseExecuteHead(body, 0);
+        const head = parseExecuteHead(body, 0, e.v);
         const hex = head.id.toString('hex');
         const p = e.prepared?.[hex];
         if (!p) return `no statement text for prepared id ${hex}`;
-        body = replaceShortBytes(body, head.idStart, head.idEnd, await this.targetId(hex, p));
+        const ids = await this.targetIds(hex, p);
+        body = withExecuteIds(body, head, ids.id, ids.metadataId);
       } else if (e.op === Opcode.BATCH) {
-        const batch = parseBatch(body, 0);
+        const batch = parseBatch(body, 0, e.v);
         const parts: Buffer[] = [];
         let last = 0;
         for (const be of batch.entries) {
@@ -156,7 +157,7 @@ class ReplaySession {
           const hex = be.id!.toString('hex');
           const p = e.prepared?.[hex];
           if (!p) return `no statement text for prepared id ${hex}`;
-          parts.push(body.subarray(last, be.start), new BodyWriter().shortBytes(await this.targetId(hex, p)).build());
+          parts.push(body.subarray(last, be.start), new BodyWriter().shortBytes((await this.targetIds(hex, p)).id).build());
           last = be.end;
         }
         parts.push(body.subarray(last));
@@ -177,7 +178,7 @@ export function describeEntry(e: FailedWrite): string {
   const body = Buffer.from(e.body, 'base64');
   if (e.op === Opcode.QUERY) return new BodyReader(body).longString();
   if (e.op === Opcode.EXECUTE) {
-    const hex = parseExecuteHead(body, 0).id.toString('hex');
+    const hex = parseExecuteHead(body, 0, e.v).id.toString('hex');
     return e.prepared?.[hex]?.query ?? `EXECUTE ${hex}`;
   }
   return 'BATCH';

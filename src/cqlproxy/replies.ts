@@ -7,6 +7,7 @@ import { BodyWriter, ErrorCode, FrameFlag, Opcode, encodeFrame, errorBody, setSt
 import { RequestTimeoutError } from './backend.js';
 import { batchType, consistencyAt } from './messages.js';
 import { compress, type Compression } from './compress.js';
+import { WireWriter } from './segment.js';
 import type { ConnectionState } from './context.js';
 import type { ProxyRequest, Which } from './request.js';
 
@@ -16,25 +17,45 @@ const BATCH_WRITE_TYPES = ['BATCH', 'UNLOGGED_BATCH', 'COUNTER'];
 const COMPRESS_MIN_BYTES = 64;
 
 export class ClientReplies {
+  /** Frame body compression (v3/v4; v5 compresses segments instead). */
   compression: Compression | undefined;
   private corked = false;
+  private readonly wire: WireWriter;
 
   constructor(
     private readonly sock: net.Socket,
     private readonly state: ConnectionState,
     /** Called when the client's socket buffer is full (it does not read fast enough). */
-    private readonly onFull: () => void,
-  ) {}
+    onFull: () => void,
+  ) {
+    this.wire = new WireWriter((buf) => this.corkedWrite(buf), onFull);
+  }
 
-  write(buf: Buffer): void {
+  /** v5 after the answer to STARTUP: frames go out in segments, LZ4-compressed if negotiated. */
+  useSegments(lz4: boolean): void {
+    this.wire.useSegments(lz4);
+  }
+
+  /** Bytes waiting for the next segment flush. */
+  get queued(): number {
+    return this.wire.queued;
+  }
+
+  /** One complete frame to the client. */
+  write(frame: Buffer): void {
     if (this.state.closed) return;
+    this.wire.send(frame);
+  }
+
+  private corkedWrite(buf: Buffer): boolean {
+    if (this.state.closed) return true;
     if (!this.corked) {
       // Coalesce all answers produced in this turn of the event loop into one syscall.
       this.corked = true;
       this.sock.cork();
       setImmediate(this.uncork);
     }
-    if (!this.sock.write(buf)) this.onFull();
+    return this.sock.write(buf);
   }
 
   private readonly uncork = (): void => {

@@ -10,8 +10,8 @@ import {
   parseExecuteHead,
   parseQuery,
   parseQueryParams,
-  replaceShortBytes,
   rewriteBatchIds,
+  withExecuteIds,
   withQueryText,
   withTimestamp,
 } from './messages.js';
@@ -48,7 +48,7 @@ function frame(ctx: RewriteContext, opcode: number, flags: number, body: Buffer)
 }
 
 export function rewriteQuery(ctx: RewriteContext, r: Received): ProxyRequest {
-  const q = parseQuery(r.body, 0);
+  const q = parseQuery(r.body, 0, ctx.version);
   const cls = classify(q.query);
   const base = { stream: r.stream, opcode: Opcode.QUERY, cls, t0: r.t0, entries: [] };
   if (cls.kind === 'write') {
@@ -57,7 +57,7 @@ export function rewriteQuery(ctx: RewriteContext, r: Received): ProxyRequest {
     if (hasNonDeterministic(q.query)) {
       const now = Date.now();
       b = withQueryText(r.body, substituteNonDeterministic(q.query, (fn) => ndLiteral(fn, now)).text);
-      params = parseQuery(b, 0).params;
+      params = parseQuery(b, 0, ctx.version).params;
     }
     if (params.timestamp === undefined) b = withTimestamp(b, params.flagsPos, params.timestampPos, nextTimestampMicros());
     const final = b;
@@ -88,18 +88,18 @@ export function rewritePrepare(body: Buffer): { original: string; cls: Classifie
 }
 
 export function rewriteExecute(ctx: RewriteContext, r: Received): ProxyRequest {
-  const head = parseExecuteHead(r.body, 0);
+  const head = parseExecuteHead(r.body, 0, ctx.version);
   const entry = ctx.prepared.get(head.id.toString('hex'));
   if (!entry) throw new UnknownPreparedError(head.id);
   const cls = entry.cls;
   let b = r.body;
   let values: string[] | undefined;
   if (cls.kind === 'write') {
-    if (entry.nd) b = bindExecuteNd(b, head.paramsPos, entry.nd, Date.now());
-    const params = parseQueryParams(b, head.paramsPos);
+    if (entry.nd) b = bindExecuteNd(b, head.paramsPos, entry.nd, Date.now(), ctx.version);
+    const params = parseQueryParams(b, head.paramsPos, ctx.version);
     if (params.timestamp === undefined) b = withTimestamp(b, params.flagsPos, params.timestampPos, nextTimestampMicros());
   } else if (cls.kind === 'read' && ctx.keepReadValues) {
-    values = boundValuesHex(b, parseQueryParams(b, head.paramsPos));
+    values = boundValuesHex(b, parseQueryParams(b, head.paramsPos, ctx.version));
   }
   const raw = b === r.body ? r.raw : undefined;
   const final = b;
@@ -115,17 +115,19 @@ export function rewriteExecute(ctx: RewriteContext, r: Received): ProxyRequest {
     build: (w: Which) => {
       // The source's id changes when it re-prepares: the client's frame then no longer fits.
       if (w === 'source' && raw && entry.sourceId.equals(entry.clientId)) return raw;
-      const id = w === 'source' ? entry.sourceId : entry.targetId!;
-      return frame(ctx, Opcode.EXECUTE, r.flags, replaceShortBytes(final, head.idStart, head.idEnd, id));
+      // v5: the source gets the result metadata id the client holds (a stale one earns the client
+      // the new metadata), the target the id it computed itself.
+      const body = w === 'source' ? withExecuteIds(final, head, entry.sourceId, undefined) : withExecuteIds(final, head, entry.targetId!, entry.targetMetadataId);
+      return frame(ctx, Opcode.EXECUTE, r.flags, body);
     },
     consistencyPos: head.paramsPos,
-    paged: isRead && parseQueryParams(b, head.paramsPos).hasPagingState,
+    paged: isRead && parseQueryParams(b, head.paramsPos, ctx.version).hasPagingState,
     values,
   });
 }
 
 export function rewriteBatch(ctx: RewriteContext, r: Received): ProxyRequest {
-  const batch = parseBatch(r.body, 0);
+  const batch = parseBatch(r.body, 0, ctx.version);
   const entries: PreparedEntry[] = [];
   for (const e of batch.entries) {
     if (e.kind !== 1) continue;
@@ -134,10 +136,10 @@ export function rewriteBatch(ctx: RewriteContext, r: Received): ProxyRequest {
     entries.push(entry);
   }
   let b = substituteBatchNd(r.body, batch, entries, Date.now());
-  let parsed = b === r.body ? batch : parseBatch(b, 0);
+  let parsed = b === r.body ? batch : parseBatch(b, 0, ctx.version);
   if (parsed.timestamp === undefined) {
     b = withTimestamp(b, parsed.flagsPos, parsed.timestampPos, nextTimestampMicros());
-    parsed = parseBatch(b, 0);
+    parsed = parseBatch(b, 0, ctx.version);
   }
   const raw = b === r.body ? r.raw : undefined;
   const final = b;

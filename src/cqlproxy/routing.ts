@@ -142,7 +142,7 @@ export class Router {
         op: req.opcode,
         body: req.body.toString('base64'),
         ...(req.entries.length ? { prepared } : {}),
-        ...(uncertain(req.tgt!) && repeats(req) ? { repeats: true as const } : {}),
+        ...(uncertain(req.tgt!) && repeats(req, this.state.version) ? { repeats: true as const } : {}),
         reason: describe(req.tgt),
       },
       (err) => {
@@ -184,7 +184,8 @@ export class Router {
       this.metrics.observe(Opcode.PREPARE, cls.kind, t0, 0n);
       if (src instanceof Error) return this.replies.failure(stream, 'source', src);
       if (src.opcode !== Opcode.RESULT) return this.replies.relay(stream, src);
-      const p = parsePreparedResult(src.body, responseBodyStart(src.flags, src.body));
+      const version = this.state.version;
+      const p = parsePreparedResult(src.body, responseBodyStart(src.flags, src.body), version);
       const entry = this.ctx.prepared.add({
         clientId: p.id,
         clientHex: p.id.toString('hex'),
@@ -193,13 +194,15 @@ export class Router {
         keyspace,
         cls,
         sourceId: p.id,
+        sourceMetadataId: p.metadataId,
         ...(rewrite ? { nd: rewrite.nd, markerCount: rewrite.markerCount } : {}),
         ...(cls.increment === 'repeats' || (cls.increment === 'marker' && bindsRepeatingType(src.body, p.metaPos, this.state.version))
           ? { repeats: true }
           : {}),
       });
       if (tres && !(tres instanceof Error) && tres.opcode === Opcode.RESULT) {
-        this.ctx.prepared.setTarget(entry, parsePreparedResult(tres.body, responseBodyStart(tres.flags, tres.body)).id);
+        const t = parsePreparedResult(tres.body, responseBodyStart(tres.flags, tres.body), version);
+        this.ctx.prepared.setTarget(entry, t.id, t.metadataId);
       } else if (tres) this.metrics.countError('target', Opcode.PREPARE, cls.kind, tres);
       if (rewrite) this.replies.relay(stream, src, hideNdMarkers(src.body, p.metaPos, rewrite.nd, this.state.version));
       else this.replies.relay(stream, src);
@@ -225,10 +228,10 @@ function uncertain(res: Result): boolean {
 }
 
 /** Would applying this write twice change the result (counters, list appends)? Unsure counts as yes. */
-function repeats(req: ProxyRequest): boolean {
+function repeats(req: ProxyRequest, version: number): boolean {
   if (req.opcode === Opcode.QUERY) return req.cls.increment !== undefined;
   if (req.opcode === Opcode.EXECUTE) return req.entries[0]?.repeats === true;
-  const batch = parseBatch(req.body, 0);
+  const batch = parseBatch(req.body, 0, version);
   return (
     batchType(req.body) === BATCH_TYPE_COUNTER ||
     req.entries.some((e) => e.repeats) ||

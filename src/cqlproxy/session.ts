@@ -2,7 +2,8 @@
 // routing; its own connections to the source and the target live in ClusterLinks.
 
 import type net from 'node:net';
-import { BodyWriter, ErrorCode, FrameFlag, FrameReader, Opcode, eventType, requestBodyStart, type Frame } from './frame.js';
+import { BodyWriter, ErrorCode, FrameFlag, Opcode, eventType, requestBodyStart, type Frame } from './frame.js';
+import { WireReader } from './segment.js';
 import { decompress } from './compress.js';
 import { ClusterLinks } from './cluster-links.js';
 import { Handshake } from './handshake.js';
@@ -13,7 +14,7 @@ import { UnknownPreparedError, rewriteBatch, rewriteExecute, rewriteQuery, type 
 import type { ConnectionState, ProxyContext } from './context.js';
 
 export class ClientSession {
-  private readonly reader = new FrameReader();
+  private readonly reader = new WireReader();
   private readonly state: ConnectionState = { version: 0, keyspace: null, closed: false };
   private readonly replies: ClientReplies;
   private readonly links: ClusterLinks;
@@ -37,7 +38,11 @@ export class ClientSession {
       sourceLost: () => sock.destroy(),
     });
     this.replies = new ClientReplies(sock, this.state, () => this.links.pauseClusters());
-    this.handshake = new Handshake(ctx, this.state, this.links, this.replies, (ev) => this.onEvent(ev));
+    const segments = (lz4: boolean): void => {
+      this.reader.useSegments(lz4);
+      this.replies.useSegments(lz4);
+    };
+    this.handshake = new Handshake(ctx, this.state, this.links, this.replies, (ev) => this.onEvent(ev), segments);
     this.router = new Router(ctx, this.state, this.links, this.replies, this.metrics, local);
     ctx.metrics.connections.inc();
     sock.on('data', (chunk: Buffer) => {
@@ -148,7 +153,7 @@ export class ClientSession {
 
   /** Bytes this session holds in socket buffers (both directions, all its sockets). */
   bufferedBytes(): number {
-    return this.sock.writableLength + this.sock.readableLength + this.reader.pending + this.links.bufferedBytes();
+    return this.sock.writableLength + this.sock.readableLength + this.reader.pending + this.replies.queued + this.links.bufferedBytes();
   }
 
   /** Drops the client connection and closes the cluster connections (see cleanup). */

@@ -45,7 +45,7 @@ export function supportedBody(cqlVersion: string, compressions: string[]): Buffe
     .stringMultimap({
       CQL_VERSION: [cqlVersion],
       COMPRESSION: compressions,
-      PROTOCOL_VERSIONS: ['3/v3', '4/v4'],
+      PROTOCOL_VERSIONS: ['3/v3', '4/v4', '5/v5'],
     })
     .build();
 }

@@ -39,7 +39,8 @@ let client: cassandra.Client;
 let direct: { source: cassandra.Client; target: cassandra.Client };
 
 function nodeOpts(n: typeof SOURCE, dir: string) {
-  return { ...n, port: 9042, dataDir: dir, heapMb: 512, auth: true };
+  // Two nodes start at once, on a machine that may be busy: give them longer than the default 120 s.
+  return { ...n, port: 9042, dataDir: dir, heapMb: 512, auth: true, startTimeoutMs: 600_000 };
 }
 
 async function connect(port: number, credentials = SUPER): Promise<cassandra.Client> {
@@ -327,7 +328,14 @@ test('mirrored reads compare following pages too (the target reads from the sour
   assert.ok(await reportedTable('events'), 'the differing page is in the read report');
 });
 
-test('cqlsh (protocol v5 negotiated down) works through the proxy', async () => {
+/** Client connections the proxy accepted with protocol version `v` so far. */
+async function startups(v: number): Promise<number> {
+  const m = registry.getSingleMetric('cql_proxy_client_startups_total');
+  const values = m ? (await m.get()).values : [];
+  return values.find((x) => x.labels.protocol_version === String(v))?.value ?? 0;
+}
+
+test('cqlsh speaks protocol v5 through the proxy (its preferred version, no downgrade)', async () => {
   let cqlsh = 'cqlsh';
   try {
     await run(cqlsh, ['--version']);
@@ -339,34 +347,37 @@ test('cqlsh (protocol v5 negotiated down) works through the proxy', async () => 
       assert.fail(`cqlsh is required for this test and could not be installed with "pip install cqlsh": ${(err as Error).message}`);
     }
   }
+  const [v4Before, v5Before] = [await startups(4), await startups(5)];
   const out = await run(
     cqlsh,
     ['127.0.0.1', String(proxy.port), '-u', SUPER.username, '-p', SUPER.password, '-e', `INSERT INTO ${KS}.kv (k, v, tu) VALUES (100, 'from cqlsh', now()); SELECT k, v FROM ${KS}.kv WHERE k = 100;`],
     { timeout: 60000 },
   );
   assert.match(out.stdout, /from cqlsh/);
+  assert.ok((await startups(5)) > v5Before, 'cqlsh connected with v5');
+  assert.equal(await startups(4), v4Before, 'and never fell back to v4');
   const desc = await run(cqlsh, ['127.0.0.1', String(proxy.port), '-u', SUPER.username, '-p', SUPER.password, '-e', `DESCRIBE TABLE ${KS}.events`], { timeout: 60000 });
   assert.match(desc.stdout, /CREATE TABLE proxytest\.events/);
   await assertIdentical('after cqlsh');
-  // v5 asked for explicitly: a protocol error, as from a Cassandra without v5.
-  const v5 = await run(cqlsh, ['127.0.0.1', String(proxy.port), '--protocol-version=5', '-u', SUPER.username, '-p', SUPER.password, '-e', 'SELECT now() FROM system.local'], { timeout: 60000 }).then(
-    () => assert.fail('cqlsh --protocol-version=5 must fail: the proxy speaks v3 and v4'),
-    (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
-  );
-  assert.match(v5, /ProtocolError returned from server while using explicitly set client protocol_version 5/);
+  // Pinned versions: v5 and v4 both work.
+  for (const v of [5, 4]) {
+    const pinned = await run(cqlsh, ['127.0.0.1', String(proxy.port), `--protocol-version=${v}`, '-u', SUPER.username, '-p', SUPER.password, '-e', `INSERT INTO ${KS}.kv (k, v) VALUES (10${v}, 'cqlsh v${v}'); SELECT v FROM ${KS}.kv WHERE k = 10${v};`], { timeout: 60000 });
+    assert.match(pinned.stdout, new RegExp(`cqlsh v${v}`));
+  }
+  await assertIdentical('after cqlsh with pinned versions');
 });
 
-test('protocol versions: v5 and v2 requests get the protocol error drivers downgrade on', async () => {
-  for (const version of [5, 6, 2]) {
+test('protocol versions: v6 and v2 requests get the protocol error drivers downgrade on', async () => {
+  for (const version of [6, 2]) {
     const raw = await RawCql.connect(proxy.port);
     try {
       raw.send(0, Opcode.OPTIONS, Buffer.alloc(0), version);
       const f = await raw.answer(0, 10000);
       assert.equal(f.opcode, Opcode.ERROR);
-      assert.equal(f.version, Math.min(4, version));
+      assert.equal(f.version, Math.min(5, version));
       const e = parseError(f.body);
       assert.equal(e.code, ErrorCode.PROTOCOL_ERROR);
-      assert.match(e.message, new RegExp(`unsupported protocol version \\(${version}\\); supported versions are \\(3/v3, 4/v4\\)`));
+      assert.match(e.message, new RegExp(`unsupported protocol version \\(${version}\\); supported versions are \\(3/v3, 4/v4, 5/v5\\)`));
       // The connection stays usable with a supported version.
       raw.send(1, Opcode.OPTIONS, Buffer.alloc(0), 4);
       assert.equal((await raw.answer(1, 10000)).opcode, Opcode.SUPPORTED);
@@ -376,7 +387,7 @@ test('protocol versions: v5 and v2 requests get the protocol error drivers downg
   }
 });
 
-test('lz4 compression negotiated by the Python driver (which also prefers v5)', async () => {
+test('lz4 compression negotiated by the Python driver: v5 compressed segments', async () => {
   try {
     await run('python3', ['-c', 'import lz4.block']);
   } catch {
@@ -398,8 +409,71 @@ test('lz4 compression negotiated by the Python driver (which also prefers v5)', 
     'c.shutdown()',
   ].join('\n');
   const out = await run('python3', ['-c', script], { timeout: 60000 });
-  assert.equal(out.stdout.trim(), '4 800 True');
+  assert.equal(out.stdout.trim(), '5 800 True');
   await assertIdentical('after python lz4');
+});
+
+test('Python driver pinned to v5 (plain and lz4 segments) and to v4: query, prepare/execute, batch, paging, a row over 128 KiB, changed result metadata', async () => {
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${KS}.pymeta (k int PRIMARY KEY, a text)`);
+  const runs = [
+    { label: 'v5', version: 5, compression: 'None', base: 400 },
+    { label: 'v5 lz4', version: 5, compression: "'lz4'", base: 500 },
+    { label: 'v4', version: 4, compression: 'None', base: 600 },
+  ];
+  for (const r of runs) {
+    const before = await startups(r.version);
+    const script = [
+      'from cassandra.cluster import Cluster',
+      'from cassandra.auth import PlainTextAuthProvider',
+      'from cassandra.query import BatchStatement',
+      `c = Cluster(['127.0.0.1'], port=${proxy.port}, protocol_version=${r.version}, compression=${r.compression}, auth_provider=PlainTextAuthProvider('${SUPER.username}', '${SUPER.password}'))`,
+      `s = c.connect('${KS}')`,
+      `B = ${r.base}`,
+      `P = 'py%d' % B`,
+      // QUERY with a non-deterministic call, then PREPARE/EXECUTE.
+      "s.execute(\"INSERT INTO kv (k, v, tu) VALUES (%d, 'query', now())\" % B)",
+      'ins = s.prepare("INSERT INTO events (p, c, v) VALUES (?, ?, ?)")',
+      'for i in range(300): s.execute(ins, (P, i, "v%d" % i))',
+      // BATCH of a prepared and a simple statement.
+      'b = BatchStatement()',
+      'b.add(ins, (P + "b", 1, "one"))',
+      'b.add("INSERT INTO kv (k, v, u) VALUES (%s, %s, uuid())", (B + 1, "batched"))',
+      's.execute(b)',
+      // Paging over a prepared SELECT (result metadata ids in v5).
+      'sel = s.prepare("SELECT c, v FROM events WHERE p = ?")',
+      'bound = sel.bind((P,))',
+      'bound.fetch_size = 70',
+      'rs = s.execute(bound)',
+      'pages, rows = 1, len(rs.current_rows)',
+      'while rs.has_more_pages:',
+      '    rs.fetch_next_page()',
+      '    pages += 1',
+      '    rows += len(rs.current_rows)',
+      // A value over one segment payload (128 KiB), written and read back.
+      "big = ''.join(chr(97 + (i * 7919 + B) % 26) for i in range(300000))",
+      's.execute(s.prepare("INSERT INTO kv (k, v) VALUES (?, ?)"), (B + 2, big))',
+      'same = s.execute(s.prepare("SELECT v FROM kv WHERE k = ?"), (B + 2,)).one().v == big',
+      // The table changes under a prepared SELECT *: v5 answers with the new metadata (and id).
+      's.execute("INSERT INTO pymeta (k, a) VALUES (%s, %s)", (B, "x"))',
+      'star = s.prepare("SELECT * FROM pymeta WHERE k = ?")',
+      'cols1 = len(s.execute(star, (B,)).one())',
+      's.execute("ALTER TABLE pymeta ADD c%d text" % B)',
+      's.execute("UPDATE pymeta SET c%d = %%s WHERE k = %%s" % B, ("y", B))',
+      'row = s.execute(star, (B,)).one()',
+      'print(c.protocol_version, rows, pages, same, len(row) - cols1, getattr(row, "c%d" % B))',
+      'c.shutdown()',
+    ].join('\n');
+    const out = await run('python3', ['-c', script], { timeout: 120000 }).catch((err: { stdout?: string; stderr?: string }) => {
+      throw new Error(`${r.label}: ${err.stderr ?? ''}${err.stdout ?? ''}`);
+    });
+    assert.equal(out.stdout.trim(), `${r.version} 300 5 True 1 y`, r.label);
+    assert.ok((await startups(r.version)) > before, `${r.label}: connected with v${r.version}`);
+    for (const d of [direct.source, direct.target]) {
+      const big = await d.execute(`SELECT v FROM ${KS}.kv WHERE k = ?`, [r.base + 2], { prepare: true });
+      assert.equal(big.rows[0]!.v.length, 300000, `${r.label}: the large row on both clusters`);
+    }
+  }
+  await assertIdentical('after the Python driver on v5 and v4');
 });
 
 test('TLS: clients to the proxy, proxy to a cluster with CA and host name checks', async () => {
