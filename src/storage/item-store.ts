@@ -40,6 +40,9 @@ function outcomeUnknown(e: unknown): boolean {
   return (err?.isSocketError === true && err.requestNotWritten !== true) || e instanceof cassandra.errors.OperationTimedOutError;
 }
 
+/** A write Cassandra may or may not have applied (a retry by the client is a new write). */
+const unknownWriteOutcome = () => internalServerError('The outcome of the write is unknown (a Cassandra node was lost or timed out); it may or may not have been applied');
+
 /** Runs tasks with the same key one after another (per process), so local writers don't race in Paxos. */
 class KeyedQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
@@ -97,7 +100,10 @@ export class ItemStore {
     const viaRead = () => this.mutate(h, item, (old) => ({ mutation: { kind: 'put', item }, result: old?.item }), true);
     if (needsOldItem(h) || withOld) return viaRead();
     // Not applied (under `always`) means a transaction's intent is on the row: resolve it via a read.
-    if (await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), nextVersion())) return undefined;
+    const version = nextVersion();
+    const { layout } = h.entry;
+    const put = () => h.translator.put(this.session, layout, item, this.blindGuard(h), version);
+    if (await this.settledBlind(h, item, put, (now) => now?.version.equals(version) === true)) return undefined;
     return viaRead();
   }
 
@@ -135,7 +141,9 @@ export class ItemStore {
   async deleteBlind(h: TableHandle, key: Item, withOld = false): Promise<Item | undefined> {
     const viaRead = () => this.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete' } : { kind: 'none' }, result: old?.item }), true);
     if (needsOldItem(h) || withOld) return viaRead();
-    if (await h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h))) return undefined;
+    const del = () => h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h));
+    // No row after the serial read: whether ours landed or not, a delete there changes nothing.
+    if (await this.settledBlind(h, key, del, (now) => !now)) return undefined;
     return viaRead();
   }
 
@@ -155,8 +163,10 @@ export class ItemStore {
 
   async updateBlind(h: TableHandle, key: Item, update: BlindUpdate): Promise<void> {
     const blind = !needsOldItem(h) && h.translator.updateBlind;
+    const version = nextVersion();
+    const write = () => h.translator.updateBlind!(this.session, h.entry.layout, key, update, this.blindGuard(h), version);
     // Not applied under `always` means a transaction's intent is on the row: resolve it first.
-    if (!blind || !(await h.translator.updateBlind!(this.session, h.entry.layout, key, update, this.blindGuard(h), nextVersion()))) {
+    if (!blind || !(await this.settledBlind(h, key, write, (now) => now?.version.equals(version) === true))) {
       await this.mutate(
         h,
         key,
@@ -168,6 +178,38 @@ export class ItemStore {
         true,
       );
     }
+  }
+
+  /**
+   * Runs a blind write. Under `always` it is an always-true lightweight transaction, and one whose
+   * coordinator was lost or whose Paxos round timed out is settled by a serial read, as conditional
+   * writes are (writeChange): that read completes or supersedes any round in progress (Cassandra
+   * 4.0+ also keeps a half-accepted proposal from being completed later), so afterwards the row
+   * shows whether ours landed. `landed` says so from the row; then the write is done.
+   *
+   * Otherwise it is not proposed again. Either it never landed, or it landed and a later write
+   * replaced it; a blind write reads no earlier state, so the two cannot be told apart (versions
+   * are unique, but a delete leaves no version behind). Proposing it again in the second case
+   * would put our value back over a later write that a reader may already have seen replace ours:
+   * the item would go back in time. Answering success in the first case could be just as wrong: a
+   * later conditional write may have succeeded on the state ours never replaced. So the client
+   * gets a retryable InternalServerError, as DynamoDB answers when a write's outcome is unknown;
+   * a retry is a new write, ordered after everything the client has seen.
+   */
+  private async settledBlind(h: TableHandle, key: Item, write: () => Promise<boolean>, landed: (now: StoredItem | undefined) => boolean): Promise<boolean> {
+    try {
+      return await write();
+    } catch (e) {
+      if (h.isolation !== 'always' || !outcomeUnknown(e)) throw e;
+    }
+    let now: StoredItem | undefined;
+    try {
+      now = await h.translator.read(this.session, h.entry.layout, key, this.session.consistency.serial);
+    } catch {
+      throw unknownWriteOutcome();
+    }
+    if (landed(now)) return true;
+    throw unknownWriteOutcome();
   }
 
   /**
@@ -281,7 +323,7 @@ export class ItemStore {
       const now = await h.translator.read(this.session, layout, key, this.session.consistency.serial);
       if (next ? now?.version.equals(version) : !now) applied = true;
       else if (guard.expected ? now?.version.equals(guard.expected) : !now) applied = false;
-      else throw internalServerError('The outcome of a conditional write is unknown (Cassandra timeout)');
+      else throw unknownWriteOutcome();
     }
     if (record) {
       await testPause('after-item');
