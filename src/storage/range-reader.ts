@@ -73,7 +73,8 @@ async function* pages(
   let fetchedBytes = 0;
   do {
     fetchSize = nextPageSize(rows, fetchSize, fetched, fetchedBytes);
-    const rs = await session.client.execute(query, params, { prepare: true, fetchSize, pageState, consistency });
+    // A read: after a lost coordinator the driver sends it to the next node instead of failing.
+    const rs = await session.client.execute(query, params, { prepare: true, fetchSize, pageState, consistency, isIdempotent: true });
     fetched += rs.rows.length;
     for (const row of rs.rows) {
       const stored = decode(row);

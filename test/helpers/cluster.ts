@@ -79,6 +79,24 @@ async function lock(timeoutMs: number, log: (l: string) => void): Promise<() => 
   }
 }
 
+/** SIGKILLs a node this process started and waits until it is gone (its data stays for a restart). */
+export async function sigkill(n: LocalNode): Promise<void> {
+  if (!n.pid) return;
+  try {
+    process.kill(n.pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+  // The java child is unref'd: without a handle of our own the host could exit while we wait.
+  const keepAlive = setInterval(() => {}, 1000);
+  try {
+    await n.exited;
+    await n.stop(); // releases the data directory's lock; the process is gone already
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
 /**
  * Starts the cluster: the seed (127.0.0.1) first, then the two others together. Node starts are slow
  * on a loaded machine: `startTimeoutMs` bounds each; a failure stops whatever was started.
@@ -111,20 +129,8 @@ export async function startTestCluster(opts: { heapMb?: number; startTimeoutMs?:
   };
   const killNode = async (i: number) => {
     const n = nodes[i];
-    if (!n?.pid) return;
-    try {
-      process.kill(n.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    // The java child is unref'd: without a handle of our own the host could exit while we wait.
-    const keepAlive = setInterval(() => {}, 1000);
-    try {
-      await n.exited;
-      await n.stop(); // releases the data directory's lock; the process is gone already
-    } finally {
-      clearInterval(keepAlive);
-    }
+    if (!n) return;
+    await sigkill(n);
     nodes[i] = undefined;
   };
   let client: cassandra.Client | undefined;
