@@ -30,15 +30,34 @@ export interface Decision<T> {
 
 const MAX_ATTEMPTS = 64;
 
+const { responseErrorCodes } = cassandra.types;
+
 /**
- * Did Cassandra leave a lightweight transaction's outcome unknown? A CAS timeout, or the coordinator
- * lost after the request was sent (a node killed: the connection closes; or no answer in time).
+ * Did Cassandra leave a lightweight transaction's outcome unknown? A write timeout (CAS: in the
+ * Paxos rounds; SIMPLE: in the commit, after a quorum accepted it), or the coordinator lost after
+ * the request was sent (a node killed: the connection closes; or no answer in time). A serial read
+ * settles it, so counting a case here that is in fact settled costs only that read.
  */
 function outcomeUnknown(e: unknown): boolean {
-  const err = e as { code?: number; writeType?: string; isSocketError?: boolean; requestNotWritten?: boolean };
-  if (err?.code === cassandra.types.responseErrorCodes.writeTimeout) return err.writeType === 'CAS';
+  const err = e as { code?: number; isSocketError?: boolean; requestNotWritten?: boolean };
+  if (err?.code === responseErrorCodes.writeTimeout) return true;
   return (err?.isSocketError === true && err.requestNotWritten !== true) || e instanceof cassandra.errors.OperationTimedOutError;
 }
+
+/** A read that failed because a node was lost and is not yet known down (a timeout) may succeed when tried again. */
+function transientReadError(e: unknown): boolean {
+  const code = (e as { code?: number })?.code;
+  return (
+    code === responseErrorCodes.readTimeout ||
+    code === responseErrorCodes.writeTimeout || // a serial read's own Paxos round
+    code === responseErrorCodes.unavailableException ||
+    code === responseErrorCodes.readFailure ||
+    e instanceof cassandra.errors.OperationTimedOutError ||
+    e instanceof cassandra.errors.NoHostAvailableError
+  );
+}
+
+const READ_ATTEMPTS = 3;
 
 /** A write Cassandra may or may not have applied (a retry by the client is a new write). */
 const unknownWriteOutcome = () => internalServerError('The outcome of the write is unknown (a Cassandra node was lost or timed out); it may or may not have been applied');
@@ -202,14 +221,28 @@ export class ItemStore {
     } catch (e) {
       if (h.isolation !== 'always' || !outcomeUnknown(e)) throw e;
     }
-    let now: StoredItem | undefined;
-    try {
-      now = await h.translator.read(this.session, h.entry.layout, key, this.session.consistency.serial);
-    } catch {
-      throw unknownWriteOutcome();
-    }
-    if (landed(now)) return true;
+    if (landed(await this.settlingRead(h, key))) return true;
     throw unknownWriteOutcome();
+  }
+
+  /** The serial read that settles a write of unknown outcome; failing, it leaves the outcome unknown. */
+  private settlingRead(h: TableHandle, key: Item): Promise<StoredItem | undefined> {
+    return this.readRetrying(h, key, this.session.consistency.serial).catch(() => Promise.reject(unknownWriteOutcome()));
+  }
+
+  /**
+   * Reads the row, trying again (after 0.1 s, then 0.3 s) when a lost node made the read time out:
+   * the coordinator learns within seconds that the node is down and stops waiting for it.
+   */
+  private async readRetrying(h: TableHandle, key: Item, consistency: number): Promise<StoredItem | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await h.translator.read(this.session, h.entry.layout, key, consistency);
+      } catch (e) {
+        if (attempt >= READ_ATTEMPTS || !transientReadError(e)) throw e;
+      }
+      await new Promise((r) => setTimeout(r, 100 * 3 ** (attempt - 1)));
+    }
   }
 
   /**
@@ -238,10 +271,9 @@ export class ItemStore {
   }
 
   private async cas<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
-    const { layout } = h.entry;
     let consistency = this.session.consistency.strong;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const old = await h.translator.read(this.session, layout, key, consistency);
+      const old = await this.readRetrying(h, key, consistency);
       if (old?.lock) {
         // A transaction holds the item: finish it if decided or expired, else TransactionConflictException.
         await this.transactions.settle(h, key, old);
@@ -320,7 +352,7 @@ export class ItemStore {
       if (guard.kind !== 'version' || !outcomeUnknown(e)) throw e;
       // A serial read finishes any round in progress and tells whether ours landed; then the
       // indexes and the stream record are completed as for any write.
-      const now = await h.translator.read(this.session, layout, key, this.session.consistency.serial);
+      const now = await this.settlingRead(h, key);
       if (next ? now?.version.equals(version) : !now) applied = true;
       else if (guard.expected ? now?.version.equals(guard.expected) : !now) applied = false;
       else throw unknownWriteOutcome();

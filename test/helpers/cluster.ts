@@ -277,3 +277,26 @@ export function clusterFixture(
 
 export const sdkClient = (endpoint: string, sdk: DynamoDBClientConfig = {}) =>
   new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, ...sdk });
+
+/**
+ * Times the phases of a load test and counts the requests done in each: `next(p)` ends the current
+ * phase (adding its length to `ms`) and starts `p`; `rate(p)` is requests per second in `p`.
+ */
+export function phaseClock<P extends string>(phases: readonly P[]) {
+  const zero = () => Object.fromEntries(phases.map((p) => [p, 0])) as Record<P, number>;
+  const ms = zero();
+  const done = zero();
+  let t = Date.now();
+  const clock = {
+    phase: phases[0]!,
+    ms,
+    done,
+    next(p: P) {
+      ms[clock.phase] += Date.now() - t;
+      t = Date.now();
+      clock.phase = p;
+    },
+    rate: (p: P) => (done[p] / Math.max(1, ms[p] / 1000)).toFixed(1),
+  };
+  return clock;
+}

@@ -23,7 +23,12 @@ function lostCoordinator(): Error {
  * A translator whose writes fail as `fail` says, recording what they wrote; the serial read
  * returns what `landed` says the row holds afterwards (given the version the write carried).
  */
-function fakeTable(isolation: WriteIsolation, fail: () => Error | undefined, landed: (version: Long | undefined) => StoredItem | undefined) {
+function fakeTable(
+  isolation: WriteIsolation,
+  fail: () => Error | undefined,
+  landed: (version: Long | undefined) => StoredItem | undefined,
+  readFails: () => Error | undefined = () => undefined,
+) {
   let written: Long | undefined;
   const reads: number[] = [];
   const translator = {
@@ -40,6 +45,8 @@ function fakeTable(isolation: WriteIsolation, fail: () => Error | undefined, lan
     },
     read: async (_s: unknown, _l: unknown, _k: Item, consistency: number) => {
       reads.push(consistency);
+      const e = readFails();
+      if (e) throw e;
       return landed(written);
     },
   } as unknown as Translator;
@@ -74,7 +81,7 @@ test('a lost coordinator: another version (or no row) after the serial read give
 });
 
 test('a CAS write timeout is settled the same way; a delete is done when the row is gone', async () => {
-  const casTimeout = () => Object.assign(new cassandra.errors.ResponseError(cassandra.types.responseErrorCodes.writeTimeout, 'CAS timeout'), { writeType: 'CAS' });
+  const casTimeout = () => writeTimeout('CAS');
   const landed = fakeTable('always', casTimeout, (v) => new StoredItem('{}', v!));
   assert.equal(await store.putBlind(landed.h, item), undefined);
   const gone = fakeTable('always', lostCoordinator, () => undefined);
@@ -91,4 +98,21 @@ test('errors that leave no doubt, and plain writes (only_rmw), are not reinterpr
   const plain = fakeTable('only_rmw', lostCoordinator, () => undefined);
   await assert.rejects(store.putBlind(plain.h, item), /Socket was closed/);
   assert.deepEqual(plain.reads, []);
+});
+
+const writeTimeout = (writeType: string) =>
+  Object.assign(new cassandra.errors.ResponseError(cassandra.types.responseErrorCodes.writeTimeout, `${writeType} timeout`), { writeType });
+const readTimeout = () => new cassandra.errors.ResponseError(cassandra.types.responseErrorCodes.readTimeout, 'Operation timed out - received only 1 responses.');
+
+test('a write timeout in the commit (SIMPLE) is settled too; a serial read that times out is tried again', async () => {
+  let readFailures = 2;
+  const { h, reads } = fakeTable('always', () => writeTimeout('SIMPLE'), (v) => new StoredItem('{}', v!), () => (readFailures-- > 0 ? readTimeout() : undefined));
+  assert.equal(await store.putBlind(h, item), undefined);
+  assert.deepEqual(reads, [SERIAL, SERIAL, SERIAL]);
+});
+
+test('a serial read failing three times leaves the outcome unknown: the retryable InternalServerError, not the driver error', async () => {
+  const { h, reads } = fakeTable('always', lostCoordinator, (v) => new StoredItem('{}', v!), readTimeout);
+  await assert.rejects(store.putBlind(h, item), isRetryable500);
+  assert.equal(reads.length, 3);
 });
