@@ -16,7 +16,7 @@ import type { Mutation, TableHandle } from './table-handle.js';
 import { IndexWriter, checkIndexKeys, nextVersion } from './indexes.js';
 import { eventOf, liveStream, streamKey } from '../streams/model.js';
 import { StreamLog, testPause, type PendingRecord } from '../streams/record-log.js';
-import type { Long, CqlSession } from './session.js';
+import { retryingRead, type Long, type CqlSession } from './session.js';
 import { Transactions } from './transactions/index.js';
 import { keyColumnValue, keyOf, type BlindUpdate, type StoredItem, type Translator, type WriteGuard } from './translator.js';
 
@@ -44,20 +44,6 @@ function outcomeUnknown(e: unknown): boolean {
   return (err?.isSocketError === true && err.requestNotWritten !== true) || e instanceof cassandra.errors.OperationTimedOutError;
 }
 
-/** A read that failed because a node was lost and is not yet known down (a timeout) may succeed when tried again. */
-function transientReadError(e: unknown): boolean {
-  const code = (e as { code?: number })?.code;
-  return (
-    code === responseErrorCodes.readTimeout ||
-    code === responseErrorCodes.writeTimeout || // a serial read's own Paxos round
-    code === responseErrorCodes.unavailableException ||
-    code === responseErrorCodes.readFailure ||
-    e instanceof cassandra.errors.OperationTimedOutError ||
-    e instanceof cassandra.errors.NoHostAvailableError
-  );
-}
-
-const READ_ATTEMPTS = 3;
 
 /** A write Cassandra may or may not have applied (a retry by the client is a new write). */
 const unknownWriteOutcome = () => internalServerError('The outcome of the write is unknown (a Cassandra node was lost or timed out); it may or may not have been applied');
@@ -103,7 +89,7 @@ export class ItemStore {
   /** The committed item (read-committed: a running transaction's intent is not visible). */
   async read(h: TableHandle, key: Item, consistent: boolean): Promise<StoredItem | undefined> {
     const c = this.session.consistency;
-    const stored = await h.translator.read(this.session, h.entry.layout, key, consistent ? c.strong : c.eventual);
+    const stored = await this.readRetrying(h, key, consistent ? c.strong : c.eventual);
     return stored && (stored.lock || !stored.present) ? this.transactions.view(stored) : stored;
   }
 
@@ -230,19 +216,8 @@ export class ItemStore {
     return this.readRetrying(h, key, this.session.consistency.serial).catch(() => Promise.reject(unknownWriteOutcome()));
   }
 
-  /**
-   * Reads the row, trying again (after 0.1 s, then 0.3 s) when a lost node made the read time out:
-   * the coordinator learns within seconds that the node is down and stops waiting for it.
-   */
-  private async readRetrying(h: TableHandle, key: Item, consistency: number): Promise<StoredItem | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await h.translator.read(this.session, h.entry.layout, key, consistency);
-      } catch (e) {
-        if (attempt >= READ_ATTEMPTS || !transientReadError(e)) throw e;
-      }
-      await new Promise((r) => setTimeout(r, 100 * 3 ** (attempt - 1)));
-    }
+  private readRetrying(h: TableHandle, key: Item, consistency: number): Promise<StoredItem | undefined> {
+    return retryingRead(() => h.translator.read(this.session, h.entry.layout, key, consistency));
   }
 
   /**

@@ -122,6 +122,38 @@ type Execute = CqlSession['execute'];
  */
 export const isRead = (query: string): boolean => /^\s*SELECT\s/i.test(query);
 
+const { responseErrorCodes } = cassandra.types;
+
+/** A read that failed because a node was lost and is not yet known down (a timeout) may succeed when tried again. */
+function transientReadError(e: unknown): boolean {
+  const code = (e as { code?: number })?.code;
+  return (
+    code === responseErrorCodes.readTimeout ||
+    code === responseErrorCodes.writeTimeout || // a serial read's own Paxos round
+    code === responseErrorCodes.unavailableException ||
+    code === responseErrorCodes.readFailure ||
+    e instanceof cassandra.errors.OperationTimedOutError ||
+    e instanceof cassandra.errors.NoHostAvailableError
+  );
+}
+
+const READ_ATTEMPTS = 3;
+
+/**
+ * Runs a read, trying again (after 0.1 s, then 0.3 s) when a lost node made it time out: the
+ * coordinator learns within seconds that the node is down and stops waiting for it.
+ */
+export async function retryingRead<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (e) {
+      if (attempt >= READ_ATTEMPTS || !transientReadError(e)) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 100 * 3 ** (attempt - 1)));
+  }
+}
+
 /**
  * Holds statements until the event loop's check phase, then issues them together. The driver
  * sends what is queued within one tick as one socket write, but each HTTP request is its own
