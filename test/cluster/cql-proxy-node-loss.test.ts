@@ -22,8 +22,6 @@ const KS = 'dc_cluster_proxy';
 const WORKERS = 6;
 const PHASE_MS = Number(process.env.DC_CLUSTER_PHASE_MS ?? 8_000);
 const BATCH_OFFSET = 1_000_000; // a batch's second row: (w, n + BATCH_OFFSET)
-/** Pause of each worker between writes: bounds the failed-write log (and replay time) while a node restart takes minutes. */
-const PACE_MS = 100;
 const { consistencies } = cassandra.types;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const quiet = { info() {}, warn() {}, error() {} };
@@ -128,7 +126,6 @@ test('the target node SIGKILLed and restarted under proxied writes: no failed wr
       } else {
         await write([`${w}|${n}`], [v], () => db.execute(insert, [w, n, v]));
       }
-      await sleep(PACE_MS);
     }
   };
 
