@@ -94,8 +94,9 @@ export const batchWriteItem: ActionSpec = {
                 capacity: writeCapacity(req.ReturnConsumedCapacity, p.table.entry.definition, old, w.kind === 'put' ? w.item : undefined),
               }),
               (e): Outcome => {
-                if (e instanceof DynamoError) throw e;
-                // A write Cassandra could not take is handed back, as DynamoDB does under throttling.
+                // A write Cassandra could not take, or whose outcome is unknown (a 5xx), is handed
+                // back, as DynamoDB does under throttling: sending it again is a new write.
+                if (e instanceof DynamoError && e.statusCode < 500) throw e;
                 return { ok: false };
               },
             ),

@@ -117,6 +117,7 @@ export class Catalog {
         fetchSize: 1000,
         pageState,
         consistency: this.session.consistency.strong,
+        isIdempotent: true,
       });
       for (const row of rs.rows) names.push(row.get('name') as string);
       pageState = rs.pageState ?? undefined;

@@ -203,12 +203,14 @@ export class IndexWriter {
       `INSERT INTO ${this.intents} (bucket, id, table_name, base_key, touched, version) VALUES (?, ?, ?, ?, ?, ?)`,
       [bucket, id, t.name, JSON.stringify(key), JSON.stringify(touched), version],
       this.session.consistency.write,
+      undefined,
+      true, // a new row under a unique id: sending it again after a lost coordinator changes nothing
     );
     return { bucket, id };
   }
 
   async end(intent: { bucket: Long; id: unknown }): Promise<void> {
-    await this.session.execute(`DELETE FROM ${this.intents} WHERE bucket = ? AND id = ?`, [intent.bucket, intent.id], this.session.consistency.write);
+    await this.session.execute(`DELETE FROM ${this.intents} WHERE bucket = ? AND id = ?`, [intent.bucket, intent.id], this.session.consistency.write, undefined, true);
   }
 
   /**
@@ -231,7 +233,7 @@ export class IndexWriter {
         if (!e || (now && sameIndexKey(e, now))) continue;
         const where = keyCols.map((c) => `${c} = ?`).join(' AND ');
         const params = [...e.pk, ...e.sk].map(keyColumnValue).concat(bkey);
-        writes.push(this.session.client.execute(`DELETE FROM ${table} USING TIMESTAMP ? WHERE ${where}`, [ts, ...params], { prepare: true, consistency: this.session.consistency.write }));
+        writes.push(this.session.client.execute(`DELETE FROM ${table} USING TIMESTAMP ? WHERE ${where}`, [ts, ...params], { prepare: true, consistency: this.session.consistency.write, isIdempotent: true }));
       }
       if (now) {
         const cols = [...keyCols, 'item'];
@@ -240,7 +242,8 @@ export class IndexWriter {
           this.session.client.execute(
             `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) USING TIMESTAMP ?`,
             [...params, ts],
-            { prepare: true, consistency: this.session.consistency.write },
+            // At the item's version as timestamp: sending it again (lost coordinator) changes nothing.
+            { prepare: true, consistency: this.session.consistency.write, isIdempotent: true },
           ),
         );
       }

@@ -16,7 +16,7 @@ import type { Mutation, TableHandle } from './table-handle.js';
 import { IndexWriter, checkIndexKeys, nextVersion } from './indexes.js';
 import { eventOf, liveStream, streamKey } from '../streams/model.js';
 import { StreamLog, testPause, type PendingRecord } from '../streams/record-log.js';
-import type { Long, CqlSession } from './session.js';
+import { retryingRead, type Long, type CqlSession } from './session.js';
 import { Transactions } from './transactions/index.js';
 import { keyColumnValue, keyOf, type BlindUpdate, type StoredItem, type Translator, type WriteGuard } from './translator.js';
 
@@ -30,15 +30,23 @@ export interface Decision<T> {
 
 const MAX_ATTEMPTS = 64;
 
+const { responseErrorCodes } = cassandra.types;
+
 /**
- * Did Cassandra leave a lightweight transaction's outcome unknown? A CAS timeout, or the coordinator
- * lost after the request was sent (a node killed: the connection closes; or no answer in time).
+ * Did Cassandra leave a lightweight transaction's outcome unknown? A write timeout (CAS: in the
+ * Paxos rounds; SIMPLE: in the commit, after a quorum accepted it), or the coordinator lost after
+ * the request was sent (a node killed: the connection closes; or no answer in time). A serial read
+ * settles it, so counting a case here that is in fact settled costs only that read.
  */
 function outcomeUnknown(e: unknown): boolean {
-  const err = e as { code?: number; writeType?: string; isSocketError?: boolean; requestNotWritten?: boolean };
-  if (err?.code === cassandra.types.responseErrorCodes.writeTimeout) return err.writeType === 'CAS';
+  const err = e as { code?: number; isSocketError?: boolean; requestNotWritten?: boolean };
+  if (err?.code === responseErrorCodes.writeTimeout) return true;
   return (err?.isSocketError === true && err.requestNotWritten !== true) || e instanceof cassandra.errors.OperationTimedOutError;
 }
+
+
+/** A write Cassandra may or may not have applied (a retry by the client is a new write). */
+const unknownWriteOutcome = () => internalServerError('The outcome of the write is unknown (a Cassandra node was lost or timed out); it may or may not have been applied');
 
 /** Runs tasks with the same key one after another (per process), so local writers don't race in Paxos. */
 class KeyedQueue {
@@ -81,7 +89,7 @@ export class ItemStore {
   /** The committed item (read-committed: a running transaction's intent is not visible). */
   async read(h: TableHandle, key: Item, consistent: boolean): Promise<StoredItem | undefined> {
     const c = this.session.consistency;
-    const stored = await h.translator.read(this.session, h.entry.layout, key, consistent ? c.strong : c.eventual);
+    const stored = await this.readRetrying(h, key, consistent ? c.strong : c.eventual);
     return stored && (stored.lock || !stored.present) ? this.transactions.view(stored) : stored;
   }
 
@@ -97,7 +105,10 @@ export class ItemStore {
     const viaRead = () => this.mutate(h, item, (old) => ({ mutation: { kind: 'put', item }, result: old?.item }), true);
     if (needsOldItem(h) || withOld) return viaRead();
     // Not applied (under `always`) means a transaction's intent is on the row: resolve it via a read.
-    if (await h.translator.put(this.session, h.entry.layout, item, this.blindGuard(h), nextVersion())) return undefined;
+    const version = nextVersion();
+    const { layout } = h.entry;
+    const put = () => h.translator.put(this.session, layout, item, this.blindGuard(h), version);
+    if (await this.settledBlind(h, item, put, (now) => now?.version.equals(version) === true)) return undefined;
     return viaRead();
   }
 
@@ -135,7 +146,9 @@ export class ItemStore {
   async deleteBlind(h: TableHandle, key: Item, withOld = false): Promise<Item | undefined> {
     const viaRead = () => this.mutate(h, key, (old) => ({ mutation: old ? { kind: 'delete' } : { kind: 'none' }, result: old?.item }), true);
     if (needsOldItem(h) || withOld) return viaRead();
-    if (await h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h))) return undefined;
+    const del = () => h.translator.delete(this.session, h.entry.layout, key, this.blindGuard(h));
+    // No row after the serial read: whether ours landed or not, a delete there changes nothing.
+    if (await this.settledBlind(h, key, del, (now) => !now)) return undefined;
     return viaRead();
   }
 
@@ -155,8 +168,10 @@ export class ItemStore {
 
   async updateBlind(h: TableHandle, key: Item, update: BlindUpdate): Promise<void> {
     const blind = !needsOldItem(h) && h.translator.updateBlind;
+    const version = nextVersion();
+    const write = () => h.translator.updateBlind!(this.session, h.entry.layout, key, update, this.blindGuard(h), version);
     // Not applied under `always` means a transaction's intent is on the row: resolve it first.
-    if (!blind || !(await h.translator.updateBlind!(this.session, h.entry.layout, key, update, this.blindGuard(h), nextVersion()))) {
+    if (!blind || !(await this.settledBlind(h, key, write, (now) => now?.version.equals(version) === true))) {
       await this.mutate(
         h,
         key,
@@ -168,6 +183,41 @@ export class ItemStore {
         true,
       );
     }
+  }
+
+  /**
+   * Runs a blind write. Under `always` it is an always-true lightweight transaction, and one whose
+   * coordinator was lost or whose Paxos round timed out is settled by a serial read, as conditional
+   * writes are (writeChange): that read completes or supersedes any round in progress (Cassandra
+   * 4.0+ also keeps a half-accepted proposal from being completed later), so afterwards the row
+   * shows whether ours landed. `landed` says so from the row; then the write is done.
+   *
+   * Otherwise it is not proposed again. Either it never landed, or it landed and a later write
+   * replaced it; a blind write reads no earlier state, so the two cannot be told apart (versions
+   * are unique, but a delete leaves no version behind). Proposing it again in the second case
+   * would put our value back over a later write that a reader may already have seen replace ours:
+   * the item would go back in time. Answering success in the first case could be just as wrong: a
+   * later conditional write may have succeeded on the state ours never replaced. So the client
+   * gets a retryable InternalServerError, as DynamoDB answers when a write's outcome is unknown;
+   * a retry is a new write, ordered after everything the client has seen.
+   */
+  private async settledBlind(h: TableHandle, key: Item, write: () => Promise<boolean>, landed: (now: StoredItem | undefined) => boolean): Promise<boolean> {
+    try {
+      return await write();
+    } catch (e) {
+      if (h.isolation !== 'always' || !outcomeUnknown(e)) throw e;
+    }
+    if (landed(await this.settlingRead(h, key))) return true;
+    throw unknownWriteOutcome();
+  }
+
+  /** The serial read that settles a write of unknown outcome; failing, it leaves the outcome unknown. */
+  private settlingRead(h: TableHandle, key: Item): Promise<StoredItem | undefined> {
+    return this.readRetrying(h, key, this.session.consistency.serial).catch(() => Promise.reject(unknownWriteOutcome()));
+  }
+
+  private readRetrying(h: TableHandle, key: Item, consistency: number): Promise<StoredItem | undefined> {
+    return retryingRead(() => h.translator.read(this.session, h.entry.layout, key, consistency));
   }
 
   /**
@@ -196,10 +246,9 @@ export class ItemStore {
   }
 
   private async cas<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
-    const { layout } = h.entry;
     let consistency = this.session.consistency.strong;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const old = await h.translator.read(this.session, layout, key, consistency);
+      const old = await this.readRetrying(h, key, consistency);
       if (old?.lock) {
         // A transaction holds the item: finish it if decided or expired, else TransactionConflictException.
         await this.transactions.settle(h, key, old);
@@ -278,10 +327,10 @@ export class ItemStore {
       if (guard.kind !== 'version' || !outcomeUnknown(e)) throw e;
       // A serial read finishes any round in progress and tells whether ours landed; then the
       // indexes and the stream record are completed as for any write.
-      const now = await h.translator.read(this.session, layout, key, this.session.consistency.serial);
+      const now = await this.settlingRead(h, key);
       if (next ? now?.version.equals(version) : !now) applied = true;
       else if (guard.expected ? now?.version.equals(guard.expected) : !now) applied = false;
-      else throw internalServerError('The outcome of a conditional write is unknown (Cassandra timeout)');
+      else throw unknownWriteOutcome();
     }
     if (record) {
       await testPause('after-item');

@@ -7,7 +7,7 @@ import type { TableHandle } from './item-store.js';
 import { decodeIndexRow, indexClustering, type IndexDefinition } from './indexes.js';
 import { indexPartitionColumns, indexSortColumns } from './index-keys.js';
 import type { KeySchema } from '../dynamo/types.js';
-import { Long, qualifiedTable, type CqlSession, type Row } from './session.js';
+import { Long, qualifiedTable, retryingRead, type CqlSession, type Row } from './session.js';
 import { committedView } from './transactions/index.js';
 import { keyColumnValue, type StoredItem } from './translator.js';
 
@@ -79,7 +79,8 @@ async function* pages(
   let fetchedBytes = 0;
   do {
     fetchSize = nextPageSize(rows, fetchSize, fetched, fetchedBytes);
-    const rs = await session.client.execute(query, params, { prepare: true, fetchSize, pageState, consistency });
+    // A read: after a lost coordinator the driver sends it to the next node instead of failing.
+    const rs = await retryingRead(() => session.client.execute(query, params, { prepare: true, fetchSize, pageState, consistency, isIdempotent: true }));
     fetched += rs.rows.length;
     for (const row of rs.rows) {
       const stored = decode(row);

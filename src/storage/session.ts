@@ -38,7 +38,8 @@ export interface CqlSession {
   readonly client: cassandra.Client;
   readonly keyspace: string;
   readonly consistency: Consistencies;
-  execute(query: string, params: unknown[], consistency: number, serial?: number): Promise<cassandra.types.ResultSet>;
+  /** `idempotent`: the statement may be sent again after losing its coordinator (reads always may). */
+  execute(query: string, params: unknown[], consistency: number, serial?: number, idempotent?: boolean): Promise<cassandra.types.ResultSet>;
   shutdown(): Promise<void>;
 }
 
@@ -100,8 +101,8 @@ export async function connect(config: SessionConfig, points: string[], onFlush?:
     write: level(config.writeConsistency),
     serial: level(config.serialConsistency),
   };
-  const run: Execute = (query, params, cl, serial) =>
-    client.execute(query, params, { prepare: true, consistency: cl, serialConsistency: serial ?? consistency.serial, isIdempotent: isRead(query) });
+  const run: Execute = (query, params, cl, serial, idempotent) =>
+    client.execute(query, params, { prepare: true, consistency: cl, serialConsistency: serial ?? consistency.serial, isIdempotent: idempotent || isRead(query) });
   return {
     client,
     keyspace: config.keyspace,
@@ -115,11 +116,43 @@ type Execute = CqlSession['execute'];
 
 /**
  * Reads may be sent again: when their coordinator dies mid-request (a node lost), the driver then
- * retries them on the next node instead of failing the request. Writes are not marked: a lightweight
- * transaction sent twice could fail on its own first attempt (item-store resolves a timed-out one
- * with a serial read).
+ * retries them on the next node instead of failing the request. Writes are not, unless the caller
+ * says so (e.g. index entries written at a fixed timestamp): a lightweight transaction sent twice
+ * could fail on its own first attempt (item-store resolves a timed-out one with a serial read).
  */
 export const isRead = (query: string): boolean => /^\s*SELECT\s/i.test(query);
+
+const { responseErrorCodes } = cassandra.types;
+
+/** A read that failed because a node was lost and is not yet known down (a timeout) may succeed when tried again. */
+function transientReadError(e: unknown): boolean {
+  const code = (e as { code?: number })?.code;
+  return (
+    code === responseErrorCodes.readTimeout ||
+    code === responseErrorCodes.writeTimeout || // a serial read's own Paxos round
+    code === responseErrorCodes.unavailableException ||
+    code === responseErrorCodes.readFailure ||
+    e instanceof cassandra.errors.OperationTimedOutError ||
+    e instanceof cassandra.errors.NoHostAvailableError
+  );
+}
+
+const READ_ATTEMPTS = 3;
+
+/**
+ * Runs a read, trying again (after 0.1 s, then 0.3 s) when a lost node made it time out: the
+ * coordinator learns within seconds that the node is down and stops waiting for it.
+ */
+export async function retryingRead<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (e) {
+      if (attempt >= READ_ATTEMPTS || !transientReadError(e)) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 100 * 3 ** (attempt - 1)));
+  }
+}
 
 /**
  * Holds statements until the event loop's check phase, then issues them together. The driver
@@ -136,9 +169,9 @@ function coalesced(run: Execute, onFlush?: (statements: number) => void): Execut
     onFlush?.(batch.length);
     for (const start of batch) start();
   };
-  return (query, params, cl, serial) =>
+  return (query, params, cl, serial, idempotent) =>
     new Promise((resolve, reject) => {
-      if (pending.push(() => run(query, params, cl, serial).then(resolve, reject)) === 1) setImmediate(flush);
+      if (pending.push(() => run(query, params, cl, serial, idempotent).then(resolve, reject)) === 1) setImmediate(flush);
     });
 }
 

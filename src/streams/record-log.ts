@@ -198,7 +198,7 @@ export class StreamLog {
       const rs = await this.session.client.execute(
         `SELECT * FROM ${this.streams} WHERE scope = 0 AND stream > ?`,
         [after ?? ''],
-        { prepare: true, fetchSize: 200, pageState, consistency: this.session.consistency.strong },
+        { prepare: true, fetchSize: 200, pageState, consistency: this.session.consistency.strong, isIdempotent: true },
       );
       for (const row of rs.rows) {
         const m = this.meta(row);
@@ -260,7 +260,7 @@ export class StreamLog {
       const rs = await this.session.client.execute(
         `SELECT ${COLUMNS} FROM ${this.records} WHERE stream = ? AND shard = ? AND bucket = ? AND (seq, kh) > (?, ?) AND (seq, kh) <= (?, ?)`,
         [stream, shard, Long.fromNumber(bucket), long(after.seq), Long.fromNumber(after.kh), long(upTo.seq), Long.fromNumber(upTo.kh)],
-        { prepare: true, fetchSize: 200, pageState, consistency: this.session.consistency.strong },
+        { prepare: true, fetchSize: 200, pageState, consistency: this.session.consistency.strong, isIdempotent: true },
       );
       for (const row of rs.rows) yield logRow(row);
       pageState = rs.pageState ?? undefined;

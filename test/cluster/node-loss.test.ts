@@ -9,7 +9,7 @@ import {
   type DynamoDBClient, BatchWriteItemCommand, CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand,
   UpdateItemCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
-import { clusterFixture } from '../helpers/cluster.js';
+import { clusterFixture, phaseClock } from '../helpers/cluster.js';
 
 const KEYSPACE = 'dc_cluster_node_loss';
 const TABLE = 'load';
@@ -39,12 +39,8 @@ const f = clusterFixture(KEYSPACE, 2, {
   },
 });
 
-type Phase = 'before' | 'during' | 'after';
-
 test('a node SIGKILLed and restarted under mixed load: no failed request, no lost write, GSI agrees', async () => {
-  let phase: Phase = 'before';
-  const done: Record<Phase, number> = { before: 0, during: 0, after: 0 };
-  const phaseMs: Record<Phase, number> = { before: 0, during: 0, after: 0 };
+  const clock = phaseClock(['before', 'during', 'after'] as const);
   const failures: string[] = [];
   let retried = 0;
   const acked = new Map<string, string>(); // "pk|sk" -> val of acknowledged puts
@@ -56,10 +52,10 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
     try {
       const out = await send();
       if ((out.$metadata.attempts ?? 1) > 1) retried++;
-      done[phase]++;
+      clock.done[clock.phase]++;
       return out;
     } catch (e) {
-      failures.push(`${phase} ${what}: ${(e as Error).name}: ${(e as Error).message}`);
+      failures.push(`${clock.phase} ${what}: ${(e as Error).name}: ${(e as Error).message}`);
       return undefined;
     }
   };
@@ -89,7 +85,7 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
         const sk = [...Array(n).keys()].reverse().find((k) => acked.has(`${pk}|${k}`));
         if (sk === undefined) continue;
         const out = await run('GetItem', () => db.send(new GetItemCommand({ TableName: TABLE, Key: { pk: S(pk), sk: N(sk) }, ConsistentRead: true })));
-        if (out && out.Item?.val?.S !== acked.get(`${pk}|${sk}`)) failures.push(`${phase} GetItem ${pk}/${sk}: read ${JSON.stringify(out.Item)}`);
+        if (out && out.Item?.val?.S !== acked.get(`${pk}|${sk}`)) failures.push(`${clock.phase} GetItem ${pk}/${sk}: read ${JSON.stringify(out.Item)}`);
       } else if (pick === 4) {
         const rows = Array.from({ length: 5 }, (_, i) => ({ pk: S(`b${w}`), sk: N(n * 10 + i), cat: S(`c${i}`), val: S(`b${w}-${n}-${i}`) }));
         let pending: { PutRequest: { Item: Record<string, AttributeValue> } }[] = rows.map((Item) => ({ PutRequest: { Item } }));
@@ -119,28 +115,22 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
 
   const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
   const victim = 1; // 127.0.0.2, not the seed
-  let t = Date.now();
-  const next = (p: Phase) => {
-    phaseMs[phase] = Date.now() - t;
-    t = Date.now();
-    phase = p;
-  };
   try {
     await sleep(PHASE_MS);
-    next('during');
+    clock.next('during');
     await f.cluster.kill(victim);
     await sleep(PHASE_MS);
     await f.cluster.restart(victim); // "during" lasts until every node sees the restarted one again
-    next('after');
+    clock.next('after');
     await sleep(PHASE_MS);
-    next('after');
+    clock.next('after');
   } finally {
     stop = true;
     await load;
   }
-  const rate = (p: Phase) => (done[p] / (phaseMs[p] / 1000)).toFixed(1);
+  const { rate, done } = clock;
   console.log(
-    `[node-loss] requests/s before ${rate('before')}, during (node down and restarting, ${(phaseMs.during / 1000).toFixed(0)} s) ${rate('during')}, ` +
+    `[node-loss] requests/s before ${rate('before')}, during (node down and restarting, ${(clock.ms.during / 1000).toFixed(0)} s) ${rate('during')}, ` +
       `after ${rate('after')}; requests ${done.before + done.during + done.after}, retried by the SDK ${retried}, failed ${failures.length}`,
   );
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failed requests`);

@@ -79,6 +79,24 @@ async function lock(timeoutMs: number, log: (l: string) => void): Promise<() => 
   }
 }
 
+/** SIGKILLs a node this process started and waits until it is gone (its data stays for a restart). */
+export async function sigkill(n: LocalNode): Promise<void> {
+  if (!n.pid) return;
+  try {
+    process.kill(n.pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+  // The java child is unref'd: without a handle of our own the host could exit while we wait.
+  const keepAlive = setInterval(() => {}, 1000);
+  try {
+    await n.exited;
+    await n.stop(); // releases the data directory's lock; the process is gone already
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
 /**
  * Starts the cluster: the seed (127.0.0.1) first, then the two others together. Node starts are slow
  * on a loaded machine: `startTimeoutMs` bounds each; a failure stops whatever was started.
@@ -111,20 +129,8 @@ export async function startTestCluster(opts: { heapMb?: number; startTimeoutMs?:
   };
   const killNode = async (i: number) => {
     const n = nodes[i];
-    if (!n?.pid) return;
-    try {
-      process.kill(n.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    // The java child is unref'd: without a handle of our own the host could exit while we wait.
-    const keepAlive = setInterval(() => {}, 1000);
-    try {
-      await n.exited;
-      await n.stop(); // releases the data directory's lock; the process is gone already
-    } finally {
-      clearInterval(keepAlive);
-    }
+    if (!n) return;
+    await sigkill(n);
     nodes[i] = undefined;
   };
   let client: cassandra.Client | undefined;
@@ -271,3 +277,26 @@ export function clusterFixture(
 
 export const sdkClient = (endpoint: string, sdk: DynamoDBClientConfig = {}) =>
   new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, ...sdk });
+
+/**
+ * Times the phases of a load test and counts the requests done in each: `next(p)` ends the current
+ * phase (adding its length to `ms`) and starts `p`; `rate(p)` is requests per second in `p`.
+ */
+export function phaseClock<P extends string>(phases: readonly P[]) {
+  const zero = () => Object.fromEntries(phases.map((p) => [p, 0])) as Record<P, number>;
+  const ms = zero();
+  const done = zero();
+  let t = Date.now();
+  const clock = {
+    phase: phases[0]!,
+    ms,
+    done,
+    next(p: P) {
+      ms[clock.phase] += Date.now() - t;
+      t = Date.now();
+      clock.phase = p;
+    },
+    rate: (p: P) => (done[p] / Math.max(1, ms[p] / 1000)).toFixed(1),
+  };
+  return clock;
+}
