@@ -24,6 +24,7 @@ const PHASE_MS = Number(process.env.DC_CLUSTER_PHASE_MS ?? 8_000);
 const BATCH_OFFSET = 1_000_000; // a batch's second row: (w, n + BATCH_OFFSET)
 const { consistencies } = cassandra.types;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const PACE_MS = 25;
 const quiet = { info() {}, warn() {}, error() {} };
 
 let tmp: string;
@@ -110,6 +111,9 @@ test('the target node SIGKILLed and restarted under proxied writes: no failed wr
   const insert = `INSERT INTO ${KS}.t (w, n, v) VALUES (?, ?, ?)`;
   const worker = async (w: number) => {
     for (let n = 0; !stop; n++) {
+      // Paced (at most 40 writes/s per writer): the failed-write log, and with it the replay, grows
+      // with the writes made while the target restarts, which on an idle machine would be many.
+      if (n > 0) await sleep(PACE_MS);
       const v = `${w}-${n}-${clock.phase}`;
       const pick = n % 10;
       if (pick === 9) {
