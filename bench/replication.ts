@@ -16,7 +16,7 @@ import { handleOf, type ActionContext } from '../src/actions/context.js';
 import { createReplicationMetrics } from '../src/replication/metrics.js';
 import { Replicator } from '../src/replication/replicator.js';
 import { awsSource } from '../src/replication/source.js';
-import { ReplicationState } from '../src/replication/state.js';
+import { ReplicationState } from '../src/storage/state/replication-state.js';
 import { Catalog } from '../src/storage/catalog.js';
 import { ItemStore } from '../src/storage/item-store.js';
 import { TableLifecycle } from '../src/storage/table-lifecycle.js';

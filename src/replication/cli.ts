@@ -18,7 +18,7 @@ import { ReplicationError } from './errors.js';
 import { createReplicationMetrics, serveMetrics } from './metrics.js';
 import { Replicator, parseTableMapping } from './replicator.js';
 import { awsSource, type SourceApi } from './source.js';
-import { ReplicationState } from './state.js';
+import { ReplicationState } from '../storage/state/replication-state.js';
 import { formatStatus, readStatus } from './status.js';
 import { formatReport, verify } from './verify.js';
 

@@ -6,7 +6,7 @@ import type { ActionContext } from '../actions/context.js';
 import type { Lease, LeaseWatcher } from './leases.js';
 import type { ReplicationMetrics } from './metrics.js';
 import type { SourceApi } from './source.js';
-import type { ReplicationState } from './state.js';
+import type { ReplicationState } from '../storage/state/replication-state.js';
 
 export interface TableMapping {
   source: string;

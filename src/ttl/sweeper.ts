@@ -17,6 +17,7 @@ import { segmentRange, tokenRangeItems } from '../storage/range-reader.js';
 import { keyOf } from '../storage/translator.js';
 import { handleOf, type ActionContext } from '../actions/context.js';
 import { isExpired } from './expiry.js';
+import { TtlSegmentTable } from '../storage/state/ttl-segments.js';
 import { TtlLeases, type SegmentLease } from './leases.js';
 import { createTtlMetrics, type TtlMetrics } from './metrics.js';
 
@@ -52,7 +53,7 @@ export class TtlSweeper {
     private readonly warn: (message: string, err: unknown) => void = () => {},
   ) {
     this.metrics = createTtlMetrics(options.registry);
-    this.leases = new TtlLeases(ctx.session, `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, LEASE_MS);
+    this.leases = new TtlLeases(new TtlSegmentTable(ctx.session), `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, LEASE_MS);
   }
 
   init(): Promise<void> {

@@ -13,7 +13,7 @@ import { createReplicationMetrics } from '../../src/replication/metrics.js';
 import { Replicator } from '../../src/replication/replicator.js';
 import { SKIP_MARGIN_MS } from '../../src/replication/snapshot-phase.js';
 import type { ShardInfo, SourceApi, StreamRecord } from '../../src/replication/source.js';
-import { ReplicationState } from '../../src/replication/state.js';
+import { ReplicationState } from '../../src/storage/state/replication-state.js';
 import { LeaseWatcher } from '../../src/replication/leases.js';
 import { ensureTarget } from '../../src/replication/target.js';
 import { Catalog } from '../../src/storage/catalog.js';
