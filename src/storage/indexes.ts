@@ -231,16 +231,16 @@ export class IndexWriter {
         if (!e || (now && sameIndexKey(e, now))) continue;
         const where = keyCols.map((c) => `${c} = ?`).join(' AND ');
         const params = [...e.pk, ...e.sk].map(keyColumnValue).concat(bkey);
-        writes.push(this.session.client.execute(`DELETE FROM ${table} USING TIMESTAMP ? WHERE ${where}`, [ts, ...params], { prepare: true, consistency: this.session.consistency.write }));
+        writes.push(this.session.query(`DELETE FROM ${table} USING TIMESTAMP ? WHERE ${where}`, [ts, ...params], { consistency: this.session.consistency.write }));
       }
       if (now) {
         const cols = [...keyCols, 'item'];
         const params = [...[...now.pk, ...now.sk].map(keyColumnValue), ...bkey, now.json];
         writes.push(
-          this.session.client.execute(
+          this.session.query(
             `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) USING TIMESTAMP ?`,
             [...params, ts],
-            { prepare: true, consistency: this.session.consistency.write },
+            { consistency: this.session.consistency.write },
           ),
         );
       }

@@ -2,6 +2,7 @@
 // configuration asks for, and a thin execute() that always uses prepared statements.
 import { readFileSync } from 'node:fs';
 import cassandra from 'cassandra-driver';
+import { rethrowStorageError } from './errors.js';
 
 const { consistencies } = cassandra.types;
 
@@ -38,7 +39,12 @@ export interface CqlSession {
   readonly client: cassandra.Client;
   readonly keyspace: string;
   readonly consistency: Consistencies;
+  /** A prepared statement; a statement on a dropped table fails with TableGoneError (errors.ts). */
   execute(query: string, params: unknown[], consistency: number, serial?: number): Promise<cassandra.types.ResultSet>;
+  /** A prepared statement with the driver's options (paging, timestamps), failing as execute does. */
+  query(query: string, params: unknown[], options: cassandra.QueryOptions): Promise<cassandra.types.ResultSet>;
+  /** Statements as one batch, failing as execute does. */
+  batch(statements: { query: string; params: unknown[] }[], options: cassandra.QueryOptions): Promise<cassandra.types.ResultSet>;
   shutdown(): Promise<void>;
 }
 
@@ -101,12 +107,16 @@ export async function connect(config: SessionConfig, points: string[], onFlush?:
     serial: level(config.serialConsistency),
   };
   const run: Execute = (query, params, cl, serial) =>
-    client.execute(query, params, { prepare: true, consistency: cl, serialConsistency: serial ?? consistency.serial, isIdempotent: isRead(query) });
+    client
+      .execute(query, params, { prepare: true, consistency: cl, serialConsistency: serial ?? consistency.serial, isIdempotent: isRead(query) })
+      .catch(rethrowStorageError);
   return {
     client,
     keyspace: config.keyspace,
     consistency,
     execute: config.cqlCoalesce ? coalesced(run, onFlush) : run,
+    query: (query, params, options) => client.execute(query, params, { prepare: true, ...options }).catch(rethrowStorageError),
+    batch: (statements, options) => client.batch(statements, { prepare: true, ...options }).catch(rethrowStorageError),
     shutdown: () => client.shutdown(),
   };
 }
