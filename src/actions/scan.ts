@@ -6,6 +6,7 @@ import { indexHashValues } from '../storage/index-keys.js';
 import { segmentRange } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { SCAN_REQUEST } from './query.js';
+import { capacityWanted } from './item-common.js';
 import { checkScanStartKey, startKeyValues } from './start-key.js';
 import { baseItems, checkIndexSelect, checkKeyPaths, checkLegacyReadParameters, checkSelect, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
 
@@ -55,7 +56,7 @@ export const scan: ActionSpec = {
     } else {
       source = ctx.ranges.tokenRange(table, lo, hi, start, consistent, rows);
     }
-    const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix) });
+    const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix), exactBytes: capacityWanted(req) });
     return pageResponse(req, page, countOnly, consistent, ix);
   },
 };
