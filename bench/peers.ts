@@ -84,13 +84,7 @@ async function startDynalite(): Promise<Peer> {
     'const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });',
     "server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));",
   ].join('\n');
-  const modulePath = createRequire(import.meta.url).resolve('dynalite');
-  const child: ChildProcess = spawn(process.execPath, ['-e', script, modulePath], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
-    child.once('exit', (code) => reject(new Error(`dynalite exited with ${code}`)));
-  });
-  return { name: 'dynalite', endpoint: `http://127.0.0.1:${port}`, pids: { server: child.pid }, stop: () => stopChild(child) };
+  return spawnPeer('dynalite', script, [createRequire(import.meta.url).resolve('dynalite')]);
 }
 
 /**
@@ -112,12 +106,17 @@ async function startBare(): Promise<Peer> {
     '});',
     "server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));",
   ].join('\n');
-  const child: ChildProcess = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return spawnPeer('bare node:http', script, []);
+}
+
+/** Runs `script` in its own Node process, which prints the port it listens on as its first line. */
+async function spawnPeer(name: string, script: string, args: string[]): Promise<Peer> {
+  const child: ChildProcess = spawn(process.execPath, ['-e', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
-    child.once('exit', (code) => reject(new Error(`baseline server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
   });
-  return { name: 'bare node:http', endpoint: `http://127.0.0.1:${port}`, pids: { server: child.pid }, stop: () => stopChild(child) };
+  return { name, endpoint: `http://127.0.0.1:${port}`, pids: { server: child.pid }, stop: () => stopChild(child) };
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

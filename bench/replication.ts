@@ -13,13 +13,13 @@ import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient } from '@aws-
 import { translators } from '../translators/index.js';
 import { defaultConfig, type Config, type WriteIsolation } from '../src/config.js';
 import { handleOf, type ActionContext } from '../src/actions/context.js';
+import { storageServices } from '../src/storage/services.js';
 import { createReplicationMetrics } from '../src/replication/metrics.js';
 import { Replicator } from '../src/replication/replicator.js';
 import { awsSource } from '../src/replication/source.js';
-import { ReplicationState } from '../src/replication/state.js';
+import { ReplicationState } from '../src/storage/state/replication-state.js';
 import { Catalog } from '../src/storage/catalog.js';
 import { ItemStore } from '../src/storage/item-store.js';
-import { TableLifecycle } from '../src/storage/table-lifecycle.js';
 import { connect } from '../src/storage/session.js';
 import { startDynamoDBLocal } from '../test/helpers/dynamodb-local.js';
 import { benchCluster, formatRow, lightClient } from './harness.js';
@@ -82,7 +82,7 @@ export async function runReplicationBench(o: ReplicationBenchOptions): Promise<s
   await catalog.init();
   const store = new ItemStore(session);
   await store.indexes.init();
-  const ctx: Omit<ActionContext, 'host'> = { config, session, catalog, store, tables: new TableLifecycle(session), translators };
+  const ctx = storageServices({ config, session, catalog, store, translators });
   let db = new DynamoDBClient({ endpoint: local.endpoint, region: 'us-east-1', credentials: CREDENTIALS });
   const source = awsSource({ endpoint: local.endpoint, region: 'us-east-1', credentials: CREDENTIALS });
   const state = new ReplicationState(session);

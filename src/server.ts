@@ -9,11 +9,11 @@ import { buildApp } from './http/app.js';
 import { createMetrics, serveClusterMetrics } from './http/metrics.js';
 import { resolveCluster } from './cluster.js';
 import { IndexMaintenance } from './storage/index-maintenance.js';
-import { TableLifecycle } from './storage/table-lifecycle.js';
+import { storageServices } from './storage/services.js';
 import { cqlProxyOptionsFromEnvironment } from './cqlproxy/commands.js';
 import { startCqlProxy, type CqlProxyOptions } from './cqlproxy/index.js';
 import { Catalog } from './storage/catalog.js';
-import { handleOf } from './actions/context.js';
+import { actionServices, handleOf } from './actions/context.js';
 import { ItemStore } from './storage/item-store.js';
 import { addLockColumns } from './storage/transactions/schema.js';
 import { TransactionSweeper } from './storage/transactions/sweeper.js';
@@ -58,12 +58,12 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   let warn = (message: string, err: unknown): void => {
     process.stderr.write(`[dynamo-cassandra] ${message}: ${(err as Error)?.message ?? err}\n`);
   };
-  const tables = new TableLifecycle(session);
-  const maintenance = new IndexMaintenance({ config, session, catalog, store, tables, translators }, (m, e) => warn(m, e));
+  const services = storageServices({ config, session, catalog, store, translators });
+  const maintenance = new IndexMaintenance(services, (m, e) => warn(m, e));
   maintenance.start();
   // TTL expiry sweeps, shared by all servers through leases in Cassandra.
   const ttl = new TtlSweeper(
-    { config, session, catalog, store, translators },
+    services,
     { periodMs: config.ttlSweepSeconds * 1000, pageSize: Math.max(1, config.ttlPageSize), registry: metrics.registry },
     (m, e) => warn(m, e),
   );
@@ -78,7 +78,7 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   const proxy =
     config.cqlProxyListen && !cluster.isWorker ? await startCqlProxy(cqlProxyOptions(config), { registry: metrics.registry }) : undefined;
   const app = await buildApp({
-    context: { config, session, catalog, store, tables, translators, maintenance },
+    context: { ...actionServices(services), maintenance },
     metrics,
     logLevel: config.logLevel,
     authenticate: auth.authenticate,
@@ -89,7 +89,7 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   };
   await app.listen({ host: config.host, port: config.port });
   // Replication from DynamoDB Streams beside the API (--replicate-tables), metrics in its registry.
-  const replication = await startServeReplicator(config, { config, session, catalog, store, tables, translators, maintenance }, metrics.registry, (line) =>
+  const replication = await startServeReplicator(config, { ...services, maintenance }, metrics.registry, (line) =>
     process.stderr.write(`[dynamo-cassandra] ${line}\n`),
   );
   const address = app.server.address();

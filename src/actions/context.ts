@@ -1,11 +1,12 @@
 // What every action gets: the storage services, the configuration, and facts about the request.
+// Not the CQL session: actions reach Cassandra only through storage's services.
 import { resourceNotFound } from '../dynamo/errors.js';
 import type { CatalogEntry } from '../storage/catalog.js';
 import type { StorageServices } from '../storage/services.js';
 import { tableHandle, type TableHandle } from '../storage/table-handle.js';
 import type { Validator } from '../dynamo/validation.js';
 
-export interface ActionContext extends StorageServices {
+export interface ActionContext extends Omit<StorageServices, 'session'> {
   /** Background index work (GSI backfill and removal); absent in tools that serve no requests. */
   maintenance?: { backfill(table: string, index: string): void; drop(table: string, index: string): void };
   /** Host header of the request (DescribeEndpoints answers with it). */
@@ -14,8 +15,14 @@ export interface ActionContext extends StorageServices {
   replicated?: boolean;
 }
 
-/** An action fails this way when its table's CQL table was dropped by another process meanwhile. */
-export { isTableGone } from '../storage/table-lifecycle.js';
+/** An action fails with this when its table's CQL table was dropped by another process meanwhile. */
+export { TableGoneError } from '../storage/errors.js';
+
+/** The storage services an action may use: all but the session. */
+export function actionServices(services: StorageServices): Omit<StorageServices, 'session'> {
+  const { session: _session, ...rest } = services;
+  return rest;
+}
 
 export type Request = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

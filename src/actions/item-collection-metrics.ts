@@ -5,7 +5,6 @@ import { itemSize } from '../dynamo/attribute-values.js';
 import type { Item } from '../dynamo/types.js';
 import type { TableHandle } from '../storage/item-store.js';
 import { indexEntry } from '../storage/indexes.js';
-import { partitionItems } from '../storage/range-reader.js';
 import type { ActionContext } from './context.js';
 
 /** Rows per Cassandra round trip while a collection is summed: bounded memory with 400 KB items. */
@@ -34,7 +33,7 @@ export async function itemCollectionMetrics(ctx: ActionContext, h: TableHandle, 
   if (locals.length === 0) return undefined;
   const hash = key[def.key.hash.name]!;
   let bytes = 0;
-  for await (const stored of partitionItems(ctx.session, h, hash, {}, true, ctx.session.consistency.strong, PAGE_ROWS)) {
+  for await (const stored of ctx.ranges.partition(h, hash, {}, true, true, PAGE_ROWS)) {
     bytes += itemSize(stored.item);
     for (const ix of locals) {
       const entry = indexEntry(ix, def.key, stored.item);

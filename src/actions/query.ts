@@ -15,7 +15,7 @@ import type { AttributeValue, Item, KeyAttribute } from '../dynamo/types.js';
 import { attrMap, bool, compileValidator, int, obj, oneOf, str } from '../dynamo/validation.js';
 import { indexClusteringValues } from '../storage/indexes.js';
 import { indexHashKeys, indexRangeKeys } from '../storage/index-keys.js';
-import { indexPartitionItems, partitionItems, prefixSuccessor, type SortRange } from '../storage/range-reader.js';
+import { prefixSuccessor, type SortRange } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { INVALID_START, checkStartKeyPiece, startKeyValues, tableStartKey } from './start-key.js';
 import { ATTRIBUTES_TO_GET, CONDITIONS, ITEM_REQUEST, capacityWanted, checkKeyValue } from './item-common.js';
@@ -179,7 +179,7 @@ export const query: ActionSpec = {
     for (const v of kc.range?.values ?? []) checkKeyValue(sortAttrs[kc.prefix.length]!.name, v, false, { index: ix?.name });
     const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
     const forward = req.ScanIndexForward !== false;
-    const { consistent, level, limit, rows } = readSettings(ctx, req);
+    const { consistent, limit, rows } = readSettings(req);
     if (after && !ix) {
       const startSort = schema.range && after[schema.range.name];
       if (!startSort) {
@@ -194,12 +194,11 @@ export const query: ActionSpec = {
     if (kc.hash.some((v) => keyBytes(v) > HASH_KEY_LIMIT)) return pageResponse(req, { items: [], count: 0, scanned: 0, bytes: 0 }, countOnly, consistent, ix);
     let source;
     if (ix) {
-      const target = { keyspace: ctx.session.keyspace, index: ix, table: def.key };
       const clustering = after && indexClusteringValues(ix, def.key, after);
-      source = indexPartitionItems(ctx.session, target, kc.hash, range, forward, clustering, level, rows);
+      source = ctx.ranges.indexPartition(ix, def.key, kc.hash, range, forward, clustering, consistent, rows);
       if (lsiFetchesBase(ix, def.key, req, compiled.projection)) source = baseItems(source, (key) => ctx.store.read(table, key, consistent), def.key);
     } else {
-      source = partitionItems(ctx.session, table, kc.hash[0]!, range, forward, level, rows);
+      source = ctx.ranges.partition(table, kc.hash[0]!, range, forward, consistent, rows);
     }
     const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix), exactBytes: capacityWanted(req) });
     return pageResponse(req, page, countOnly, consistent, ix);

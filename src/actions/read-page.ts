@@ -204,11 +204,10 @@ const FIRST_PAGE_ROWS = 129;
 /** The most rows of one Cassandra page (later pages also stop near the 1 MB a DynamoDB page reads). */
 const MAX_PAGE_ROWS = 1000;
 
-/** Consistency level, Limit and Cassandra page sizes of a Query or Scan. */
-export function readSettings(ctx: ActionContext, req: Request): { consistent: boolean; level: number; limit?: number; rows: PageRows } {
+/** Consistency, Limit and Cassandra page sizes of a Query or Scan. */
+export function readSettings(req: Request): { consistent: boolean; limit?: number; rows: PageRows } {
   const consistent = req.ConsistentRead === true;
-  const c = ctx.session.consistency;
   const limit = req.Limit as number | undefined;
   const rows = { first: Math.min(limit ?? FIRST_PAGE_ROWS, FIRST_PAGE_ROWS), max: MAX_PAGE_ROWS, total: limit, bytes: PAGE_BYTES };
-  return { consistent, level: consistent ? c.strong : c.eventual, limit, rows };
+  return { consistent, limit, rows };
 }

@@ -3,7 +3,7 @@ import { checkExpressionParameters, compileRequestExpressions, conditionPathList
 import { compileValidator, obj } from '../dynamo/validation.js';
 import { indexClusteringValues } from '../storage/indexes.js';
 import { indexHashValues } from '../storage/index-keys.js';
-import { indexTokenRangeItems, segmentRange, tokenRangeItems } from '../storage/range-reader.js';
+import { segmentRange } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { SCAN_REQUEST } from './query.js';
 import { capacityWanted } from './item-common.js';
@@ -47,15 +47,14 @@ export const scan: ActionSpec = {
     const countOnly = checkSelect(req, compiled.projection, ix !== undefined);
     // Segments are equal slices of the token ring: disjoint, and together the whole table.
     const { lo, hi } = segmentRange(segment ?? 0, total ?? 1);
-    const { consistent, level, limit, rows } = readSettings(ctx, req);
+    const { consistent, limit, rows } = readSettings(req);
     let source;
     if (ix) {
-      const target = { keyspace: ctx.session.keyspace, index: ix, table: def.key };
       const after = start && { partition: indexHashValues(ix, start), clustering: indexClusteringValues(ix, def.key, start) };
-      source = indexTokenRangeItems(ctx.session, target, lo, hi, after, level, rows);
+      source = ctx.ranges.indexTokenRange(ix, def.key, lo, hi, after, consistent, rows);
       if (lsiFetchesBase(ix, def.key, req, compiled.projection)) source = baseItems(source, (key) => ctx.store.read(table, key, consistent), def.key);
     } else {
-      source = tokenRangeItems(ctx.session, table, lo, hi, start, level, rows);
+      source = ctx.ranges.tokenRange(table, lo, hi, start, consistent, rows);
     }
     const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix), exactBytes: capacityWanted(req) });
     return pageResponse(req, page, countOnly, consistent, ix);

@@ -1,6 +1,6 @@
 // DescribeTable's TableDescription, built from a catalog definition.
 import type { CatalogEntry, TableDefinition } from '../storage/catalog.js';
-import { MAX_TOKEN, MIN_TOKEN, indexTokenRangeItems, tokenRangeItems } from '../storage/range-reader.js';
+import { MAX_TOKEN, MIN_TOKEN } from '../storage/range-reader.js';
 import type { StoredItem } from '../storage/translator.js';
 import { handleOf, tableArn, type ActionContext } from './context.js';
 import { describeIndexes } from './index-definitions.js';
@@ -78,7 +78,6 @@ async function estimatedStats(ctx: ActionContext, cqlTable: string): Promise<Sta
 /** ItemCount and TableSizeBytes of a table and of each of its indexes. */
 export async function tableStats(ctx: ActionContext, entry: CatalogEntry): Promise<TableStats> {
   const d = entry.definition;
-  const level = ctx.session.consistency.eventual;
   const rows = EXACT_STATS_ITEMS + 1;
   const one = async (cqlTable: string, source: () => AsyncGenerator<StoredItem>): Promise<Stats> => {
     try {
@@ -89,10 +88,9 @@ export async function tableStats(ctx: ActionContext, entry: CatalogEntry): Promi
   };
   const indexes = new Map<string, Stats>();
   for (const ix of d.indexes ?? []) {
-    const target = { keyspace: ctx.session.keyspace, index: ix, table: d.key };
-    indexes.set(ix.cqlTable, await one(ix.cqlTable, () => indexTokenRangeItems(ctx.session, target, MIN_TOKEN, MAX_TOKEN, undefined, level, rows)));
+    indexes.set(ix.cqlTable, await one(ix.cqlTable, () => ctx.ranges.indexTokenRange(ix, d.key, MIN_TOKEN, MAX_TOKEN, undefined, false, rows)));
   }
-  const base = await one(d.cqlTable, () => tokenRangeItems(ctx.session, handleOf(ctx, entry), MIN_TOKEN, MAX_TOKEN, undefined, level, rows));
+  const base = await one(d.cqlTable, () => ctx.ranges.tokenRange(handleOf(ctx, entry), MIN_TOKEN, MAX_TOKEN, undefined, false, rows));
   return { ...base, indexes };
 }
 

@@ -1,30 +1,21 @@
-// Access keys in Cassandra (table dc_keys in the server's keyspace): secrets sealed under the
-// server key, allow rules, account id, revocation time. Lookups are cached for a short while so
+// Access keys in Cassandra (storage's AccessKeyTable, dc_keys in the server's keyspace): secrets
+// sealed under the server key, allow rules, account id, revocation time. Lookups are cached for a short while so
 // that verification costs no Cassandra round trip per request, yet a revoked key stops working
 // within KEY_CACHE_MS on every server.
 import { randomBytes, randomInt } from 'node:crypto';
 import { ConfigError } from '../config.js';
-import { qualifiedTable, type CqlSession } from '../storage/session.js';
+import type { CqlSession } from '../storage/session.js';
+import { AccessKeyTable, type AccessKeyRow } from '../storage/state/access-keys.js';
 import { parseRule, type Principal } from './policy.js';
 import type { SecretBox } from './secret-box.js';
 
-export const KEYS_TABLE = 'dc_keys';
 /** How long a looked-up key (or its absence) is trusted before Cassandra is asked again. */
 export const KEY_CACHE_MS = 2000;
 const CACHE_LIMIT = 10_000;
 const ACCESS_KEY_ID = /^[A-Za-z0-9_+=,.@-]{1,128}$/;
 
-export interface StoredKey {
-  accessKeyId: string;
-  name: string | null;
-  /** null: the server's --account-id. */
-  accountId: string | null;
-  allow: string[];
-  createdAt: Date | null;
-  revokedAt: Date | null;
-  /** Fingerprint of the server key that sealed the secret. */
-  serverKeyId: string | null;
-}
+/** A stored key as listed: everything but its secret. */
+export type StoredKey = Omit<AccessKeyRow, 'sealed'>;
 
 export interface ActiveKey {
   accessKeyId: string;
@@ -60,23 +51,20 @@ interface CacheEntry {
 
 export class KeyStore {
   private readonly cache = new Map<string, CacheEntry>();
-  private readonly table: string;
+  private readonly rows: AccessKeyTable;
   private readonly cacheMs: number;
 
   constructor(
-    private readonly session: CqlSession,
+    session: CqlSession,
     private readonly box: SecretBox,
     private readonly options: KeyStoreOptions,
   ) {
-    this.table = qualifiedTable(session.keyspace, KEYS_TABLE);
+    this.rows = new AccessKeyTable(session);
     this.cacheMs = options.cacheMs ?? KEY_CACHE_MS;
   }
 
-  async init(): Promise<void> {
-    await this.session.client.execute(
-      `CREATE TABLE IF NOT EXISTS ${this.table} (access_key_id text PRIMARY KEY, name text, account_id text, ` +
-        `allow_rules list<text>, secret blob, server_key_id text, created_at timestamp, revoked_at timestamp)`,
-    );
+  init(): Promise<void> {
+    return this.rows.init();
   }
 
   /** Creates a key with a fresh id and secret; the secret is returned only here. */
@@ -86,13 +74,10 @@ export class KeyStore {
     for (;;) {
       const accessKeyId = newAccessKeyId();
       const secretAccessKey = newSecretAccessKey();
-      const rs = await this.session.execute(
-        `INSERT INTO ${this.table} (access_key_id, name, account_id, allow_rules, secret, server_key_id, created_at) ` +
-          `VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
-        [accessKeyId, spec.name ?? null, spec.accountId ?? null, allow, this.box.seal(secretAccessKey, accessKeyId), this.box.keyId, new Date()],
-        this.session.consistency.write,
-      );
-      if (rs.first().get('[applied]')) return { accessKeyId, secretAccessKey };
+      const sealed = this.box.seal(secretAccessKey, accessKeyId);
+      if (await this.rows.insert({ accessKeyId, name: spec.name ?? null, accountId: spec.accountId ?? null, allow, sealed, serverKeyId: this.box.keyId })) {
+        return { accessKeyId, secretAccessKey };
+      }
     }
   }
 
@@ -111,43 +96,30 @@ export class KeyStore {
       }
       if (existing && existing.secret !== undefined && existing.secret === secretAccessKey) return 'unchanged';
       const sealed = this.box.seal(secretAccessKey, accessKeyId);
-      let rs;
+      let applied;
       if (existing) {
-        rs = await this.session.execute(
-          `UPDATE ${this.table} SET secret = ?, server_key_id = ? WHERE access_key_id = ? IF revoked_at = null`,
-          [sealed, this.box.keyId, accessKeyId],
-          this.session.consistency.write,
-        );
+        applied = await this.rows.replaceSecret(accessKeyId, sealed, this.box.keyId);
       } else {
         const allow = spec.allow?.length ? spec.allow : ['*'];
         allow.forEach(parseRule);
-        rs = await this.session.execute(
-          `INSERT INTO ${this.table} (access_key_id, name, account_id, allow_rules, secret, server_key_id, created_at) ` +
-            `VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
-          [accessKeyId, spec.name ?? null, spec.accountId ?? null, allow, sealed, this.box.keyId, new Date()],
-          this.session.consistency.write,
-        );
+        applied = await this.rows.insert({ accessKeyId, name: spec.name ?? null, accountId: spec.accountId ?? null, allow, sealed, serverKeyId: this.box.keyId });
       }
       this.cache.delete(accessKeyId);
-      if (rs.first().get('[applied]')) return existing ? 'updated' : 'created';
+      if (applied) return existing ? 'updated' : 'created';
       // Another process changed the row in between (e.g. a second worker): look again.
     }
   }
 
   async list(): Promise<StoredKey[]> {
-    const rs = await this.session.execute(`SELECT * FROM ${this.table}`, [], this.session.consistency.strong);
-    return rs.rows.map(rowToStored).sort((a, b) => (a.createdAt?.getTime() ?? 0) - (b.createdAt?.getTime() ?? 0));
+    const rows = await this.rows.list();
+    return rows.map(withoutSecret).sort((a, b) => (a.createdAt?.getTime() ?? 0) - (b.createdAt?.getTime() ?? 0));
   }
 
   /** Marks the key revoked; false when there is no such key. */
   async revoke(accessKeyId: string): Promise<boolean> {
-    const rs = await this.session.execute(
-      `UPDATE ${this.table} SET revoked_at = ? WHERE access_key_id = ? IF EXISTS`,
-      [new Date(), accessKeyId],
-      this.session.consistency.write,
-    );
+    const applied = await this.rows.revoke(accessKeyId, new Date());
     this.cache.delete(accessKeyId);
-    return Boolean(rs.first().get('[applied]'));
+    return applied;
   }
 
   /** True when at least one key is usable (decides the default auth mode off loopback). */
@@ -195,13 +167,12 @@ export class KeyStore {
 
   /** The stored key with its secret opened (secret undefined when this server key cannot open it). */
   private async read(accessKeyId: string): Promise<(StoredKey & { secret?: string }) | undefined> {
-    const rs = await this.session.execute(`SELECT * FROM ${this.table} WHERE access_key_id = ?`, [accessKeyId], this.session.consistency.strong);
-    const row = rs.first();
+    const row = await this.rows.get(accessKeyId);
     if (!row) return undefined;
-    const stored = rowToStored(row);
+    const stored = withoutSecret(row);
     let secret: string | undefined;
     try {
-      secret = this.box.open(row.get('secret') as Buffer, accessKeyId);
+      secret = this.box.open(row.sealed as Buffer, accessKeyId);
     } catch {
       this.options.log?.(
         `access key ${accessKeyId}: its secret was sealed with server key ${stored.serverKeyId ?? '?'}, ` +
@@ -212,14 +183,7 @@ export class KeyStore {
   }
 }
 
-function rowToStored(row: { get(name: string): unknown }): StoredKey {
-  return {
-    accessKeyId: row.get('access_key_id') as string,
-    name: (row.get('name') as string | null) ?? null,
-    accountId: (row.get('account_id') as string | null) ?? null,
-    allow: (row.get('allow_rules') as string[] | null) ?? [],
-    createdAt: (row.get('created_at') as Date | null) ?? null,
-    revokedAt: (row.get('revoked_at') as Date | null) ?? null,
-    serverKeyId: (row.get('server_key_id') as string | null) ?? null,
-  };
+function withoutSecret(row: AccessKeyRow): StoredKey {
+  const { sealed: _sealed, ...stored } = row;
+  return stored;
 }

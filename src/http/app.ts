@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import { actions } from '../actions/index.js';
 import { streamActions } from '../streams/actions.js';
 import { REPLICATOR_HEADER } from '../streams/model.js';
-import { RawJson, isTableGone, type ActionContext } from '../actions/context.js';
+import { RawJson, TableGoneError, type ActionContext } from '../actions/context.js';
 import { DynamoError, internalServerError, resourceNotFound, serialization } from '../dynamo/errors.js';
 import { metricsText, type ApiMetrics } from './metrics.js';
 import { unknownOperationError } from './operations.js';
@@ -181,7 +181,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       } catch (e) {
         // A CQL table missing under a cached catalog entry: the table was dropped (and maybe made
         // again) by another process. Nothing was written to it, so read the catalog and run again.
-        if (!isTableGone(e) || !table) throw e;
+        if (!(e instanceof TableGoneError) || !table) throw e;
         options.context.catalog.invalidate(table);
         result = await spec.run(ctx, req);
       }
@@ -189,7 +189,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     } catch (e) {
       let error: DynamoError;
       if (e instanceof DynamoError) error = e;
-      else if (isTableGone(e)) {
+      else if (e instanceof TableGoneError) {
         if (table) options.context.catalog.invalidate(table);
         error = resourceNotFound();
       } else {

@@ -6,9 +6,8 @@ import { ConfigError, type Config } from '../config.js';
 import { helpText, loadOptions, type CommandSpec } from '../options.js';
 import { REPLICATE_COMMAND, REPLICATE_STATUS_COMMAND, VERIFY_COMMAND } from './options.js';
 import { translators } from '../../translators/index.js';
-import type { ActionContext } from '../actions/context.js';
 import { IndexMaintenance } from '../storage/index-maintenance.js';
-import { TableLifecycle } from '../storage/table-lifecycle.js';
+import { storageServices } from '../storage/services.js';
 import { openCluster } from '../cluster.js';
 import { Catalog } from '../storage/catalog.js';
 import { ItemStore } from '../storage/item-store.js';
@@ -18,9 +17,10 @@ import { ReplicationError } from './errors.js';
 import { createReplicationMetrics, serveMetrics } from './metrics.js';
 import { Replicator, parseTableMapping } from './replicator.js';
 import { awsSource, type SourceApi } from './source.js';
-import { ReplicationState } from './state.js';
+import { ReplicationState } from '../storage/state/replication-state.js';
 import { formatStatus, readStatus } from './status.js';
 import { formatReport, verify } from './verify.js';
+import type { ReplicationContext } from './process.js';
 
 interface Parsed {
   config: Config;
@@ -38,7 +38,7 @@ function parse(command: CommandSpec, argv: string[]): Parsed {
 const log = (line: string) => process.stderr.write(`[dynamo-cassandra] ${line}\n`);
 
 /** Cassandra (embedded node or --contact-points) plus the storage services the actions use. */
-async function open(config: Config): Promise<{ ctx: Omit<ActionContext, 'host'>; session: CqlSession; close(): Promise<void> }> {
+async function open(config: Config): Promise<{ ctx: ReplicationContext; session: CqlSession; close(): Promise<void> }> {
   const cassandra = await openCluster(config, log);
   const { session } = cassandra;
   const catalog = new Catalog(session);
@@ -46,7 +46,7 @@ async function open(config: Config): Promise<{ ctx: Omit<ActionContext, 'host'>;
   const store = new ItemStore(session);
   await store.indexes.init();
   await store.streams.init();
-  const ctx = { config: cassandra.config, session, catalog, store, tables: new TableLifecycle(session), translators };
+  const ctx = storageServices({ config: cassandra.config, session, catalog, store, translators });
   // Repairs index entries of writes a killed process left unfinished (as every server does).
   const maintenance = new IndexMaintenance(ctx);
   maintenance.start();

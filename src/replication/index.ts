@@ -1,11 +1,11 @@
 // Replication from DynamoDB Streams into Cassandra (or a DynamoDB-API endpoint): the entry points used by the rest of the program.
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import type { ActionContext } from '../actions/context.js';
 import { apiTarget, targetEndpointOf, usesApiTarget } from './api-target.js';
 import { createReplicationMetrics } from './metrics.js';
 import { Replicator, parseTableMapping } from './replicator.js';
 import { awsSource } from './source.js';
+import type { ReplicationContext } from './process.js';
 
 /**
  * The replicator `serve` runs beside the API when --replicate-tables is set: same Cassandra
@@ -14,7 +14,7 @@ import { awsSource } from './source.js';
  */
 export async function startServeReplicator(
   config: Config,
-  ctx: Omit<ActionContext, 'host'>,
+  ctx: ReplicationContext,
   registry: Registry,
   log: (line: string) => void,
 ): Promise<{ replicator: Replicator; stop(): Promise<void> } | undefined> {

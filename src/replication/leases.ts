@@ -7,7 +7,7 @@
 // so the next owner's writes must carry later timestamps than the last owner's. The owner stops
 // writing once its own clock passes (last successful renewal + lease period); a new owner waits
 // until its clock passes that same instant (stored as renewed_at) before its first write.
-import { ReplicationState, type Checkpoint, type UnitRow } from './state.js';
+import { ReplicationState, type Checkpoint, type UnitRow } from '../storage/state/replication-state.js';
 
 export class LeaseLost extends Error {
   constructor(unit: string) {

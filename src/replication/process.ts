@@ -6,15 +6,19 @@ import type { ActionContext } from '../actions/context.js';
 import type { Lease, LeaseWatcher } from './leases.js';
 import type { ReplicationMetrics } from './metrics.js';
 import type { SourceApi } from './source.js';
-import type { ReplicationState } from './state.js';
+import type { ReplicationState } from '../storage/state/replication-state.js';
+import type { StorageServices } from '../storage/services.js';
 
 export interface TableMapping {
   source: string;
   target: string;
 }
 
+/** What a replicator runs on: the actions' context, and the session its state tables use. */
+export type ReplicationContext = Omit<ActionContext, 'host'> & Pick<StorageServices, 'session'>;
+
 export interface ReplicatorOptions {
-  ctx: Omit<ActionContext, 'host'>;
+  ctx: ReplicationContext;
   source: SourceApi;
   tables: TableMapping[];
   metrics: ReplicationMetrics;

@@ -10,9 +10,10 @@
 // carries the whole new item or a delete — so each item ends at its last record's state, or at the
 // snapshot's when it has no record after T0.
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { LeaseLost, LeaseWatcher, sleep, type Lease } from './leases.js';
 import type { ReplicationProcess, ReplicatorOptions, TableMapping } from './process.js';
-import { ReplicationState, localHost } from './state.js';
+import { ReplicationState } from '../storage/state/replication-state.js';
 import { TableReplication } from './table-replication.js';
 
 export type { ReplicatorOptions, TableMapping } from './process.js';
@@ -40,7 +41,7 @@ export class Replicator implements ReplicationProcess {
   private started = Date.now();
 
   constructor(readonly o: ReplicatorOptions) {
-    this.id = o.workerId ?? `${localHost()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.id = o.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.state = new ReplicationState(o.ctx.session);
     this.leaseMs = o.leaseMs ?? 10_000;
     this.watcher = new LeaseWatcher(this.id, this.leaseMs);
@@ -99,7 +100,7 @@ export class Replicator implements ReplicationProcess {
     await this.state.heartbeat(
       {
         id: this.id,
-        host: localHost(),
+        host: hostname(),
         pid: process.pid,
         started: this.started,
         heartbeat: Date.now(),

@@ -5,7 +5,7 @@ import { ReplicationError } from './errors.js';
 import { LeaseLost, type Lease } from './leases.js';
 import { createProgress } from './progress.js';
 import { Stopped, runSnapshot, type SnapshotPosition } from './snapshot.js';
-import type { SnapshotInfo, UnitRow } from './state.js';
+import type { SnapshotInfo, UnitRow } from '../storage/state/replication-state.js';
 import type { TableRun } from './table-run.js';
 
 /** Records created this long before the snapshot began are skipped (covers timestamp rounding and clock skew). */

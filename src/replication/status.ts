@@ -1,5 +1,5 @@
 // `replicate status`: what the replication state in Cassandra says, per table and shard.
-import { ReplicationState, type TableState, type UnitRow, type WorkerRow } from './state.js';
+import { ReplicationState, type TableState, type UnitRow, type WorkerRow } from '../storage/state/replication-state.js';
 
 export interface ShardStatus {
   shard: string;

@@ -6,7 +6,7 @@ import { ReplicationError, TargetDeleted } from './errors.js';
 import type { ReplicationProcess, TableMapping } from './process.js';
 import { Stopped, retrying } from './snapshot.js';
 import { snapshotRow, snapshotStep } from './snapshot-phase.js';
-import type { TableState } from './state.js';
+import type { TableState } from '../storage/state/replication-state.js';
 import { StreamTail } from './tail-phase.js';
 import { TableRun, enabledStream } from './table-run.js';
 import { cassandraTarget, streamOf } from './target.js';

@@ -5,7 +5,7 @@ import { RESNAPSHOT_ADVICE, ReplicationError } from './errors.js';
 import type { ReplicationProcess, TableMapping } from './process.js';
 import { retrying } from './snapshot.js';
 import { errorName } from './source.js';
-import type { TableState } from './state.js';
+import type { TableState } from '../storage/state/replication-state.js';
 import { skippingReplicated, type ReplicaTarget, type ReplicaWriter } from './replica-target.js';
 
 /** Source errors that retrying cannot cure: the user must fix something. */

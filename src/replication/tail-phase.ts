@@ -3,7 +3,7 @@
 import { ReplicationError, TargetDeleted } from './errors.js';
 import type { Lease } from './leases.js';
 import type { ReplicationProcess } from './process.js';
-import type { SnapshotInfo, TableState, UnitRow } from './state.js';
+import type { SnapshotInfo, TableState, UnitRow } from '../storage/state/replication-state.js';
 import { runShard } from './tail.js';
 import type { TableRun } from './table-run.js';
 

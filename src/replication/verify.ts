@@ -11,16 +11,17 @@ import { activeTable } from '../actions/context.js';
 import type { Item, KeySchema } from '../dynamo/types.js';
 import { keySchemaOf } from './api-target.js';
 import type { TableHandle } from '../storage/item-store.js';
-import { segmentRange, tokenRangeItems } from '../storage/range-reader.js';
+import { segmentRange } from '../storage/range-reader.js';
 import { keyOf } from '../storage/translator.js';
 import { forEachLimit } from './apply.js';
 import { canonicalText, itemDigest, keyBucket, keyFromText, keyText } from './items.js';
 import { retrying } from './snapshot.js';
 import { errorName, type SourceApi } from './source.js';
 import { ReplicationError } from './errors.js';
+import type { ReplicationContext } from './process.js';
 
 export interface VerifyOptions {
-  ctx: Omit<ActionContext, 'host'>;
+  ctx: ReplicationContext;
   source: SourceApi;
   sourceTable: string;
   target: string;
@@ -214,12 +215,12 @@ interface TargetReader {
   read(key: Item): Promise<Item | undefined>;
 }
 
-function cassandraReader(ctx: Omit<ActionContext, 'host'>, handle: TableHandle): TargetReader {
+function cassandraReader(ctx: ReplicationContext, handle: TableHandle): TargetReader {
   return {
     schema: handle.entry.definition.key,
     async *segment(segment, segments) {
       const { lo, hi } = segmentRange(segment, segments);
-      for await (const stored of tokenRangeItems(ctx.session, handle, lo, hi, undefined, ctx.session.consistency.strong, 1000)) yield stored.item;
+      for await (const stored of ctx.ranges.tokenRange(handle, lo, hi, undefined, true, 1000)) yield stored.item;
     },
     read: async (key) => (await ctx.store.read(handle, key, true))?.item,
   };

@@ -233,17 +233,17 @@ export class IndexWriter {
         if (!e || (now && sameIndexKey(e, now))) continue;
         const where = keyCols.map((c) => `${c} = ?`).join(' AND ');
         const params = [...e.pk, ...e.sk].map(keyColumnValue).concat(bkey);
-        writes.push(this.session.client.execute(`DELETE FROM ${table} USING TIMESTAMP ? WHERE ${where}`, [ts, ...params], { prepare: true, consistency: this.session.consistency.write, isIdempotent: true }));
+        writes.push(this.session.query(`DELETE FROM ${table} USING TIMESTAMP ? WHERE ${where}`, [ts, ...params], { consistency: this.session.consistency.write, isIdempotent: true }));
       }
       if (now) {
         const cols = [...keyCols, 'item'];
         const params = [...[...now.pk, ...now.sk].map(keyColumnValue), ...bkey, now.json];
         writes.push(
-          this.session.client.execute(
+          this.session.query(
             `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) USING TIMESTAMP ?`,
             [...params, ts],
             // At the item's version as timestamp: sending it again (lost coordinator) changes nothing.
-            { prepare: true, consistency: this.session.consistency.write, isIdempotent: true },
+            { consistency: this.session.consistency.write, isIdempotent: true },
           ),
         );
       }

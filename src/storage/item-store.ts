@@ -93,6 +93,11 @@ export class ItemStore {
     return stored && (stored.lock || !stored.present) ? this.transactions.view(stored) : stored;
   }
 
+  /** The stored row as a serial read sees it (completing a write still in progress), intent and all. */
+  readSerial(h: TableHandle, key: Item): Promise<StoredItem | undefined> {
+    return h.translator.read(this.session, h.entry.layout, key, this.session.consistency.serial);
+  }
+
   private blindGuard(h: TableHandle): WriteGuard {
     return h.isolation === 'always' ? { kind: 'always' } : { kind: 'plain' };
   }
@@ -128,8 +133,8 @@ export class ItemStore {
    */
   async batch(statements: { query: string; params: unknown[] }[], timestamp: Long): Promise<void> {
     const options = { prepare: true, consistency: this.session.consistency.write, timestamp };
-    if (statements.length === 1) await this.session.client.execute(statements[0]!.query, statements[0]!.params, options);
-    else await this.session.client.batch(statements, { ...options, logged: false });
+    if (statements.length === 1) await this.session.query(statements[0]!.query, statements[0]!.params, options);
+    else await this.session.batch(statements, { ...options, logged: false });
   }
 
   /** Names the replicas of an item's partition (one string per replica set; '' if unknown). */

@@ -80,7 +80,7 @@ async function* pages(
   do {
     fetchSize = nextPageSize(rows, fetchSize, fetched, fetchedBytes);
     // A read: after a lost coordinator the driver sends it to the next node instead of failing.
-    const rs = await retryingRead(() => session.client.execute(query, params, { prepare: true, fetchSize, pageState, consistency, isIdempotent: true }));
+    const rs = await retryingRead(() => session.query(query, params, { fetchSize, pageState, consistency, isIdempotent: true }));
     fetched += rs.rows.length;
     for (const row of rs.rows) {
       const stored = decode(row);
@@ -254,4 +254,57 @@ export async function* indexTokenRangeItems(
     pageSize,
   );
   yield* pages(session, decodeIndexRow, `SELECT item FROM ${table} WHERE ${token} > token(${pk.map(() => '?').join(', ')}) AND ${token} <= ?`, [...pk, toLong(hi)], consistency, pageSize);
+}
+
+/**
+ * The range reads of one session, as Query, Scan and table statistics get them: they name the
+ * consistency they want (DynamoDB's ConsistentRead) and never hold the session themselves.
+ */
+export class RangeReads {
+  constructor(private readonly session: CqlSession) {}
+
+  private level(consistent: boolean): number {
+    return consistent ? this.session.consistency.strong : this.session.consistency.eventual;
+  }
+
+  private target(index: IndexDefinition, table: KeySchema): IndexTarget {
+    return { keyspace: this.session.keyspace, index, table };
+  }
+
+  /** See partitionItems. */
+  partition(h: TableHandle, hash: AttributeValue, range: SortRange, forward: boolean, consistent: boolean, rows: PageRows): AsyncGenerator<StoredItem> {
+    return partitionItems(this.session, h, hash, range, forward, this.level(consistent), rows);
+  }
+
+  /** See tokenRangeItems. */
+  tokenRange(h: TableHandle, lo: bigint, hi: bigint, after: Item | undefined, consistent: boolean, rows: PageRows): AsyncGenerator<StoredItem> {
+    return tokenRangeItems(this.session, h, lo, hi, after, this.level(consistent), rows);
+  }
+
+  /** See indexPartitionItems. */
+  indexPartition(
+    index: IndexDefinition,
+    table: KeySchema,
+    hash: AttributeValue[],
+    range: SortRange,
+    forward: boolean,
+    after: AttributeValue[] | undefined,
+    consistent: boolean,
+    rows: PageRows,
+  ): AsyncGenerator<StoredItem> {
+    return indexPartitionItems(this.session, this.target(index, table), hash, range, forward, after, this.level(consistent), rows);
+  }
+
+  /** See indexTokenRangeItems. */
+  indexTokenRange(
+    index: IndexDefinition,
+    table: KeySchema,
+    lo: bigint,
+    hi: bigint,
+    after: { partition: AttributeValue[]; clustering: AttributeValue[] } | undefined,
+    consistent: boolean,
+    rows: PageRows,
+  ): AsyncGenerator<StoredItem> {
+    return indexTokenRangeItems(this.session, this.target(index, table), lo, hi, after, this.level(consistent), rows);
+  }
 }

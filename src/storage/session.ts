@@ -2,6 +2,7 @@
 // configuration asks for, and a thin execute() that always uses prepared statements.
 import { readFileSync } from 'node:fs';
 import cassandra from 'cassandra-driver';
+import { rethrowStorageError } from './errors.js';
 
 const { consistencies } = cassandra.types;
 
@@ -38,8 +39,15 @@ export interface CqlSession {
   readonly client: cassandra.Client;
   readonly keyspace: string;
   readonly consistency: Consistencies;
-  /** `idempotent`: the statement may be sent again after losing its coordinator (reads always may). */
+  /**
+   * A prepared statement; a statement on a dropped table fails with TableGoneError (errors.ts).
+   * `idempotent`: the statement may be sent again after losing its coordinator (reads always may).
+   */
   execute(query: string, params: unknown[], consistency: number, serial?: number, idempotent?: boolean): Promise<cassandra.types.ResultSet>;
+  /** A prepared statement with the driver's options (paging, timestamps), failing as execute does. */
+  query(query: string, params: unknown[], options: cassandra.QueryOptions): Promise<cassandra.types.ResultSet>;
+  /** Statements as one batch, failing as execute does. */
+  batch(statements: { query: string; params: unknown[] }[], options: cassandra.QueryOptions): Promise<cassandra.types.ResultSet>;
   shutdown(): Promise<void>;
 }
 
@@ -102,12 +110,16 @@ export async function connect(config: SessionConfig, points: string[], onFlush?:
     serial: level(config.serialConsistency),
   };
   const run: Execute = (query, params, cl, serial, idempotent) =>
-    client.execute(query, params, { prepare: true, consistency: cl, serialConsistency: serial ?? consistency.serial, isIdempotent: idempotent || isRead(query) });
+    client
+      .execute(query, params, { prepare: true, consistency: cl, serialConsistency: serial ?? consistency.serial, isIdempotent: idempotent || isRead(query) })
+      .catch(rethrowStorageError);
   return {
     client,
     keyspace: config.keyspace,
     consistency,
     execute: config.cqlCoalesce ? coalesced(run, onFlush) : run,
+    query: (query, params, options) => client.execute(query, params, { prepare: true, ...options }).catch(rethrowStorageError),
+    batch: (statements, options) => client.batch(statements, { prepare: true, ...options }).catch(rethrowStorageError),
     shutdown: () => client.shutdown(),
   };
 }

@@ -7,18 +7,6 @@ import { qualifiedTable, type CqlSession } from './session.js';
 import type { KeySchema } from '../dynamo/types.js';
 import type { Translator } from './translator.js';
 
-/** Cassandra's "Invalid" error code, which it also gives for a table that does not exist. */
-const INVALID = 0x2200;
-
-/**
- * Is this error Cassandra saying a statement's table does not exist? That happens when another
- * process dropped it (DeleteTable) while this one still had the table's catalog entry cached.
- */
-export function isTableGone(e: unknown): boolean {
-  const message = (e as Error)?.message ?? '';
-  return (e as { code?: number })?.code === INVALID && /unconfigured table|does not exist/i.test(message);
-}
-
 export interface SizeEstimate {
   /** Partitions (items of a table without a range key). */
   partitions: number;

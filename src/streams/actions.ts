@@ -61,8 +61,7 @@ function itemReader(ctx: ActionContext) {
   return async (m: StreamMeta, key: Item) => {
     const entry = await ctx.catalog.get(m.table);
     if (!entry || entry.definition.createdAt > m.createdAt) return undefined;
-    const h = handleOf(ctx, entry);
-    return h.translator.read(ctx.session, entry.layout, key, ctx.session.consistency.serial);
+    return ctx.store.readSerial(handleOf(ctx, entry), key);
   };
 }
 

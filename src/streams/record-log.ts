@@ -1,13 +1,8 @@
-// Where stream records live, and the protocol that makes a record exist if and only if its change
-// is visible, with several server processes writing one stream.
-//
-//   CREATE TABLE dc_streams (scope int, stream text, table_name text, view_type text, shards int,
-//                            key_schema text, created_ms bigint, disabled_ms bigint,
-//                            PRIMARY KEY (scope, stream))
-//   CREATE TABLE dc_stream_records (stream text, shard int, bucket bigint, seq bigint, kh bigint,
-//                            state text, event text, item_key text, new_image text, old_image text,
-//                            prev_ver bigint, new_ver bigint, expiry boolean, created_ms bigint,
-//                            PRIMARY KEY ((stream, shard, bucket), seq, kh))   -- rows live 24 h (TTL)
+// The protocol that makes a stream record exist if and only if its change is visible, with
+// several server processes writing one stream. The records live in dc_stream_records, the streams
+// in dc_streams (storage's StreamRecordTables holds their statements), one row per record:
+// stream, shard, minute bucket, seq, key hash, state, event, item key, images, the item versions
+// it replaced and wrote, expiry flag, creation time, origin.
 //
 // A record's seq is the item version its change writes, so an item's records are in change order
 // (versions grow per item) and land in one shard (chosen by the partition key). A bucket is a
@@ -23,7 +18,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Item, KeySchema } from '../dynamo/types.js';
 import { nextVersion } from '../storage/indexes.js';
-import { Long, qualifiedTable, type CqlSession, type Row } from '../storage/session.js';
+import { Long, type CqlSession } from '../storage/session.js';
+import { StreamRecordTables, type RecordRow, type StreamRow } from '../storage/state/stream-records.js';
 import type { StoredItem } from '../storage/translator.js';
 import {
   RETENTION_MS, comparePositions, imagesFor, keyHash, seqOfTime, shardOfItem, timeOfSeq,
@@ -50,18 +46,11 @@ const MAX_KH = 0xffffffff;
 const TTL_S = RETENTION_MS / 1000;
 
 export const bucketOf = (seq: bigint) => Math.floor(timeOfSeq(seq) / BUCKET_MS);
-const long = (v: bigint) => Long.fromString(v.toString());
 const big = (v: unknown) => BigInt((v as Long).toString());
 
 /** A stream's row in dc_streams: what ListStreams and DescribeStream need, whatever became of its table. */
-export interface StreamMeta {
-  stream: string;
-  table: string;
+export interface StreamMeta extends StreamRow {
   viewType: StreamViewType;
-  shards: number;
-  keySchema: KeySchema;
-  createdAt: number;
-  disabledAt?: number;
 }
 
 /** A pending record as its writer holds it until the item write is decided. */
@@ -95,27 +84,20 @@ interface LogRow extends ChangeRecord {
   next?: bigint;
 }
 
-const COLUMNS = 'seq, kh, state, event, item_key, new_image, old_image, prev_ver, new_ver, expiry, created_ms, origin';
-
-function logRow(row: Row): LogRow {
-  const itemKey = row.get('item_key') as string;
-  const newImage = row.get('new_image') as string | null;
-  const oldImage = row.get('old_image') as string | null;
-  const prev = row.get('prev_ver');
-  const next = row.get('new_ver');
+function logRow(row: RecordRow): LogRow {
   return {
-    position: { seq: big(row.get('seq')), kh: Number(row.get('kh')) },
-    state: row.get('state') as State,
-    eventName: row.get('event') as EventName,
-    itemKey,
-    keys: JSON.parse(itemKey) as Item,
-    newImage: newImage ? (JSON.parse(newImage) as Item) : undefined,
-    oldImage: oldImage ? (JSON.parse(oldImage) as Item) : undefined,
-    prev: prev ? big(prev) : undefined,
-    next: next ? big(next) : undefined,
-    expiry: row.get('expiry') === true,
-    ...(row.get('origin') === REPLICATOR_ORIGIN ? { replicated: true } : {}),
-    createdMs: Number(row.get('created_ms')),
+    position: { seq: row.seq, kh: row.kh },
+    state: row.state as State,
+    eventName: row.event as EventName,
+    itemKey: row.itemKey,
+    keys: JSON.parse(row.itemKey) as Item,
+    newImage: row.newImage ? (JSON.parse(row.newImage) as Item) : undefined,
+    oldImage: row.oldImage ? (JSON.parse(row.oldImage) as Item) : undefined,
+    prev: row.prev,
+    next: row.next,
+    expiry: row.expiry,
+    ...(row.origin === REPLICATOR_ORIGIN ? { replicated: true } : {}),
+    createdMs: row.createdMs,
   };
 }
 
@@ -129,85 +111,40 @@ export interface ShardPage {
 }
 
 export class StreamLog {
-  private readonly streams: string;
-  private readonly records: string;
+  private readonly tables: StreamRecordTables;
 
-  constructor(private readonly session: CqlSession) {
-    this.streams = qualifiedTable(session.keyspace, 'dc_streams');
-    this.records = qualifiedTable(session.keyspace, 'dc_stream_records');
+  constructor(session: CqlSession) {
+    this.tables = new StreamRecordTables(session);
   }
 
-  async init(): Promise<void> {
-    await this.session.client.execute(
-      `CREATE TABLE IF NOT EXISTS ${this.streams} (scope int, stream text, table_name text, view_type text, shards int, key_schema text, created_ms bigint, disabled_ms bigint, PRIMARY KEY (scope, stream))`,
-    );
-    await this.session.client.execute(
-      `CREATE TABLE IF NOT EXISTS ${this.records} (stream text, shard int, bucket bigint, seq bigint, kh bigint, state text, event text, item_key text, new_image text, old_image text, prev_ver bigint, new_ver bigint, expiry boolean, created_ms bigint, origin text, PRIMARY KEY ((stream, shard, bucket), seq, kh)) WITH default_time_to_live = ${TTL_S} AND gc_grace_seconds = 3600`,
-    );
-    // Keyspaces made before records named their origin. Another server may add it at the same moment.
-    const meta = await this.session.client.metadata.getTable(this.session.keyspace, 'dc_stream_records').catch(() => undefined);
-    if (meta && !meta.columnsByName.origin) {
-      await this.session.client.execute(`ALTER TABLE ${this.records} ADD origin text`).catch((e: Error) => {
-        if (!/conflicts with an existing column|already exist/i.test(e.message)) throw e;
-      });
-    }
-  }
-
-  private run(query: string, params: unknown[], consistency = this.session.consistency.write) {
-    return this.session.execute(query, params, consistency);
+  init(): Promise<void> {
+    return this.tables.init(TTL_S);
   }
 
   // ---- the streams of all tables
 
-  async register(m: StreamMeta): Promise<void> {
-    await this.run(
-      `INSERT INTO ${this.streams} (scope, stream, table_name, view_type, shards, key_schema, created_ms) VALUES (0, ?, ?, ?, ?, ?, ?)`,
-      [m.stream, m.table, m.viewType, m.shards, JSON.stringify(m.keySchema), Long.fromNumber(m.createdAt)],
-    );
+  register(m: StreamMeta): Promise<void> {
+    return this.tables.insertStream(m);
   }
 
-  async disable(stream: string, at: number): Promise<void> {
-    await this.run(`UPDATE ${this.streams} SET disabled_ms = ? WHERE scope = 0 AND stream = ?`, [Long.fromNumber(at), stream]);
-  }
-
-  private meta(row: Row): StreamMeta {
-    const disabled = row.get('disabled_ms');
-    return {
-      stream: row.get('stream') as string,
-      table: row.get('table_name') as string,
-      viewType: row.get('view_type') as StreamViewType,
-      shards: row.get('shards') as number,
-      keySchema: JSON.parse(row.get('key_schema') as string) as KeySchema,
-      createdAt: Number(row.get('created_ms')),
-      disabledAt: disabled ? Number(disabled) : undefined,
-    };
+  disable(stream: string, at: number): Promise<void> {
+    return this.tables.disableStream(stream, at);
   }
 
   async get(stream: string): Promise<StreamMeta | undefined> {
-    const rs = await this.run(`SELECT * FROM ${this.streams} WHERE scope = 0 AND stream = ?`, [stream], this.session.consistency.strong);
-    const row = rs.first();
-    return row ? this.meta(row) : undefined;
+    return (await this.tables.stream(stream)) as StreamMeta | undefined;
   }
 
   /** Streams in key order after `after`, skipping those disabled longer ago than the retention. */
   async list(after: string | undefined, limit: number, table?: string): Promise<{ streams: StreamMeta[]; more: boolean }> {
     const out: StreamMeta[] = [];
-    let pageState: string | undefined;
     const oldest = Date.now() - RETENTION_MS;
-    do {
-      const rs = await this.session.client.execute(
-        `SELECT * FROM ${this.streams} WHERE scope = 0 AND stream > ?`,
-        [after ?? ''],
-        { prepare: true, fetchSize: 200, pageState, consistency: this.session.consistency.strong, isIdempotent: true },
-      );
-      for (const row of rs.rows) {
-        const m = this.meta(row);
-        if ((m.disabledAt ?? Infinity) < oldest || (table && m.table !== table)) continue;
-        if (out.length === limit) return { streams: out, more: true };
-        out.push(m);
-      }
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
+    for await (const row of this.tables.streamsAfter(after ?? '')) {
+      const m = row as StreamMeta;
+      if ((m.disabledAt ?? Infinity) < oldest || (table && m.table !== table)) continue;
+      if (out.length === limit) return { streams: out, more: true };
+      out.push(m);
+    }
     return { streams: out, more: false };
   }
 
@@ -228,10 +165,10 @@ export class StreamLog {
       const seq = big(version);
       const createdMs = Date.now();
       const record: PendingRecord = { stream: c.stream, shard, position: { seq, kh }, version, createdMs };
-      await this.run(
-        `INSERT INTO ${this.records} (stream, shard, bucket, seq, kh, state, event, item_key, new_image, old_image, prev_ver, new_ver, expiry, created_ms, origin) VALUES (?, ?, ?, ?, ?, 'P', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [c.stream, shard, Long.fromNumber(bucketOf(seq)), version, Long.fromNumber(kh), event, itemKey, newImage, oldImage, c.old?.version ?? null, version, c.expiry, Long.fromNumber(createdMs), c.replicated ? REPLICATOR_ORIGIN : undefined],
-      );
+      await this.tables.insertPending({
+        stream: c.stream, shard, bucket: bucketOf(seq), version, kh, event, itemKey, newImage, oldImage,
+        prev: c.old?.version ?? null, expiry: c.expiry, createdMs, origin: c.replicated ? REPLICATOR_ORIGIN : undefined,
+      });
       if (Date.now() - timeOfSeq(seq) <= LATE_MS) return record;
       await this.settle(record, 'A');
       version = nextVersion(version);
@@ -246,25 +183,13 @@ export class StreamLog {
   async settle(r: { stream: string; shard: number; position: Position }, state: 'C' | 'A'): Promise<void> {
     // The state cell must not outlive the row it belongs to.
     const ttl = Math.max(1, Math.floor(TTL_S - (Date.now() - timeOfSeq(r.position.seq)) / 1000));
-    await this.run(
-      `UPDATE ${this.records} USING TTL ? SET state = ? WHERE stream = ? AND shard = ? AND bucket = ? AND seq = ? AND kh = ?`,
-      [ttl, state, r.stream, r.shard, Long.fromNumber(bucketOf(r.position.seq)), long(r.position.seq), Long.fromNumber(r.position.kh)],
-    );
+    await this.tables.setState({ stream: r.stream, shard: r.shard, bucket: bucketOf(r.position.seq), ...r.position }, state, ttl);
   }
 
   // ---- reading records
 
   private async *rows(stream: string, shard: number, bucket: number, after: Position, upTo: Position): AsyncGenerator<LogRow> {
-    let pageState: string | undefined;
-    do {
-      const rs = await this.session.client.execute(
-        `SELECT ${COLUMNS} FROM ${this.records} WHERE stream = ? AND shard = ? AND bucket = ? AND (seq, kh) > (?, ?) AND (seq, kh) <= (?, ?)`,
-        [stream, shard, Long.fromNumber(bucket), long(after.seq), Long.fromNumber(after.kh), long(upTo.seq), Long.fromNumber(upTo.kh)],
-        { prepare: true, fetchSize: 200, pageState, consistency: this.session.consistency.strong, isIdempotent: true },
-      );
-      for (const row of rs.rows) yield logRow(row);
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
+    for await (const row of this.tables.records(stream, shard, bucket, after, upTo)) yield logRow(row);
   }
 
   /** The position below every record of a stream that is readable at `now` (or up to its close). */

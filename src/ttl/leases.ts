@@ -1,4 +1,4 @@
-// Who sweeps which segment of which table, kept in Cassandra so that any number of servers share
+// Who sweeps which segment of which table, kept in Cassandra (storage's TtlSegmentTable) so that any number of servers share
 // the work without doing it twice. One row per (table id, segment):
 //   owner        the server sweeping it now ('' when nobody is)
 //   lease_until  the owner's clock (ms) until which the segment is its own; renewed every 5 s
@@ -10,19 +10,10 @@
 // can make two servers sweep a segment at once, which costs work but is safe, because every
 // delete checks the item again under compare-and-set. Rows live a week after their last write
 // (Cassandra TTL), so the rows of dropped tables go by themselves.
-import type { CqlSession, Row } from '../storage/session.js';
-import { Long, qualifiedTable } from '../storage/session.js';
 import type { Item } from '../dynamo/types.js';
+import type { SegmentRow, TtlSegmentTable } from '../storage/state/ttl-segments.js';
 
-const ROW_TTL_SECONDS = 7 * 24 * 3600;
-
-export interface SegmentRow {
-  segment: number;
-  owner: string;
-  leaseUntil: number;
-  resume?: string;
-  sweptAt: number;
-}
+export type { SegmentRow };
 
 export class SegmentLease {
   constructor(
@@ -51,20 +42,14 @@ export class SegmentLease {
 }
 
 export class TtlLeases {
-  private readonly table: string;
-
   constructor(
-    private readonly session: CqlSession,
+    private readonly rows: TtlSegmentTable,
     readonly owner: string,
     private readonly leaseMs: number,
-  ) {
-    this.table = qualifiedTable(session.keyspace, 'dc_ttl_segments');
-  }
+  ) {}
 
-  async init(): Promise<void> {
-    await this.session.client.execute(
-      `CREATE TABLE IF NOT EXISTS ${this.table} (table_id text, segment int, owner text, lease_until bigint, resume text, swept_at bigint, PRIMARY KEY (table_id, segment))`,
-    );
+  init(): Promise<void> {
+    return this.rows.init();
   }
 
   leaseUntil(): number {
@@ -72,15 +57,8 @@ export class TtlLeases {
   }
 
   /** The segments of a table (at most its segment count: one small partition). */
-  async segments(tableId: string): Promise<Map<number, SegmentRow>> {
-    const rs = await this.session.execute(
-      `SELECT segment, owner, lease_until, resume, swept_at FROM ${this.table} WHERE table_id = ?`,
-      [tableId],
-      this.session.consistency.strong,
-    );
-    const out = new Map<number, SegmentRow>();
-    for (const row of rs.rows) out.set(row.get('segment') as number, rowOf(row));
-    return out;
+  segments(tableId: string): Promise<Map<number, SegmentRow>> {
+    return this.rows.list(tableId);
   }
 
   /** Whether a segment needs a sweep now: never swept, swept a period ago, or its owner's lease ran out. */
@@ -91,41 +69,13 @@ export class TtlLeases {
 
   /** Takes a due segment; undefined when another server was faster. */
   async acquire(tableId: string, segment: number, seen: SegmentRow | undefined): Promise<SegmentLease | undefined> {
-    const until = Long.fromNumber(this.leaseUntil());
-    const rs = seen
-      ? await this.session.execute(
-          `UPDATE ${this.table} USING TTL ${ROW_TTL_SECONDS} SET owner = ?, lease_until = ?, resume = ?, swept_at = ? WHERE table_id = ? AND segment = ? IF owner = ? AND lease_until = ? AND swept_at = ?`,
-          [this.owner, until, seen.resume ?? null, Long.fromNumber(seen.sweptAt), tableId, segment, seen.owner, Long.fromNumber(seen.leaseUntil), Long.fromNumber(seen.sweptAt)],
-          this.session.consistency.write,
-        )
-      : await this.session.execute(
-          `INSERT INTO ${this.table} (table_id, segment, owner, lease_until, resume, swept_at) VALUES (?, ?, ?, ?, null, 0) IF NOT EXISTS USING TTL ${ROW_TTL_SECONDS}`,
-          [tableId, segment, this.owner, until],
-          this.session.consistency.write,
-        );
-    if (rs.first().get('[applied]') !== true) return undefined;
+    if (!(await this.rows.take(tableId, segment, this.owner, this.leaseUntil(), seen))) return undefined;
     const resume = seen?.resume ? (JSON.parse(seen.resume) as Item) : undefined;
     return new SegmentLease(this, tableId, segment, resume, seen?.sweptAt ?? 0);
   }
 
-  /** Rewrites a segment row we own (every column, so the whole row keeps one Cassandra TTL). */
-  async write(lease: SegmentLease, owner: string, leaseUntil: number, resume: Item | undefined, sweptAt: number): Promise<boolean> {
-    const rs = await this.session.execute(
-      `UPDATE ${this.table} USING TTL ${ROW_TTL_SECONDS} SET owner = ?, lease_until = ?, resume = ?, swept_at = ? WHERE table_id = ? AND segment = ? IF owner = ?`,
-      [owner, Long.fromNumber(leaseUntil), resume ? JSON.stringify(resume) : null, Long.fromNumber(sweptAt), lease.tableId, lease.segment, this.owner],
-      this.session.consistency.write,
-    );
-    return rs.first().get('[applied]') === true;
+  /** Rewrites a segment row we own. */
+  write(lease: SegmentLease, owner: string, leaseUntil: number, resume: Item | undefined, sweptAt: number): Promise<boolean> {
+    return this.rows.write(lease.tableId, lease.segment, this.owner, { owner, leaseUntil, resume: resume ? JSON.stringify(resume) : undefined, sweptAt });
   }
-}
-
-function rowOf(row: Row): SegmentRow {
-  const num = (name: string) => Number((row.get(name) as Long | null)?.toString() ?? 0);
-  return {
-    segment: row.get('segment') as number,
-    owner: (row.get('owner') as string | null) ?? '',
-    leaseUntil: num('lease_until'),
-    resume: (row.get('resume') as string | null) ?? undefined,
-    sweptAt: num('swept_at'),
-  };
 }

@@ -15,12 +15,14 @@ import type { CatalogEntry, TimeToLiveSetting } from '../storage/catalog.js';
 import type { TableHandle } from '../storage/item-store.js';
 import { segmentRange, tokenRangeItems } from '../storage/range-reader.js';
 import { keyOf } from '../storage/translator.js';
-import { handleOf, type ActionContext } from '../actions/context.js';
+import { handleOf } from '../actions/context.js';
+import type { StorageServices } from '../storage/services.js';
 import { isExpired } from './expiry.js';
+import { TtlSegmentTable } from '../storage/state/ttl-segments.js';
 import { TtlLeases, type SegmentLease } from './leases.js';
 import { createTtlMetrics, type TtlMetrics } from './metrics.js';
 
-type Context = Pick<ActionContext, 'session' | 'catalog' | 'store' | 'translators' | 'config'>;
+type Context = Pick<StorageServices, 'session' | 'catalog' | 'store' | 'translators' | 'config'>;
 
 /** A segment unrenewed for this long is taken over by another server. */
 const LEASE_MS = 30_000;
@@ -52,7 +54,7 @@ export class TtlSweeper {
     private readonly warn: (message: string, err: unknown) => void = () => {},
   ) {
     this.metrics = createTtlMetrics(options.registry);
-    this.leases = new TtlLeases(ctx.session, `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, LEASE_MS);
+    this.leases = new TtlLeases(new TtlSegmentTable(ctx.session), `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, LEASE_MS);
   }
 
   init(): Promise<void> {
@@ -117,7 +119,7 @@ export class TtlSweeper {
   private async sweepSegment(entry: CatalogEntry, ttl: TimeToLiveSetting, lease: SegmentLease): Promise<void> {
     const { session } = this.ctx;
     const d = entry.definition;
-    const h = handleOf(this.ctx as ActionContext, entry);
+    const h = handleOf(this.ctx, entry);
     const { lo, hi } = segmentRange(lease.segment, ttl.segments);
     const name = JSON.stringify(ttl.attributeName); // how the attribute appears in an item's JSON
     const pending = new Set<Promise<void>>();

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { TEST_TRANSLATORS, createPkTable, errorOf, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
 import { Catalog } from '../../src/storage/catalog.js';
+import { TtlSegmentTable } from '../../src/storage/state/ttl-segments.js';
 import { TtlLeases } from '../../src/ttl/leases.js';
 
 type Item = Record<string, AttributeValue>;
@@ -301,7 +302,7 @@ describe('TTL expiry after a sweeper died', () => {
     // A server took the only segment, swept the first five items' worth of it, recorded that, then died:
     // its lease (here already run out) is never renewed again.
     const { definition } = (await new Catalog(t.server.session).get('orphaned'))!;
-    const dead = new TtlLeases(t.server.session, 'dead-server', -1);
+    const dead = new TtlLeases(new TtlSegmentTable(t.server.session), 'dead-server', -1);
     const lease = await dead.acquire(definition.id, 0, undefined);
     assert.ok(lease);
     assert.equal(await lease.renew({ pk: S(order[4]!) }), true);

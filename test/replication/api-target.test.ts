@@ -9,7 +9,7 @@ import { apiTarget, replicatorClient } from '../../src/replication/api-target.js
 import { canonicalText, fromSdkItem } from '../../src/replication/items.js';
 import type { TargetOpener } from '../../src/replication/replica-target.js';
 import { awsSource, type SourceApi, type StreamRecord } from '../../src/replication/source.js';
-import { ReplicationState } from '../../src/replication/state.js';
+import { ReplicationState } from '../../src/storage/state/replication-state.js';
 import { verify } from '../../src/replication/verify.js';
 import { startApiEnds, type ApiEnds, apiReplicator, endpointOptions, streamRecords, tableOf, waitApiIdentical } from './api-helpers.js';
 import { replicator, richItem, startWriters, waitFor, type Env } from './helpers.js';

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { DeleteTableCommand, DescribeTableCommand, PutItemCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { handleOf, type ActionContext } from '../../src/actions/context.js';
 import { verify } from '../../src/replication/verify.js';
-import { ReplicationState } from '../../src/replication/state.js';
+import { ReplicationState } from '../../src/storage/state/replication-state.js';
 import { createSourceTable, fill, replicator, richItem, startEnv, startWriters, waitFor, waitIdentical, type Env } from './helpers.js';
 
 describe('changes at either end of a running replication', () => {

@@ -9,8 +9,8 @@ import {
 import { translators } from '../../translators/index.js';
 import { Catalog } from '../../src/storage/catalog.js';
 import { ItemStore } from '../../src/storage/item-store.js';
-import { TableLifecycle } from '../../src/storage/table-lifecycle.js';
-import type { ActionContext } from '../../src/actions/context.js';
+import type { ReplicationContext } from '../../src/replication/process.js';
+import { storageServices } from '../../src/storage/services.js';
 import { createReplicationMetrics } from '../../src/replication/metrics.js';
 import { Replicator, type ReplicatorOptions } from '../../src/replication/replicator.js';
 import { awsSource, type SourceApi } from '../../src/replication/source.js';
@@ -26,7 +26,7 @@ export interface Env {
   db: DynamoDBClient;
   source: SourceApi;
   server: TestServer;
-  ctx: Omit<ActionContext, 'host'>;
+  ctx: ReplicationContext;
   close(): Promise<void>;
 }
 
@@ -38,7 +38,7 @@ export async function startEnv(keyspace: string, translator: 'document' | 'cells
   const session = server.server.session;
   const catalog = new Catalog(session);
   await catalog.init();
-  const ctx = { config: server.config, session, catalog, store: new ItemStore(session), tables: new TableLifecycle(session), translators };
+  const ctx = storageServices({ config: server.config, session, catalog, store: new ItemStore(session), translators });
   return {
     local,
     db,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { ReplicationState, type UnitRow } from '../../src/replication/state.js';
+import { ReplicationState, type UnitRow } from '../../src/storage/state/replication-state.js';
 import { createSourceTable, fill, runCli, startEnv, startWriters, waitFor, waitIdentical, type CliProcess, type Env } from './helpers.js';
 
 const freePort = () =>

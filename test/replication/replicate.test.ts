@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { startTestServer } from '../helpers/server.js';
 import { canonicalText, fromSdkItem } from '../../src/replication/items.js';
-import { ReplicationState } from '../../src/replication/state.js';
+import { ReplicationState } from '../../src/storage/state/replication-state.js';
 import { createSourceTable, fill, replicator, richItem, startEnv, startWriters, waitFor, waitIdentical, type Env } from './helpers.js';
 
 // DynamoDB Local returns numbers inside lists as written ('1.50'); compare canonical forms.

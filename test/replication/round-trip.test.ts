@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { apiTarget } from '../../src/replication/api-target.js';
 import { awsSource, type SourceApi } from '../../src/replication/source.js';
-import { ReplicationState } from '../../src/replication/state.js';
+import { ReplicationState } from '../../src/storage/state/replication-state.js';
 import { verify } from '../../src/replication/verify.js';
 import { startApiEnds, type ApiEnds, apiReplicator, endpointOptions, tableOf, waitApiIdentical } from './api-helpers.js';
 import { createSourceTable, fill, replicator, startWriters, waitFor, waitIdentical, type Env } from './helpers.js';

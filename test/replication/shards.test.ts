@@ -6,6 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { translators } from '../../translators/index.js';
 import type { ActionContext } from '../../src/actions/context.js';
+import type { ReplicationContext } from '../../src/replication/process.js';
+import { storageServices } from '../../src/storage/services.js';
 import type { Item } from '../../src/dynamo/types.js';
 import { Applier } from '../../src/replication/apply.js';
 import { canonicalText } from '../../src/replication/items.js';
@@ -13,12 +15,11 @@ import { createReplicationMetrics } from '../../src/replication/metrics.js';
 import { Replicator } from '../../src/replication/replicator.js';
 import { SKIP_MARGIN_MS } from '../../src/replication/snapshot-phase.js';
 import type { ShardInfo, SourceApi, StreamRecord } from '../../src/replication/source.js';
-import { ReplicationState } from '../../src/replication/state.js';
+import { ReplicationState } from '../../src/storage/state/replication-state.js';
 import { LeaseWatcher } from '../../src/replication/leases.js';
 import { ensureTarget } from '../../src/replication/target.js';
 import { Catalog } from '../../src/storage/catalog.js';
 import { ItemStore } from '../../src/storage/item-store.js';
-import { TableLifecycle } from '../../src/storage/table-lifecycle.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { dropKeyspace, waitFor } from './helpers.js';
 
@@ -117,14 +118,14 @@ const vOf = (i: Item | undefined) => (i?.v as { N: string } | undefined)?.N;
 
 describe('shards', () => {
   let server: TestServer;
-  let ctx: Omit<ActionContext, 'host'>;
+  let ctx: ReplicationContext;
   before(async () => {
     await dropKeyspace(KEYSPACE);
     server = await startTestServer(KEYSPACE);
     const session = server.server.session;
     const catalog = new Catalog(session);
     await catalog.init();
-    ctx = { config: server.config, session, catalog, store: new ItemStore(session), tables: new TableLifecycle(session), translators };
+    ctx = storageServices({ config: server.config, session, catalog, store: new ItemStore(session), translators });
   });
   after(async () => {
     await server?.close();

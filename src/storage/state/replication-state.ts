@@ -1,4 +1,5 @@
-// Replication state in Cassandra, so that any number of replicator processes share it and a
+// Replication state in Cassandra (the replicator's store; its leases and phases live in
+// src/replication/), so that any number of replicator processes share it and a
 // restarted one resumes where the last left off:
 //
 //   dc_replication        one row per target table: source, stream, phase, snapshot facts, error
@@ -8,8 +9,7 @@
 //
 // Rows of the first two tables are only ever written with lightweight transactions, so that
 // their writes are ordered by Paxos and a checkpoint can be fenced by the lease it belongs to.
-import { hostname } from 'node:os';
-import { quoteIdent, type CqlSession, type Row } from '../storage/session.js';
+import { quoteIdent, type CqlSession, type Row } from '../session.js';
 
 /**
  * snapshot: copying (the snapshot unit's lease decides who); streaming: tailing the stream;
@@ -268,8 +268,6 @@ export class ReplicationState {
     }));
   }
 }
-
-export const localHost = () => hostname();
 
 function unitOf(r: Row): UnitRow {
   return {
