@@ -24,7 +24,19 @@ export function storageError(e: unknown): unknown {
   return gone ? new TableGoneError(e as Error) : e;
 }
 
-/** For a promise's rejection: rethrows a driver error as storageError makes it. */
-export function rethrowStorageError(e: unknown): never {
-  throw storageError(e);
+/** Cassandra's UNPREPARED: the statement's id is unknown to the node. */
+const UNPREPARED = 0x2500;
+
+/**
+ * The table a failed statement names, when its failure may mean the table was dropped: a statement
+ * prepared before the drop makes Cassandra answer UNPREPARED, the driver's re-prepare fails, and it
+ * reports NoHostAvailable with UNPREPARED from every host. That also happens when re-preparing fails
+ * for other reasons, so the caller must look the table up before calling it gone.
+ */
+export function unpreparedTable(e: unknown, query: string): { keyspace: string; table: string } | undefined {
+  const inner = (e as { innerErrors?: Record<string, unknown> })?.innerErrors;
+  const errors = inner && typeof inner === 'object' ? Object.values(inner) : [];
+  if (errors.length === 0 || !errors.every((x) => (x as { code?: number })?.code === UNPREPARED)) return undefined;
+  const m = /\b(?:FROM|INTO|UPDATE)\s+"((?:[^"]|"")+)"\."((?:[^"]|"")+)"/i.exec(query);
+  return m ? { keyspace: m[1]!.replace(/""/g, '"'), table: m[2]!.replace(/""/g, '"') } : undefined;
 }

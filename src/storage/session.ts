@@ -2,7 +2,7 @@
 // configuration asks for, and a thin execute() that always uses prepared statements.
 import { readFileSync } from 'node:fs';
 import cassandra from 'cassandra-driver';
-import { rethrowStorageError } from './errors.js';
+import { TableGoneError, storageError, unpreparedTable } from './errors.js';
 
 const { consistencies } = cassandra.types;
 
@@ -109,17 +109,29 @@ export async function connect(config: SessionConfig, points: string[], onFlush?:
     write: level(config.writeConsistency),
     serial: level(config.serialConsistency),
   };
+  // A driver error as storage reports it; a statement prepared on a table since dropped is
+  // recognised by looking the table up (errors.ts, unpreparedTable).
+  const failed = async (e: unknown, query: string): Promise<never> => {
+    const named = unpreparedTable(e, query);
+    if (named) {
+      const found = await client
+        .execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [named.keyspace, named.table], { prepare: true })
+        .then((rs) => rs.rowLength > 0, () => true);
+      if (!found) throw new TableGoneError(e as Error);
+    }
+    throw storageError(e);
+  };
   const run: Execute = (query, params, cl, serial, idempotent) =>
     client
       .execute(query, params, { prepare: true, consistency: cl, serialConsistency: serial ?? consistency.serial, isIdempotent: idempotent || isRead(query) })
-      .catch(rethrowStorageError);
+      .catch((e: unknown) => failed(e, query));
   return {
     client,
     keyspace: config.keyspace,
     consistency,
     execute: config.cqlCoalesce ? coalesced(run, onFlush) : run,
-    query: (query, params, options) => client.execute(query, params, { prepare: true, ...options }).catch(rethrowStorageError),
-    batch: (statements, options) => client.batch(statements, { prepare: true, ...options }).catch(rethrowStorageError),
+    query: (query, params, options) => client.execute(query, params, { prepare: true, ...options }).catch((e: unknown) => failed(e, query)),
+    batch: (statements, options) => client.batch(statements, { prepare: true, ...options }).catch((e: unknown) => failed(e, statements[0]?.query ?? '')),
     shutdown: () => client.shutdown(),
   };
 }
