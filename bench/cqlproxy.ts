@@ -2,8 +2,13 @@
 // writes and reads, direct to the source vs through the proxy (dual-writing to the target).
 // The proxy runs in its own process, as it would in production.
 //
-//   node dist/bench/cqlproxy.js [--seconds 3] [--concurrency 32] [--rounds 3] [--warmup 5]
+//   node dist/bench/cqlproxy.js [--seconds 3] [--concurrency 32] [--rounds 3] [--warmup 5] [--isolate false]
 // or from bench/run.ts: `await runCqlProxyBench({ seconds, concurrency, rounds })` → markdown.
+//
+// With `isolate` (the default where the machine allows it: root, `ip`, `taskset`) the target node
+// runs in its own network namespace pinned to CPU 1, and the client, the proxy and the source to
+// CPU 0: the dual-write figure then shows what the proxy costs, not the target's Cassandra
+// competing for the same two cores (bench/isolation.ts).
 //
 // Both nodes are warmed up first (a cold target JIT-compiling through the first proxy run made
 // the proxy look several times slower), then direct and proxy runs alternate for several rounds
@@ -11,7 +16,7 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +24,7 @@ import cassandra from 'cassandra-driver';
 import { startLocalNode } from '../src/local-node/index.js';
 import { startCqlProxy } from '../src/cqlproxy/index.js';
 import { load, median, withCpu, type Result } from './harness.js';
+import { isolationUnavailable, pin, startIsolatedNode } from './isolation.js';
 
 type Proc = 'proxy' | 'source' | 'target' | 'client';
 type Measured = Result & { cpu: Partial<Record<Proc, number>> };
@@ -45,16 +51,21 @@ function medianResult(rs: Measured[]): Measured {
   };
 }
 
-export async function runCqlProxyBench(opts: { seconds?: number; concurrency?: number; rounds?: number; warmup?: number } = {}): Promise<string> {
+export async function runCqlProxyBench(opts: { seconds?: number; concurrency?: number; rounds?: number; warmup?: number; isolate?: boolean } = {}): Promise<string> {
   const seconds = opts.seconds ?? 3;
   // Seconds of each workload before the rounds: the target node JIT-compiles its write path only under the proxy's load.
   const warmup = opts.warmup ?? 5;
   const concurrency = opts.concurrency ?? 32;
   const rounds = opts.rounds ?? 3;
+  const unavailable = isolationUnavailable();
+  const isolate = (opts.isolate ?? true) && unavailable === undefined;
   const tmp = mkdtempSync(join(tmpdir(), 'cqlproxy-bench-'));
+  // Pinned before anything starts, so the source node and the proxy process inherit CPU 0.
+  if (isolate) pin(process.pid, '0');
+  const target = { clusterName: 'bench_target', datacenter: 'dc_target', dataDir: join(tmp, 'target'), heapMb: 512 };
   const [src, tgt] = await Promise.all([
-    startLocalNode({ address: '127.0.0.2', port: 9042, clusterName: 'bench_source', datacenter: 'dc_source', dataDir: join(tmp, 'source'), heapMb: 512 }),
-    startLocalNode({ address: '127.0.0.3', port: 9042, clusterName: 'bench_target', datacenter: 'dc_target', dataDir: join(tmp, 'target'), heapMb: 512 }),
+    startLocalNode({ address: '127.0.0.12', port: 9042, clusterName: 'bench_source', datacenter: 'dc_source', dataDir: join(tmp, 'source'), heapMb: 512 }),
+    isolate ? startIsolatedNode({ ...target, cpu: 1 }) : startLocalNode({ address: '127.0.0.13', port: 9042, ...target }),
   ]);
   const proxy = await startProxyProcess(`${src.address}:${src.port}`, `${tgt.address}:${tgt.port}`, join(tmp, 'failed.jsonl'));
   const clientFor = (point: string, dc: string): cassandra.Client =>
@@ -99,8 +110,10 @@ export async function runCqlProxyBench(opts: { seconds?: number; concurrency?: n
     const sum = (m: Measured, keys: Proc[]): number => keys.reduce((n, k) => n + (m.cpu[k] ?? NaN), 0);
     const lines = [
       `Same cassandra-driver client, ${concurrency} concurrent requests, both nodes warmed up, then ${rounds} rounds of ${seconds} s runs`,
-      'alternating direct and proxy; medians over the rounds. Proxy in its own process; source and target are single local nodes',
-      'on the same machine (so dual writes also double the Cassandra work on its cores).',
+      'alternating direct and proxy; medians over the rounds. Proxy in its own process; source and target are single local nodes.',
+      isolate
+        ? 'Target isolated: its own network namespace (reached over a veth pair) pinned to CPU 1; the client, the proxy and the source share CPU 0 in every run, so the ratio is the proxy\'s cost on that core plus waiting for the target.'
+        : `Target not isolated (${opts.isolate === false ? 'asked not to' : unavailable}): both nodes share the machine's cores with the proxy and the client, so dual writes also double the Cassandra work on them.`,
       '',
       '| workload | direct ops/s | proxy ops/s | ratio | direct p50 ms | proxy p50 ms | added p50 ms | direct p99 ms | proxy p99 ms | errors |',
       '|---|---|---|---|---|---|---|---|---|---|',
@@ -131,6 +144,7 @@ export async function runCqlProxyBench(opts: { seconds?: number; concurrency?: n
     await Promise.allSettled([direct.shutdown(), directTarget.shutdown(), viaProxy.shutdown()]);
     proxy.child.kill('SIGTERM');
     await Promise.allSettled([src.stop(), tgt.stop()]);
+    if (isolate) pin(process.pid, `0-${cpus().length - 1}`);
     rmSync(tmp, { recursive: true, force: true });
   }
 }
@@ -146,8 +160,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === '--child-proxy') {
     void childProxy(process.argv[3]!, process.argv[4]!, process.argv[5]!);
   } else {
-    const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '5' } } });
-    runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency), rounds: Number(values.rounds), warmup: Number(values.warmup) }).then(
+    const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '32' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '5' }, isolate: { type: 'string', default: 'true' } } });
+    runCqlProxyBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency), rounds: Number(values.rounds), warmup: Number(values.warmup), isolate: values.isolate !== 'false' }).then(
       (md) => {
         console.log(md);
         process.exit(0);

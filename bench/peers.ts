@@ -11,6 +11,8 @@ export interface PeersOptions {
   seconds: number;
   concurrency: number;
   rounds: number;
+  /** Seconds of every operation on every server before the measured rounds (JIT warm-up). */
+  warmup?: number;
 }
 
 /**
@@ -169,6 +171,16 @@ export async function runPeers(o: PeersOptions): Promise<string> {
     const bare = await startBare();
     peers.push(bare);
     const ctx = { seconds: o.seconds, concurrency: o.concurrency };
+    // Three JVMs here (Cassandra, DynamoDB Local) and Node compile their hot paths under load: a
+    // first short round measured cold servers (a fresh Cassandra node at a fraction of its speed).
+    const warmup = o.warmup ?? 3;
+    for (const peer of peers) {
+      const call = lightClient(peer.endpoint, AUTH);
+      for (const op of peer === bare ? operations().slice(0, 1) : operations()) {
+        await load(o.concurrency, warmup, (i) => { const r = op.body(i); return call(r.action, r.body); }, 0);
+      }
+      process.stderr.write(`[bench] peers: ${peer.name} warmed up\n`);
+    }
     const vias: ('light' | 'wrk')[] = hasWrk() ? ['light', 'wrk'] : ['light'];
     // results[op][via][peer] = one measurement per round.
     const results = new Map<string, Measured[]>();
@@ -203,7 +215,7 @@ function report(results: Map<string, Measured[]>, keyOf: (op: string, via: strin
   };
   const ours = 'dynamo-cassandra';
   const lines = [
-    `${o.rounds} alternating rounds, ${o.seconds} s per measurement, concurrency ${o.concurrency}; medians over the rounds; latencies in ms.`,
+    `${o.rounds} alternating rounds, ${o.seconds} s per measurement, concurrency ${o.concurrency}, after ${o.warmup ?? 3} s of every operation on every server; medians over the rounds; latencies in ms.`,
     'light: a minimal keep-alive Node HTTP client; wrk: the same JSON from wrk (C), where the request has a key to vary.',
     'Every server on this machine: DynamoDB Local and dynalite keep their data in memory; ours writes to the Cassandra node.',
     '',

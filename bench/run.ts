@@ -25,6 +25,7 @@ const { values } = parseArgs({
     'soak-seconds': { type: 'string', default: '600' },
     'scan-rows': { type: 'string', default: '1000000' },
     only: { type: 'string' },
+    warmup: { type: 'string', default: '3' },
   },
 });
 
@@ -44,7 +45,7 @@ async function main() {
     sections.push('## Core item operations', '', core, '');
   }
   if (wanted('peers')) {
-    const peers = await runPeers({ seconds: Number(values.seconds), concurrency: Number(values.concurrency), rounds: Number(values.rounds) });
+    const peers = await runPeers({ seconds: Number(values.seconds), concurrency: Number(values.concurrency), rounds: Number(values.rounds), warmup: Number(values.warmup) });
     sections.push('## Against the peers: DynamoDB Local and dynalite', '', peers, '');
   }
   if (wanted('reads')) {

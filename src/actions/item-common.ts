@@ -100,6 +100,9 @@ export const readUnits = (bytes: number, consistent: boolean) => Math.max(1, Mat
 export const writeUnits = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
 
 /** The ConsumedCapacity member for ReturnConsumedCapacity TOTAL or INDEXES, else undefined. */
+/** Whether the response reports consumed capacity (which needs the exact size of what was read). */
+export const capacityWanted = (req: { ReturnConsumedCapacity?: unknown }): boolean => req.ReturnConsumedCapacity === 'TOTAL' || req.ReturnConsumedCapacity === 'INDEXES';
+
 export function consumedCapacity(mode: string | undefined, table: string, units: () => number) {
   if (mode === 'TOTAL') return { TableName: table, CapacityUnits: units() };
   if (mode === 'INDEXES') {

@@ -18,7 +18,7 @@ import { indexHashKeys, indexRangeKeys } from '../storage/index-keys.js';
 import { indexPartitionItems, partitionItems, prefixSuccessor, type SortRange } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { INVALID_START, checkStartKeyPiece, startKeyValues, tableStartKey } from './start-key.js';
-import { ATTRIBUTES_TO_GET, CONDITIONS, ITEM_REQUEST, checkKeyValue } from './item-common.js';
+import { ATTRIBUTES_TO_GET, CONDITIONS, ITEM_REQUEST, capacityWanted, checkKeyValue } from './item-common.js';
 import { HASH_KEY_LIMIT, emptyKeyValue, keyBytes } from '../dynamo/key-values.js';
 import { baseItems, checkIndexSelect, checkKeyPaths, checkLegacyReadParameters, checkSelect, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
 
@@ -201,7 +201,7 @@ export const query: ActionSpec = {
     } else {
       source = partitionItems(ctx.session, table, kc.hash[0]!, range, forward, level, rows);
     }
-    const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix) });
+    const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix), exactBytes: capacityWanted(req) });
     return pageResponse(req, page, countOnly, consistent, ix);
   },
 };

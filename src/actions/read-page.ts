@@ -22,12 +22,15 @@ export interface PageOptions {
   countOnly: boolean;
   /** Key attributes reported in LastEvaluatedKey (the table's, plus an index's). */
   keyNames: string[];
+  /** The page's exact size is reported (ConsumedCapacity), not only compared with 1 MB. */
+  exactBytes?: boolean;
 }
 
 export interface Page {
   items: string[];
   count: number;
   scanned: number;
+  /** DynamoDB's size of the items read; exact when asked for or when the page neared 1 MB. */
   bytes: number;
   lastKey?: Item;
 }
@@ -38,19 +41,38 @@ function keyOf(item: Item, names: string[]): Item {
   return key;
 }
 
+const jsonSize = (json: string): number => itemSize(JSON.parse(json) as Item);
+
+/**
+ * Sizing an item the DynamoDB way means parsing its JSON. Items whose JSON goes into the page as
+ * stored need no parse otherwise, so until the page nears 1 MB their sizes are bounded from above
+ * by the JSON's UTF-8 length (never smaller than DynamoDB's size: every name, value and nesting
+ * costs at least as many JSON bytes) and computed exactly only from then on.
+ */
 export async function collectPage(source: AsyncGenerator<StoredItem>, o: PageOptions): Promise<Page> {
   const page: Page = { items: [], count: 0, scanned: 0, bytes: 0 };
+  // Parsed anyway (filter, projection), or not kept for a later exact sum (a count): size exactly.
+  let exact = o.exactBytes === true || o.filter !== undefined || o.projection !== undefined || o.countOnly;
   try {
     for await (const stored of source) {
-      const item = stored.item;
       page.scanned++;
-      page.bytes += itemSize(item);
-      if (!o.filter || evaluateCondition(o.filter, item)) {
-        page.count++;
-        if (!o.countOnly) page.items.push(o.projection ? JSON.stringify(projectItem(item, o.projection)) : stored.json);
+      if (exact) page.bytes += itemSize(stored.item);
+      else {
+        page.bytes += Buffer.byteLength(stored.json);
+        if (page.bytes >= PAGE_BYTES) {
+          // Near the limit the bound is not enough: the exact sizes of the page so far.
+          exact = true;
+          page.bytes = 0;
+          for (const json of page.items) page.bytes += jsonSize(json);
+          page.bytes += itemSize(stored.item);
+        }
       }
-      if ((o.limit !== undefined && page.scanned >= o.limit) || page.bytes >= PAGE_BYTES) {
-        page.lastKey = keyOf(item, o.keyNames);
+      if (!o.filter || evaluateCondition(o.filter, stored.item)) {
+        page.count++;
+        if (!o.countOnly) page.items.push(o.projection ? JSON.stringify(projectItem(stored.item, o.projection)) : stored.json);
+      }
+      if ((o.limit !== undefined && page.scanned >= o.limit) || (exact && page.bytes >= PAGE_BYTES)) {
+        page.lastKey = keyOf(stored.item, o.keyNames);
         break;
       }
     }

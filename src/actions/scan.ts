@@ -6,6 +6,7 @@ import { indexHashValues } from '../storage/index-keys.js';
 import { indexTokenRangeItems, segmentRange, tokenRangeItems } from '../storage/range-reader.js';
 import { activeTable, type ActionSpec } from './context.js';
 import { SCAN_REQUEST } from './query.js';
+import { capacityWanted } from './item-common.js';
 import { checkScanStartKey, startKeyValues } from './start-key.js';
 import { baseItems, checkIndexSelect, checkKeyPaths, checkLegacyReadParameters, checkSelect, collectPage, lsiFetchesBase, pageKeyNames, pageResponse, readSettings, resolveIndex } from './read-page.js';
 
@@ -56,7 +57,7 @@ export const scan: ActionSpec = {
     } else {
       source = tokenRangeItems(ctx.session, table, lo, hi, start, level, rows);
     }
-    const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix) });
+    const page = await collectPage(source, { limit, filter: compiled.filter, projection: compiled.projection, countOnly, keyNames: pageKeyNames(def.key, ix), exactBytes: capacityWanted(req) });
     return pageResponse(req, page, countOnly, consistent, ix);
   },
 };

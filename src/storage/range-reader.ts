@@ -45,7 +45,7 @@ type Decode = (row: Row) => StoredItem;
 /**
  * Rows each Cassandra page asks for: a fixed number, or pages that start at `first` and grow
  * fourfold up to `max`, never past `total` (the most rows the reader will take) nor past what
- * `bytes` (the reader's byte budget) needs at the average row size read so far. A short read then
+ * `bytes` (the reader's byte budget, in stored bytes) needs at the average row size read so far. A short read then
  * costs one small page and a long one few round trips, while the driver's buffer stays bounded.
  */
 export type PageRows = number | { first: number; max: number; total?: number; bytes?: number };
@@ -55,7 +55,13 @@ export function nextPageSize(rows: PageRows, previous: number | undefined, fetch
   if (previous === undefined) return rows.first;
   let size = Math.min(rows.max, previous * 4);
   if (rows.total !== undefined) size = Math.min(size, rows.total - fetched);
-  if (rows.bytes !== undefined && fetched > 0) size = Math.min(size, Math.ceil(Math.max(0, rows.bytes - fetchedBytes) / (fetchedBytes / fetched)) + 1);
+  if (rows.bytes !== undefined && fetched > 0) {
+    // The budget counts stored bytes, which overstate the reader's own measure (DynamoDB's item
+    // size: a third less for binary, far less for numbers): a reader still pulling past it gets
+    // pages of the last size up to `first`, not a round trip per row.
+    const left = rows.bytes - fetchedBytes;
+    size = Math.min(size, left > 0 ? Math.ceil(left / (fetchedBytes / fetched)) + 1 : Math.min(previous, rows.first));
+  }
   return Math.max(1, size);
 }
 

@@ -25,8 +25,12 @@ test('a page asks for about what the byte budget still needs, plus one', () => {
   // 129 rows of 4 KB read: 1 MB - 516 KB left, 129 more rows of 4 KB, plus one to see the end.
   const rows = { first: 129, max: 1000, bytes: 1024 * 1024 };
   assert.equal(nextPageSize(rows, 129, 129, 129 * 4096), Math.ceil((1024 * 1024 - 129 * 4096) / 4096) + 1);
-  // Past the budget (the reader is about to stop): one row.
-  assert.equal(nextPageSize(rows, 129, 129, 2 * 1024 * 1024), 1);
+  // Past the budget in stored bytes, a reader that still pulls (its DynamoDB sizes are smaller)
+  // gets pages of the last size up to `first`: a Scan of 250-byte items read one row per round
+  // trip for its last third.
+  assert.equal(nextPageSize(rows, 129, 129, 2 * 1024 * 1024), 129);
+  assert.equal(nextPageSize(rows, 411, 4056, 1100 * 1024), 129);
+  assert.equal(nextPageSize(rows, 40, 4056, 1100 * 1024), 40);
   // 400 KB items: three are a whole page.
   assert.equal(nextPageSize({ first: 2, max: 1000, bytes: 1024 * 1024 }, 2, 2, 800 * 1024), 2);
 });
