@@ -6,6 +6,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 export interface ReplicationMetrics {
   registry: Registry;
   applied: Counter<'table' | 'event'>;
+  skippedReplicated: Counter<'table'>;
   snapshotItems: Counter<'table'>;
   lag: Gauge<'table' | 'shard'>;
   errors: Counter<'table' | 'type'>;
@@ -23,6 +24,12 @@ export function createReplicationMetrics(registry?: Registry): ReplicationMetric
       name: 'dynamodb_replication_records_applied_total',
       help: 'Stream records applied to the target, by table and event (INSERT, MODIFY, REMOVE)',
       labelNames: ['table', 'event'],
+      registers,
+    }),
+    skippedReplicated: new Counter({
+      name: 'dynamodb_replication_records_skipped_replicated_total',
+      help: 'Stream records not applied because a replicator wrote them (the loop guard of --ignore-replicated), by table',
+      labelNames: ['table'],
       registers,
     }),
     snapshotItems: new Counter({

@@ -146,6 +146,7 @@ export class StreamTail {
           stopped: () => r.stopped || this.halted || this.fatal !== undefined,
           onBatch: (result, lag) => {
             for (const [event, n] of result.applied) metrics.applied.inc({ table: t.name, event }, n);
+            if (result.echoes) metrics.skippedReplicated.inc({ table: t.name }, result.echoes);
             metrics.lag.set(labels, lag);
           },
           onError: t.onError,

@@ -62,7 +62,7 @@ export interface CatalogEntry {
 }
 
 /** How long a process trusts its cached definition before reading the catalog again. */
-const CACHE_MS = 2000;
+export const CACHE_MS = 2000;
 
 export class Catalog {
   private readonly cache = new Map<string, { entry: CatalogEntry | undefined; at: number }>();

@@ -17,8 +17,9 @@ import { IndexWriter, checkIndexKeys, nextVersion } from './indexes.js';
 import { eventOf, liveStream, streamKey } from '../streams/model.js';
 import { StreamLog, testPause, type PendingRecord } from '../streams/record-log.js';
 import { retryingRead, type Long, type CqlSession } from './session.js';
+import { KnownItems } from './known-items.js';
 import { Transactions } from './transactions/index.js';
-import { keyColumnValue, keyOf, type BlindUpdate, type StoredItem, type Translator, type WriteGuard } from './translator.js';
+import { StoredItem, keyColumnValue, keyOf, type BlindUpdate, type Translator, type WriteGuard } from './translator.js';
 
 export type { Mutation, TableHandle } from './table-handle.js';
 
@@ -70,8 +71,13 @@ const { BigDecimal } = cassandra.types;
 // old item must go, and a stream record needs the old item (and none is written when nothing changes).
 const needsOldItem = (h: TableHandle) => (h.entry.definition.indexes?.length ?? 0) > 0 || liveStream(h.entry.definition) !== undefined;
 
+/** An item's identity in this process: its table's id (a re-created table is another) and key. */
+const itemId = (h: TableHandle, key: Item) => h.entry.definition.id + JSON.stringify(keyOf(key, h.entry.definition.key));
+
 export class ItemStore {
   private readonly queue = new KeyedQueue();
+  /** What this process last saw of items that need their old state to be written (see needsOldItem). */
+  private readonly known = new KnownItems();
   readonly indexes: IndexWriter;
   readonly streams: StreamLog;
   /** Multi-item transactions; their intents on rows are resolved here for every reader and writer. */
@@ -237,9 +243,9 @@ export class ItemStore {
         ),
       );
     }
-    const keyId = h.entry.definition.id + JSON.stringify(keyOf(key, h.entry.definition.key));
+    const keyId = itemId(h, key);
     const plain = h.isolation === 'unsafe_rmw' || h.isolation === 'forbid_rmw';
-    return this.queue.run(keyId, () => (plain ? this.unsafe(h, key, decide) : this.cas(h, key, decide)));
+    return this.queue.run(keyId, () => (plain ? this.unsafe(h, key, decide) : this.cas(h, key, keyId, decide)));
   }
 
   private async unsafe<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
@@ -250,8 +256,27 @@ export class ItemStore {
     }
   }
 
-  private async cas<T>(h: TableHandle, key: Item, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
+  private async cas<T>(h: TableHandle, key: Item, keyId: string, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
     let consistency = this.session.consistency.strong;
+    // The item's state as this process last saw it saves the read, if it is still the item's: the
+    // compare-and-set on its version tells. Only a decision to write is taken from it unread.
+    const known = needsOldItem(h) ? this.known.get(keyId) : undefined;
+    if (known !== undefined) {
+      const old = known ?? undefined;
+      let decision: Decision<T> | undefined;
+      try {
+        decision = decide(old);
+      } catch {
+        decision = undefined; // e.g. a condition that failed on a state that may be stale
+      }
+      // A write that would change nothing writes nothing, so it could not tell a stale state either.
+      const m = decision?.mutation;
+      if (decision && m && m.kind !== 'none' && eventOf(old?.item, m.kind === 'put' ? m.item : undefined)) {
+        const write = { version: nextVersion(old?.version) };
+        if (await this.writeChange(h, key, decision.mutation, { kind: 'version', expected: old ? old.version : null }, write, old)) return decision.result;
+        consistency = this.session.consistency.serial;
+      }
+    }
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const old = await this.readRetrying(h, key, consistency);
       if (old?.lock) {
@@ -261,7 +286,10 @@ export class ItemStore {
         continue;
       }
       const { mutation, result } = decide(old);
-      if (mutation.kind === 'none') return result;
+      if (mutation.kind === 'none') {
+        if (needsOldItem(h)) this.known.set(keyId, old ?? null);
+        return result;
+      }
       const write = { version: nextVersion(old?.version) };
       const guard: WriteGuard = { kind: 'version', expected: old ? old.version : null };
       if (await this.writeChange(h, key, mutation, guard, write, old)) return result;
@@ -300,10 +328,13 @@ export class ItemStore {
     const indexed = definition.indexes && definition.indexes.length > 0 ? definition.indexes : undefined;
     if (next) checkIndexKeys(indexed, next);
     const stream = liveStream(definition);
+    const event = stream && eventOf(old?.item, next);
+    if (stream && !event) return true; // the item would not change: no write and no record, as in DynamoDB
+    // Until this write is decided, this process does not know the item.
+    const keyId = needsOldItem(h) ? itemId(h, key) : undefined;
+    if (keyId) this.known.forget(keyId);
     let record: PendingRecord | undefined;
-    if (stream) {
-      const event = eventOf(old?.item, next);
-      if (!event) return true; // the item would not change: no write and no record, as in DynamoDB
+    if (stream && event) {
       const itemKey = keyOf(key, definition.key);
       const expiry = mutation.kind === 'delete' && mutation.cause === 'ttl';
       const change = {
@@ -343,6 +374,7 @@ export class ItemStore {
       // for it instead, and decide the record themselves should it never come).
       this.streams.settle(record, applied ? 'C' : 'A').catch(() => undefined);
     }
+    if (keyId && applied) this.known.set(keyId, next ? new StoredItem(JSON.stringify(next), version) : null);
     if (ref && intent) {
       if (applied) await this.indexes.apply(layout.keyspace, ref, old?.item, next, version);
       await this.indexes.end(intent);

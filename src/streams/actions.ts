@@ -8,6 +8,7 @@ import {
   ITERATOR_TTL_MS, RETENTION_MS, decodeIterator, encodeIterator, keyOfArn, parseSequenceNumber, seqOfTime, sequenceNumber,
   shardId, shardOfId, streamArn, timeOfSeq, wireRecord, type Position, type StreamInfo,
 } from './model.js';
+import { CACHE_MS } from '../storage/catalog.js';
 import { SKEW_MS, type StreamMeta } from './record-log.js';
 
 const COMMON = 'com.amazonaws.dynamodb.v20120810#';
@@ -26,6 +27,17 @@ const STREAM_ARN = str({ min: 37, max: 1024 });
 const SHARD_ID = str({ min: 28, max: 65 });
 const ITERATOR_TYPES = ['TRIM_HORIZON', 'LATEST', 'AT_SEQUENCE_NUMBER', 'AFTER_SEQUENCE_NUMBER'];
 const MAX_RECORDS = 1000;
+/**
+ * A new stream is ENABLING until every process writes its records: until each has read the
+ * catalog again (CACHE_MS), whatever their clocks (SKEW_MS). Records are readable meanwhile.
+ */
+export const ENABLING_MS = CACHE_MS + SKEW_MS;
+
+/** DescribeStream's StreamStatus at `now`: ENABLING, ENABLED, then DISABLING until the shards close. */
+export function streamStatus(m: StreamMeta, closed: boolean, now: number): string {
+  if (m.disabledAt !== undefined) return closed ? 'DISABLED' : 'DISABLING';
+  return now < m.createdAt + ENABLING_MS ? 'ENABLING' : 'ENABLED';
+}
 
 const arnOf = (ctx: ActionContext, m: { stream: string }) => streamArn(ctx.config.region, ctx.config.accountId, m.stream);
 
@@ -95,7 +107,7 @@ export const describeStream: ActionSpec = {
       if (closed) range.EndingSequenceNumber = sequenceNumber(end);
       shards.push({ ShardId: shardId(info, i), SequenceNumberRange: range });
     }
-    const status = m.disabledAt === undefined ? 'ENABLED' : closed ? 'DISABLED' : 'DISABLING';
+    const status = streamStatus(m, closed, now);
     const description: Record<string, unknown> = {
       StreamArn: arnOf(ctx, m),
       StreamLabel: m.stream.slice(m.stream.lastIndexOf('/') + 1),

@@ -14,6 +14,13 @@ import { verify } from '../../src/replication/verify.js';
 import { startApiEnds, type ApiEnds, apiReplicator, endpointOptions, streamRecords, tableOf, waitApiIdentical } from './api-helpers.js';
 import { replicator, richItem, startWriters, waitFor, type Env } from './helpers.js';
 
+/** The loop guard's counter as /metrics shows it, summed over tables. */
+async function skippedReplicated(r: { o: { metrics: { registry: { metrics(): Promise<string> } } } }): Promise<number> {
+  const text = await r.o.metrics.registry.metrics();
+  assert.match(text, /# TYPE dynamodb_replication_records_skipped_replicated_total counter/);
+  return [...text.matchAll(/^dynamodb_replication_records_skipped_replicated_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
 describe('replication between DynamoDB-API endpoints', () => {
   let ends: ApiEnds;
   let env: Env, secondDb: DynamoDBClient, secondApi: SourceApi, ours: SourceApi, toSecond: ReturnType<typeof apiTarget>;
@@ -172,6 +179,10 @@ describe('replication between DynamoDB-API endpoints', () => {
       assert.ok(handed.size > 0);
       assert.equal([...handed.values()].filter((r) => r.replicated).length, 0);
       assert.equal(handed.size, ourRecords.length - marked.length);
+      // The loop guard's count on /metrics: the backward direction skipped exactly the marked
+      // records; DynamoDB Local cannot mark records, so the forward direction skipped none.
+      assert.equal(await skippedReplicated(backward), marked.length);
+      assert.equal(await skippedReplicated(forward), 0);
       assert.equal(forward.failures.size + backward.failures.size, 0);
     } finally {
       await Promise.all([forward.stop(), backward.stop()]);

@@ -60,6 +60,28 @@ async function allRecords(call: Call, arn: string, count: number): Promise<any[]
   return out.sort((a, b) => (a.dynamodb.SequenceNumber < b.dynamodb.SequenceNumber ? -1 : 1));
 }
 
+/** Polls DescribeStream until the stream has `status` (DynamoDB Local shows the settled one at once). */
+async function waitStatus(call: Call, arn: string, status: string): Promise<void> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+    if ((await call('Streams', 'DescribeStream', { StreamArn: arn })).body.StreamDescription?.StreamStatus === status) return;
+  }
+  throw new Error(`stream not ${status} in 30 s`);
+}
+
+/** One GetRecords per shard from an iterator of `type`: the records, and whether any shard goes on. */
+async function readOnce(call: Call, arn: string, type: string): Promise<{ records: number; next: boolean }> {
+  const d = await call('Streams', 'DescribeStream', { StreamArn: arn });
+  let records = 0;
+  let next = false;
+  for (const s of d.body.StreamDescription.Shards) {
+    const it = await call('Streams', 'GetShardIterator', { StreamArn: arn, ShardId: s.ShardId, ShardIteratorType: type });
+    const r = await call('Streams', 'GetRecords', { ShardIterator: it.body.ShardIterator });
+    records += r.body.Records.length;
+    next ||= r.body.NextShardIterator !== undefined;
+  }
+  return { records, next };
+}
+
 const table = (name: string, spec?: object) => ({
   TableName: name, BillingMode: 'PAY_PER_REQUEST',
   KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
@@ -97,6 +119,7 @@ async function scenario(call: Call): Promise<[string, unknown][]> {
   out.push(['records', shape({ Records: records })]);
   await step('list streams of table', 'Streams', 'ListStreams', { TableName: 'diffs' });
   await step('list streams of missing table', 'Streams', 'ListStreams', { TableName: 'missing' });
+  await waitStatus(call, arn, 'ENABLED');
   const described = await step('describe stream', 'Streams', 'DescribeStream', { StreamArn: arn }, (b) => ({
     ...b, StreamDescription: { ...b.StreamDescription, Shards: b.StreamDescription.Shards.slice(0, 1) },
   }));
@@ -111,6 +134,13 @@ async function scenario(call: Call): Promise<[string, unknown][]> {
   await step('unknown streams action', 'Streams', 'Nope', {});
   await step('disable', 'DynamoDB', 'UpdateTable', { TableName: 'diffs', StreamSpecification: { StreamEnabled: false } }, pickStreamFields);
   await step('describe disabled table', 'DynamoDB', 'DescribeTable', { TableName: 'diffs' }, pickStreamFields);
+  // Disabled: its shards closed, its records readable, a shard read to its end has no next iterator.
+  await waitStatus(call, arn, 'DISABLED');
+  await step('describe disabled stream', 'Streams', 'DescribeStream', { StreamArn: arn }, (b) => ({
+    ...b, StreamDescription: { ...b.StreamDescription, Shards: b.StreamDescription.Shards.slice(0, 1) },
+  }));
+  out.push(['disabled stream from TRIM_HORIZON', await readOnce(call, arn, 'TRIM_HORIZON')]);
+  out.push(['disabled stream from LATEST', await readOnce(call, arn, 'LATEST')]);
   await step('re-enable', 'DynamoDB', 'UpdateTable', { TableName: 'diffs', StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' } }, pickStreamFields);
   await step('list streams after re-enable', 'Streams', 'ListStreams', { TableName: 'diffs' }, (b) => ({ count: b.Streams.length, first: b.Streams[0] }));
   return out;
