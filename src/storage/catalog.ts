@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { KeySchema } from '../dynamo/types.js';
 import type { IndexDefinition } from './indexes.js';
 import type { StreamInfo } from '../streams/model.js';
-import { qualifiedTable, type CqlSession } from './session.js';
+import { pagedRows, qualifiedTable, type CqlSession } from './session.js';
 import type { TableLayout } from './translator.js';
 
 export type TableStatus = 'CREATING' | 'ACTIVE' | 'DELETING' | 'UPDATING';
@@ -110,18 +110,8 @@ export class Catalog {
   async listNames(): Promise<string[]> {
     const names: string[] = [];
     // The catalog is small (DynamoDB allows a few thousand tables), but page through it anyway.
-    let pageState: string | undefined;
-    do {
-      const rs = await this.session.client.execute(`SELECT name FROM ${this.table}`, [], {
-        prepare: true,
-        fetchSize: 1000,
-        pageState,
-        consistency: this.session.consistency.strong,
-        isIdempotent: true,
-      });
-      for (const row of rs.rows) names.push(row.get('name') as string);
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
+    const rows = pagedRows(this.session, `SELECT name FROM ${this.table}`, [], { fetchSize: 1000, consistency: this.session.consistency.strong, isIdempotent: true });
+    for await (const row of rows) names.push(row.get('name') as string);
     return names;
   }
 

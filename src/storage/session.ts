@@ -199,6 +199,19 @@ function coalesced(run: Execute, onFlush?: (statements: number) => void): Execut
     });
 }
 
+/**
+ * The rows of a prepared read, fetched `fetchSize` at a time: the next page is asked for only when
+ * the caller has taken the previous one (stop iterating to stop reading).
+ */
+export async function* pagedRows(session: CqlSession, query: string, params: unknown[], options: cassandra.QueryOptions): AsyncGenerator<Row> {
+  let pageState: string | undefined;
+  do {
+    const rs = await session.client.execute(query, params, { prepare: true, ...options, pageState });
+    yield* rs.rows;
+    pageState = rs.pageState ?? undefined;
+  } while (pageState);
+}
+
 /** keyspace.table, both quoted. */
 export function qualifiedTable(keyspace: string, table: string): string {
   return `${quoteIdent(keyspace)}.${quoteIdent(table)}`;

@@ -11,7 +11,7 @@
 // Only the statements are here: the protocol that makes a record exist if and only if its change
 // is visible (pending, committed, aborted; who decides a stale one) is src/streams/record-log.ts.
 import type { KeySchema } from '../../dynamo/types.js';
-import { Long, qualifiedTable, type CqlSession, type Row } from '../session.js';
+import { Long, pagedRows, qualifiedTable, type CqlSession, type Row } from '../session.js';
 
 /** A stream's row: what ListStreams and DescribeStream need, whatever became of its table. */
 export interface StreamRow {
@@ -121,18 +121,12 @@ export class StreamRecordTables {
 
   /** Every stream after `after` in key order, read a page at a time (stop iterating to stop reading). */
   async *streamsAfter(after: string): AsyncGenerator<StreamRow> {
-    let pageState: string | undefined;
-    do {
-      const rs = await this.session.client.execute(`SELECT * FROM ${this.streamsTable} WHERE scope = 0 AND stream > ?`, [after], {
-        prepare: true,
-        fetchSize: PAGE_ROWS,
-        pageState,
-        consistency: this.session.consistency.strong,
-        isIdempotent: true, // a read: resent to the next node when its coordinator is lost
-      });
-      for (const row of rs.rows) yield streamOf(row);
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
+    const rows = pagedRows(this.session, `SELECT * FROM ${this.streamsTable} WHERE scope = 0 AND stream > ?`, [after], {
+      fetchSize: PAGE_ROWS,
+      consistency: this.session.consistency.strong,
+      isIdempotent: true, // a read: resent to the next node when its coordinator is lost
+    });
+    for await (const row of rows) yield streamOf(row);
   }
 
   // ---- records
@@ -161,16 +155,13 @@ export class StreamRecordTables {
     after: { seq: bigint; kh: number },
     upTo: { seq: bigint; kh: number },
   ): AsyncGenerator<RecordRow> {
-    let pageState: string | undefined;
-    do {
-      const rs = await this.session.client.execute(
-        `SELECT ${COLUMNS} FROM ${this.recordsTable} WHERE stream = ? AND shard = ? AND bucket = ? AND (seq, kh) > (?, ?) AND (seq, kh) <= (?, ?)`,
-        [stream, shard, Long.fromNumber(bucket), long(after.seq), Long.fromNumber(after.kh), long(upTo.seq), Long.fromNumber(upTo.kh)],
-        { prepare: true, fetchSize: PAGE_ROWS, pageState, consistency: this.session.consistency.strong, isIdempotent: true },
-      );
-      for (const row of rs.rows) yield recordOf(row);
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
+    const rows = pagedRows(
+      this.session,
+      `SELECT ${COLUMNS} FROM ${this.recordsTable} WHERE stream = ? AND shard = ? AND bucket = ? AND (seq, kh) > (?, ?) AND (seq, kh) <= (?, ?)`,
+      [stream, shard, Long.fromNumber(bucket), long(after.seq), Long.fromNumber(after.kh), long(upTo.seq), Long.fromNumber(upTo.kh)],
+      { fetchSize: PAGE_ROWS, consistency: this.session.consistency.strong, isIdempotent: true },
+    );
+    for await (const row of rows) yield recordOf(row);
   }
 }
 
