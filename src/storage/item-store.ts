@@ -272,8 +272,7 @@ export class ItemStore {
       // A write that would change nothing writes nothing, so it could not tell a stale state either.
       const m = decision?.mutation;
       if (decision && m && m.kind !== 'none' && eventOf(old?.item, m.kind === 'put' ? m.item : undefined)) {
-        const write = { version: nextVersion(old?.version) };
-        if (await this.writeChange(h, key, decision.mutation, { kind: 'version', expected: old ? old.version : null }, write, old)) return decision.result;
+        if (await this.writeOver(h, key, m, old)) return decision.result;
         consistency = this.session.consistency.serial;
       }
     }
@@ -290,14 +289,17 @@ export class ItemStore {
         if (needsOldItem(h)) this.known.set(keyId, old ?? null);
         return result;
       }
-      const write = { version: nextVersion(old?.version) };
-      const guard: WriteGuard = { kind: 'version', expected: old ? old.version : null };
-      if (await this.writeChange(h, key, mutation, guard, write, old)) return result;
+      if (await this.writeOver(h, key, mutation, old)) return result;
       // Lost the race: read the latest state through Paxos and decide again, after a short pause.
       consistency = this.session.consistency.serial;
       if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
     }
     throw internalServerError('Too much contention on this item; the write was not applied');
+  }
+
+  /** Writes `mutation` at the next version if the row is still at `old`'s (compare-and-set). */
+  private writeOver(h: TableHandle, key: Item, mutation: Mutation, old: StoredItem | undefined): Promise<boolean> {
+    return this.writeChange(h, key, mutation, { kind: 'version', expected: old ? old.version : null }, { version: nextVersion(old?.version) }, old);
   }
 
   /**
