@@ -19,6 +19,7 @@ export async function resolveCluster(config: Config, log: (line: string) => void
     port: config.embeddedPort,
     dataDir: config.embeddedDataDir,
     heapMb: config.embeddedHeapMb,
+    commitlogSync: config.embeddedCommitlogSync,
     datacenter: config.localDc,
     log,
   });

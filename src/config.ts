@@ -3,6 +3,7 @@
 // variables and flags. The table is also the source of `serve --help` and the README's table.
 import { TRANSLATOR_NAMES, type TranslatorName } from '../translators/index.js';
 import { ConfigError, loadOptions, optionsMarkdown as markdownOf, defaults, type CommandSpec, type OptionSpec } from './options.js';
+import { COMMITLOG_SYNC_MODES, type CommitlogSync } from './local-node/index.js';
 
 export { ConfigError };
 export type { TranslatorName };
@@ -35,6 +36,7 @@ export interface Config {
   embeddedPort: number;
   embeddedDataDir?: string;
   embeddedHeapMb: number;
+  embeddedCommitlogSync: CommitlogSync;
   workers: number;
   region: string;
   accountId: string;
@@ -140,6 +142,10 @@ export const OPTIONS: (OptionSpec & { key: keyof Config })[] = [
     help: 'Data directory of the embedded node (default: under the cache directory)',
   },
   { key: 'embeddedHeapMb', flag: 'embedded-heap-mb', kind: 'number', default: 768, help: 'Java heap of the embedded node (MiB)' },
+  {
+    key: 'embeddedCommitlogSync', flag: 'embedded-commitlog-sync', kind: 'string', choices: COMMITLOG_SYNC_MODES, default: 'batch',
+    help: 'Commit-log sync of the embedded node: batch (acknowledged writes survive a crash) or periodic (faster; a crash loses the last ~100 ms)',
+  },
   { key: 'workers', flag: 'workers', kind: 'number', default: 1, help: 'HTTP worker processes (node:cluster) sharing the port' },
   { key: 'region', flag: 'region', kind: 'string', default: 'us-east-1', help: 'Region shown in ARNs and DescribeEndpoints' },
   { key: 'accountId', flag: 'account-id', kind: 'string', default: '000000000000', help: 'Account id shown in ARNs' },

@@ -1,5 +1,6 @@
 // The `local-node` command, configured from its option table (flags, DC_LOCAL_NODE_* variables, --config FILE).
 import { helpText, loadOptions, type CommandSpec } from '../options.js';
+import { COMMITLOG_SYNC_MODES } from './config.js';
 import { LocalNodeError } from './errors.js';
 import { startLocalNode, type LocalNodeOptions } from './node.js';
 
@@ -18,6 +19,10 @@ export const LOCAL_NODE_COMMAND: CommandSpec = {
     { key: 'seeds', flag: 'seeds', kind: 'list', value: 'HOST[:PORT],...', defaultText: 'this node alone', help: 'Seed nodes of the cluster to join (same list and --cluster-name on every node)' },
     { key: 'heapMb', flag: 'heap-mb', kind: 'number', default: 512, help: 'JVM heap in MiB' },
     { key: 'auth', flag: 'auth', kind: 'boolean', default: false, help: 'Require login; superuser cassandra/cassandra' },
+    {
+      key: 'commitlogSync', flag: 'commitlog-sync', kind: 'string', choices: COMMITLOG_SYNC_MODES, default: 'batch',
+      help: 'batch: acknowledged writes survive a crash; periodic: Cassandra\'s default, a crash loses the last ~100 ms of them',
+    },
   ],
   envPrefix: 'DC_LOCAL_NODE_',
 };

@@ -28,6 +28,9 @@ export function nodeLayout(dataDir: string): NodeLayout {
   };
 }
 
+export type CommitlogSync = 'batch' | 'periodic';
+export const COMMITLOG_SYNC_MODES: readonly CommitlogSync[] = ['batch', 'periodic'];
+
 export interface NodeConfig {
   clusterName: string;
   datacenter: string;
@@ -37,6 +40,7 @@ export interface NodeConfig {
   /** Seed nodes as host:port (storage port); default this node alone. */
   seeds?: string[];
   auth: boolean;
+  commitlogSync: CommitlogSync;
   layout: NodeLayout;
 }
 
@@ -65,8 +69,8 @@ export function cassandraYaml(c: NodeConfig): string {
     'storage_compatibility_mode: NONE',
     // Paxos v2 needs fewer round trips per lightweight transaction (conditional writes).
     'paxos_variant: v2',
-    'commitlog_sync: periodic',
-    'commitlog_sync_period: 10000ms',
+    // batch: the commit log is synced before a write is acknowledged (see LocalNodeOptions).
+    ...(c.commitlogSync === 'batch' ? ['commitlog_sync: batch'] : ['commitlog_sync: periodic', 'commitlog_sync_period: 10000ms']),
     `data_file_directories: [${q(l.data)}]`,
     `commitlog_directory: ${q(l.commitlog)}`,
     `hints_directory: ${q(l.hints)}`,

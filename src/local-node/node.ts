@@ -3,7 +3,7 @@ import { openSync, closeSync, readFileSync, writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { cassandraYaml, jvmArgs, logbackXml, nodeLayout, rackdcProperties, type NodeLayout } from './config.js';
+import { cassandraYaml, jvmArgs, logbackXml, nodeLayout, rackdcProperties, COMMITLOG_SYNC_MODES, type CommitlogSync, type NodeLayout } from './config.js';
 import { probeCql, readSystemLocal, tryLogin } from './cql-probe.js';
 import { LocalNodeError } from './errors.js';
 import { checkJava, ensureCassandra } from './install.js';
@@ -31,6 +31,15 @@ export interface LocalNodeOptions {
   heapMb?: number;
   /** PasswordAuthenticator + CassandraAuthorizer with superuser cassandra/cassandra. */
   auth?: boolean;
+  /**
+   * When an acknowledged write is on disk (Cassandra's `commitlog_sync`); default 'batch'.
+   * 'batch' syncs the commit log before a write is acknowledged, so a crash (even SIGKILL) loses
+   * no acknowledged write, as DynamoDB promises; the fsyncs of concurrent writes are shared.
+   * 'periodic' (Cassandra's own default) acknowledges at once and syncs every 10 s: a killed node
+   * loses what it acknowledged in the last ~100 ms (the commit log marks its replayable end no
+   * more often), Paxos acceptor state included.
+   */
+  commitlogSync?: CommitlogSync;
   /** Progress messages (a few lines per start). */
   log?: (line: string) => void;
   /** How long to wait for the node to answer CQL; default 120 s. */
@@ -273,6 +282,9 @@ function validate(o: LocalNodeOptions): Validated {
     if (!/^[^\s:,]+(:\d{1,5})?$/.test(seed)) throw new LocalNodeError(`Invalid seed '${seed}' (want host or host:port)`);
   }
   if (o.seeds && o.seeds.length === 0) throw new LocalNodeError('Empty seed list');
+  if (o.commitlogSync !== undefined && !COMMITLOG_SYNC_MODES.includes(o.commitlogSync)) {
+    throw new LocalNodeError(`Invalid commit-log sync '${o.commitlogSync}' (want ${COMMITLOG_SYNC_MODES.join(' or ')})`);
+  }
   const clusterName = o.clusterName ?? 'dynamo-cassandra';
   const datacenter = o.datacenter ?? 'datacenter1';
   if (!clusterName || /[\n\r]/.test(clusterName)) throw new LocalNodeError(`Invalid cluster name '${clusterName}'`);
@@ -280,6 +292,7 @@ function validate(o: LocalNodeOptions): Validated {
   return {
     address, port, heapMb, clusterName, datacenter,
     auth: o.auth ?? false,
+    commitlogSync: o.commitlogSync ?? 'batch',
     storagePort: o.storagePort,
     seeds: o.seeds,
     dataDir: path.resolve(o.dataDir ?? defaultDataDir(address, port)),
@@ -362,7 +375,7 @@ async function spawnNode(
   const rackdcFile = path.join(layout.conf, 'cassandra-rackdc.properties');
   const logbackFile = path.join(layout.conf, 'logback.xml');
   await Promise.all([
-    fs.writeFile(yamlFile, cassandraYaml({ clusterName, datacenter, address, nativePort: port, storagePort, seeds, auth: o.auth, layout })),
+    fs.writeFile(yamlFile, cassandraYaml({ clusterName, datacenter, address, nativePort: port, storagePort, seeds, auth: o.auth, commitlogSync: o.commitlogSync, layout })),
     fs.writeFile(rackdcFile, rackdcProperties(datacenter)),
     fs.writeFile(logbackFile, logbackXml()),
   ]);

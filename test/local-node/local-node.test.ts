@@ -48,7 +48,7 @@ describe('helpers', () => {
 
   test('generated config carries names, addresses and auth', () => {
     const layout = nodeLayout(path.join(os.tmpdir(), 'n'));
-    const y = cassandraYaml({ clusterName: 'c "q"', datacenter: 'd', address: '127.0.0.9', nativePort: 9142, storagePort: 7001, auth: true, layout });
+    const y = cassandraYaml({ clusterName: 'c "q"', datacenter: 'd', address: '127.0.0.9', nativePort: 9142, storagePort: 7001, auth: true, commitlogSync: 'periodic', layout });
     assert.match(y, /^cluster_name: "c \\"q\\""$/m);
     assert.match(y, /seeds: "127.0.0.9:7001"/);
     assert.match(y, /^native_transport_port: 9142$/m);

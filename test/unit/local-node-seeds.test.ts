@@ -8,12 +8,24 @@ import { cassandraYaml, jvmArgs, nodeLayout } from '../../src/local-node/config.
 import { LocalNodeError, startLocalNode } from '../../src/local-node/index.js';
 
 const layout = nodeLayout(path.join(os.tmpdir(), 'n'));
-const base = { clusterName: 'c', datacenter: 'd', address: '127.0.0.2', nativePort: 19142, storagePort: 19170, auth: false, layout };
+const base = { clusterName: 'c', datacenter: 'd', address: '127.0.0.2', nativePort: 19142, storagePort: 19170, auth: false, commitlogSync: 'batch' as const, layout };
 
 test('a node seeds itself unless seeds are given', () => {
   assert.match(cassandraYaml(base), /^ {6}- seeds: "127.0.0.2:19170"$/m);
   assert.match(cassandraYaml({ ...base, seeds: ['127.0.0.1:19170', '127.0.0.3:19170'] }), /^ {6}- seeds: "127.0.0.1:19170,127.0.0.3:19170"$/m);
   assert.match(cassandraYaml(base), /^storage_port: 19170$/m);
+});
+
+test('batch commit-log sync (acknowledged writes survive a crash) unless periodic is asked for', async () => {
+  assert.match(cassandraYaml(base), /^commitlog_sync: batch$/m);
+  assert.doesNotMatch(cassandraYaml(base), /commitlog_sync_period/);
+  const periodic = cassandraYaml({ ...base, commitlogSync: 'periodic' });
+  assert.match(periodic, /^commitlog_sync: periodic$/m);
+  assert.match(periodic, /^commitlog_sync_period: 10000ms$/m);
+  await assert.rejects(
+    startLocalNode({ address: '127.0.0.2', port: 19142, commitlogSync: 'group' as 'batch' }),
+    (e: unknown) => e instanceof LocalNodeError && /commit-log sync/.test(e.message),
+  );
 });
 
 test('bad seeds and storage ports are refused before anything starts', async () => {
