@@ -19,6 +19,7 @@ import { StreamLog, testPause, type PendingRecord } from '../streams/record-log.
 import { retryingRead, type Long, type CqlSession } from './session.js';
 import { KnownItems } from './known-items.js';
 import { Transactions } from './transactions/index.js';
+import { onlyCreates } from './creation.js';
 import { StoredItem, keyColumnValue, keyOf, type BlindUpdate, type Translator, type WriteGuard } from './translator.js';
 
 export type { Mutation, TableHandle } from './table-handle.js';
@@ -70,6 +71,9 @@ const { BigDecimal } = cassandra.types;
 // A table with indexes or a stream turns blind writes into read-modify-writes: index entries of the
 // old item must go, and a stream record needs the old item (and none is written when nothing changes).
 const needsOldItem = (h: TableHandle) => (h.entry.definition.indexes?.length ?? 0) > 0 || liveStream(h.entry.definition) !== undefined;
+
+/** An item holding only its key (at a version no row has): what any stored item is at least. */
+const bareItem = (key: Item) => new StoredItem(JSON.stringify(key), cassandra.types.Long.ZERO);
 
 /** An item's identity in this process: its table's id (a re-created table is another) and key. */
 const itemId = (h: TableHandle, key: Item) => h.entry.definition.id + JSON.stringify(keyOf(key, h.entry.definition.key));
@@ -258,6 +262,15 @@ export class ItemStore {
 
   private async cas<T>(h: TableHandle, key: Item, keyId: string, decide: (old: StoredItem | undefined) => Decision<T>): Promise<T> {
     let consistency = this.session.consistency.strong;
+    // A write that can only create the item (attribute_not_exists on its key) is tried unread, IF
+    // NOT EXISTS: applied, the item was absent, which is what it was decided on; refused, the
+    // item (or a transaction's intent) is there, and it is read and decided again below. Not on a
+    // table with indexes or a stream, where a refused write would have begun their writes for nothing.
+    const creates = !needsOldItem(h) && onlyCreates(() => decide(undefined), () => decide(bareItem(keyOf(key, h.entry.definition.key))), (d) => d.mutation.kind === 'put');
+    if (creates) {
+      if (await this.writeOver(h, key, creates.mutation, undefined)) return creates.result;
+      consistency = this.session.consistency.serial;
+    }
     // The item's state as this process last saw it saves the read, if it is still the item's: the
     // compare-and-set on its version tells. Only a decision to write is taken from it unread.
     const known = needsOldItem(h) ? this.known.get(keyId) : undefined;

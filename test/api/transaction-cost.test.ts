@@ -76,8 +76,28 @@ for (const translator of TEST_TRANSLATORS) {
     });
     const count = (work: () => Promise<unknown>) => counted(t.server.session.client, work);
 
-    test('a conditional PutItem: one read and one lightweight transaction', async () => {
+    test('a conditional PutItem that creates its item: one lightweight transaction (IF NOT EXISTS), no read', async () => {
       const c = await count(() => t.client.send(new PutItemCommand({ TableName: 'cost', Item: { pk: S(`p${++n}`) }, ConditionExpression: 'attribute_not_exists(pk)' })));
+      assert.deepEqual(c, { lwt: 1, serialRead: 0, read: 0, write: 0 });
+    });
+
+    test('the same on an item that exists: the refused IF NOT EXISTS, then a serial read that decides the condition failed', async () => {
+      await t.client.send(new PutItemCommand({ TableName: 'cost', Item: { pk: S(`p${++n}`), v: N(1) } }));
+      const c = await count(async () => {
+        const refused = (await t.client
+          .send(new PutItemCommand({ TableName: 'cost', Item: { pk: S(`p${n}`), v: N(2) }, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }))
+          .then(() => undefined, (e: unknown) => e)) as (Error & { Item?: unknown }) | undefined;
+        assert.equal(refused?.name, 'ConditionalCheckFailedException');
+        assert.deepEqual(refused?.Item, { pk: S(`p${n}`), v: N(1) });
+      });
+      assert.deepEqual(c, { lwt: 1, serialRead: 1, read: 0, write: 0 });
+    });
+
+    test('a conditional PutItem on an existing item: one read and one lightweight transaction on its version', async () => {
+      await t.client.send(new PutItemCommand({ TableName: 'cost', Item: { pk: S(`p${++n}`), v: N(1) } }));
+      const c = await count(() =>
+        t.client.send(new PutItemCommand({ TableName: 'cost', Item: { pk: S(`p${n}`), v: N(2) }, ConditionExpression: 'v = :one', ExpressionAttributeValues: { ':one': N(1) } })),
+      );
       assert.deepEqual(c, { lwt: 1, serialRead: 0, read: 1, write: 0 });
     });
 

@@ -16,6 +16,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoError, idempotentParameterMismatch, internalServerError, transactionConflict, transactionInProgress } from '../../dynamo/errors.js';
 import type { Item } from '../../dynamo/types.js';
+import { onlyCreates } from '../creation.js';
 import { nextVersion } from '../indexes.js';
 import type { Mutation, TableHandle } from '../table-handle.js';
 import type { CqlSession, Long } from '../session.js';
@@ -67,23 +68,10 @@ const MAX_ATTEMPTS = 32;
 /** Thrown by lock() when another transaction holds the request's token: nothing was placed. */
 class TokenHeld extends Error {}
 
-/**
- * The new image of an action that creates its item and whose condition fails on any stored item
- * (tried on the bare key): such an action can place its intent with IF NOT EXISTS, unread.
- */
+/** The new image of an action that can only create its item: it places its intent IF NOT EXISTS, unread. */
 function creation(a: TxAction): Item | undefined {
-  try {
-    const d = a.decide(undefined);
-    if (d.op !== 'put') return undefined;
-    try {
-      a.decide({ ...a.key });
-    } catch {
-      return d.item;
-    }
-  } catch {
-    // Needs the stored item: read it first.
-  }
-  return undefined;
+  const d = onlyCreates(() => a.decide(undefined), () => a.decide({ ...a.key }), (d) => d.op === 'put');
+  return d?.op === 'put' ? d.item : undefined;
 }
 
 /** A delay point that only tests enable: DC_TEST_TRANSACTION_PAUSE=<locked|committed>:<ms>. */
