@@ -28,8 +28,8 @@ export function nodeLayout(dataDir: string): NodeLayout {
   };
 }
 
-export type CommitlogSync = 'batch' | 'periodic';
-export const COMMITLOG_SYNC_MODES: readonly CommitlogSync[] = ['batch', 'periodic'];
+export type CommitlogSync = 'batch' | 'group' | 'periodic';
+export const COMMITLOG_SYNC_MODES: readonly CommitlogSync[] = ['batch', 'group', 'periodic'];
 
 export interface NodeConfig {
   clusterName: string;
@@ -43,6 +43,12 @@ export interface NodeConfig {
   commitlogSync: CommitlogSync;
   layout: NodeLayout;
 }
+
+const COMMITLOG_YAML: Record<CommitlogSync, string[]> = {
+  batch: ['commitlog_sync: batch'],
+  group: ['commitlog_sync: group', 'commitlog_sync_group_window: 2ms'],
+  periodic: ['commitlog_sync: periodic', 'commitlog_sync_period: 10000ms'],
+};
 
 /** YAML double-quoted scalar: JSON string syntax is a subset of it. */
 const q = (s: string): string => JSON.stringify(s);
@@ -70,7 +76,7 @@ export function cassandraYaml(c: NodeConfig): string {
     // Paxos v2 needs fewer round trips per lightweight transaction (conditional writes).
     'paxos_variant: v2',
     // batch: the commit log is synced before a write is acknowledged (see LocalNodeOptions).
-    ...(c.commitlogSync === 'batch' ? ['commitlog_sync: batch'] : ['commitlog_sync: periodic', 'commitlog_sync_period: 10000ms']),
+    ...COMMITLOG_YAML[c.commitlogSync],
     `data_file_directories: [${q(l.data)}]`,
     `commitlog_directory: ${q(l.commitlog)}`,
     `hints_directory: ${q(l.hints)}`,

@@ -41,6 +41,8 @@ const targetOptions = (): LocalNodeOptions => ({
   datacenter: CLUSTER_DC,
   dataDir: join(tmp, 'target'),
   heapMb: 512,
+  // One replica, SIGKILLed: what it acknowledged must survive for the target to match the source.
+  commitlogSync: 'batch',
   startTimeoutMs: 300_000,
   log: (l) => process.stderr.write(`[target] ${l}\n`),
 });

@@ -115,6 +115,8 @@ export async function startTestCluster(opts: { heapMb?: number; startTimeoutMs?:
     datacenter: CLUSTER_DC,
     dataDir: join(root, `node${i + 1}`),
     heapMb: opts.heapMb ?? 640,
+    // The tests kill nodes and require every acknowledged write (and Paxos promise) to survive.
+    commitlogSync: 'batch',
     startTimeoutMs: opts.startTimeoutMs ?? 300_000,
     log: (l) => log(`node${i + 1}: ${l}`),
   });

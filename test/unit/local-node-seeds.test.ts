@@ -16,14 +16,15 @@ test('a node seeds itself unless seeds are given', () => {
   assert.match(cassandraYaml(base), /^storage_port: 19170$/m);
 });
 
-test('batch commit-log sync (acknowledged writes survive a crash) unless periodic is asked for', async () => {
+test('commit-log sync: batch, group (2 ms) or periodic (10 s)', async () => {
   assert.match(cassandraYaml(base), /^commitlog_sync: batch$/m);
-  assert.doesNotMatch(cassandraYaml(base), /commitlog_sync_period/);
+  assert.doesNotMatch(cassandraYaml(base), /commitlog_sync_period|commitlog_sync_group_window/);
+  assert.match(cassandraYaml({ ...base, commitlogSync: 'group' }), /^commitlog_sync: group\ncommitlog_sync_group_window: 2ms$/m);
   const periodic = cassandraYaml({ ...base, commitlogSync: 'periodic' });
   assert.match(periodic, /^commitlog_sync: periodic$/m);
   assert.match(periodic, /^commitlog_sync_period: 10000ms$/m);
   await assert.rejects(
-    startLocalNode({ address: '127.0.0.2', port: 19142, commitlogSync: 'group' as 'batch' }),
+    startLocalNode({ address: '127.0.0.2', port: 19142, commitlogSync: 'fsync' as 'batch' }),
     (e: unknown) => e instanceof LocalNodeError && /commit-log sync/.test(e.message),
   );
 });
