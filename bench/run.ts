@@ -70,7 +70,7 @@ async function main() {
     sections.push('## Streams', '', streams, '');
   }
   if (wanted('transactions')) {
-    const tx = await runTransactionBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency) });
+    const tx = await runTransactionBench({ seconds: Number(values.seconds), concurrency: Number(values.concurrency), rounds: Number(values.rounds), warmup: Number(values.warmup) });
     sections.push('## Transactions', '', tx, '');
   }
   if (wanted('memory')) {

@@ -2,13 +2,15 @@
 // single conditional PutItems, through the light HTTP client (the server's cost, not the SDK's),
 // alternated in one run against one `serve` process. Each operation writes fresh keys, so no
 // two requests contend; the ratios say what the commit protocol costs per item.
-import { formatRow, load, serveBench, type Result } from './harness.js';
+import { formatRow, load, median, serveBench, type Result } from './harness.js';
 
 export interface TransactionBenchOptions {
   seconds: number;
   concurrency: number;
-  /** Measurements per operation, alternated (default 2). */
+  /** Measurements per operation, alternated (default 3); the report gives their medians. */
   rounds?: number;
+  /** Seconds of every operation before the measured rounds (JIT and Cassandra warm-up; default 3). */
+  warmup?: number;
 }
 
 const TABLE = 'bench-tx';
@@ -41,23 +43,26 @@ export async function runTransactionBench(o: TransactionBenchOptions): Promise<s
       ['TransactWriteItems, 10 items', transaction(10)],
       ['10 conditional PutItems', puts(10)],
     ];
+    const rounds = o.rounds ?? 3;
+    const warmup = o.warmup ?? 3;
+    for (const [, op] of ops) {
+      run++;
+      await load(o.concurrency, warmup, op, 0);
+    }
     const results = new Map<string, Result[]>();
-    for (let r = 0; r < (o.rounds ?? 2); r++) {
+    for (let r = 0; r < rounds; r++) {
       for (const [name, op] of ops) {
         run++;
         const res = await load(o.concurrency, o.seconds, op);
         results.set(name, [...(results.get(name) ?? []), res]);
       }
     }
-    const best = (name: string) => results.get(name)!.reduce((x, y) => (y.opsPerSec > x.opsPerSec ? y : x));
-    const rows = ops.map(([name]) => {
-      const r = best(name);
-      return formatRow([name, r.opsPerSec, r.p50, r.p99, r.errors]);
-    });
-    const put = best('conditional PutItem (1 item)').opsPerSec;
-    const cost = (name: string) => put / best(name).opsPerSec;
+    const med = (name: string, f: (r: Result) => number) => median(results.get(name)!.map(f));
+    const rows = ops.map(([name]) => formatRow([name, med(name, (r) => r.opsPerSec), med(name, (r) => r.p50), med(name, (r) => r.p99), results.get(name)!.reduce((n, r) => n + r.errors, 0)]));
+    const put = med('conditional PutItem (1 item)', (r) => r.opsPerSec);
+    const cost = (name: string) => put / med(name, (r) => r.opsPerSec);
     return [
-      `Concurrency ${o.concurrency}, ${o.seconds} s per measurement, best of ${o.rounds ?? 2} alternated rounds; light HTTP client; fresh keys (no contention); \`always\` isolation, document layout.`,
+      `Concurrency ${o.concurrency}, ${o.seconds} s per measurement after ${warmup} s of every operation, medians of ${rounds} alternated rounds; light HTTP client; fresh keys (no contention); \`always\` isolation, document layout.`,
       '',
       '| operation | ops/s | p50 ms | p99 ms | errors |',
       '| --- | --- | --- | --- | --- |',

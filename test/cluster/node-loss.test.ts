@@ -2,18 +2,22 @@
 // LOCAL_SERIAL, mixed load from the real AWS SDK; one Cassandra node is SIGKILLed mid-load and
 // restarted. No client request may fail (the SDK's own retries, up to its default 3 attempts, are
 // allowed and counted), no acknowledged write may be lost, and the GSI must agree with the table
-// item by item afterwards.
+// item by item afterwards. Transfers between accounts run through TransactWriteItems meanwhile:
+// none is half applied (the total never changes, in TransactGetItems snapshots taken during the
+// kill or in the end), and no intent is left on an account.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   type DynamoDBClient, BatchWriteItemCommand, CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand,
-  UpdateItemCommand, type AttributeValue,
+  TransactGetItemsCommand, TransactWriteItemsCommand, UpdateItemCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { clusterFixture, phaseClock } from '../helpers/cluster.js';
 
 const KEYSPACE = 'dc_cluster_node_loss';
 const TABLE = 'load';
 const COUNTERS = 4;
+const ACCOUNTS = 6;
+const OPENING = 1000; // each account's opening balance
 const WORKERS = 8;
 const PHASE_MS = Number(process.env.DC_CLUSTER_PHASE_MS ?? 15_000);
 const S = (s: string) => ({ S: s });
@@ -36,8 +40,17 @@ const f = clusterFixture(KEYSPACE, 2, {
         ],
       }),
     );
+    for (let a = 0; a < ACCOUNTS; a++) await clients[0]!.send(new PutItemCommand({ TableName: TABLE, Item: { pk: S(`acct${a}`), sk: N(0), balance: N(OPENING) } }));
   },
 });
+
+const accountKeys = () => Array.from({ length: ACCOUNTS }, (_, a) => ({ pk: S(`acct${a}`), sk: N(0) }));
+
+/** The accounts' total in one TransactGetItems snapshot. */
+async function snapshotTotal(db: DynamoDBClient): Promise<number> {
+  const out = await db.send(new TransactGetItemsCommand({ TransactItems: accountKeys().map((Key) => ({ Get: { TableName: TABLE, Key } })) }));
+  return (out.Responses ?? []).reduce((sum, r) => sum + Number(r.Item?.balance?.N ?? NaN), 0);
+}
 
 test('a node SIGKILLed and restarted under mixed load: no failed request, no lost write, GSI agrees', async () => {
   const clock = phaseClock(['before', 'during', 'after'] as const);
@@ -47,14 +60,20 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
   const addsAcked = new Array<number>(COUNTERS).fill(0);
   const addsRetried = new Array<number>(COUNTERS).fill(0); // ADDs the SDK sent more than once
   let stop = false;
+  const tx = { committed: 0, cancelled: 0, snapshots: 0 };
 
-  const run = async <T extends { $metadata: { attempts?: number } }>(what: string, send: () => Promise<T>): Promise<T | undefined> => {
+  /** `answered`: errors that are a legitimate answer (a cancelled transaction), not a failure. */
+  const run = async <T extends { $metadata: { attempts?: number } }>(what: string, send: () => Promise<T>, answered?: (e: Error) => boolean): Promise<T | undefined> => {
     try {
       const out = await send();
       if ((out.$metadata.attempts ?? 1) > 1) retried++;
       clock.done[clock.phase]++;
       return out;
     } catch (e) {
+      if (answered?.(e as Error)) {
+        clock.done[clock.phase]++;
+        return undefined;
+      }
       failures.push(`${clock.phase} ${what}: ${(e as Error).name}: ${(e as Error).message}`);
       return undefined;
     }
@@ -64,7 +83,7 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
     const db = f.clients[w % f.clients.length]!;
     for (let n = 0; !stop; n++) {
       const pk = `p${w}`;
-      const pick = n % 6;
+      const pick = n % 7;
       if (pick === 0 || pick === 3) {
         const val = `v${w}-${n}`;
         const item = { pk: S(pk), sk: N(n), cat: S(`c${n % 5}`), val: S(val) };
@@ -97,6 +116,33 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
         }
         const unprocessed = new Set(pending.map((p) => p.PutRequest.Item.sk!.N));
         for (const r of rows) if (!unprocessed.has(r.sk.N)) acked.set(`b${w}|${r.sk.N}`, r.val.S);
+      } else if (pick === 6) {
+        if (n % 2 === 0) {
+          // A transfer: all of it or none of it, whatever the node loss does to its statements.
+          const from = (w + n) % ACCOUNTS;
+          const to = (from + 1 + (n % (ACCOUNTS - 1))) % ACCOUNTS;
+          const amount = N(1 + (n % 7));
+          // Cancelled (another transfer holds an account) or still in progress after an SDK
+          // resend with the same token: answers a client handles, not failures.
+          const cancelled = (e: Error) => {
+            const ok = e.name === 'TransactionCanceledException' || e.name === 'TransactionInProgressException';
+            if (ok) tx.cancelled++;
+            return ok;
+          };
+          const out = await run('TransactWriteItems', () => db.send(new TransactWriteItemsCommand({
+            TransactItems: [
+              { Update: { TableName: TABLE, Key: accountKeys()[from]!, UpdateExpression: 'SET balance = balance - :x', ConditionExpression: 'balance >= :x', ExpressionAttributeValues: { ':x': amount } } },
+              { Update: { TableName: TABLE, Key: accountKeys()[to]!, UpdateExpression: 'SET balance = balance + :x', ExpressionAttributeValues: { ':x': amount } } },
+            ],
+          })), cancelled);
+          if (out) tx.committed++;
+        } else {
+          const total = await run('TransactGetItems', () => snapshotTotal(db).then((total) => ({ total, $metadata: {} })), (e) => e.name === 'TransactionCanceledException');
+          if (total) {
+            tx.snapshots++;
+            if (total.total !== ACCOUNTS * OPENING) failures.push(`${clock.phase} TransactGetItems: the accounts total ${total.total}`);
+          }
+        }
       } else {
         if (n % 12 === 5) {
           await run('Query', () => db.send(new QueryCommand({
@@ -155,6 +201,14 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
     assert.ok(value >= addsAcked[c]! && value <= addsAcked[c]! + addsRetried[c]!, `counter${c} is ${value}, acknowledged ADDs ${addsAcked[c]} (${addsRetried[c]} resent)`);
   }
   console.log(`[node-loss] verified ${entries.length} acknowledged puts and ${addsAcked.reduce((a, b) => a + b, 0)} acknowledged ADDs`);
+
+  // No transfer half applied: the total stands, in a snapshot and in consistent reads one by one.
+  assert.equal(await snapshotTotal(db), ACCOUNTS * OPENING);
+  let total = 0;
+  for (const Key of accountKeys()) total += Number((await db.send(new GetItemCommand({ TableName: TABLE, Key, ConsistentRead: true }))).Item?.balance?.N);
+  assert.equal(total, ACCOUNTS * OPENING);
+  console.log(`[node-loss] transfers: ${tx.committed} committed, ${tx.cancelled} cancelled; ${tx.snapshots} snapshots during the run, every one ${ACCOUNTS * OPENING}`);
+  assert.ok(tx.committed > 10 && tx.snapshots > 10, 'too few transactions to show anything');
 
   // The GSI agrees with the table item by item (GSIs are eventually consistent: bounded wait).
   const deadline = Date.now() + 60_000;
