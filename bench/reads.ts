@@ -3,13 +3,17 @@
 // and 2 parallel segments.
 import { CreateTableCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
-import { formatRow, load, median, scanPage, serveBench } from './harness.js';
+import { formatRow, load, median, scanPage, serveBench, type Result } from './harness.js';
 
 export interface ReadsOptions {
   seconds: number;
   concurrency: number;
   /** Table sizes at which Query latency is measured. */
   sizes: number[];
+  /** Measurements at each size, alternating the API and direct CQL (default 3); medians reported. */
+  rounds?: number;
+  /** Seconds of Query load before the first measurement (JIT, connections, caches; default 3). */
+  warmup?: number;
 }
 
 const ONE = cassandra.types.consistencies.localOne;
@@ -65,12 +69,29 @@ export async function runReads(o: ReadsOptions): Promise<string> {
       }
       process.stderr.write(`[bench] table grown to ${rows} rows in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
     };
-    lines.push('### Query latency as the table grows', '', 'Query of one partition of 100 items (~200 B each), SDK client, concurrency 8; the table grows with other partitions of 10 items.', '');
-    lines.push(formatRow(['table rows', 'Query ops/s', 'p50 ms', 'p99 ms']), '| --- | --- | --- | --- |');
+    const rounds = o.rounds ?? 3;
+    const sdkQueryOnce = () => sdk.send(new QueryCommand(queryBody));
+    const directOnce = () => cql.execute(`SELECT item, ver FROM ${t} WHERE pk = ?`, ['hot'], { prepare: true, consistency: ONE });
+    lines.push(
+      '### Query latency as the table grows',
+      '',
+      `Query of one partition of 100 items (~200 B each), SDK client, concurrency 8; the table grows with other partitions of 10 items. ` +
+        `After ${o.warmup ?? 3} s of warm-up; at each size, medians of ${rounds} rounds alternating the Query with the same read in direct CQL (the control: what the node itself does at that size).`,
+      '',
+    );
+    lines.push(formatRow(['table rows', 'Query ops/s', 'p50 ms', 'p99 ms', 'direct CQL p50 ms']), '| --- | --- | --- | --- | --- |');
+    await load(8, o.warmup ?? 3, sdkQueryOnce, 0);
+    await load(8, o.warmup ?? 3, directOnce, 0);
     for (const size of o.sizes) {
       await grow(size);
-      const r = await load(8, o.seconds, () => sdk.send(new QueryCommand(queryBody)));
-      lines.push(formatRow([size, Math.round(r.opsPerSec), r.p50, r.p99]));
+      const api: Result[] = [];
+      const direct: Result[] = [];
+      for (let r = 0; r < rounds; r++) {
+        api.push(await load(8, o.seconds, sdkQueryOnce));
+        direct.push(await load(8, o.seconds, directOnce));
+      }
+      const med = (rs: Result[], f: (r: Result) => number) => median(rs.map(f));
+      lines.push(formatRow([size, Math.round(med(api, (r) => r.opsPerSec)), med(api, (r) => r.p50), med(api, (r) => r.p99), med(direct, (r) => r.p50)]));
     }
     lines.push('', '### Query: API against direct CQL, and GSI against table', '', `Same partition (100 items), concurrency ${o.concurrency}; light = minimal HTTP client, direct = \`SELECT item, ver FROM t WHERE pk = ?\` prepared.`, '');
     const apiQuery = await load(o.concurrency, o.seconds, () => raw('Query', queryBody));

@@ -53,6 +53,8 @@ async function main() {
       seconds: Number(values.seconds),
       concurrency: Number(values.concurrency),
       sizes: values.sizes!.split(',').map(Number),
+      rounds: Number(values.rounds),
+      warmup: Number(values.warmup),
     });
     sections.push('## Reads at scale', '', reads, '');
   }
