@@ -96,7 +96,7 @@ export async function runReads(o: ReadsOptions): Promise<string> {
     lines.push('', '### Query: API against direct CQL, and GSI against table', '', `Same partition (100 items), concurrency ${o.concurrency}; light = minimal HTTP client, direct = \`SELECT item, ver FROM t WHERE pk = ?\` prepared.`, '');
     const apiQuery = await load(o.concurrency, o.seconds, () => raw('Query', queryBody));
     const sdkQuery = await load(o.concurrency, o.seconds, () => sdk.send(new QueryCommand(queryBody)));
-    const directQuery = await load(o.concurrency, o.seconds, () => cql.execute(`SELECT item, ver FROM ${t} WHERE pk = ?`, ['hot'], { prepare: true, consistency: ONE }));
+    const directQuery = await load(o.concurrency, o.seconds, directOnce);
     const gsiQuery = await load(o.concurrency, o.seconds, () => raw('Query', gsiBody));
     lines.push(formatRow(['read', 'ops/s', 'p50 ms', 'p99 ms', 'ratio to direct CQL']), '| --- | --- | --- | --- | --- |');
     for (const [label, r] of [['Query via SDK', sdkQuery], ['Query via light client', apiQuery], ['GSI Query via light client', gsiQuery], ['direct CQL', directQuery]] as const) {

@@ -71,7 +71,9 @@ export async function write(
     statement = choices.absent;
   } else statement = choices.version(guard.expected);
   const rs = await session.execute(statement[0], statement[1], session.consistency.write);
-  return guard.kind === 'plain' || applied(rs.rows);
+  if (guard.kind === 'plain' || applied(rs.rows)) return true;
+  if (guard.kind === 'version' && guard.expected === null) guard.seen?.(rs.rows[0]!);
+  return false;
 }
 
 /**

@@ -264,11 +264,14 @@ export class ItemStore {
     let consistency = this.session.consistency.strong;
     // A write that can only create the item (attribute_not_exists on its key) is tried unread, IF
     // NOT EXISTS: applied, the item was absent, which is what it was decided on; refused, the
-    // item (or a transaction's intent) is there, and it is read and decided again below. Not on a
-    // table with indexes or a stream, where a refused write would have begun their writes for nothing.
+    // item (or a transaction's intent) is there, and the row the refusal returns is decided on
+    // below as a read. Not on a table with indexes or a stream, where a refused write would have
+    // begun their writes for nothing.
+    let seen: StoredItem | undefined;
     const creates = !needsOldItem(h) && onlyCreates(() => decide(undefined), () => decide(bareItem(keyOf(key, h.entry.definition.key))), (d) => d.mutation.kind === 'put');
     if (creates) {
-      if (await this.writeOver(h, key, creates.mutation, undefined)) return creates.result;
+      const guard: WriteGuard = { kind: 'version', expected: null, seen: (row) => (seen = h.translator.decode(row)) };
+      if (await this.writeChange(h, key, creates.mutation, guard, { version: nextVersion() }, undefined)) return creates.result;
       consistency = this.session.consistency.serial;
     }
     // The item's state as this process last saw it saves the read, if it is still the item's: the
@@ -290,7 +293,8 @@ export class ItemStore {
       }
     }
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const old = await this.readRetrying(h, key, consistency);
+      const old = seen ?? (await this.readRetrying(h, key, consistency));
+      seen = undefined;
       if (old?.lock) {
         // A transaction holds the item: finish it if decided or expired, else TransactionConflictException.
         await this.transactions.settle(h, key, old);

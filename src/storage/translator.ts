@@ -35,8 +35,13 @@ export class StoredItem {
  * - always: a lightweight transaction that applies unless a transaction's intent is on the row
  *   (ordered with other LWTs; false tells the caller to resolve the intent);
  * - version: compare-and-set, applies only if the row's version is `expected` (null: row absent).
+ *   With `expected` null, a refused write (IF NOT EXISTS) hands `seen` the row it found, as its
+ *   lightweight transaction read it: a serial read's worth, for free.
  */
-export type WriteGuard = { kind: 'plain' } | { kind: 'always' } | { kind: 'version'; expected: Long | null };
+export type WriteGuard =
+  | { kind: 'plain' }
+  | { kind: 'always' }
+  | { kind: 'version'; expected: Long | null; seen?: (row: Row) => void };
 
 /** A partial update that needs no read: top-level attributes to set and to remove. */
 export interface BlindUpdate {
