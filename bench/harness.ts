@@ -164,7 +164,9 @@ export const median = (xs: number[]) => {
 /** A Cassandra node for the benchmark: DC_BENCH_CONTACT_POINTS, or a fresh local node. */
 export async function benchCluster(): Promise<{ points: string[]; localDc: string; pid?: number; close(): Promise<void> }> {
   if (process.env.DC_BENCH_CONTACT_POINTS) {
-    return { points: process.env.DC_BENCH_CONTACT_POINTS.split(','), localDc: process.env.DC_BENCH_LOCAL_DC ?? 'datacenter1', close: async () => {} };
+    // DC_BENCH_STORAGE_PID: the node's process (or its parent), so Cassandra's CPU is measured too.
+    const pid = process.env.DC_BENCH_STORAGE_PID ? Number(process.env.DC_BENCH_STORAGE_PID) : undefined;
+    return { points: process.env.DC_BENCH_CONTACT_POINTS.split(','), localDc: process.env.DC_BENCH_LOCAL_DC ?? 'datacenter1', pid, close: async () => {} };
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'dc-bench-node-'));
   const node: LocalNode = await startLocalNode({

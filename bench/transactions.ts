@@ -2,7 +2,7 @@
 // single conditional PutItems, through the light HTTP client (the server's cost, not the SDK's),
 // alternated in one run against one `serve` process. Each operation writes fresh keys, so no
 // two requests contend; the ratios say what the commit protocol costs per item.
-import { formatRow, load, median, serveBench, type Result } from './harness.js';
+import { formatRow, load, median, serveBench, withCpu, type Result } from './harness.js';
 
 export interface TransactionBenchOptions {
   seconds: number;
@@ -49,25 +49,32 @@ export async function runTransactionBench(o: TransactionBenchOptions): Promise<s
       run++;
       await load(o.concurrency, warmup, op, 0);
     }
-    const results = new Map<string, Result[]>();
+    type Measured = Result & { cpu: { server?: number; storage?: number; client?: number } };
+    const results = new Map<string, Measured[]>();
     for (let r = 0; r < rounds; r++) {
       // Each round starts one operation later: the compactions that heavy operations leave behind
       // then fall on every operation in turn, not always on the one measured first.
       for (const [name, op] of [...ops.slice(r % ops.length), ...ops.slice(0, r % ops.length)]) {
         run++;
-        const res = await load(o.concurrency, o.seconds, op);
+        const res = await withCpu({ server: b.serverPid, storage: b.cluster.pid }, () => load(o.concurrency, o.seconds, op));
         results.set(name, [...(results.get(name) ?? []), res]);
       }
     }
     const med = (name: string, f: (r: Result) => number) => median(results.get(name)!.map(f));
-    const rows = ops.map(([name]) => formatRow([name, med(name, (r) => r.opsPerSec), med(name, (r) => r.p50), med(name, (r) => r.p99), results.get(name)!.reduce((n, r) => n + r.errors, 0)]));
+    const cpu = (name: string, k: 'server' | 'storage') => {
+      const xs = results.get(name)!.map((r) => r.cpu[k]).filter((x): x is number => x !== undefined);
+      return xs.length ? Math.round(median(xs)) : '-';
+    };
+    const rows = ops.map(([name]) =>
+      formatRow([name, med(name, (r) => r.opsPerSec), med(name, (r) => r.p50), med(name, (r) => r.p99), cpu(name, 'server'), cpu(name, 'storage'), results.get(name)!.reduce((n, r) => n + r.errors, 0)]),
+    );
     const put = med('conditional PutItem (1 item)', (r) => r.opsPerSec);
     const cost = (name: string) => put / med(name, (r) => r.opsPerSec);
     return [
       `Concurrency ${o.concurrency}, ${o.seconds} s per measurement after ${warmup} s of every operation, medians of ${rounds} rounds, each starting one operation later; light HTTP client; fresh keys (no contention); \`always\` isolation, document layout.`,
       '',
-      '| operation | ops/s | p50 ms | p99 ms | errors |',
-      '| --- | --- | --- | --- | --- |',
+      '| operation | ops/s | p50 ms | p99 ms | server CPU µs/op | Cassandra CPU µs/op | errors |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
       ...rows,
       '',
       `Cost relative to one conditional PutItem (its ops/s over theirs): 2-item transaction ${cost('TransactWriteItems, 2 items').toFixed(2)}×, ` +

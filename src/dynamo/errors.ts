@@ -12,7 +12,12 @@ export class DynamoError extends Error {
     /** The body member carrying the message ("message", or "Message" for serialization errors). */
     readonly messageKey: 'message' | 'Message' = 'message',
   ) {
+    // An answer to the client, not a fault: no stack trace. Capturing one costs microseconds,
+    // and conditions are evaluated by throwing (e.g. probing whether a write can only create).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
   }
 
   /** The short name SDKs read (the part after '#'). */
