@@ -3,7 +3,7 @@
 // and 2 parallel segments.
 import { CreateTableCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
-import { formatRow, load, median, scanPage, serveBench, type Result } from './harness.js';
+import { formatRow, load, median, scanPage, serveBench, withCpu, type Result } from './harness.js';
 
 export interface ReadsOptions {
   seconds: number;
@@ -93,14 +93,48 @@ export async function runReads(o: ReadsOptions): Promise<string> {
       const med = (rs: Result[], f: (r: Result) => number) => median(rs.map(f));
       lines.push(formatRow([size, Math.round(med(api, (r) => r.opsPerSec)), med(api, (r) => r.p50), med(api, (r) => r.p99), med(direct, (r) => r.p50)]));
     }
-    lines.push('', '### Query: API against direct CQL, and GSI against table', '', `Same partition (100 items), concurrency ${o.concurrency}; light = minimal HTTP client, direct = \`SELECT item, ver FROM t WHERE pk = ?\` prepared.`, '');
-    const apiQuery = await load(o.concurrency, o.seconds, () => raw('Query', queryBody));
-    const sdkQuery = await load(o.concurrency, o.seconds, () => sdk.send(new QueryCommand(queryBody)));
-    const directQuery = await load(o.concurrency, o.seconds, directOnce);
-    const gsiQuery = await load(o.concurrency, o.seconds, () => raw('Query', gsiBody));
-    lines.push(formatRow(['read', 'ops/s', 'p50 ms', 'p99 ms', 'ratio to direct CQL']), '| --- | --- | --- | --- | --- |');
-    for (const [label, r] of [['Query via SDK', sdkQuery], ['Query via light client', apiQuery], ['GSI Query via light client', gsiQuery], ['direct CQL', directQuery]] as const) {
-      lines.push(formatRow([label, Math.round(r.opsPerSec), r.p50, r.p99, r.opsPerSec / directQuery.opsPerSec]));
+    lines.push(
+      '',
+      '### Query: API against direct CQL, and GSI against table',
+      '',
+      `Same partition (100 items), concurrency ${o.concurrency}, medians of ${rounds} alternating rounds; light = minimal HTTP client, direct = \`SELECT item, ver FROM t WHERE pk = ?\` prepared. ` +
+        'CPU per read in µs: the load generator (the SDK, the light client or cassandra-driver), the server and Cassandra, all on the same two cores.',
+      '',
+    );
+    const reads: [string, () => Promise<unknown>][] = [
+      ['Query via SDK', () => sdk.send(new QueryCommand(queryBody))],
+      ['Query via light client', () => raw('Query', queryBody)],
+      ['GSI Query via light client', () => raw('Query', gsiBody)],
+      ['direct CQL', directOnce],
+    ];
+    type Measured = Result & { cpu: { client?: number; server?: number; storage?: number } };
+    const measured = new Map<string, Measured[]>();
+    for (let r = 0; r < rounds; r++) {
+      for (const [label, op] of reads) {
+        const res = await withCpu({ server: env.serverPid, storage: env.cluster.pid }, () => load(o.concurrency, o.seconds, op));
+        measured.set(label, [...(measured.get(label) ?? []), res]);
+      }
+    }
+    const med = (label: string, f: (r: Measured) => number | undefined) => {
+      const xs = measured.get(label)!.map(f).filter((x): x is number => x !== undefined);
+      return xs.length ? median(xs) : NaN;
+    };
+    const direct = med('direct CQL', (r) => r.opsPerSec);
+    const cpuCell = (label: string, k: 'client' | 'server' | 'storage') => {
+      const x = med(label, (r) => r.cpu[k]);
+      return Number.isNaN(x) ? '-' : Math.round(x);
+    };
+    lines.push(
+      formatRow(['read', 'ops/s', 'p50 ms', 'p99 ms', 'ratio to direct CQL', 'client CPU', 'server CPU', 'Cassandra CPU']),
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const [label] of reads) {
+      lines.push(
+        formatRow([
+          label, Math.round(med(label, (r) => r.opsPerSec)), med(label, (r) => r.p50), med(label, (r) => r.p99), med(label, (r) => r.opsPerSec) / direct,
+          cpuCell(label, 'client'), label === 'direct CQL' ? '-' : cpuCell(label, 'server'), cpuCell(label, 'storage'),
+        ]),
+      );
     }
     lines.push('', '### Scan throughput', '', `Whole-table Scan of ${rows} rows for ${o.seconds} s (1 MB pages, light client), with 1 and 2 parallel segments; items/s over 3 runs (median).`, '');
     lines.push(formatRow(['segments', 'items/s (median)']), '| --- | --- |');
