@@ -89,6 +89,8 @@ export interface RowStatements {
   insertIfAbsent: string;
   replaceAlways: string;
   replaceIfVersion: string;
+  /** Replaces the value, clears the intent, at a given write timestamp (a transaction's apply). */
+  replaceAt: string;
   delete: string;
   deleteAlways: string;
   deleteIfVersion: string;
@@ -107,6 +109,7 @@ export function rowStatements(layout: TableLayout, column: string): RowStatement
     insertIfAbsent: `INSERT INTO ${t} (${cols}, ${column}, ver) VALUES (${marks}, ?, ?) IF NOT EXISTS`,
     replaceAlways: `UPDATE ${t} SET ${column} = ?, ver = ? WHERE ${where} IF ${UNLOCKED}`,
     replaceIfVersion: `UPDATE ${t} SET ${column} = ?, ver = ?, ${UNLOCKED} WHERE ${where} IF ver = ?`,
+    replaceAt: `UPDATE ${t} USING TIMESTAMP ? SET ${column} = ?, ver = ?, ${UNLOCKED} WHERE ${where}`,
     delete: `DELETE FROM ${t} WHERE ${where}`,
     deleteAlways: `DELETE FROM ${t} WHERE ${where} IF ${UNLOCKED}`,
     deleteIfVersion: `DELETE FROM ${t} WHERE ${where} IF ver = ?`,
@@ -143,6 +146,11 @@ export function replaceRow(
     absent: [s.insertIfAbsent, [...key, value, version]],
     version: (v) => [s.replaceIfVersion, [value, version, ...key, v]],
   });
+}
+
+/** The plain write of a whole value at write timestamp `at`, clearing the intent (see transactions/apply.ts). */
+export function replaceAtStatement(s: RowStatements, key: unknown[], value: unknown, version: Long, at: Long): Statement {
+  return [s.replaceAt, [at, value, version, ...key]];
 }
 
 /** The plain write of a whole value (no condition): what blind puts of only_rmw tables run, and what bulk writers batch. */

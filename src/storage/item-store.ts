@@ -19,6 +19,7 @@ import { StreamLog, testPause, type PendingRecord } from '../streams/record-log.
 import { retryingRead, type Long, type CqlSession } from './session.js';
 import { KnownItems } from './known-items.js';
 import { Transactions } from './transactions/index.js';
+import { deleteAt, intentTime } from './transactions/apply.js';
 import { onlyCreates } from './creation.js';
 import { StoredItem, keyColumnValue, keyOf, type BlindUpdate, type Translator, type WriteGuard } from './translator.js';
 
@@ -320,11 +321,33 @@ export class ItemStore {
   }
 
   /**
-   * Applies a mutation decided elsewhere (a transaction's commit, or its roll-forward by whoever
-   * met its intent) to the row at version `expected`, with the old item for indexes and streams.
+   * The write timestamp of the intent at version `locked`, for applyDecided: null when the row has
+   * moved on, undefined when the table applies by compare-and-set (nothing is read).
    */
-  applyDecided(h: TableHandle, key: Item, mutation: Mutation, expected: Long, version: Long, old: StoredItem | undefined): Promise<boolean> {
-    return this.writeChange(h, key, mutation, { kind: 'version', expected }, { version }, old);
+  async intentTime(h: TableHandle, key: Item, locked: Long): Promise<Long | null | undefined> {
+    if (needsOldItem(h)) return undefined;
+    return (await intentTime(this.session, h.entry.layout, key, locked)) ?? null;
+  }
+
+  /**
+   * Applies a mutation decided elsewhere (a transaction's commit, or its roll-forward by whoever
+   * met its intent) to the row whose intent set version `expected`, with the old item for indexes
+   * and streams. False when the row had moved on (someone else finished the intent). `known`: the
+   * intent's write time as intentTime() read it (undefined: read it here).
+   */
+  async applyDecided(
+    h: TableHandle, key: Item, mutation: Mutation, expected: Long, version: Long, old: StoredItem | undefined, known?: Long | null,
+  ): Promise<boolean> {
+    if (needsOldItem(h) || mutation.kind === 'none') return this.writeChange(h, key, mutation, { kind: 'version', expected }, { version }, old);
+    // Without indexes or a stream: plain writes at the intent's own timestamp (transactions/apply.ts).
+    const { layout } = h.entry;
+    const at = known === undefined ? await intentTime(this.session, layout, key, expected) : known;
+    if (!at) return false;
+    if (mutation.kind === 'put') {
+      const [query, params] = h.translator.putAt(layout, mutation.item, version, at);
+      await this.session.execute(query, params, this.session.consistency.write, undefined, true);
+    } else await deleteAt(this.session, layout, key, at);
+    return true;
   }
 
   /**

@@ -65,6 +65,8 @@ export interface Translator {
   delete(session: CqlSession, layout: TableLayout, key: Item, guard: WriteGuard): Promise<boolean>;
   /** The statement `put` runs with a plain guard (query and parameters), for unlogged batches. */
   plainPut(layout: TableLayout, item: Item, version: Long): [string, unknown[]];
+  /** A plain write of the whole item at write timestamp `at` that also clears the row's intent. */
+  putAt(layout: TableLayout, item: Item, version: Long, at: Long): [string, unknown[]];
   updateBlind?(
     session: CqlSession,
     layout: TableLayout,

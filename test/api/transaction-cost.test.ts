@@ -104,7 +104,9 @@ for (const translator of TEST_TRANSLATORS) {
     // The SDK sends a ClientRequestToken with every TransactWriteItems (claimed with one LWT).
     test('a 2-item TransactWriteItems creating items: no reads (IF NOT EXISTS is the check)', async () => {
       const c = await count(() => t.client.send(new TransactWriteItemsCommand({ TransactItems: [fresh(`a${++n}`), fresh(`b${n}`)] })));
-      assert.deepEqual(c, { lwt: 6, serialRead: 0, read: 0, write: 2 });
+      // Token, 2 intents, the decision; the applies are plain writes at the intents' timestamps,
+      // each after a read of that timestamp (a table without indexes or a stream); log and unlog.
+      assert.deepEqual(c, { lwt: 4, serialRead: 0, read: 2, write: 4 });
     });
 
     test('the same without a ClientRequestToken', async () => {
@@ -112,7 +114,7 @@ for (const translator of TEST_TRANSLATORS) {
         const res = await rawRequest(t.endpoint, 'TransactWriteItems', { TransactItems: [fresh(`e${++n}`), fresh(`f${n}`)] });
         assert.equal(res.status, 200, res.text);
       });
-      assert.deepEqual(c, { lwt: 5, serialRead: 0, read: 0, write: 2 });
+      assert.deepEqual(c, { lwt: 3, serialRead: 0, read: 2, write: 4 });
     });
 
     test('creating an item that exists: the failed IF NOT EXISTS answers with the row, which is not read again', async () => {
@@ -138,7 +140,7 @@ for (const translator of TEST_TRANSLATORS) {
           }),
         ),
       );
-      assert.deepEqual(c, { lwt: 6, serialRead: 0, read: 2, write: 2 });
+      assert.deepEqual(c, { lwt: 4, serialRead: 0, read: 4, write: 4 });
     });
 
     test('the same token sent again: one LWT (the claim, which answers with the earlier one) and one read (its record)', async () => {

@@ -9,7 +9,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { Catalog } from '../../src/storage/catalog.js';
 import { nextVersion } from '../../src/storage/indexes.js';
+import { intentTime } from '../../src/storage/transactions/apply.js';
 import { placeLock } from '../../src/storage/transactions/locks.js';
+import { cellsTranslator } from '../../translators/cells/index.js';
+import { documentTranslator } from '../../translators/document/index.js';
 import { TransactionRecords } from '../../src/storage/transactions/records.js';
 import { TEST_TRANSLATORS, createPkTable, errorOf, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -384,6 +387,34 @@ for (const translator of TEST_TRANSLATORS) {
       await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('stale'), n: N(7) } }));
       assert.equal((await get('orders', 'stale'))?.n.N, '7');
       assert.equal(await a.server.store.transactions.records.state(staleId), 'aborted');
+    });
+
+    test('an apply at the intent\'s timestamp that comes late, or twice, never undoes a later write', async () => {
+      await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('late'), n: N(1) } }));
+      const session = a.server.session;
+      const entry = (await new Catalog(session).get('orders'))!;
+      const version = async () => (await session.client.execute(`SELECT ver FROM "${keyspace}"."${entry.layout.cqlTable}" WHERE pk = ?`, ['late'])).first().get('ver');
+      const id = await hold('late', Date.now()); // its new image: n = 2
+      const locked = await version();
+      const at = await intentTime(session, entry.layout, { pk: S('late') }, locked);
+      assert.ok(at, 'the write time of the intent');
+      assert.equal(await a.server.store.transactions.records.decide(id, 'committed'), 'committed');
+      // A writer meets the committed intent, rolls it forward (n = 2) and adds one.
+      const add = () => b.client.send(new UpdateItemCommand({ TableName: 'orders', Key: { pk: S('late') }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': N(1) } }));
+      await add();
+      assert.equal((await get('orders', 'late'))?.n.N, '3');
+      assert.equal(await intentTime(session, entry.layout, { pk: S('late') }, locked), undefined, 'the row moved on');
+      // The coordinator's own apply arriving now, twice: written at the intent's timestamp, it loses to the later write.
+      const t = translator === 'cells' ? cellsTranslator : documentTranslator;
+      for (let i = 0; i < 2; i++) {
+        const [query, params] = t.putAt(entry.layout, { pk: S('late'), n: N(2) }, nextVersion(locked), at!);
+        await session.execute(query, params, session.consistency.write);
+      }
+      assert.equal((await get('orders', 'late'))?.n.N, '3');
+      assert.equal((await get('orders', 'late', b))?.n.N, '3');
+      // The version too stayed the later write's: compare-and-set writes still apply.
+      await add();
+      assert.equal((await get('orders', 'late'))?.n.N, '4');
     });
 
     test('the lock timeout is an option: a server with a shorter one aborts an intent that others still respect', async () => {

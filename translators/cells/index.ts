@@ -9,7 +9,7 @@
 // read-modify-write rewrites only the attributes that changed.
 import type { Item } from '../../src/dynamo/types.js';
 import {
-  LOCK_COLUMN, deleteRow, insertStatement, keyColumnsDdl, keyParams, qualifiedName, readRow, replaceRow, rowStatements, statementCache, write,
+  LOCK_COLUMN, deleteRow, insertStatement, keyColumnsDdl, keyParams, qualifiedName, readRow, replaceAtStatement, replaceRow, rowStatements, statementCache, write,
 } from '../../src/storage/cql-layout.js';
 import type { CqlSession, Long } from '../../src/storage/session.js';
 import { StoredItem, type TableLayout, type Translator, type WriteGuard } from '../../src/storage/translator.js';
@@ -111,4 +111,6 @@ export const cellsTranslator: Translator = {
   delete: (session, layout, key, guard) => deleteRow(session, statements(layout), layout, key, guard),
 
   plainPut: (layout, item, version) => insertStatement(statements(layout), keyParams(layout, item), toCells(item), version),
+
+  putAt: (layout, item, version, at) => replaceAtStatement(statements(layout), keyParams(layout, item), toCells(item), version, at),
 };

@@ -6,7 +6,7 @@
 // One cell per item makes every write a single-cell overwrite and every read a single-cell fetch
 // whose text goes into the response as is. Partial updates must read the item first.
 import {
-  LOCK_COLUMN, deleteRow, insertStatement, keyColumnsDdl, keyParams, qualifiedName, readRow, replaceRow, rowStatements, statementCache,
+  LOCK_COLUMN, deleteRow, insertStatement, keyColumnsDdl, keyParams, qualifiedName, readRow, replaceAtStatement, replaceRow, rowStatements, statementCache,
 } from '../../src/storage/cql-layout.js';
 import type { Long } from '../../src/storage/session.js';
 import { StoredItem, type TableLayout, type Translator } from '../../src/storage/translator.js';
@@ -39,4 +39,6 @@ export const documentTranslator: Translator = {
   delete: (session, layout, key, guard) => deleteRow(session, statements(layout), layout, key, guard),
 
   plainPut: (layout, item, version) => insertStatement(statements(layout), keyParams(layout, item), JSON.stringify(item), version),
+
+  putAt: (layout, item, version, at) => replaceAtStatement(statements(layout), keyParams(layout, item), JSON.stringify(item), version, at),
 };

@@ -7,8 +7,10 @@
 //               item under attribute_not_exists places it with IF NOT EXISTS, unread)
 //   3. decide   one LWT on the transaction's record: INSERT committed IF NOT EXISTS. Whoever meets an
 //               expired intent first inserts 'aborted' instead; the first insert is the decision
-//   4. apply    per item: write the new image through ItemStore.applyDecided (indexes included),
-//               guarded by the version the intent set, which also clears the intent
+//   4. apply    per item: write the new image through ItemStore.applyDecided, which also clears
+//               the intent: on tables with indexes or a stream a compare-and-set on the version the
+//               intent set (index entries and stream record included), elsewhere a plain write at
+//               the intent's own write timestamp (apply.ts)
 //   5. unlog    after the answer
 // Readers never wait: a row with an intent shows its committed item unless the record says
 // committed, in which case it shows the intent's new image. Writers that meet an intent resolve it
@@ -26,9 +28,10 @@ import { TransactionRecords, type Decision, type LoggedItem } from './records.js
 
 export { LOCK_TIMEOUT_MS };
 
-/** What ItemStore offers the protocol: its one function that applies a decided mutation. */
+/** What ItemStore offers the protocol: applying a decided mutation, and the intent's write time it may apply at. */
 export interface DecidedWriter {
-  applyDecided(h: TableHandle, key: Item, mutation: Mutation, expected: Long, version: Long, old: StoredItem | undefined): Promise<boolean>;
+  applyDecided(h: TableHandle, key: Item, mutation: Mutation, expected: Long, version: Long, old: StoredItem | undefined, known?: Long | null): Promise<boolean>;
+  intentTime(h: TableHandle, key: Item, locked: Long): Promise<Long | null | undefined>;
 }
 
 /** One action of a transaction. */
@@ -138,10 +141,10 @@ export class Transactions {
   }
 
   /** Applies (committed) or removes (aborted) one intent; false if the row had already moved on. */
-  private finish(h: TableHandle, key: Item, old: StoredItem | undefined, lock: Lock, locked: Long, state: Decision): Promise<boolean> {
+  private finish(h: TableHandle, key: Item, old: StoredItem | undefined, lock: Lock, locked: Long, state: Decision, at?: Long | null): Promise<boolean> {
     const mutation = mutationOf(lock);
     const writes = state === 'committed' && (mutation.kind === 'put' || (mutation.kind === 'delete' && old));
-    if (writes) return this.writer.applyDecided(h, key, mutation, locked, nextVersion(locked), old);
+    if (writes) return this.writer.applyDecided(h, key, mutation, locked, nextVersion(locked), old, at);
     return removeLock(this.session, h.entry.layout, key, locked, old !== undefined, nextVersion(locked));
   }
 
@@ -180,6 +183,11 @@ export class Transactions {
       throw new TransactionCancelled(reasons as (DynamoError | undefined)[]);
     }
     await testPause('locked', id);
+    // The intents' write times, which plain applies are written at, are read beside the decision.
+    const times = Promise.all(
+      locked.map((l, i) => (l!.lock.op === 'put' || (l!.lock.op === 'delete' && l!.old) ? this.writer.intentTime(actions[i].h, actions[i].key, l!.version) : undefined)),
+    );
+    times.catch(() => undefined);
     const decision = await this.records.decide(id, 'committed');
     if (decision !== 'committed') {
       // Someone took our intents for a crashed transaction's (we were slower than the lock timeout).
@@ -188,7 +196,8 @@ export class Transactions {
     }
     await testPause('committed', id);
     // A write that does not apply was rolled forward by someone who met the intent: also done.
-    await Promise.all(locked.map((l, i) => this.finish(actions[i].h, actions[i].key, l!.old, l!.lock, l!.version, 'committed')));
+    const at = await times.catch(() => undefined);
+    await Promise.all(locked.map((l, i) => this.finish(actions[i].h, actions[i].key, l!.old, l!.lock, l!.version, 'committed', at?.[i])));
     // Not awaited: every intent is gone, and a log row left behind only costs the sweeper a look.
     this.records.unlog(id).catch(() => undefined);
     return {

@@ -1,0 +1,48 @@
+// Applying a committed transaction's intent with plain writes instead of a lightweight transaction.
+//
+// The intent was placed by a lightweight transaction, so its cells carry the Paxos ballot's
+// timestamp T, and every later lightweight transaction on the partition gets a ballot, hence a
+// write timestamp, above T (Cassandra proposes each ballot above the last one a quorum accepted).
+// A plain write at exactly T therefore replaces the intent and nothing later:
+//   - `tx = null` at T is a tombstone, which wins a tie with the intent's cell;
+//   - `ver` at T wins its tie because the new version is greater (equal timestamps keep the
+//     greater value, compared as unsigned bytes: positive versions compare as numbers);
+//   - the item's cells at T replace the committed item's, written earlier;
+//   - whatever a later writer (one rolling the intent forward, or a write after that) put there
+//     has a later timestamp and stays, so a late or repeated apply cannot undo it.
+// Readers between the two states see the same item: the intent of a committed transaction shows
+// its new image. A read (the intent's write time and version, at quorum) replaces the Paxos round
+// of a compare-and-set apply, which costs Cassandra several times more.
+//
+// Only for tables without indexes or a stream: their applies must run exactly once (one stream
+// record, one set of index entries), which the compare-and-set decides.
+import type { Item } from '../../dynamo/types.js';
+import { LOCK_COLUMN, keyParams, qualifiedName, statementCache, whereKey } from '../cql-layout.js';
+import type { CqlSession, Long } from '../session.js';
+import type { TableLayout } from '../translator.js';
+
+const statements = statementCache((layout: TableLayout) => {
+  const t = qualifiedName(layout);
+  const where = whereKey(layout);
+  return {
+    lockTime: `SELECT WRITETIME(${LOCK_COLUMN}) AS at, ver FROM ${t} WHERE ${where}`,
+    deleteAt: `DELETE FROM ${t} USING TIMESTAMP ? WHERE ${where}`,
+  };
+});
+
+/**
+ * The write timestamp of the intent on the row if the row is still at version `locked` (the
+ * intent's), else undefined: someone finished the intent already.
+ */
+export async function intentTime(session: CqlSession, layout: TableLayout, key: Item, locked: Long): Promise<Long | undefined> {
+  const row = (await session.execute(statements(layout).lockTime, keyParams(layout, key), session.consistency.strong)).first();
+  if (!row) return undefined;
+  const at = row.get('at') as Long | null;
+  const version = row.get('ver') as Long | null;
+  return at && version && version.equals(locked) ? at : undefined;
+}
+
+/** Deletes the row at write timestamp `at` (a committed delete's apply). */
+export async function deleteAt(session: CqlSession, layout: TableLayout, key: Item, at: Long): Promise<void> {
+  await session.execute(statements(layout).deleteAt, [at, ...keyParams(layout, key)], session.consistency.write, undefined, true);
+}
