@@ -14,8 +14,10 @@
 // its new image. A read (the intent's write time and version, at quorum) replaces the Paxos round
 // of a compare-and-set apply, which costs Cassandra several times more.
 //
-// Only for tables without indexes or a stream: their applies must run exactly once (one stream
-// record, one set of index entries), which the compare-and-set decides.
+// Applies of new images and deletes only on tables without indexes or a stream: those must run
+// exactly once (one stream record, one set of index entries), which the compare-and-set decides.
+// Removing an intent (a cancelled or aborted transaction's, or a ConditionCheck's once decided)
+// changes no item, so it is a plain write at the intent's timestamp on every table.
 import type { Item } from '../../dynamo/types.js';
 import { LOCK_COLUMN, keyParams, qualifiedName, statementCache, whereKey } from '../cql-layout.js';
 import type { CqlSession, Long } from '../session.js';
@@ -27,6 +29,7 @@ const statements = statementCache((layout: TableLayout) => {
   return {
     lockTime: `SELECT WRITETIME(${LOCK_COLUMN}) AS at, ver FROM ${t} WHERE ${where}`,
     deleteAt: `DELETE FROM ${t} USING TIMESTAMP ? WHERE ${where}`,
+    clearAt: `UPDATE ${t} USING TIMESTAMP ? SET ${LOCK_COLUMN} = null, ver = ? WHERE ${where}`,
   };
 });
 
@@ -45,4 +48,13 @@ export async function intentTime(session: CqlSession, layout: TableLayout, key: 
 /** Deletes the row at write timestamp `at` (a committed delete's apply). */
 export async function deleteAt(session: CqlSession, layout: TableLayout, key: Item, at: Long): Promise<void> {
   await session.execute(statements(layout).deleteAt, [at, ...keyParams(layout, key)], session.consistency.write, undefined, true);
+}
+
+/**
+ * Removes the intent written at `at`, leaving the committed item as it was at the new version
+ * `version`; a row that held only the intent goes.
+ */
+export async function clearIntentAt(session: CqlSession, layout: TableLayout, key: Item, present: boolean, version: Long, at: Long): Promise<void> {
+  if (!present) return deleteAt(session, layout, key, at);
+  await session.execute(statements(layout).clearAt, [at, version, ...keyParams(layout, key)], session.consistency.write, undefined, true);
 }

@@ -23,7 +23,8 @@ import { nextVersion } from '../indexes.js';
 import type { Mutation, TableHandle } from '../table-handle.js';
 import type { CqlSession, Long } from '../session.js';
 import { StoredItem, keyOf } from '../translator.js';
-import { LOCK_TIMEOUT_MS, lockExpired, parseLock, placeLock, placeLockIfAbsent, removeLock, type Lock, type LockOp } from './locks.js';
+import { LOCK_TIMEOUT_MS, lockExpired, parseLock, placeLock, placeLockIfAbsent, type Lock, type LockOp } from './locks.js';
+import { clearIntentAt, intentTime } from './apply.js';
 import { TransactionRecords, type Decision, type LoggedItem } from './records.js';
 
 export { LOCK_TIMEOUT_MS };
@@ -85,6 +86,9 @@ async function testPause(phase: 'locked' | 'committed', id: string): Promise<voi
   await sleep(Number(PAUSE[2]));
 }
 
+/** Whether a committed intent writes the item (a put, or a delete of an item that exists). */
+const writesItem = (lock: Lock, old: StoredItem | undefined): boolean => lock.op === 'put' || (lock.op === 'delete' && old !== undefined);
+
 const mutationOf = (lock: Lock): Mutation => (lock.op === 'put' ? { kind: 'put', item: lock.item! } : lock.op === 'delete' ? { kind: 'delete' } : { kind: 'none' });
 
 /** What a reader sees of a row: the committed item (undefined when there is none). */
@@ -140,12 +144,23 @@ export class Transactions {
     await this.finish(h, key, stored.present ? stored : undefined, lock, stored.version, state);
   }
 
-  /** Applies (committed) or removes (aborted) one intent; false if the row had already moved on. */
-  private finish(h: TableHandle, key: Item, old: StoredItem | undefined, lock: Lock, locked: Long, state: Decision, at?: Long | null): Promise<boolean> {
+  /**
+   * Applies (committed) or removes (aborted, or a check) one intent; false if the row had already
+   * moved on. `at`: the intent's write time as timeOf() read it (undefined: read it here).
+   */
+  private async finish(h: TableHandle, key: Item, old: StoredItem | undefined, lock: Lock, locked: Long, state: Decision, at?: Long | null): Promise<boolean> {
     const mutation = mutationOf(lock);
-    const writes = state === 'committed' && (mutation.kind === 'put' || (mutation.kind === 'delete' && old));
-    if (writes) return this.writer.applyDecided(h, key, mutation, locked, nextVersion(locked), old, at);
-    return removeLock(this.session, h.entry.layout, key, locked, old !== undefined, nextVersion(locked));
+    if (state === 'committed' && writesItem(lock, old)) return this.writer.applyDecided(h, key, mutation, locked, nextVersion(locked), old, at);
+    const time = at === undefined ? await intentTime(this.session, h.entry.layout, key, locked) : at;
+    if (!time) return false;
+    await clearIntentAt(this.session, h.entry.layout, key, old !== undefined, nextVersion(locked), time);
+    return true;
+  }
+
+  /** The intent's write time for finish(), read ahead (null: the row moved on; undefined: the apply needs none). */
+  private timeOf(h: TableHandle, key: Item, l: Locked): Promise<Long | null | undefined> {
+    if (writesItem(l.lock, l.old)) return this.writer.intentTime(h, key, l.version);
+    return intentTime(this.session, h.entry.layout, key, l.version).then((t) => t ?? null);
   }
 
   /**
@@ -184,9 +199,7 @@ export class Transactions {
     }
     await testPause('locked', id);
     // The intents' write times, which plain applies are written at, are read beside the decision.
-    const times = Promise.all(
-      locked.map((l, i) => (l!.lock.op === 'put' || (l!.lock.op === 'delete' && l!.old) ? this.writer.intentTime(actions[i].h, actions[i].key, l!.version) : undefined)),
-    );
+    const times = Promise.all(locked.map((l, i) => this.timeOf(actions[i].h, actions[i].key, l!)));
     times.catch(() => undefined);
     const decision = await this.records.decide(id, 'committed');
     if (decision !== 'committed') {

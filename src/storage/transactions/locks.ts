@@ -1,5 +1,5 @@
 // A transaction's write intent ("lock") on an item row, and the single-row lightweight
-// transactions that place and remove it. The intent lives in the row's `tx` column beside the
+// transactions that place it (apply.ts removes or applies it). The intent lives in the row's `tx` column beside the
 // committed item, which it leaves untouched: readers keep seeing the committed item until the
 // transaction's record says committed. Placing an intent changes the row's version, so every
 // compare-and-set writer that read the row before fails and reads it again.
@@ -39,8 +39,6 @@ const statements = statementCache((layout: TableLayout) => {
   return {
     lockPresent: `UPDATE ${t} SET ${LOCK_COLUMN} = ?, ver = ? WHERE ${where} IF ver = ?`,
     lockAbsent: `INSERT INTO ${t} (${cols}, ${LOCK_COLUMN}, ver) VALUES (${marks}, ?, ?) IF NOT EXISTS`,
-    unlockPresent: `UPDATE ${t} SET ${LOCK_COLUMN} = null, ver = ? WHERE ${where} IF ver = ?`,
-    unlockAbsent: `DELETE FROM ${t} WHERE ${where} IF ver = ?`,
   };
 });
 
@@ -68,17 +66,4 @@ export async function placeLockIfAbsent(
 ): Promise<StoredItem | undefined> {
   const rs = await session.execute(statements(layout).lockAbsent, [...keyParams(layout, key), JSON.stringify(lock), version], session.consistency.write);
   return applied(rs.rows) ? undefined : decode(rs.rows[0]!);
-}
-
-/**
- * Removes the intent from a row at version `locked`, leaving the committed item as it was (a row
- * that held only the intent goes). False when the row has moved on (someone resolved it first).
- */
-export async function removeLock(session: CqlSession, layout: TableLayout, key: Item, locked: Long, present: boolean, version: Long): Promise<boolean> {
-  const s = statements(layout);
-  const k = keyParams(layout, key);
-  const rs = present
-    ? await session.execute(s.unlockPresent, [version, ...k, locked], session.consistency.write)
-    : await session.execute(s.unlockAbsent, [...k, locked], session.consistency.write);
-  return applied(rs.rows);
 }
