@@ -20,7 +20,7 @@
 // changes no item, so it is a plain write at the intent's timestamp on every table.
 import type { Item } from '../../dynamo/types.js';
 import { LOCK_COLUMN, keyParams, qualifiedName, statementCache, whereKey } from '../cql-layout.js';
-import type { CqlSession, Long } from '../session.js';
+import { retryingRead, type CqlSession, type Long } from '../session.js';
 import type { TableLayout } from '../translator.js';
 
 const statements = statementCache((layout: TableLayout) => {
@@ -38,7 +38,8 @@ const statements = statementCache((layout: TableLayout) => {
  * intent's), else undefined: someone finished the intent already.
  */
 export async function intentTime(session: CqlSession, layout: TableLayout, key: Item, locked: Long): Promise<Long | undefined> {
-  const row = (await session.execute(statements(layout).lockTime, keyParams(layout, key), session.consistency.strong)).first();
+  const rs = await retryingRead(() => session.execute(statements(layout).lockTime, keyParams(layout, key), session.consistency.strong));
+  const row = rs.first();
   if (!row) return undefined;
   const at = row.get('at') as Long | null;
   const version = row.get('ver') as Long | null;

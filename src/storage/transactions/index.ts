@@ -21,7 +21,7 @@ import type { Item } from '../../dynamo/types.js';
 import { onlyCreates } from '../creation.js';
 import { nextVersion } from '../indexes.js';
 import type { Mutation, TableHandle } from '../table-handle.js';
-import type { CqlSession, Long } from '../session.js';
+import { retryingRead, type CqlSession, type Long } from '../session.js';
 import { StoredItem, keyOf } from '../translator.js';
 import { LOCK_TIMEOUT_MS, lockExpired, parseLock, placeLock, placeLockIfAbsent, type Lock, type LockOp } from './locks.js';
 import { clearIntentAt, intentTime } from './apply.js';
@@ -285,7 +285,8 @@ export class Transactions {
    */
   async snapshot(reads: { h: TableHandle; key: Item }[]): Promise<(StoredItem | undefined)[]> {
     const serial = this.session.consistency.serial;
-    const readAll = () => Promise.all(reads.map((r) => r.h.translator.read(this.session, r.h.entry.layout, r.key, serial)));
+    // Serial reads, tried again when a lost node made one time out (session.ts, retryingRead).
+    const readAll = () => Promise.all(reads.map((r) => retryingRead(() => r.h.translator.read(this.session, r.h.entry.layout, r.key, serial))));
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (attempt > 1) await sleep(Math.random() * Math.min(50, 2 ** attempt));
       const first = await readAll();

@@ -8,7 +8,7 @@ import { getRandomValues } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 import type { Item } from '../../dynamo/types.js';
 import { applied } from '../cql-layout.js';
-import { Long, qualifiedTable, type CqlSession } from '../session.js';
+import { Long, qualifiedTable, retryingRead, type CqlSession } from '../session.js';
 
 export type Decision = 'committed' | 'aborted';
 
@@ -65,7 +65,9 @@ export class TransactionRecords {
 
   /** The decision, if one was made (a quorum read sees every completed decision). */
   async state(id: string): Promise<Decision | undefined> {
-    const row = (await this.session.execute(`SELECT state FROM ${this.records} WHERE id = ?`, [id], this.session.consistency.strong)).first();
+    // Tried again when a lost node made it time out, as item reads are (session.ts, retryingRead).
+    const rs = await retryingRead(() => this.session.execute(`SELECT state FROM ${this.records} WHERE id = ?`, [id], this.session.consistency.strong));
+    const row = rs.first();
     return (row?.get('state') as Decision | undefined) ?? undefined;
   }
 
