@@ -23,11 +23,11 @@ import { parseArgs } from 'node:util';
 import cassandra from 'cassandra-driver';
 import { startLocalNode } from '../src/local-node/index.js';
 import { startCqlProxy } from '../src/cqlproxy/index.js';
-import { load, median, withCpu, type Result } from './harness.js';
+import { load, medianOf, withCpu, type Measured as MeasuredBy, type Result } from './harness.js';
 import { isolationUnavailable, pin, startIsolatedNode } from './isolation.js';
 
 type Proc = 'proxy' | 'source' | 'target' | 'client';
-type Measured = Result & { cpu: Partial<Record<Proc, number>> };
+type Measured = MeasuredBy<Proc>;
 
 function startProxyProcess(source: string, target: string, failedLog: string): Promise<{ port: number; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
@@ -39,10 +39,7 @@ function startProxyProcess(source: string, target: string, failedLog: string): P
 
 /** Median of each figure over the rounds (the machine is noisy), CPU per operation included. */
 function medianResult(rs: Measured[]): Measured {
-  const m = (f: (r: Measured) => number | undefined): number => {
-    const v = rs.map(f).filter((x): x is number => x !== undefined);
-    return v.length ? median(v) : NaN;
-  };
+  const m = (f: (r: Measured) => number | undefined): number => medianOf(rs, f);
   const cpu: Partial<Record<Proc, number>> = {};
   for (const k of ['proxy', 'source', 'target', 'client'] as const) if (rs.some((r) => r.cpu[k] !== undefined)) cpu[k] = m((r) => r.cpu[k]);
   return {

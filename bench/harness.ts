@@ -156,6 +156,15 @@ export async function wrkLoad(endpoint: string, action: string, bodyTemplate: st
   }
 }
 
+/** What withCpu gives: a load's result and the CPU per operation (µs) of each process. */
+export type Measured<K extends string = string> = Result & { cpu: Partial<Record<K | 'client', number>> };
+
+/** The median of a figure over rounds, leaving out rounds without it (NaN when none has it). */
+export function medianOf<T>(rounds: T[], figure: (r: T) => number | undefined): number {
+  const xs = rounds.map(figure).filter((x): x is number => x !== undefined && Number.isFinite(x));
+  return xs.length ? median(xs) : NaN;
+}
+
 export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

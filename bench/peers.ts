@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { startDynamoDBLocal } from '../test/helpers/dynamodb-local.js';
-import { formatRow, hasWrk, lightClient, load, median, serveBench, withCpu, wrkLoad, type Result } from './harness.js';
+import { formatRow, hasWrk, lightClient, load, medianOf, serveBench, withCpu, wrkLoad, type Measured as MeasuredBy, type Result } from './harness.js';
 
 export interface PeersOptions {
   seconds: number;
@@ -146,7 +146,7 @@ async function prepare(peer: Peer): Promise<void> {
   );
 }
 
-type Measured = Result & { cpu: Partial<Record<'server' | 'storage' | 'client', number>> };
+type Measured = MeasuredBy<'server' | 'storage'>;
 
 async function measure(peer: Peer, op: Operation, via: 'light' | 'wrk', ctx: Ctx): Promise<Measured> {
   if (via === 'wrk') {
@@ -209,8 +209,7 @@ export async function runPeers(o: PeersOptions): Promise<string> {
 
 function report(results: Map<string, Measured[]>, keyOf: (op: string, via: string, peer: string) => string, vias: string[], o: PeersOptions): string {
   const med = (op: string, via: string, peer: string, f: (m: Measured) => number | undefined) => {
-    const xs = (results.get(keyOf(op, via, peer)) ?? []).map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
-    return xs.length ? median(xs) : NaN;
+    return medianOf(results.get(keyOf(op, via, peer)) ?? [], f);
   };
   const ours = 'dynamo-cassandra';
   const lines = [

@@ -3,7 +3,7 @@
 // and 2 parallel segments.
 import { CreateTableCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
-import { formatRow, load, median, scanPage, serveBench, withCpu, type Result } from './harness.js';
+import { formatRow, load, median, medianOf, scanPage, serveBench, withCpu, type Measured, type Result } from './harness.js';
 
 export interface ReadsOptions {
   seconds: number;
@@ -107,18 +107,14 @@ export async function runReads(o: ReadsOptions): Promise<string> {
       ['GSI Query via light client', () => raw('Query', gsiBody)],
       ['direct CQL', directOnce],
     ];
-    type Measured = Result & { cpu: { client?: number; server?: number; storage?: number } };
-    const measured = new Map<string, Measured[]>();
+    const measured = new Map<string, Measured<'server' | 'storage'>[]>();
     for (let r = 0; r < rounds; r++) {
       for (const [label, op] of reads) {
         const res = await withCpu({ server: env.serverPid, storage: env.cluster.pid }, () => load(o.concurrency, o.seconds, op));
         measured.set(label, [...(measured.get(label) ?? []), res]);
       }
     }
-    const med = (label: string, f: (r: Measured) => number | undefined) => {
-      const xs = measured.get(label)!.map(f).filter((x): x is number => x !== undefined);
-      return xs.length ? median(xs) : NaN;
-    };
+    const med = (label: string, f: (r: Measured<'server' | 'storage'>) => number | undefined) => medianOf(measured.get(label)!, f);
     const direct = med('direct CQL', (r) => r.opsPerSec);
     const cpuCell = (label: string, k: 'client' | 'server' | 'storage') => {
       const x = med(label, (r) => r.cpu[k]);

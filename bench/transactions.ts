@@ -2,7 +2,7 @@
 // single conditional PutItems, through the light HTTP client (the server's cost, not the SDK's),
 // alternated in one run against one `serve` process. Each operation writes fresh keys, so no
 // two requests contend; the ratios say what the commit protocol costs per item.
-import { formatRow, load, median, serveBench, withCpu, type Result } from './harness.js';
+import { formatRow, load, median, medianOf, serveBench, withCpu, type Measured, type Result } from './harness.js';
 
 export interface TransactionBenchOptions {
   seconds: number;
@@ -49,8 +49,7 @@ export async function runTransactionBench(o: TransactionBenchOptions): Promise<s
       run++;
       await load(o.concurrency, warmup, op, 0);
     }
-    type Measured = Result & { cpu: { server?: number; storage?: number; client?: number } };
-    const results = new Map<string, Measured[]>();
+    const results = new Map<string, Measured<'server' | 'storage'>[]>();
     for (let r = 0; r < rounds; r++) {
       // Each round starts one operation later: the compactions that heavy operations leave behind
       // then fall on every operation in turn, not always on the one measured first.
@@ -62,8 +61,8 @@ export async function runTransactionBench(o: TransactionBenchOptions): Promise<s
     }
     const med = (name: string, f: (r: Result) => number) => median(results.get(name)!.map(f));
     const cpu = (name: string, k: 'server' | 'storage') => {
-      const xs = results.get(name)!.map((r) => r.cpu[k]).filter((x): x is number => x !== undefined);
-      return xs.length ? Math.round(median(xs)) : '-';
+      const x = medianOf(results.get(name)!, (r) => r.cpu[k]);
+      return Number.isNaN(x) ? '-' : Math.round(x);
     };
     const rows = ops.map(([name]) =>
       formatRow([name, med(name, (r) => r.opsPerSec), med(name, (r) => r.p50), med(name, (r) => r.p99), cpu(name, 'server'), cpu(name, 'storage'), results.get(name)!.reduce((n, r) => n + r.errors, 0)]),

@@ -19,11 +19,11 @@
 // intent row records the index keys the write may touch; it is deleted once the index writes are
 // done. If the process dies in between, a sweeper (every server runs one) finds the intent after
 // a grace period, reads the base item and rewrites its index entries.
-import { getRandomValues } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 import { validation } from '../dynamo/errors.js';
 import { HASH_KEY_LIMIT, RANGE_KEY_LIMIT, emptyKeyValue, keyBytes } from '../dynamo/key-values.js';
 import type { AttributeValue, Item, KeySchema, KeyType } from '../dynamo/types.js';
+import { random16 } from './random-pool.js';
 import { Long, qualifiedTable, type CqlSession } from './session.js';
 import { cqlKeyType, keyColumnValue, StoredItem } from './translator.js';
 import { indexHashKeys, indexHashValues, indexKeyAttributes, indexPartitionColumns, indexRangeKeys, indexSortColumns, indexSortValues, type IndexKeyed } from './index-keys.js';
@@ -54,19 +54,10 @@ export interface IndexEntry {
 
 const typeOf = (v: AttributeValue) => Object.keys(v)[0];
 
-// Random bits come from a pooled buffer: one getRandomValues call per 4096 versions, not per write
-// (it was a tenth of a bulk writer's CPU time).
-const randomPool = new Uint16Array(4096);
-let randomAt = randomPool.length;
-
 /** The versions of base rows: above the previous one and above the clock (µs · 1024 + random). */
 export function nextVersion(previous?: Long | null): Long {
-  if (randomAt === randomPool.length) {
-    getRandomValues(randomPool);
-    randomAt = 0;
-  }
   // Date.now() · 1000 stays below 2^53, so the multiplication is exact.
-  const v = Long.fromNumber(Date.now() * 1000).shiftLeft(10).or(Long.fromInt(randomPool[randomAt++]! & 0x3ff));
+  const v = Long.fromNumber(Date.now() * 1000).shiftLeft(10).or(Long.fromInt(random16() & 0x3ff));
   if (previous) {
     const floor = previous.add(Long.ONE);
     if (v.lessThan(floor)) return floor;

@@ -4,16 +4,13 @@
 //   dc_transaction_log     the items each running transaction may lock, by minute bucket, so a
 //                          sweeper finds the intents of a crashed server
 //   dc_transaction_tokens  ClientRequestToken → request fingerprint and transaction, kept 10 minutes
-import { getRandomValues } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 import type { Item } from '../../dynamo/types.js';
 import { applied } from '../cql-layout.js';
+import { randomView } from '../random-pool.js';
 import { Long, qualifiedTable, retryingRead, type CqlSession } from '../session.js';
 
 export type Decision = 'committed' | 'aborted';
-
-const randomPool = Buffer.alloc(8 * 512);
-let randomAt = randomPool.length;
 
 /** Records outlive every intent that names them (intents are resolved within minutes). */
 const RECORD_TTL_SECONDS = 86_400;
@@ -49,13 +46,8 @@ export class TransactionRecords {
 
   /** A new transaction id: a time UUID, so its start time can be read back. */
   static newId(): string {
-    // The driver's now() asks the kernel for 8 random bytes (node and clock) per id; a pool
-    // filled now and then serves them instead.
-    if (randomAt === randomPool.length) {
-      getRandomValues(randomPool);
-      randomAt = 0;
-    }
-    const random = randomPool.subarray(randomAt, (randomAt += 8));
+    // The driver's now() asks the kernel for 8 random bytes (node and clock) per id unless given them.
+    const random = randomView(8);
     return cassandra.types.TimeUuid.now(random.subarray(0, 6), random.subarray(6, 8)).toString();
   }
 
