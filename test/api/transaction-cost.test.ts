@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PutItemCommand, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
+import { TransactionRecords } from '../../src/storage/transactions/records.js';
 import { TEST_TRANSLATORS, createPkTable, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
 const S = (s: string) => ({ S: s });
@@ -101,12 +102,14 @@ for (const translator of TEST_TRANSLATORS) {
       assert.deepEqual(c, { lwt: 1, serialRead: 0, read: 1, write: 0 });
     });
 
-    // The SDK sends a ClientRequestToken with every TransactWriteItems (claimed with one LWT).
-    test('a 2-item TransactWriteItems creating items: no reads (IF NOT EXISTS is the check)', async () => {
+    // The SDK sends a ClientRequestToken with every TransactWriteItems: its use is a plain write and
+    // its earlier uses one read, once the intents are placed (no lightweight transaction).
+    test('a 2-item TransactWriteItems creating items: no reads of the items (IF NOT EXISTS is the check)', async () => {
       const c = await count(() => t.client.send(new TransactWriteItemsCommand({ TransactItems: [fresh(`a${++n}`), fresh(`b${n}`)] })));
-      // Token, 2 intents, the decision; the applies are plain writes at the intents' timestamps,
-      // each after a read of that timestamp (a table without indexes or a stream); log and unlog.
-      assert.deepEqual(c, { lwt: 4, serialRead: 0, read: 2, write: 4 });
+      // 2 intents, the decision; the applies are plain writes at the intents' timestamps, each
+      // after a read of that timestamp (a table without indexes or a stream); log and unlog; the
+      // token's use written and its earlier uses read.
+      assert.deepEqual(c, { lwt: 3, serialRead: 0, read: 3, write: 5 });
     });
 
     test('the same without a ClientRequestToken', async () => {
@@ -141,14 +144,41 @@ for (const translator of TEST_TRANSLATORS) {
           }),
         ),
       );
-      assert.deepEqual(c, { lwt: 4, serialRead: 0, read: 4, write: 4 });
+      assert.deepEqual(c, { lwt: 3, serialRead: 0, read: 5, write: 5 });
     });
 
-    test('the same token sent again: one LWT (the claim, which answers with the earlier one) and one read (its record)', async () => {
+    test('the same token sent again: its intents are refused (the items exist), then the uses of the token and the earlier record are read', async () => {
       const request = { TransactItems: [fresh(`c${++n}`), fresh(`d${n}`)], ClientRequestToken: `tok-${n}` };
       await t.client.send(new TransactWriteItemsCommand(request));
       const c = await count(() => t.client.send(new TransactWriteItemsCommand(request)));
-      assert.deepEqual(c, { lwt: 1, serialRead: 0, read: 1, write: 2 });
+      assert.deepEqual(c, { lwt: 2, serialRead: 0, read: 2, write: 2 });
+    });
+    test('log rows written together go out together, a batch per minute bucket', async () => {
+      const c = t.server.session.client as unknown as Record<string, unknown>;
+      const batch = c.batch as (...a: unknown[]) => unknown;
+      const logBatches: number[] = [];
+      c.batch = function (this: unknown, queries: { query: string }[], ...rest: unknown[]) {
+        const inserts = queries.filter((q) => /^INSERT INTO \S+"dc_transaction_log"/.test(q.query)).length;
+        if (inserts > 0) logBatches.push(inserts);
+        return batch.call(t.server.session.client, queries, ...rest);
+      };
+      const { records } = t.server.store.transactions;
+      const ids = Array.from({ length: 40 }, () => TransactionRecords.newId());
+      try {
+        await Promise.all(ids.map((id, i) => records.logItems(id, [{ table: 'cost', key: { pk: S(`log-${n}-${i}`) } }])));
+      } finally {
+        c.batch = batch;
+      }
+      // Every row was written, in fewer requests than rows; and they read back.
+      assert.equal(logBatches.reduce((x, y) => x + y, 0), ids.length);
+      assert.ok(logBatches.length < ids.length, `log batches: ${logBatches.join(', ')}`);
+      const buckets = [...new Set(ids.map((id) => Math.floor(TransactionRecords.startOf(id) / 60_000)))];
+      const logged = new Set((await Promise.all(buckets.map((b) => records.logged(b)))).flat().map((l) => l.id));
+      for (const id of ids) assert.ok(logged.has(id), `${id} logged`);
+      await Promise.all(ids.map((id) => records.unlog(id)));
+      const left = new Set((await Promise.all(buckets.map((b) => records.logged(b)))).flat().map((l) => l.id));
+      for (const id of ids) assert.ok(!left.has(id), `${id} unlogged`);
+      n++;
     });
   });
 }

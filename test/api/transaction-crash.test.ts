@@ -32,25 +32,26 @@ async function rawIntent(t: TestServer, table: string, pk: string): Promise<stri
   return row?.get('tx') as string | null | undefined;
 }
 
+/** A transfer of 30 between `pk` in both tables, under the token when one is given. */
+const transfer = (phase: string, tables: string[], pk: string, token?: string) =>
+  new TransactWriteItemsCommand({
+    TransactItems: tables.map((t, i) => ({
+      Update: {
+        TableName: t,
+        Key: { pk: S(pk) },
+        UpdateExpression: 'SET balance = balance + :x, g = :g',
+        ExpressionAttributeValues: { ':x': N(i === 0 ? -30 : 30), ':g': S(`new-${phase}`) },
+      },
+    })),
+    ...(token && { ClientRequestToken: token }),
+  });
+
 /** Runs a transfer of 30 between `pk` in both tables on a server that is killed at `phase` of it. */
-async function killedTransfer(phase: 'locked' | 'committed', keyspace: string, tables: string[], pk: string): Promise<void> {
+async function killedTransfer(phase: 'locked' | 'committed', keyspace: string, tables: string[], pk: string, token?: string): Promise<void> {
   const server = await pausingServer(phase, keyspace);
   const client = sdkClient(server.endpoint);
   try {
-    const sent = client
-      .send(
-        new TransactWriteItemsCommand({
-          TransactItems: tables.map((t, i) => ({
-            Update: {
-              TableName: t,
-              Key: { pk: S(pk) },
-              UpdateExpression: 'SET balance = balance + :x, g = :g',
-              ExpressionAttributeValues: { ':x': N(i === 0 ? -30 : 30), ':g': S(`new-${phase}`) },
-            },
-          })),
-        }),
-      )
-      .catch((e: Error) => e);
+    const sent = client.send(transfer(phase, tables, pk, token)).catch((e: Error) => e);
     await waitForOutput(server, 'test pause: transaction', 30_000);
     server.child.kill('SIGKILL');
     await sent;
@@ -169,6 +170,31 @@ describe('the transaction sweeper (--transaction-sweep-ms)', () => {
       const unlogBy = Date.now() + 5_000;
       while ((await logged()).length > 0 && Date.now() < unlogBy) await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(await logged(), []);
+    });
+  }
+  for (const phase of ['locked', 'committed'] as const) {
+    test(`the request sent again with its ClientRequestToken after its server was killed ${phase === 'locked' ? 'undecided: it runs anew' : 'after the commit: success, not applied again'}`, async () => {
+      const pk = `token-${phase}`;
+      const token = `crash-token-${phase}`;
+      for (const table of tables) await t.client.send(new PutItemCommand({ TableName: table, Item: { pk: S(pk), balance: N(100), g: S('old') } }));
+      await killedTransfer(phase, keyspace, tables, pk, token);
+      // While the dead transaction's intents are young, its copy is told it is in progress.
+      const outcomes: string[] = [];
+      for (const started = Date.now(); ; ) {
+        const outcome = await t.client.send(transfer(phase, tables, pk, token)).then(() => 'ok', (e: Error) => e.name);
+        outcomes.push(outcome);
+        if (outcome === 'ok') break;
+        assert.equal(outcome, 'TransactionInProgressException');
+        assert.ok(Date.now() - started < 20_000, `no success after 20 s: ${outcomes.join(', ')}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      // Applied exactly once: by the killed server's commit, or by the copy after an abort.
+      const items = await Promise.all(tables.map(async (table) => (await t.client.send(new GetItemCommand({ TableName: table, Key: { pk: S(pk) }, ConsistentRead: true }))).Item));
+      assert.deepEqual(items.map((i) => i?.balance.N), ['70', '130']);
+      // And once more, now that every intent is gone: still a replay.
+      await t.client.send(transfer(phase, tables, pk, token));
+      const again = await Promise.all(tables.map(async (table) => (await t.client.send(new GetItemCommand({ TableName: table, Key: { pk: S(pk) }, ConsistentRead: true }))).Item));
+      assert.deepEqual(again.map((i) => i?.balance.N), ['70', '130']);
     });
   }
 });

@@ -1,10 +1,12 @@
 // Multi-item transactions over single-row lightweight transactions (README "Transactions").
 //
 //   1. log      the items the transaction may lock (dc_transaction_log), so a sweeper can find them;
-//               sent with the token claim and the reads, and landed before any intent is placed
+//               sent with the reads, and landed before any intent is placed
 //   2. lock     per item, in parallel: read the committed row, decide (condition, new image), place
 //               the intent with compare-and-set on the row's version (an action that creates its
 //               item under attribute_not_exists places it with IF NOT EXISTS, unread)
+//   (token)     with a ClientRequestToken, once every intent is placed: record this use of the token
+//               and read its earlier uses (dc_request_tokens); a committed one makes this a replay
 //   3. decide   one LWT on the transaction's record: INSERT committed IF NOT EXISTS. Whoever meets an
 //               expired intent first inserts 'aborted' instead; the first insert is the decision
 //   4. apply    per item: write the new image through ItemStore.applyDecided, which also clears
@@ -69,8 +71,18 @@ interface Locked {
 
 const MAX_ATTEMPTS = 32;
 
-/** Thrown by lock() when another transaction holds the request's token: nothing was placed. */
-class TokenHeld extends Error {}
+/** A request's ClientRequestToken and the fingerprint of its parameters. */
+export interface RequestToken {
+  token: string;
+  fingerprint: string;
+}
+
+/** Thrown by lock() on meeting an older copy of the request (the same token): the request's answer. */
+class SameToken extends Error {
+  constructor(readonly error: DynamoError) {
+    super(error.message);
+  }
+}
 
 /** The new image of an action that can only create its item: it places its intent IF NOT EXISTS, unread. */
 function creation(a: TxAction): Item | undefined {
@@ -167,44 +179,61 @@ export class Transactions {
    * Runs a transaction: all actions or none. Throws TransactionCancelled with per-action reasons,
    * or the DynamoDB errors of ClientRequestToken reuse.
    */
-  async run(actions: TxAction[], token?: { token: string; fingerprint: string }): Promise<TxOutcome> {
+  async run(actions: TxAction[], token?: RequestToken): Promise<TxOutcome> {
     const id = TransactionRecords.newId();
-    // The token is claimed before any intent is placed, so that a duplicate sent while this one
-    // runs is told TransactionInProgressException instead of conflicting with it on every item;
-    // the claim, the log row and the reads go out together, and intents wait for the first two.
-    const claim = token && this.records.claimToken(token.token, { fingerprint: token.fingerprint, tx: id });
-    const claimed = claim && claim.then((c) => c.tx === id);
+    // The log row goes out with the reads; intents wait for it.
     const logged = this.records.logItems(id, actions.map((a): LoggedItem => ({ table: a.h.entry.definition.name, key: keyOf(a.key, a.h.entry.definition.key) })));
-    const ready = Promise.all([claimed ?? true, logged]).then(([ours]) => ours);
-    ready.catch(() => undefined); // its failure reaches us through the actions that wait for it
-    const results = await Promise.allSettled(actions.map((a) => this.lock(id, a, ready)));
+    logged.catch(() => undefined); // its failure reaches us through the actions that wait for it
+    const results = await Promise.allSettled(actions.map((a) => this.lock(id, a, logged, token)));
     const locked = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-    const release = async (tokenOurs: boolean) => {
+    const release = async () => {
       await Promise.all(locked.map((l, i) => l && this.finish(actions[i].h, actions[i].key, l.old, l.lock, l.version, 'aborted')));
       await this.records.unlog(id).catch(() => undefined);
-      // The token goes back with a cancelled transaction, so that a retry runs it again.
-      if (token && tokenOurs) await this.records.releaseToken(token.token, id).catch(() => undefined);
     };
-    if (claim && !(await claimed!.catch(() => true))) {
-      // Another transaction holds the token: no intent was placed (lock() waits for the claim).
-      await release(false);
-      return this.replay(await claim, actions, token!);
+    const rejected = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    const sameToken = rejected.find((e): e is SameToken => e instanceof SameToken);
+    if (sameToken) {
+      await release();
+      throw sameToken.error;
     }
-    if (results.some((r) => r.status === 'rejected')) {
-      await release(true);
-      const reasons = results.map((r) => (r.status === 'rejected' ? r.reason : undefined));
-      const unexpected = reasons.find((e) => e !== undefined && !(e instanceof DynamoError));
+    if (rejected.length > 0) {
+      await release();
+      const unexpected = rejected.find((e) => !(e instanceof DynamoError));
       if (unexpected) throw unexpected;
-      throw new TransactionCancelled(reasons as (DynamoError | undefined)[]);
+      // A request sent again after its transaction committed fails its conditions on its own
+      // writes: the token says it is a replay (or another request's token).
+      const earlier = token && (await this.earlierUse(id, token));
+      if (earlier) return earlier;
+      throw new TransactionCancelled(results.map((r) => (r.status === 'rejected' ? (r.reason as DynamoError) : undefined)));
     }
     await testPause('locked', id);
     // The intents' write times, which plain applies are written at, are read beside the decision.
     const times = Promise.all(locked.map((l, i) => this.timeOf(actions[i].h, actions[i].key, l!)));
     times.catch(() => undefined);
+    if (token) {
+      // Holding every item, this transaction sees every earlier one with the same request that
+      // committed: each recorded its use of the token before its decision, hence before it let
+      // go of the items. Ours is recorded beside the read, before our decision, for later copies.
+      const use = this.records.useToken(token.token, { tx: id, fingerprint: token.fingerprint });
+      use.catch(() => undefined);
+      const earlier = await this.earlierUse(id, token).catch(async (e: unknown) => {
+        await release();
+        throw e;
+      });
+      if (earlier) {
+        await release();
+        await use.then(() => this.records.forgetToken(token.token, id)).catch(() => undefined);
+        return earlier;
+      }
+      await use.catch(async (e: unknown) => {
+        await release();
+        throw e;
+      });
+    }
     const decision = await this.records.decide(id, 'committed');
     if (decision !== 'committed') {
       // Someone took our intents for a crashed transaction's (we were slower than the lock timeout).
-      await release(true);
+      await release();
       throw new TransactionCancelled(actions.map(() => transactionConflict()));
     }
     await testPause('committed', id);
@@ -221,38 +250,40 @@ export class Transactions {
   }
 
   /**
-   * The answer to a request whose token another transaction holds: done if it committed, in
-   * progress while it runs. One that was aborted (its server died: undecided past the lock
-   * timeout) gives the token up, and the request runs anew.
+   * What earlier transactions with the request's token make of this one: done (a replay) if one
+   * with the same request committed; IdempotentParameterMismatchException if one with another
+   * request committed or runs, TransactionInProgressException if one with this request runs.
+   * Undefined: none did (aborted ones do not count; one undecided past the lock timeout is aborted).
    */
-  private async replay(earlier: { fingerprint: string; tx: string }, actions: TxAction[], token: { token: string; fingerprint: string }): Promise<TxOutcome> {
-    if (earlier.fingerprint !== token.fingerprint) throw idempotentParameterMismatch();
-    let state = await this.records.state(earlier.tx);
-    if (!state && Date.now() - TransactionRecords.startOf(earlier.tx) > this.lockTimeoutMs) state = await this.records.decide(earlier.tx, 'aborted');
-    if (state === 'aborted') {
-      await this.records.releaseToken(token.token, earlier.tx);
-      return this.run(actions, token);
+  private async earlierUse(id: string, token: RequestToken): Promise<TxOutcome | undefined> {
+    for (const use of await this.records.tokenUses(token.token)) {
+      if (use.tx === id) continue;
+      let state = await this.records.state(use.tx);
+      if (!state && Date.now() - TransactionRecords.startOf(use.tx) > this.lockTimeoutMs) state = await this.records.decide(use.tx, 'aborted');
+      if (state === 'aborted') continue;
+      if (use.fingerprint !== token.fingerprint) throw idempotentParameterMismatch();
+      if (state !== 'committed') throw transactionInProgress();
+      return { olds: [], nexts: [], replayed: true };
     }
-    if (state !== 'committed') throw transactionInProgress();
-    const n = actions.length;
-    return { olds: new Array(n).fill(undefined), nexts: new Array(n).fill(undefined), replayed: true };
+    return undefined;
   }
 
   /**
    * Step 2 for one action: returns the placed intent, or throws the action's cancellation reason.
-   * Places nothing unless `ready` (the token claimed, the log written) resolves to true.
+   * Places nothing until `logged` (the log row written) resolves.
    */
-  private async lock(id: string, a: TxAction, ready: Promise<boolean>): Promise<Locked> {
+  private async lock(id: string, a: TxAction, logged: Promise<void>, token?: RequestToken): Promise<Locked> {
     const { translator, entry } = a.h;
     const at = TransactionRecords.startOf(id);
+    const tokenOf = token && { tk: token.token, fp: token.fingerprint };
     // An action that creates the item and holds only if it is absent (a Put or Update under
     // attribute_not_exists) places its intent without reading: IF NOT EXISTS is the check, and a
     // failed one returns the row, which then serves as the read.
     const creates = creation(a);
     let known: StoredItem | undefined;
     if (creates) {
-      if (!(await ready)) throw new TokenHeld();
-      const lock: Lock = { id, op: 'put', at, item: creates };
+      await logged;
+      const lock: Lock = { id, op: 'put', at, item: creates, ...tokenOf };
       const version = nextVersion();
       known = await placeLockIfAbsent(this.session, entry.layout, a.key, lock, version, translator.decode);
       if (!known) return { old: undefined, lock, version };
@@ -263,18 +294,34 @@ export class Transactions {
       known = undefined;
       consistency = this.session.consistency.serial;
       if (stored?.lock) {
-        await this.settle(a.h, a.key, stored);
+        if (token && (await this.givesWay(id, parseLock(stored.lock), token))) attempt--;
+        else await this.settle(a.h, a.key, stored);
         continue;
       }
       const old = stored?.present ? stored : undefined;
       const d = a.decide(old?.item);
-      const lock: Lock = { id, op: d.op as LockOp, at, ...(d.op === 'put' && { item: d.item }) };
+      const lock: Lock = { id, op: d.op as LockOp, at, ...(d.op === 'put' && { item: d.item }), ...tokenOf };
       const version = nextVersion(old?.version);
-      if (!(await ready)) throw new TokenHeld();
+      await logged;
       if (await placeLock(this.session, entry.layout, a.key, lock, old ? old.version : null, version)) return { old, lock, version };
       if (attempt > 2) await sleep(Math.random() * Math.min(50, 2 ** attempt));
     }
     throw internalServerError('Too much contention on this item; the transaction was not applied');
+  }
+
+  /**
+   * Copies of one request (the same ClientRequestToken) that meet each other's intents: the
+   * younger gives up with TransactionInProgressException (or IdempotentParameterMismatchException
+   * for another request), the older waits for it to let go (true, after a pause). False: the
+   * intent is not a live copy's, to be settled as any other.
+   */
+  private async givesWay(id: string, other: Lock, token: RequestToken): Promise<boolean> {
+    if (other.tk !== token.token || other.id === id || lockExpired(other, this.lockTimeoutMs)) return false;
+    const start = TransactionRecords.startOf(id);
+    const older = other.at < start || (other.at === start && other.id < id);
+    if (older) throw new SameToken(other.fp === token.fingerprint ? transactionInProgress() : idempotentParameterMismatch());
+    await sleep(2 + Math.random() * 20);
+    return true;
   }
 
   /**

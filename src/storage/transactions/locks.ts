@@ -19,6 +19,9 @@ export interface Lock {
   at: number;
   /** The new image, for op put. */
   item?: Item;
+  /** The request's ClientRequestToken and fingerprint, if it has one: a copy of it meeting this intent gives way. */
+  tk?: string;
+  fp?: string;
 }
 
 /**

@@ -3,12 +3,14 @@
 //                          lightweight transaction (INSERT ... IF NOT EXISTS), kept a day
 //   dc_transaction_log     the items each running transaction may lock, by minute bucket, so a
 //                          sweeper finds the intents of a crashed server
-//   dc_transaction_tokens  ClientRequestToken → request fingerprint and transaction, kept 10 minutes
+//   dc_request_tokens      per ClientRequestToken, the transactions that used it and their request
+//                          fingerprints, kept 10 minutes (written before the decision: index.ts)
 import cassandra from 'cassandra-driver';
 import type { Item } from '../../dynamo/types.js';
 import { applied } from '../cql-layout.js';
 import { randomView } from '../random-pool.js';
 import { Long, qualifiedTable, retryingRead, type CqlSession } from '../session.js';
+import { GroupWriter } from './log-writer.js';
 
 export type Decision = 'committed' | 'aborted';
 
@@ -21,27 +23,30 @@ export interface LoggedItem {
   key: Item;
 }
 
-export interface TokenClaim {
-  fingerprint: string;
+/** A transaction that used a ClientRequestToken, and the fingerprint of its request. */
+export interface TokenUse {
   tx: string;
+  fingerprint: string;
 }
 
 export class TransactionRecords {
   private readonly records: string;
   private readonly log: string;
   private readonly tokens: string;
+  private readonly logWriter: GroupWriter;
 
   constructor(private readonly session: CqlSession) {
+    this.logWriter = new GroupWriter(session);
     this.records = qualifiedTable(session.keyspace, 'dc_transactions');
     this.log = qualifiedTable(session.keyspace, 'dc_transaction_log');
-    this.tokens = qualifiedTable(session.keyspace, 'dc_transaction_tokens');
+    this.tokens = qualifiedTable(session.keyspace, 'dc_request_tokens');
   }
 
   async init(): Promise<void> {
     const run = (cql: string) => this.session.client.execute(cql);
     await run(`CREATE TABLE IF NOT EXISTS ${this.records} (id text PRIMARY KEY, state text)`);
     await run(`CREATE TABLE IF NOT EXISTS ${this.log} (bucket bigint, id text, items text, PRIMARY KEY (bucket, id))`);
-    await run(`CREATE TABLE IF NOT EXISTS ${this.tokens} (client_token text PRIMARY KEY, fingerprint text, tx text)`);
+    await run(`CREATE TABLE IF NOT EXISTS ${this.tokens} (client_token text, tx text, fingerprint text, PRIMARY KEY (client_token, tx))`);
   }
 
   /** A new transaction id: a time UUID, so its start time can be read back. */
@@ -77,18 +82,20 @@ export class TransactionRecords {
     return Long.fromNumber(Math.floor(TransactionRecords.startOf(id) / 60_000));
   }
 
-  /** Written before the first intent is placed. */
-  async logItems(id: string, items: LoggedItem[]): Promise<void> {
-    await this.session.execute(
-      `INSERT INTO ${this.log} (bucket, id, items) VALUES (?, ?, ?) USING TTL ${RECORD_TTL_SECONDS}`,
-      [TransactionRecords.bucketOf(id), id, JSON.stringify(items)],
-      this.session.consistency.write,
-    );
+  /** Written before the first intent is placed (gathered with the other log writes of its minute). */
+  logItems(id: string, items: LoggedItem[]): Promise<void> {
+    const bucket = TransactionRecords.bucketOf(id);
+    return this.logWriter.write(bucket.toString(), `INSERT INTO ${this.log} (bucket, id, items) VALUES (?, ?, ?) USING TTL ${RECORD_TTL_SECONDS}`, [
+      bucket,
+      id,
+      JSON.stringify(items),
+    ]);
   }
 
   /** Once every intent is gone. */
-  async unlog(id: string): Promise<void> {
-    await this.session.execute(`DELETE FROM ${this.log} WHERE bucket = ? AND id = ?`, [TransactionRecords.bucketOf(id), id], this.session.consistency.write);
+  unlog(id: string): Promise<void> {
+    const bucket = TransactionRecords.bucketOf(id);
+    return this.logWriter.write(bucket.toString(), `DELETE FROM ${this.log} WHERE bucket = ? AND id = ?`, [bucket, id]);
   }
 
   /** Logged transactions of one minute bucket. */
@@ -97,20 +104,25 @@ export class TransactionRecords {
     return rs.rows.map((r) => ({ id: r.get('id') as string, items: JSON.parse(r.get('items') as string) as LoggedItem[] }));
   }
 
-  /** Claims the token for this transaction; returns the claim that stands (ours or an earlier one). */
-  async claimToken(token: string, claim: TokenClaim): Promise<TokenClaim> {
-    const rs = await this.session.execute(
-      `INSERT INTO ${this.tokens} (client_token, fingerprint, tx) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ${TOKEN_TTL_SECONDS}`,
-      [token, claim.fingerprint, claim.tx],
-      this.session.consistency.write,
-    );
-    if (applied(rs.rows)) return claim;
-    const row = rs.rows[0]!;
-    return { fingerprint: row.get('fingerprint') as string, tx: row.get('tx') as string };
+  /** The transactions that used the token in the last 10 minutes (a quorum read sees every completed use). */
+  async tokenUses(token: string): Promise<TokenUse[]> {
+    const rs = await retryingRead(() => this.session.execute(`SELECT tx, fingerprint FROM ${this.tokens} WHERE client_token = ?`, [token], this.session.consistency.strong));
+    return rs.rows.map((r) => ({ tx: r.get('tx') as string, fingerprint: r.get('fingerprint') as string }));
   }
 
-  /** Gives a token back after its transaction was cancelled, so that a retry runs it again. */
-  async releaseToken(token: string, tx: string): Promise<void> {
-    await this.session.execute(`DELETE FROM ${this.tokens} WHERE client_token = ? IF tx = ?`, [token, tx], this.session.consistency.write);
+  /** Records that the transaction uses the token (before it is decided). */
+  async useToken(token: string, use: TokenUse): Promise<void> {
+    await this.session.execute(
+      `INSERT INTO ${this.tokens} (client_token, tx, fingerprint) VALUES (?, ?, ?) USING TTL ${TOKEN_TTL_SECONDS}`,
+      [token, use.tx, use.fingerprint],
+      this.session.consistency.write,
+      undefined,
+      true,
+    );
+  }
+
+  /** Takes back a use that was not decided (the request turned out to be a replay). */
+  async forgetToken(token: string, tx: string): Promise<void> {
+    await this.session.execute(`DELETE FROM ${this.tokens} WHERE client_token = ? AND tx = ?`, [token, tx], this.session.consistency.write, undefined, true);
   }
 }
