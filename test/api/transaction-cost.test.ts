@@ -153,7 +153,7 @@ for (const translator of TEST_TRANSLATORS) {
       const c = await count(() => t.client.send(new TransactWriteItemsCommand(request)));
       assert.deepEqual(c, { lwt: 2, serialRead: 0, read: 2, write: 2 });
     });
-    test('log rows written together go out together, a batch per minute bucket', async () => {
+    test('log rows written together go out together, a batch per slot', async () => {
       const c = t.server.session.client as unknown as Record<string, unknown>;
       const batch = c.batch as (...a: unknown[]) => unknown;
       const logBatches: number[] = [];
@@ -172,7 +172,7 @@ for (const translator of TEST_TRANSLATORS) {
       // Every row was written, in fewer requests than rows; and they read back.
       assert.equal(logBatches.reduce((x, y) => x + y, 0), ids.length);
       assert.ok(logBatches.length < ids.length, `log batches: ${logBatches.join(', ')}`);
-      const buckets = [...new Set(ids.map((id) => Math.floor(TransactionRecords.startOf(id) / 60_000)))];
+      const buckets = [...new Set(ids.map((id) => TransactionRecords.slotOf(TransactionRecords.startOf(id))))];
       const logged = new Set((await Promise.all(buckets.map((b) => records.logged(b)))).flat().map((l) => l.id));
       for (const id of ids) assert.ok(logged.has(id), `${id} logged`);
       await Promise.all(ids.map((id) => records.unlog(id)));

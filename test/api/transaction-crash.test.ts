@@ -165,7 +165,7 @@ describe('the transaction sweeper (--transaction-sweep-ms)', () => {
       const items = await Promise.all(tables.map(async (table) => (await t.client.send(new GetItemCommand({ TableName: table, Key: { pk: S(pk) }, ConsistentRead: true }))).Item));
       assert.deepEqual(items.map((i) => i?.balance.N), expected);
       // The sweeper removes the log row after it has settled the items: give it a moment.
-      const buckets = [Math.floor(started / 60_000), Math.floor(started / 60_000) + 1];
+      const buckets = [TransactionRecords.slotOf(started), TransactionRecords.slotOf(started) + 1];
       const logged = async () => (await Promise.all(buckets.map((b) => t.server.store.transactions.records.logged(b)))).flat().filter((l) => l.items.some((i) => (i.key.pk as { S?: string }).S === pk));
       const unlogBy = Date.now() + 5_000;
       while ((await logged()).length > 0 && Date.now() < unlogBy) await new Promise((r) => setTimeout(r, 100));
@@ -197,4 +197,25 @@ describe('the transaction sweeper (--transaction-sweep-ms)', () => {
       assert.deepEqual(again.map((i) => i?.balance.N), ['70', '130']);
     });
   }
+  test('reads each slot of the log once, not the whole lookback on every sweep', async () => {
+    const c = t.server.session.client as unknown as Record<string, unknown>;
+    const execute = c.execute as (...a: unknown[]) => unknown;
+    const reads = new Map<string, number>();
+    c.execute = function (this: unknown, query: string, params: unknown[], ...rest: unknown[]) {
+      if (/^SELECT id, items FROM \S+"dc_transaction_log"/.test(query)) reads.set(String(params[0]), (reads.get(String(params[0])) ?? 0) + 1);
+      return execute.call(t.server.session.client, query, params, ...rest);
+    };
+    try {
+      // Transactions keep the log busy meanwhile, so that its slots hold rows (and then tombstones).
+      const until = Date.now() + 12 * SWEEP_MS;
+      for (let i = 0; Date.now() < until; i++) {
+        await t.client.send(new TransactWriteItemsCommand({ TransactItems: tables.map((table) => ({ Put: { TableName: table, Item: { pk: S(`slots-${i}`) } } })) }));
+      }
+    } finally {
+      c.execute = execute;
+    }
+    assert.ok(reads.size > 0, 'the sweeper read the log');
+    const twice = [...reads].filter(([, n]) => n > 1);
+    assert.deepEqual(twice, [], 'slots read more than once');
+  });
 });

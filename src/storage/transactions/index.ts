@@ -282,7 +282,7 @@ export class Transactions {
     const creates = creation(a);
     let known: StoredItem | undefined;
     if (creates) {
-      await logged;
+      await this.inTime(logged, at);
       const lock: Lock = { id, op: 'put', at, item: creates, ...tokenOf };
       const version = nextVersion();
       known = await placeLockIfAbsent(this.session, entry.layout, a.key, lock, version, translator.decode);
@@ -302,11 +302,21 @@ export class Transactions {
       const d = a.decide(old?.item);
       const lock: Lock = { id, op: d.op as LockOp, at, ...(d.op === 'put' && { item: d.item }), ...tokenOf };
       const version = nextVersion(old?.version);
-      await logged;
+      await this.inTime(logged, at);
       if (await placeLock(this.session, entry.layout, a.key, lock, old ? old.version : null, version)) return { old, lock, version };
       if (attempt > 2) await sleep(Math.random() * Math.min(50, 2 ** attempt));
     }
     throw internalServerError('Too much contention on this item; the transaction was not applied');
+  }
+
+  /**
+   * Waits for the log row; then refuses (TransactionConflict) to place an intent for a transaction
+   * older than the lock timeout, which others may abort already, and whose log slot a sweeper
+   * may have read before the row landed (sweeps read a slot once, twice the lock timeout after it).
+   */
+  private async inTime(logged: Promise<void>, at: number): Promise<void> {
+    await logged;
+    if (Date.now() - at > this.lockTimeoutMs) throw transactionConflict();
   }
 
   /**
@@ -365,15 +375,25 @@ export class Transactions {
   }
 
   /**
-   * Resolves the intents of transactions logged in the last `minutes` minutes that are older than
-   * the lock timeout (their servers died or stalled). Returns how many transactions it finished.
+   * Finishes the logged transactions of slots `from` to `to` (TransactionRecords.slotOf) that are
+   * older than twice the lock timeout: their servers died or stalled. Returns how many it finished
+   * and the slot to start from next time: the first one holding a younger transaction, else the
+   * one after `to`. A failure throws, and the caller starts from `from` again.
    */
-  async sweep(lookup: (table: string) => Promise<TableHandle | undefined>, minutes: number): Promise<number> {
+  async sweep(lookup: (table: string) => Promise<TableHandle | undefined>, from: number, to: number): Promise<{ finished: number; next: number }> {
     let finished = 0;
-    const now = Date.now();
-    for (let b = Math.floor(now / 60_000) - minutes; b <= Math.floor(now / 60_000); b++) {
-      for (const { id, items } of await this.records.logged(b)) {
-        if (now - TransactionRecords.startOf(id) < 2 * this.lockTimeoutMs) continue;
+    // Slots are read a few at a time ahead of their turn: after a restart there are thousands, mostly empty.
+    const reads = new Map<number, ReturnType<TransactionRecords['logged']>>();
+    const read = (slot: number) => {
+      if (slot <= to && !reads.has(slot)) reads.set(slot, this.records.logged(slot));
+      return reads.get(slot);
+    };
+    for (let slot = from; slot <= to; slot++) {
+      for (let ahead = slot; ahead < slot + 32; ahead++) read(ahead)?.catch(() => undefined);
+      const logged = await read(slot)!;
+      reads.delete(slot);
+      for (const { id, items } of logged) {
+        if (Date.now() - TransactionRecords.startOf(id) < 2 * this.lockTimeoutMs) return { finished, next: slot };
         for (const { table, key } of items) {
           const h = await lookup(table);
           if (!h) continue;
@@ -384,6 +404,11 @@ export class Transactions {
         finished++;
       }
     }
-    return finished;
+    return { finished, next: to + 1 };
+  }
+
+  /** The last slot whose every transaction is old enough to sweep at `now`. */
+  sweepableThrough(now = Date.now()): number {
+    return TransactionRecords.slotOf(now - 2 * this.lockTimeoutMs) - 1;
   }
 }

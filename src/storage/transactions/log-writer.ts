@@ -5,6 +5,9 @@
 // at the end of the event loop's poll phase, as the session's coalescing does.
 import type { CqlSession } from '../session.js';
 
+/** At most this many statements a batch (a single partition's batch is one mutation, bounded in size by Cassandra). */
+const MAX_GROUP = 64;
+
 interface Pending {
   query: string;
   params: unknown[];
@@ -33,12 +36,11 @@ export class GroupWriter {
 
   private flush(partition: string, p: Partition): void {
     if (p.busy) return;
-    const group = p.waiting;
-    if (group.length === 0) {
+    if (p.waiting.length === 0) {
       this.partitions.delete(partition);
       return;
     }
-    p.waiting = [];
+    const group = p.waiting.splice(0, MAX_GROUP);
     p.busy = true;
     const statements = group.map(({ query, params }) => ({ query, params }));
     const sent = this.session.batch(statements, { consistency: this.session.consistency.write, logged: false, isIdempotent: true });

@@ -1,8 +1,8 @@
 // The tables of the transaction protocol (README "Transactions"):
 //   dc_transactions        one row per decided transaction: committed or aborted, decided by one
 //                          lightweight transaction (INSERT ... IF NOT EXISTS), kept a day
-//   dc_transaction_log     the items each running transaction may lock, by minute bucket, so a
-//                          sweeper finds the intents of a crashed server
+//   dc_transaction_log     the items each running transaction may lock, by the second it began
+//                          (its slot), so a sweeper finds the intents of a crashed server
 //   dc_request_tokens      per ClientRequestToken, the transactions that used it and their request
 //                          fingerprints, kept 10 minutes (written before the decision: index.ts)
 import cassandra from 'cassandra-driver';
@@ -78,11 +78,20 @@ export class TransactionRecords {
     return applied(rs.rows) ? state : (rs.rows[0]!.get('state') as Decision);
   }
 
-  private static bucketOf(id: string): Long {
-    return Long.fromNumber(Math.floor(TransactionRecords.startOf(id) / 60_000));
+  /**
+   * The log's partition for transactions begun at `ms`: one per second. Each finished transaction
+   * leaves a tombstone in it, so a partition is read about once by each sweeper (whose cursor then
+   * moves past it), and a second's worth of tombstones stays far below Cassandra's read limits.
+   */
+  static slotOf(ms: number): number {
+    return Math.floor(ms / 1000);
   }
 
-  /** Written before the first intent is placed (gathered with the other log writes of its minute). */
+  private static bucketOf(id: string): Long {
+    return Long.fromNumber(TransactionRecords.slotOf(TransactionRecords.startOf(id)));
+  }
+
+  /** Written before the first intent is placed (gathered with the other log writes of its slot). */
   logItems(id: string, items: LoggedItem[]): Promise<void> {
     const bucket = TransactionRecords.bucketOf(id);
     return this.logWriter.write(bucket.toString(), `INSERT INTO ${this.log} (bucket, id, items) VALUES (?, ?, ?) USING TTL ${RECORD_TTL_SECONDS}`, [
@@ -98,9 +107,9 @@ export class TransactionRecords {
     return this.logWriter.write(bucket.toString(), `DELETE FROM ${this.log} WHERE bucket = ? AND id = ?`, [bucket, id]);
   }
 
-  /** Logged transactions of one minute bucket. */
-  async logged(bucket: number): Promise<{ id: string; items: LoggedItem[] }[]> {
-    const rs = await this.session.execute(`SELECT id, items FROM ${this.log} WHERE bucket = ?`, [Long.fromNumber(bucket)], this.session.consistency.strong);
+  /** Logged transactions of one slot (slotOf). */
+  async logged(slot: number): Promise<{ id: string; items: LoggedItem[] }[]> {
+    const rs = await retryingRead(() => this.session.execute(`SELECT id, items FROM ${this.log} WHERE bucket = ?`, [Long.fromNumber(slot)], this.session.consistency.strong));
     return rs.rows.map((r) => ({ id: r.get('id') as string, items: JSON.parse(r.get('items') as string) as LoggedItem[] }));
   }
 
