@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Item } from '../dynamo/types.js';
 import type { Catalog, CatalogEntry, TableDefinition } from './catalog.js';
-import type { IndexDefinition } from './indexes.js';
+import { INTENT_GRACE_MS, type IndexDefinition } from './indexes.js';
 import { MAX_TOKEN, MIN_TOKEN, tokenRangeItems } from './range-reader.js';
 import { tableHandle } from './table-handle.js';
 import type { StorageServices } from './services.js';
@@ -15,7 +15,8 @@ import type { StorageServices } from './services.js';
 const SETTLE_MS = 3000;
 const HEARTBEAT_MS = 5000;
 const STALE_MS = 30_000;
-const INTENT_GRACE_MS = 15_000;
+/** How far back the first sweep of unfinished index writes looks: a crash while every server was down. */
+const FIRST_SWEEP_MS = 3_600_000;
 
 
 /** Changes one index of a table's definition with compare-and-set, retrying on conflicts. */
@@ -41,7 +42,9 @@ export async function changeIndex(
 export class IndexMaintenance {
   private timer?: NodeJS.Timeout;
   private running = new Map<string, Promise<void>>();
-  private swept = false;
+  /** Where the next sweep of unfinished index writes starts (ms: intents are read by their ids' time). */
+  private sweptTo?: number;
+  private sweeping?: Promise<void>;
   private stopped = false;
   private readonly abort = new AbortController();
 
@@ -94,26 +97,35 @@ export class IndexMaintenance {
           if (ix.status === 'DELETING') this.drop(name, ix.name);
         }
       }
-      const { session, catalog, store } = this.ctx;
-      await store.indexes.sweep(
-        session.keyspace,
-        async (tableName) => {
-          const entry = await catalog.get(tableName);
-          if (!entry?.definition.indexes?.length) return undefined;
-          const h = tableHandle(this.ctx.translators, entry);
-          const d = entry.definition;
-          return {
-            ref: { id: d.id, name: d.name, key: d.key, indexes: d.indexes! },
-            read: (key: Item) => h.translator.read(session, entry.layout, key, session.consistency.serial),
-          };
-        },
-        INTENT_GRACE_MS,
-        this.swept ? 5 : 60,
-      );
-      this.swept = true;
+      // One sweep at a time: a round that starts while one runs waits for it instead of reading the same slice.
+      this.sweeping ??= this.sweepWrites().finally(() => (this.sweeping = undefined));
+      await this.sweeping;
     } catch {
       // Cassandra unavailable or a table dropped meanwhile: try again next round.
     }
+  }
+
+  /** Finishes unfinished index writes whose intents grew older than the grace period since the last sweep. */
+  private async sweepWrites(): Promise<void> {
+    const { session, catalog, store } = this.ctx;
+    const to = Date.now() - INTENT_GRACE_MS;
+    const from = this.sweptTo ?? to - FIRST_SWEEP_MS;
+    await store.indexes.sweep(
+      session.keyspace,
+      async (tableName) => {
+        const entry = await catalog.get(tableName);
+        if (!entry?.definition.indexes?.length) return undefined;
+        const h = tableHandle(this.ctx.translators, entry);
+        const d = entry.definition;
+        return {
+          ref: { id: d.id, name: d.name, key: d.key, indexes: d.indexes! },
+          read: (key: Item) => h.translator.read(session, entry.layout, key, session.consistency.serial),
+        };
+      },
+      from,
+      to,
+    );
+    this.sweptTo = to;
   }
 
   /** Fills a new GSI from the table (idempotent, so a restart begins again from the start). */

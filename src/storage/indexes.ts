@@ -24,7 +24,10 @@ import { validation } from '../dynamo/errors.js';
 import { HASH_KEY_LIMIT, RANGE_KEY_LIMIT, emptyKeyValue, keyBytes } from '../dynamo/key-values.js';
 import type { AttributeValue, Item, KeySchema, KeyType } from '../dynamo/types.js';
 import { random16 } from './random-pool.js';
-import { Long, qualifiedTable, type CqlSession } from './session.js';
+import { Long, qualifiedTable, retryingRead, type CqlSession } from './session.js';
+
+/** How old an unfinished index write's intent is before a sweeper finishes it. */
+export const INTENT_GRACE_MS = 15_000;
 import { cqlKeyType, keyColumnValue, StoredItem } from './translator.js';
 import { indexHashKeys, indexHashValues, indexKeyAttributes, indexPartitionColumns, indexRangeKeys, indexSortColumns, indexSortValues, type IndexKeyed } from './index-keys.js';
 
@@ -188,16 +191,25 @@ export class IndexWriter {
       // [ipk, isk] for a one-attribute key, as before; several attributes list all, hash ones first.
       touched[ix.name] = [a ? [...a.pk, ...a.sk] : [], b ? [...b.pk, ...b.sk] : []];
     }
-    const bucket = Long.fromNumber(Math.floor(Date.now() / 60_000));
-    const id = cassandra.types.TimeUuid.now();
-    await this.session.execute(
-      `INSERT INTO ${this.intents} (bucket, id, table_name, base_key, touched, version) VALUES (?, ?, ?, ?, ?, ?)`,
-      [bucket, id, t.name, JSON.stringify(key), JSON.stringify(touched), version],
-      this.session.consistency.write,
-      undefined,
-      true, // a new row under a unique id: sending it again after a lost coordinator changes nothing
-    );
-    return { bucket, id };
+    const insert = async () => {
+      const id = cassandra.types.TimeUuid.now();
+      // The bucket is the minute of the id's own time: sweeps read slices of ids by time.
+      const bucket = Long.fromNumber(Math.floor(id.getDate().getTime() / 60_000));
+      await this.session.execute(
+        `INSERT INTO ${this.intents} (bucket, id, table_name, base_key, touched, version) VALUES (?, ?, ?, ?, ?, ?)`,
+        [bucket, id, t.name, JSON.stringify(key), JSON.stringify(touched), version],
+        this.session.consistency.write,
+        undefined,
+        true, // a new row under a unique id: sending it again after a lost coordinator changes nothing
+      );
+      return { bucket, id };
+    };
+    const intent = await insert();
+    // A sweep reads each slice of ids once, a grace period after their time: an insert that took
+    // half of it may land after its slice was read, so the intent is written again under a new id.
+    // (The first stays for a later sweep to finish, or forever if its slice was read: harmless.)
+    if (Date.now() - intent.id.getDate().getTime() > INTENT_GRACE_MS / 2) return insert();
+    return intent;
   }
 
   async end(intent: { bucket: Long; id: unknown }): Promise<void> {
@@ -243,26 +255,28 @@ export class IndexWriter {
   }
 
   /**
-   * Finishes the intents older than `graceMs` in the buckets of the last `minutes` minutes: reads
-   * each base item through Paxos and rewrites its index entries. Returns how many were repaired.
+   * Finishes the intents whose ids' times fall in [from, to) (ms; `to` at least the grace period
+   * ago): reads each base item through Paxos and rewrites its index entries. Returns how many were
+   * repaired. Each call reads only that slice of each minute's partition, so the tombstones of the
+   * intents finished before it are not read again (the caller moves `from` on after a success).
    */
   async sweep(
     keyspace: string,
     lookup: (tableName: string) => Promise<{ ref: TableRef; read: (key: Item) => Promise<StoredItem | undefined> } | undefined>,
-    graceMs: number,
-    minutes: number,
+    from: number,
+    to: number,
   ): Promise<number> {
     let repaired = 0;
-    const nowBucket = Math.floor(Date.now() / 60_000);
-    for (let b = nowBucket - minutes; b <= nowBucket; b++) {
-      const rs = await this.session.execute(
-        `SELECT id, table_name, base_key, touched, version FROM ${this.intents} WHERE bucket = ?`,
-        [Long.fromNumber(b)],
-        this.session.consistency.strong,
+    for (let b = Math.floor(from / 60_000); b * 60_000 < to; b++) {
+      const rs = await retryingRead(() =>
+        this.session.execute(
+          `SELECT id, table_name, base_key, touched, version FROM ${this.intents} WHERE bucket = ? AND id >= minTimeuuid(?) AND id < minTimeuuid(?)`,
+          [Long.fromNumber(b), new Date(Math.max(from, b * 60_000)), new Date(Math.min(to, (b + 1) * 60_000))],
+          this.session.consistency.strong,
+        ),
       );
       for (const row of rs.rows) {
         const id = row.get('id') as { getDate(): Date };
-        if (Date.now() - id.getDate().getTime() < graceMs) continue;
         const found = await lookup(row.get('table_name') as string);
         if (found) {
           const key = JSON.parse(row.get('base_key') as string) as Item;
