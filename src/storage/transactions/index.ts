@@ -98,6 +98,14 @@ async function testPause(phase: 'locked' | 'committed', id: string): Promise<voi
   await sleep(Number(PAUSE[2]));
 }
 
+/**
+ * Rethrows what settling another transaction's intent answered, unless it was a write of unknown
+ * outcome (InternalServerError from a lost or overloaded node): the serial read that follows tells.
+ */
+function unlessUnknownOutcome(e: unknown): void {
+  if (!(e instanceof DynamoError && e.statusCode >= 500)) throw e;
+}
+
 /** Whether a committed intent writes the item (a put, or a delete of an item that exists). */
 const writesItem = (lock: Lock, old: StoredItem | undefined): boolean => lock.op === 'put' || (lock.op === 'delete' && old !== undefined);
 
@@ -187,8 +195,10 @@ export class Transactions {
     const results = await Promise.allSettled(actions.map((a) => this.lock(id, a, logged, token)));
     const locked = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
     const release = async () => {
-      await Promise.all(locked.map((l, i) => l && this.finish(actions[i].h, actions[i].key, l.old, l.lock, l.version, 'aborted')));
-      await this.records.unlog(id).catch(() => undefined);
+      // An intent whose removal failed (a lost or overloaded node) stays for whoever meets it or
+      // the sweeper, which finds it through the log: the log row stays too.
+      const removed = await Promise.allSettled(locked.map((l, i) => l && this.finish(actions[i].h, actions[i].key, l.old, l.lock, l.version, 'aborted')));
+      if (removed.every((r) => r.status === 'fulfilled')) await this.records.unlog(id).catch(() => undefined);
     };
     const rejected = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     const sameToken = rejected.find((e): e is SameToken => e instanceof SameToken);
@@ -239,9 +249,12 @@ export class Transactions {
     await testPause('committed', id);
     // A write that does not apply was rolled forward by someone who met the intent: also done.
     const at = await times.catch(() => undefined);
-    await Promise.all(locked.map((l, i) => this.finish(actions[i].h, actions[i].key, l!.old, l!.lock, l!.version, 'committed', at?.[i])));
+    // Committed is committed: an apply that fails (its outcome unknown on a lost or overloaded node)
+    // is finished by whoever meets the intent, or by the sweeper through the log row, which then
+    // stays; readers see the new image meanwhile, since the record says committed.
+    const applied = await Promise.allSettled(locked.map((l, i) => this.finish(actions[i].h, actions[i].key, l!.old, l!.lock, l!.version, 'committed', at?.[i])));
     // Not awaited: every intent is gone, and a log row left behind only costs the sweeper a look.
-    this.records.unlog(id).catch(() => undefined);
+    if (applied.every((r) => r.status === 'fulfilled')) this.records.unlog(id).catch(() => undefined);
     return {
       olds: locked.map((l) => l!.old?.item),
       nexts: locked.map((l, i) => (l!.lock.op === 'put' ? l!.lock.item : l!.lock.op === 'check' ? locked[i]!.old?.item : undefined)),
@@ -295,7 +308,7 @@ export class Transactions {
       consistency = this.session.consistency.serial;
       if (stored?.lock) {
         if (token && (await this.givesWay(id, parseLock(stored.lock), token))) attempt--;
-        else await this.settle(a.h, a.key, stored);
+        else await this.settle(a.h, a.key, stored).catch(unlessUnknownOutcome);
         continue;
       }
       const old = stored?.present ? stored : undefined;
