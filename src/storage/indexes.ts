@@ -25,11 +25,11 @@ import { HASH_KEY_LIMIT, RANGE_KEY_LIMIT, emptyKeyValue, keyBytes } from '../dyn
 import type { AttributeValue, Item, KeySchema, KeyType } from '../dynamo/types.js';
 import { random16 } from './random-pool.js';
 import { Long, qualifiedTable, retryingRead, type CqlSession } from './session.js';
+import { cqlKeyType, keyColumnValue, StoredItem } from './translator.js';
+import { indexHashKeys, indexHashValues, indexKeyAttributes, indexPartitionColumns, indexRangeKeys, indexSortColumns, indexSortValues, type IndexKeyed } from './index-keys.js';
 
 /** How old an unfinished index write's intent is before a sweeper finishes it. */
 export const INTENT_GRACE_MS = 15_000;
-import { cqlKeyType, keyColumnValue, StoredItem } from './translator.js';
-import { indexHashKeys, indexHashValues, indexKeyAttributes, indexPartitionColumns, indexRangeKeys, indexSortColumns, indexSortValues, type IndexKeyed } from './index-keys.js';
 
 export type ProjectionType = 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
 

@@ -226,19 +226,19 @@ export class Transactions {
       // go of the items. Ours is recorded beside the read, before our decision, for later copies.
       const use = this.records.useToken(token.token, { tx: id, fingerprint: token.fingerprint });
       use.catch(() => undefined);
-      const earlier = await this.earlierUse(id, token).catch(async (e: unknown) => {
+      let earlier: TxOutcome | undefined;
+      try {
+        earlier = await this.earlierUse(id, token);
+        if (!earlier) await use;
+      } catch (e) {
         await release();
         throw e;
-      });
+      }
       if (earlier) {
         await release();
         await use.then(() => this.records.forgetToken(token.token, id)).catch(() => undefined);
         return earlier;
       }
-      await use.catch(async (e: unknown) => {
-        await release();
-        throw e;
-      });
     }
     const decision = await this.records.decide(id, 'committed');
     if (decision !== 'committed') {

@@ -1,5 +1,5 @@
-// The transaction log's writes, gathered. Every transaction that starts in the same minute logs
-// into the same partition (its bucket), so the inserts and deletes that arrive while one write to
+// The transaction log's writes, gathered. Every transaction that starts in the same second logs
+// into the same partition (its slot), so the inserts and deletes that arrive while one write to
 // that partition is on its way go out together when it returns, as one unlogged batch: a single
 // partition's batch is one mutation in Cassandra, not one per row. An idle server sends each write
 // at the end of the event loop's poll phase, as the session's coalescing does.
