@@ -1,5 +1,7 @@
 // Errors storage gives its callers in its own terms; only storage reads Cassandra's error codes
 // and messages.
+import cassandra from 'cassandra-driver';
+import { DynamoError } from '../dynamo/errors.js';
 
 /**
  * A statement's CQL table does not exist: another process dropped it (DeleteTable, perhaps
@@ -39,4 +41,32 @@ export function unpreparedTable(e: unknown, query: string): { keyspace: string; 
   if (errors.length === 0 || !errors.every((x) => (x as { code?: number })?.code === UNPREPARED)) return undefined;
   const m = /\b(?:FROM|INTO|UPDATE)\s+"((?:[^"]|"")+)"\."((?:[^"]|"")+)"/i.exec(query);
   return m ? { keyspace: m[1]!.replace(/""/g, '"'), table: m[2]!.replace(/""/g, '"') } : undefined;
+}
+
+/** Cassandra's error codes for a node lost, slow or overloaded: the statement may be tried again. */
+const TRANSIENT_CODES = new Set([
+  0x1000, // Unavailable
+  0x1001, // Overloaded
+  0x1002, // IsBootstrapping
+  0x1100, // WriteTimeout
+  0x1200, // ReadTimeout
+  0x1300, // ReadFailure
+  0x1500, // WriteFailure
+]);
+
+/**
+ * A failure that says nothing of the data: a lost, slow or overloaded node (a write's outcome is
+ * then unknown until a serial read tells), or a 5xx DynamoError storage made of one. Not a statement
+ * Cassandra refused, nor a bug.
+ */
+export function transientFailure(e: unknown): boolean {
+  if (e instanceof DynamoError) return e.statusCode >= 500;
+  if (e instanceof cassandra.errors.OperationTimedOutError || e instanceof cassandra.errors.NoHostAvailableError) return true;
+  const err = e as { code?: number; isSocketError?: boolean } | undefined;
+  return (err?.code !== undefined && TRANSIENT_CODES.has(err.code)) || err?.isSocketError === true;
+}
+
+/** Rethrows `e` unless it is transient: for a step whose effect the caller reads back next. */
+export function unlessTransient(e: unknown): void {
+  if (!transientFailure(e)) throw e;
 }

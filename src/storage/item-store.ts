@@ -21,6 +21,7 @@ import { KnownItems } from './known-items.js';
 import { Transactions } from './transactions/index.js';
 import { deleteAt, intentTime } from './transactions/apply.js';
 import { onlyCreates } from './creation.js';
+import { unlessTransient } from './errors.js';
 import { StoredItem, keyColumnValue, keyOf, type BlindUpdate, type Translator, type WriteGuard } from './translator.js';
 
 export type { Mutation, TableHandle } from './table-handle.js';
@@ -298,7 +299,8 @@ export class ItemStore {
       seen = undefined;
       if (old?.lock) {
         // A transaction holds the item: finish it if decided or expired, else TransactionConflictException.
-        await this.transactions.settle(h, key, old);
+        // A settling write that failed on a lost or overloaded node: the serial read that follows tells.
+        await this.transactions.settle(h, key, old).catch(unlessTransient);
         consistency = this.session.consistency.serial;
         continue;
       }

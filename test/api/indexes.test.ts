@@ -5,6 +5,7 @@ import {
   BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DescribeTableCommand, PutItemCommand, QueryCommand, ScanCommand,
   UpdateItemCommand, UpdateTableCommand, type AttributeValue, type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
+import { withStatementHooks } from '../helpers/intercept.js';
 import { TEST_TRANSLATORS, errorOf, startTestServer, type TestServer } from '../helpers/server.js';
 
 type Item = Record<string, AttributeValue>;
@@ -312,21 +313,19 @@ for (const translator of TEST_TRANSLATORS) {
     test('the sweeps of unfinished index writes read each slice of the intent log once', async () => {
       // Finished writes leave a tombstone each in the log's minute partitions: each round reads
       // only the ids that grew old enough since the last one.
-      const client = t.server.session.client as unknown as Record<string, unknown>;
-      const execute = client.execute as (...a: unknown[]) => unknown;
       const slices: [number, number][] = [];
-      client.execute = function (this: unknown, query: string, params: unknown[], ...rest: unknown[]) {
-        if (/^SELECT .* FROM \S+dc_index_intents"? WHERE bucket/.test(query)) slices.push([(params[1] as Date).getTime(), (params[2] as Date).getTime()]);
-        return execute.call(t.server.session.client, query, params, ...rest);
+      const hooks = {
+        execute(query: string, params: unknown[]) {
+          if (/^SELECT .* FROM \S+dc_index_intents"? WHERE bucket/.test(query)) slices.push([(params[1] as Date).getTime(), (params[2] as Date).getTime()]);
+          return undefined;
+        },
       };
-      try {
+      await withStatementHooks(t.server.session.client, hooks, async () => {
         for (let round = 0; round < 3; round++) {
           await put({ customer: S('slices'), id: S(String(round)), state: S('s'), placed: N(round) });
           await t.server.maintenance.runOnce();
         }
-      } finally {
-        client.execute = execute;
-      }
+      });
       assert.ok(slices.length >= 3, `slices read: ${JSON.stringify(slices)}`);
       for (let i = 1; i < slices.length; i++) assert.ok(slices[i][0] >= slices[i - 1][1], `slice ${i} overlaps the one before: ${JSON.stringify(slices)}`);
     });

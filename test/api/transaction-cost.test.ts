@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { PutItemCommand, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
 import { TransactionRecords } from '../../src/storage/transactions/records.js';
+import { interceptStatements, withStatementHooks } from '../helpers/intercept.js';
 import { TEST_TRANSLATORS, createPkTable, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
 const S = (s: string) => ({ S: s });
@@ -19,7 +20,7 @@ interface StatementCounts {
   write: number;
 }
 
-type Options = { consistency?: number; serialConsistency?: number } | undefined;
+type Options = { consistency?: number } | undefined;
 
 /** Counts the statements `client` runs while `work` runs (nothing else may use the client meanwhile). */
 async function counted(client: cassandra.Client, work: () => Promise<unknown>): Promise<StatementCounts> {
@@ -32,27 +33,25 @@ async function counted(client: cassandra.Client, work: () => Promise<unknown>): 
       counts[serial ? 'serialRead' : 'read']++;
     } else counts[/\sIF\s/i.test(query) ? 'lwt' : 'write']++;
   };
-  const execute = client.execute;
-  const batch = client.batch;
-  const c = client as unknown as Record<string, unknown>;
-  c.execute = function (this: unknown, query: string, params: unknown, options: Options, ...rest: unknown[]) {
-    classify(query, options);
-    if (process.env.DC_TEST_SHOW_CQL) console.log(`CQL ${options?.consistency} ${query.slice(0, 140)}`);
-    return (execute as (...a: unknown[]) => unknown).call(client, query, params, options, ...rest);
-  };
-  c.batch = function (this: unknown, queries: { query: string }[], options: Options, ...rest: unknown[]) {
-    // A conditional batch is one Paxos round; a plain one, its statements' writes.
-    if (queries.some((q) => /\sIF\s/i.test(q.query))) counts.lwt++;
-    else counts.write += queries.length;
-    return (batch as (...a: unknown[]) => unknown).call(client, queries, options, ...rest);
-  };
+  const restore = interceptStatements(client, {
+    execute(query, _params, options) {
+      classify(query, options);
+      if (process.env.DC_TEST_SHOW_CQL) console.log(`CQL ${options?.consistency} ${query.slice(0, 140)}`);
+      return undefined;
+    },
+    batch(queries) {
+      // A conditional batch is one Paxos round; a plain one, its statements' writes.
+      if (queries.some((q) => /\sIF\s/i.test(q.query))) counts.lwt++;
+      else counts.write += queries.length;
+      return undefined;
+    },
+  });
   try {
     await work();
     // Work the answer did not wait for (an unlog sent after it) is part of the cost too.
     await new Promise((r) => setTimeout(r, 300));
   } finally {
-    c.execute = execute;
-    c.batch = batch;
+    restore();
   }
   return counts;
 }
@@ -154,21 +153,19 @@ for (const translator of TEST_TRANSLATORS) {
       assert.deepEqual(c, { lwt: 2, serialRead: 0, read: 2, write: 2 });
     });
     test('log rows written together go out together, a batch per slot', async () => {
-      const c = t.server.session.client as unknown as Record<string, unknown>;
-      const batch = c.batch as (...a: unknown[]) => unknown;
       const logBatches: number[] = [];
-      c.batch = function (this: unknown, queries: { query: string }[], ...rest: unknown[]) {
-        const inserts = queries.filter((q) => /^INSERT INTO \S+"dc_transaction_log"/.test(q.query)).length;
-        if (inserts > 0) logBatches.push(inserts);
-        return batch.call(t.server.session.client, queries, ...rest);
-      };
       const { records } = t.server.store.transactions;
       const ids = Array.from({ length: 40 }, () => TransactionRecords.newId());
-      try {
-        await Promise.all(ids.map((id, i) => records.logItems(id, [{ table: 'cost', key: { pk: S(`log-${n}-${i}`) } }])));
-      } finally {
-        c.batch = batch;
-      }
+      const batches = {
+        batch(queries: { query: string }[]) {
+          const inserts = queries.filter((q) => /^INSERT INTO \S+"dc_transaction_log"/.test(q.query)).length;
+          if (inserts > 0) logBatches.push(inserts);
+          return undefined;
+        },
+      };
+      await withStatementHooks(t.server.session.client, batches, () =>
+        Promise.all(ids.map((id, i) => records.logItems(id, [{ table: 'cost', key: { pk: S(`log-${n}-${i}`) } }]))),
+      );
       // Every row was written, in fewer requests than rows; and they read back.
       assert.equal(logBatches.reduce((x, y) => x + y, 0), ids.length);
       assert.ok(logBatches.length < ids.length, `log batches: ${logBatches.join(', ')}`);

@@ -7,10 +7,10 @@ import { after, before, describe, test } from 'node:test';
 import {
   CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, TransactGetItemsCommand, TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
-import { Catalog } from '../../src/storage/catalog.js';
 import { TransactionRecords } from '../../src/storage/transactions/records.js';
+import { withStatementHooks } from '../helpers/intercept.js';
 import { freePort, serveArgs, spawnServe, waitForOutput, waitServing, type ServeProcess } from '../helpers/serve-process.js';
-import { createPkTable, sdkClient, startTestServer, type TestServer } from '../helpers/server.js';
+import { createPkTable, rawIntent, sdkClient, startTestServer, type TestServer } from '../helpers/server.js';
 
 const KEYSPACE = 't_tx_crash';
 const S = (s: string) => ({ S: s });
@@ -23,13 +23,6 @@ async function pausingServer(phase: 'locked' | 'committed', keyspace = KEYSPACE)
   const endpoint = `http://127.0.0.1:${port}`;
   await waitServing(endpoint, serve, 30_000);
   return { ...serve, endpoint };
-}
-
-/** The raw intent column of an item's row (null when no transaction holds it), read past every reader's logic. */
-async function rawIntent(t: TestServer, table: string, pk: string): Promise<string | null | undefined> {
-  const entry = (await new Catalog(t.server.session).get(table))!;
-  const row = (await t.server.session.client.execute(`SELECT tx FROM "${t.config.keyspace}"."${entry.layout.cqlTable}" WHERE pk = ?`, [pk])).first();
-  return row?.get('tx') as string | null | undefined;
 }
 
 /** A transfer of 30 between `pk` in both tables, under the token when one is given. */
@@ -205,22 +198,20 @@ describe('the transaction sweeper (--transaction-sweep-ms)', () => {
     });
   }
   test('reads each slot of the log once, not the whole lookback on every sweep', async () => {
-    const c = t.server.session.client as unknown as Record<string, unknown>;
-    const execute = c.execute as (...a: unknown[]) => unknown;
     const reads = new Map<string, number>();
-    c.execute = function (this: unknown, query: string, params: unknown[], ...rest: unknown[]) {
-      if (/^SELECT id, items FROM \S+"dc_transaction_log"/.test(query)) reads.set(String(params[0]), (reads.get(String(params[0])) ?? 0) + 1);
-      return execute.call(t.server.session.client, query, params, ...rest);
+    const hooks = {
+      execute(query: string, params: unknown[]) {
+        if (/^SELECT id, items FROM \S+"dc_transaction_log"/.test(query)) reads.set(String(params[0]), (reads.get(String(params[0])) ?? 0) + 1);
+        return undefined;
+      },
     };
-    try {
+    await withStatementHooks(t.server.session.client, hooks, async () => {
       // Transactions keep the log busy meanwhile, so that its slots hold rows (and then tombstones).
       const until = Date.now() + 12 * SWEEP_MS;
       for (let i = 0; Date.now() < until; i++) {
         await t.client.send(new TransactWriteItemsCommand({ TransactItems: tables.map((table) => ({ Put: { TableName: table, Item: { pk: S(`slots-${i}`) } } })) }));
       }
-    } finally {
-      c.execute = execute;
-    }
+    });
     assert.ok(reads.size > 0, 'the sweeper read the log');
     const twice = [...reads].filter(([, n]) => n > 1);
     assert.deepEqual(twice, [], 'slots read more than once');

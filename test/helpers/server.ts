@@ -4,6 +4,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { defaultConfig, type Config, type TranslatorName } from '../../src/config.js';
 import { startServer, type Server } from '../../src/server.js';
+import { Catalog } from '../../src/storage/catalog.js';
 
 export const TEST_TRANSLATORS: TranslatorName[] = (process.env.DC_TEST_TRANSLATORS?.split(',') as TranslatorName[]) ?? [
   'document',
@@ -109,4 +110,11 @@ export async function createPkTable(client: DynamoDBClient, name: string): Promi
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
+}
+
+/** The raw intent column of an item's row (null when no transaction holds it), read past every reader's logic. */
+export async function rawIntent(t: TestServer, table: string, pk: string): Promise<string | null | undefined> {
+  const entry = (await new Catalog(t.server.session).get(table))!;
+  const row = (await t.server.session.client.execute(`SELECT tx FROM "${t.config.keyspace}"."${entry.layout.cqlTable}" WHERE pk = ?`, [pk])).first();
+  return row?.get('tx') as string | null | undefined;
 }

@@ -21,6 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoError, idempotentParameterMismatch, internalServerError, transactionConflict, transactionInProgress } from '../../dynamo/errors.js';
 import type { Item } from '../../dynamo/types.js';
 import { onlyCreates } from '../creation.js';
+import { unlessTransient } from '../errors.js';
 import { nextVersion } from '../indexes.js';
 import type { Mutation, TableHandle } from '../table-handle.js';
 import { retryingRead, type CqlSession, type Long } from '../session.js';
@@ -96,14 +97,6 @@ async function testPause(phase: 'locked' | 'committed', id: string): Promise<voi
   if (!PAUSE || PAUSE[1] !== phase) return;
   process.stderr.write(`[dynamo-cassandra] test pause: transaction ${id} ${phase}\n`);
   await sleep(Number(PAUSE[2]));
-}
-
-/**
- * Rethrows what settling another transaction's intent answered, unless it was a write of unknown
- * outcome (InternalServerError from a lost or overloaded node): the serial read that follows tells.
- */
-function unlessUnknownOutcome(e: unknown): void {
-  if (!(e instanceof DynamoError && e.statusCode >= 500)) throw e;
 }
 
 /** Whether a committed intent writes the item (a put, or a delete of an item that exists). */
@@ -308,7 +301,8 @@ export class Transactions {
       consistency = this.session.consistency.serial;
       if (stored?.lock) {
         if (token && (await this.givesWay(id, parseLock(stored.lock), token))) attempt--;
-        else await this.settle(a.h, a.key, stored).catch(unlessUnknownOutcome);
+        // A settling write that failed on a lost or overloaded node: the serial read that follows tells.
+        else await this.settle(a.h, a.key, stored).catch(unlessTransient);
         continue;
       }
       const old = stored?.present ? stored : undefined;

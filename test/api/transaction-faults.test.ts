@@ -1,0 +1,118 @@
+// Faults injected at one exact step of the transaction protocol, through the server's own
+// cassandra-driver client (a write that times out, a log write that lands late), and what
+// DynamoDB's contract makes of them: a committed transaction is committed even when applying it
+// fails; a writer that meets its intent and fails to finish it tries again; an intent is never
+// placed for a transaction that others may already take for dead.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GetItemCommand, PutItemCommand, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import cassandra from 'cassandra-driver';
+import { TransactionRecords } from '../../src/storage/transactions/records.js';
+import { withStatementHooks, type StatementHooks } from '../helpers/intercept.js';
+import { TEST_TRANSLATORS, createPkTable, errorOf, rawIntent, startTestServer, type TestServer } from '../helpers/server.js';
+
+const S = (s: string) => ({ S: s });
+const N = (n: number) => ({ N: String(n) });
+const TABLE = 'faults';
+const LOCK_TIMEOUT_MS = 1000;
+
+/** Fails the first plain write of `pk`'s row at a fixed timestamp (a committed intent's apply) as a lost node would. */
+function failApplyOnce(pk: string): StatementHooks & { failed: number } {
+  const hooks = {
+    failed: 0,
+    execute(query: string, params: unknown[]) {
+      if (hooks.failed > 0 || !/USING TIMESTAMP/.test(query) || /^\s*DELETE/i.test(query) || !params.includes(pk)) return undefined;
+      hooks.failed++;
+      return Promise.reject(new cassandra.errors.ResponseError(cassandra.types.responseErrorCodes.writeTimeout, 'injected: write timeout'));
+    },
+  };
+  return hooks;
+}
+
+const put = (pk: string, n: number): TransactWriteItem => ({ Put: { TableName: TABLE, Item: { pk: S(pk), n: N(n) } } });
+
+for (const translator of TEST_TRANSLATORS) {
+  describe(`transaction faults (${translator})`, () => {
+    let t: TestServer;
+    before(async () => {
+      t = await startTestServer(`t_tx_faults_${translator}`, { translator, transactionLockTimeoutMs: LOCK_TIMEOUT_MS, transactionSweepMs: 100 });
+      await createPkTable(t.client, TABLE);
+    });
+    after(async () => {
+      await t?.close();
+    });
+    const get = async (pk: string) => (await t.client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: S(pk) }, ConsistentRead: true }))).Item;
+    /** Commits a 2-item transaction whose apply on `pk` fails: its intent stays, committed. */
+    const commitLeavingIntent = async (pk: string, other: string) => {
+      const fault = failApplyOnce(pk);
+      await withStatementHooks(t.server.session.client, fault, () => t.client.send(new TransactWriteItemsCommand({ TransactItems: [put(pk, 1), put(other, 1)] })));
+      assert.equal(fault.failed, 1, 'the apply was failed');
+      assert.ok(await rawIntent(t, TABLE, pk), 'the committed intent is still on the row');
+    };
+
+    test('a committed transaction whose apply fails succeeds; readers see it, and the sweeper finishes it', async () => {
+      const started = Date.now();
+      await commitLeavingIntent('applied-a', 'applied-b');
+      assert.equal(await rawIntent(t, TABLE, 'applied-b'), null, 'the other item was applied');
+      assert.deepEqual([(await get('applied-a'))?.n, (await get('applied-b'))?.n], [N(1), N(1)]);
+      // The log row stays for the sweeper, which applies the intent once the transaction is twice
+      // the lock timeout old, and then removes the row.
+      const { records } = t.server.store.transactions;
+      const logged = async () => {
+        const slots = Array.from({ length: TransactionRecords.slotOf(Date.now()) - TransactionRecords.slotOf(started) + 1 }, (_, i) => TransactionRecords.slotOf(started) + i);
+        return (await Promise.all(slots.map((s) => records.logged(s)))).flat().filter((l) => JSON.stringify(l.items).includes('"applied-a"'));
+      };
+      assert.equal((await logged()).length, 1, 'the log row is kept');
+      const deadline = Date.now() + 2 * LOCK_TIMEOUT_MS + 15_000;
+      while ((await rawIntent(t, TABLE, 'applied-a')) && Date.now() < deadline) await sleep(100);
+      assert.equal(await rawIntent(t, TABLE, 'applied-a'), null, 'the sweeper applied the intent');
+      await sleep(300); // the sweeper unlogs after it settled the items
+      assert.equal((await logged()).length, 0, 'and removed the log row');
+      assert.deepEqual((await get('applied-a'))?.n, N(1));
+    });
+
+    test('a single-item write whose roll-forward of a committed intent times out reads again and succeeds', async () => {
+      await commitLeavingIntent('single-a', 'single-b');
+      const fault = failApplyOnce('single-a');
+      await withStatementHooks(t.server.session.client, fault, () =>
+        t.client.send(new PutItemCommand({ TableName: TABLE, Item: { pk: S('single-a'), n: N(2) }, ConditionExpression: 'n = :one', ExpressionAttributeValues: { ':one': N(1) } })),
+      );
+      assert.equal(fault.failed, 1, 'the roll-forward was failed');
+      assert.deepEqual((await get('single-a'))?.n, N(2));
+      assert.equal(await rawIntent(t, TABLE, 'single-a'), null);
+    });
+
+    test('a transaction whose roll-forward of another committed intent times out reads again and commits', async () => {
+      await commitLeavingIntent('tx-a', 'tx-b');
+      const fault = failApplyOnce('tx-a');
+      await withStatementHooks(t.server.session.client, fault, () =>
+        t.client.send(
+          new TransactWriteItemsCommand({
+            TransactItems: [
+              { Update: { TableName: TABLE, Key: { pk: S('tx-a') }, UpdateExpression: 'SET n = n + :one', ConditionExpression: 'n = :one', ExpressionAttributeValues: { ':one': N(1) } } },
+              put('tx-c', 5),
+            ],
+          }),
+        ),
+      );
+      assert.equal(fault.failed, 1, 'the roll-forward was failed');
+      assert.deepEqual([(await get('tx-a'))?.n, (await get('tx-c'))?.n], [N(2), N(5)]);
+    });
+
+    test('no intent is placed for a transaction older than the lock timeout (its log row landed late)', async () => {
+      const lateLog: StatementHooks = {
+        batch(queries, _options, send) {
+          if (!queries.some((q) => /"dc_transaction_log"/.test(q.query) && JSON.stringify(q.params).includes('late-a'))) return undefined;
+          return sleep(LOCK_TIMEOUT_MS + 300).then(send);
+        },
+      };
+      const refused = await withStatementHooks(t.server.session.client, lateLog, () =>
+        errorOf(() => t.client.send(new TransactWriteItemsCommand({ TransactItems: [put('late-a', 1), put('late-b', 1)] }))),
+      );
+      assert.equal(refused.name, 'TransactionCanceledException', refused.message);
+      assert.deepEqual((refused as { CancellationReasons?: { Code?: string }[] }).CancellationReasons?.map((r) => r.Code), ['TransactionConflict', 'TransactionConflict']);
+      assert.deepEqual([await rawIntent(t, TABLE, 'late-a'), await rawIntent(t, TABLE, 'late-b')], [undefined, undefined], 'no row was written');
+    });
+  });
+}
