@@ -322,13 +322,9 @@ export class ItemStore {
     return this.writeChange(h, key, mutation, { kind: 'version', expected: old ? old.version : null }, { version: nextVersion(old?.version) }, old);
   }
 
-  /**
-   * The write timestamp of the intent at version `locked`, for applyDecided: null when the row has
-   * moved on, undefined when the table applies by compare-and-set (nothing is read).
-   */
-  async intentTime(h: TableHandle, key: Item, locked: Long): Promise<Long | null | undefined> {
-    if (needsOldItem(h)) return undefined;
-    return (await intentTime(this.session, h.entry.layout, key, locked)) ?? null;
+  /** Whether applyDecided writes the table's rows plainly, at the intent's write time (no indexes, no stream). */
+  appliesPlainly(h: TableHandle): boolean {
+    return !needsOldItem(h);
   }
 
   /**

@@ -5,7 +5,7 @@ import {
   BatchGetItemCommand, BatchWriteItemCommand, CreateTableCommand, PutItemCommand, QueryCommand, ScanCommand,
   type AttributeValue, type QueryCommandInput, type ScanCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { TEST_TRANSLATORS, errorOf, startTestServer, type TestServer } from '../helpers/server.js';
+import { TEST_TRANSLATORS, createSortedTable, errorOf, startTestServer, type TestServer } from '../helpers/server.js';
 
 type Item = Record<string, AttributeValue>;
 
@@ -38,14 +38,7 @@ for (const translator of TEST_TRANSLATORS) {
         const values = [...ORDERED[type]].reverse();
         for (const r of values) await t.client.send(new PutItemCommand({ TableName: name, Item: { h: { S: 'p' }, r, tag: { S: canon(r) } } }));
       }
-      await t.client.send(
-        new CreateTableCommand({
-          TableName: 'events',
-          KeySchema: [{ AttributeName: 'user', KeyType: 'HASH' }, { AttributeName: 'seq', KeyType: 'RANGE' }],
-          AttributeDefinitions: [{ AttributeName: 'user', AttributeType: 'S' }, { AttributeName: 'seq', AttributeType: 'N' }],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
+      await createSortedTable(t.client, 'events', 'N', 'user', 'seq');
       await t.client.send(
         new CreateTableCommand({
           TableName: 'flat',

@@ -100,6 +100,18 @@ export async function errorOf(fn: () => Promise<unknown>): Promise<Error & { nam
   throw new Error('expected an error, but the call succeeded');
 }
 
+/** Creates an on-demand table keyed by a string hash key and a sort key of the given type. */
+export async function createSortedTable(client: DynamoDBClient, name: string, sortType: 'S' | 'N' | 'B', hash = 'pk', sort = 'sk'): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      KeySchema: [{ AttributeName: hash, KeyType: 'HASH' }, { AttributeName: sort, KeyType: 'RANGE' }],
+      AttributeDefinitions: [{ AttributeName: hash, AttributeType: 'S' }, { AttributeName: sort, AttributeType: sortType }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+}
+
 /** Creates an on-demand table keyed by a string hash key `pk`, the shape most tests use. */
 export async function createPkTable(client: DynamoDBClient, name: string): Promise<void> {
   await client.send(

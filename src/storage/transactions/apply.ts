@@ -18,6 +18,7 @@
 // exactly once (one stream record, one set of index entries), which the compare-and-set decides.
 // Removing an intent (a cancelled or aborted transaction's, or a ConditionCheck's once decided)
 // changes no item, so it is a plain write at the intent's timestamp on every table.
+import cassandra from 'cassandra-driver';
 import type { Item } from '../../dynamo/types.js';
 import { LOCK_COLUMN, keyParams, qualifiedName, statementCache, whereKey } from '../cql-layout.js';
 import { retryingRead, type CqlSession, type Long } from '../session.js';
@@ -28,6 +29,8 @@ const statements = statementCache((layout: TableLayout) => {
   const where = whereKey(layout);
   return {
     lockTime: `SELECT WRITETIME(${LOCK_COLUMN}) AS at, ver FROM ${t} WHERE ${where}`,
+    // Several rows at once: of a table without a sort key, or of one partition.
+    lockTimes: `SELECT ${layout.key.range ? 'sk' : 'pk'} AS k, WRITETIME(${LOCK_COLUMN}) AS at, ver FROM ${t} WHERE ${layout.key.range ? 'pk = ? AND sk IN ?' : 'pk IN ?'}`,
     deleteAt: `DELETE FROM ${t} USING TIMESTAMP ? WHERE ${where}`,
     clearAt: `UPDATE ${t} USING TIMESTAMP ? SET ${LOCK_COLUMN} = null, ver = ? WHERE ${where}`,
   };
@@ -44,6 +47,38 @@ export async function intentTime(session: CqlSession, layout: TableLayout, key: 
   const at = row.get('at') as Long | null;
   const version = row.get('ver') as Long | null;
   return at && version && version.equals(locked) ? at : undefined;
+}
+
+/**
+ * intentTime() of several rows in one read: `keys` are of one table without a sort key, or of one
+ * partition (sameRead tells). Rows are told apart by their key; versions may repeat across rows.
+ */
+export async function intentTimes(session: CqlSession, layout: TableLayout, keys: Item[], locked: Long[]): Promise<(Long | undefined)[]> {
+  const column = layout.key.range ? 1 : 0;
+  const params = keys.map((k) => keyParams(layout, k));
+  const bound = layout.key.range ? [params[0]![0], params.map((p) => p[1])] : [params.map((p) => p[0])];
+  const rs = await retryingRead(() => session.execute(statements(layout).lockTimes, bound, session.consistency.strong));
+  return params.map((p, i) => {
+    const row = rs.rows.find((r) => sameKeyValue(p[column], r.get('k')));
+    const at = row?.get('at') as Long | null | undefined;
+    const version = row?.get('ver') as Long | null | undefined;
+    return at && version && version.equals(locked[i]!) ? at : undefined;
+  });
+}
+
+/** A key column's value as bound (keyColumnValue: text, a decimal's digits, blob bytes) against the value read back. */
+function sameKeyValue(bound: unknown, read: unknown): boolean {
+  if (Buffer.isBuffer(bound)) return Buffer.isBuffer(read) && bound.equals(read);
+  if (read instanceof cassandra.types.BigDecimal) return read.compare(cassandra.types.BigDecimal.fromString(bound as string)) === 0;
+  return bound === read;
+}
+
+/** Which reads intentTimes() may share: the table's, and the partition's when the table has a sort key. */
+export function sameRead(layout: TableLayout, key: Item): string {
+  const table = `${layout.keyspace}.${layout.cqlTable}`;
+  if (!layout.key.range) return table;
+  const pk = keyParams(layout, key)[0];
+  return `${table}/${Buffer.isBuffer(pk) ? `b${pk.toString('hex')}` : `s${String(pk)}`}`;
 }
 
 /** Deletes the row at write timestamp `at` (a committed delete's apply). */

@@ -27,15 +27,16 @@ import type { Mutation, TableHandle } from '../table-handle.js';
 import { retryingRead, type CqlSession, type Long } from '../session.js';
 import { StoredItem, keyOf } from '../translator.js';
 import { LOCK_TIMEOUT_MS, lockExpired, parseLock, placeLock, placeLockIfAbsent, type Lock, type LockOp } from './locks.js';
-import { clearIntentAt, intentTime } from './apply.js';
+import { clearIntentAt, intentTime, intentTimes, sameRead } from './apply.js';
 import { TransactionRecords, type Decision, type LoggedItem } from './records.js';
 
 export { LOCK_TIMEOUT_MS };
 
-/** What ItemStore offers the protocol: applying a decided mutation, and the intent's write time it may apply at. */
+/** What ItemStore offers the protocol: applying a decided mutation, at the intent's write time when the table applies plainly. */
 export interface DecidedWriter {
   applyDecided(h: TableHandle, key: Item, mutation: Mutation, expected: Long, version: Long, old: StoredItem | undefined, known?: Long | null): Promise<boolean>;
-  intentTime(h: TableHandle, key: Item, locked: Long): Promise<Long | null | undefined>;
+  /** False when the table applies by compare-and-set (indexes, a stream), which needs no write time. */
+  appliesPlainly(h: TableHandle): boolean;
 }
 
 /** One action of a transaction. */
@@ -71,6 +72,9 @@ interface Locked {
 }
 
 const MAX_ATTEMPTS = 32;
+
+/** How long a committed transaction's unlog may wait for other writes to its log slot. */
+const UNLOG_LINGER_MS = 50;
 
 /** A request's ClientRequestToken and the fingerprint of its parameters. */
 export interface RequestToken {
@@ -159,7 +163,7 @@ export class Transactions {
 
   /**
    * Applies (committed) or removes (aborted, or a check) one intent; false if the row had already
-   * moved on. `at`: the intent's write time as timeOf() read it (undefined: read it here).
+   * moved on. `at`: the intent's write time as timesOf() read it (undefined: read it here).
    */
   private async finish(h: TableHandle, key: Item, old: StoredItem | undefined, lock: Lock, locked: Long, state: Decision, at?: Long | null): Promise<boolean> {
     const mutation = mutationOf(lock);
@@ -170,10 +174,30 @@ export class Transactions {
     return true;
   }
 
-  /** The intent's write time for finish(), read ahead (null: the row moved on; undefined: the apply needs none). */
-  private timeOf(h: TableHandle, key: Item, l: Locked): Promise<Long | null | undefined> {
-    if (writesItem(l.lock, l.old)) return this.writer.intentTime(h, key, l.version);
-    return intentTime(this.session, h.entry.layout, key, l.version).then((t) => t ?? null);
+  /**
+   * The intents' write times for finish(), read ahead (null: the row moved on; undefined: the apply
+   * needs none): one read per table, or per partition of a table with a sort key.
+   */
+  private async timesOf(actions: TxAction[], locked: Locked[]): Promise<(Long | null | undefined)[]> {
+    const times: (Long | null | undefined)[] = actions.map(() => undefined);
+    const reads = new Map<string, number[]>();
+    locked.forEach((l, i) => {
+      const { h, key } = actions[i];
+      if (writesItem(l.lock, l.old) && !this.writer.appliesPlainly(h)) return;
+      const id = sameRead(h.entry.layout, key);
+      reads.set(id, [...(reads.get(id) ?? []), i]);
+    });
+    await Promise.all(
+      [...reads.values()].map(async (group) => {
+        const { layout } = actions[group[0]!].h.entry;
+        const read =
+          group.length === 1
+            ? [await intentTime(this.session, layout, actions[group[0]!].key, locked[group[0]!].version)]
+            : await intentTimes(this.session, layout, group.map((i) => actions[i].key), group.map((i) => locked[i].version));
+        group.forEach((i, j) => (times[i] = read[j] ?? null));
+      }),
+    );
+    return times;
   }
 
   /**
@@ -211,7 +235,7 @@ export class Transactions {
     }
     await testPause('locked', id);
     // The intents' write times, which plain applies are written at, are read beside the decision.
-    const times = Promise.all(locked.map((l, i) => this.timeOf(actions[i].h, actions[i].key, l!)));
+    const times = this.timesOf(actions, locked as Locked[]);
     times.catch(() => undefined);
     if (token) {
       // Holding every item, this transaction sees every earlier one with the same request that
@@ -247,7 +271,8 @@ export class Transactions {
     // stays; readers see the new image meanwhile, since the record says committed.
     const applied = await Promise.allSettled(locked.map((l, i) => this.finish(actions[i].h, actions[i].key, l!.old, l!.lock, l!.version, 'committed', at?.[i])));
     // Not awaited: every intent is gone, and a log row left behind only costs the sweeper a look.
-    if (applied.every((r) => r.status === 'fulfilled')) this.records.unlog(id).catch(() => undefined);
+    // It rides with the slot's next log write, as the answer does not wait for it.
+    if (applied.every((r) => r.status === 'fulfilled')) this.records.unlog(id, UNLOG_LINGER_MS).catch(() => undefined);
     return {
       olds: locked.map((l) => l!.old?.item),
       nexts: locked.map((l, i) => (l!.lock.op === 'put' ? l!.lock.item : l!.lock.op === 'check' ? locked[i]!.old?.item : undefined)),

@@ -2,7 +2,8 @@
 // into the same partition (its slot), so the inserts and deletes that arrive while one write to
 // that partition is on its way go out together when it returns, as one unlogged batch: a single
 // partition's batch is one mutation in Cassandra, not one per row. An idle server sends each write
-// at the end of the event loop's poll phase, as the session's coalescing does.
+// at the end of the event loop's poll phase, as the session's coalescing does; a write nobody waits
+// for (the delete once a transaction is done) may linger a little for company instead.
 import type { CqlSession } from '../session.js';
 
 /** At most this many statements a batch (a single partition's batch is one mutation, bounded in size by Cassandra). */
@@ -12,11 +13,17 @@ interface Pending {
   query: string;
   params: unknown[];
   done: (error?: unknown) => void;
+  /** How long it may wait for company (0: none). */
+  lingerMs: number;
 }
 
 interface Partition {
   busy: boolean;
   waiting: Pending[];
+  /** A flush at the end of this turn of the event loop is scheduled. */
+  soon: boolean;
+  /** A flush is scheduled for lingering writes. */
+  timer?: NodeJS.Timeout;
 }
 
 export class GroupWriter {
@@ -24,20 +31,44 @@ export class GroupWriter {
 
   constructor(private readonly session: CqlSession) {}
 
-  /** Writes the statement (a plain, idempotent write to `partition`) with whatever else is waiting for it. */
-  write(partition: string, query: string, params: unknown[]): Promise<void> {
+  /**
+   * Writes the statement (a plain, idempotent write to `partition`) with whatever else is waiting
+   * for it; with `lingerMs`, waits up to that long for other writes to the partition to join.
+   */
+  write(partition: string, query: string, params: unknown[], lingerMs = 0): Promise<void> {
     let p = this.partitions.get(partition);
-    if (!p) this.partitions.set(partition, (p = { busy: false, waiting: [] }));
+    if (!p) this.partitions.set(partition, (p = { busy: false, waiting: [], soon: false }));
+    const part = p;
     return new Promise((resolve, reject) => {
-      p.waiting.push({ query, params, done: (e) => (e === undefined ? resolve() : reject(e)) });
-      if (!p.busy && p.waiting.length === 1) setImmediate(() => this.flush(partition, p));
+      part.waiting.push({ query, params, lingerMs, done: (e) => (e === undefined ? resolve() : reject(e)) });
+      if (part.busy || part.soon) return; // the flush on its way takes it
+      if (lingerMs === 0) {
+        part.soon = true;
+        setImmediate(() => {
+          part.soon = false;
+          this.flush(partition, part, true);
+        });
+      } else this.linger(partition, part, lingerMs);
     });
   }
 
-  private flush(partition: string, p: Partition): void {
+  private linger(partition: string, p: Partition, ms: number): void {
+    if (p.timer) return;
+    p.timer = setTimeout(() => {
+      p.timer = undefined;
+      this.flush(partition, p, true);
+    }, ms);
+    p.timer.unref();
+  }
+
+  /** Sends what waits; unless `due`, writes that may linger wait on (for the next write or their timer). */
+  private flush(partition: string, p: Partition, due = false): void {
     if (p.busy) return;
+    if (!due && p.waiting.length > 0 && p.waiting.every((w) => w.lingerMs > 0)) return this.linger(partition, p, p.waiting[0]!.lingerMs);
+    clearTimeout(p.timer);
+    p.timer = undefined;
     if (p.waiting.length === 0) {
-      this.partitions.delete(partition);
+      if (!p.soon && this.partitions.get(partition) === p) this.partitions.delete(partition);
       return;
     }
     const group = p.waiting.splice(0, MAX_GROUP);

@@ -101,10 +101,10 @@ export class TransactionRecords {
     ]);
   }
 
-  /** Once every intent is gone. */
-  unlog(id: string): Promise<void> {
+  /** Once every intent is gone; `lingerMs`: for a caller that does not wait, how long it may wait for company (GroupWriter). */
+  unlog(id: string, lingerMs = 0): Promise<void> {
     const bucket = TransactionRecords.bucketOf(id);
-    return this.logWriter.write(bucket.toString(), `DELETE FROM ${this.log} WHERE bucket = ? AND id = ?`, [bucket, id]);
+    return this.logWriter.write(bucket.toString(), `DELETE FROM ${this.log} WHERE bucket = ? AND id = ?`, [bucket, id], lingerMs);
   }
 
   /** Logged transactions of one slot (slotOf). */
