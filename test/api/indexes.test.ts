@@ -1,10 +1,13 @@
 // Local and global secondary indexes through the AWS SDK v3 over real Cassandra.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DescribeTableCommand, PutItemCommand, QueryCommand, ScanCommand,
   UpdateItemCommand, UpdateTableCommand, type AttributeValue, type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
+import type cassandra from 'cassandra-driver';
+import { INTENT_GRACE_MS } from '../../src/storage/indexes.js';
 import { withStatementHooks } from '../helpers/intercept.js';
 import { TEST_TRANSLATORS, errorOf, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -308,6 +311,25 @@ for (const translator of TEST_TRANSLATORS) {
       const afterRepair = await t.client.send(new QueryCommand({ TableName: T, IndexName: 'by-state', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('after') } }));
       assert.equal(before.Count, 0, 'the stale entry is gone');
       assert.deepEqual(afterRepair.Items?.map((x) => x.placed.N), ['2'], 'the missing entry exists');
+    });
+
+    test('an index-write intent that took over half the grace period to land is written again under a new id', async () => {
+      // A sweep reads each slice of intent ids once, the grace period after their time: a late
+      // first insert may land in a slice already read, where no sweep would find it.
+      const inserts: { id: string; at: number }[] = [];
+      const hooks = {
+        execute(query: string, params: unknown[], _options: unknown, send: () => Promise<cassandra.types.ResultSet>) {
+          if (!/^INSERT INTO \S+dc_index_intents"?/.test(query) || !String(params[3]).includes('slow-intent')) return undefined;
+          inserts.push({ id: String(params[1]), at: (params[1] as cassandra.types.TimeUuid).getDate().getTime() });
+          return inserts.length === 1 ? sleep(INTENT_GRACE_MS / 2 + 300).then(send) : undefined;
+        },
+      };
+      await withStatementHooks(t.server.session.client, hooks, () => put({ customer: S('slow-intent'), id: S('1'), state: S('slow'), placed: N(1) }));
+      assert.equal(inserts.length, 2, JSON.stringify(inserts));
+      assert.notEqual(inserts[1]!.id, inserts[0]!.id);
+      assert.ok(inserts[1]!.at - inserts[0]!.at > INTENT_GRACE_MS / 2, JSON.stringify(inserts));
+      const found = await t.client.send(new QueryCommand({ TableName: T, IndexName: 'by-state', KeyConditionExpression: '#s = :s', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': S('slow') } }));
+      assert.deepEqual(found.Items?.map((x) => x.customer.S), ['slow-intent']);
     });
 
     test('the sweeps of unfinished index writes read each slice of the intent log once', async () => {
