@@ -146,15 +146,33 @@ export async function startTestCluster(opts: { heapMb?: number; startTimeoutMs?:
   try {
     await startNode(0);
     await Promise.all([startNode(1), startNode(2)]);
-    client = new cassandra.Client({
-      contactPoints: [...CLUSTER_ADDRESSES],
-      protocolOptions: { port: CLUSTER_CQL_PORT },
-      localDataCenter: CLUSTER_DC,
-      socketOptions: { readTimeout: 30_000 },
-      // Reconnect quickly to a restarted node.
-      policies: { reconnection: new cassandra.policies.reconnection.ConstantReconnectionPolicy(500) },
-    });
-    await client.connect();
+    const connect = async () => {
+      const fresh = new cassandra.Client({
+        contactPoints: [...CLUSTER_ADDRESSES],
+        protocolOptions: { port: CLUSTER_CQL_PORT },
+        localDataCenter: CLUSTER_DC,
+        socketOptions: { readTimeout: 30_000 },
+        // Reconnect quickly to a restarted node.
+        policies: { reconnection: new cassandra.policies.reconnection.ConstantReconnectionPolicy(500) },
+      });
+      await fresh.connect();
+      return fresh;
+    };
+    client = await connect();
+    // The driver learns of a node that joins after it connected from a topology event, which it can
+    // miss (CI once saw a client know 2 nodes for 3 minutes): a client that still knows fewer than
+    // three after a while is replaced by a new one, which reads system.peers anew.
+    const started = Date.now();
+    let since = started;
+    while (client.hosts.values().length < 3 && Date.now() - started < 180_000) {
+      await sleep(1000);
+      if (client.hosts.values().length < 3 && Date.now() - since > 20_000) {
+        log(`the driver knows ${client.hosts.values().length} nodes after 20 s: connecting anew`);
+        await client.shutdown().catch(() => undefined);
+        client = await connect();
+        since = Date.now();
+      }
+    }
     const c = client;
     const waitAllUp = async (timeoutMs = 180_000) => {
       const deadline = Date.now() + timeoutMs;
