@@ -43,27 +43,38 @@ export function unpreparedTable(e: unknown, query: string): { keyspace: string; 
   return m ? { keyspace: m[1]!.replace(/""/g, '"'), table: m[2]!.replace(/""/g, '"') } : undefined;
 }
 
-/** Cassandra's error codes for a node lost, slow or overloaded: the statement may be tried again. */
-const TRANSIENT_CODES = new Set([
-  0x1000, // Unavailable
-  0x1001, // Overloaded
-  0x1002, // IsBootstrapping
-  0x1100, // WriteTimeout
-  0x1200, // ReadTimeout
-  0x1300, // ReadFailure
-  0x1500, // WriteFailure
-]);
+const { responseErrorCodes } = cassandra.types;
+
+/** A read that failed because a node was lost and is not yet known down (a timeout) may succeed when tried again. */
+export function transientReadError(e: unknown): boolean {
+  const code = (e as { code?: number })?.code;
+  return (
+    code === responseErrorCodes.readTimeout ||
+    code === responseErrorCodes.writeTimeout || // a serial read's own Paxos round
+    code === responseErrorCodes.unavailableException ||
+    code === responseErrorCodes.readFailure ||
+    e instanceof cassandra.errors.OperationTimedOutError ||
+    e instanceof cassandra.errors.NoHostAvailableError
+  );
+}
 
 /**
- * A failure that says nothing of the data: a lost, slow or overloaded node (a write's outcome is
- * then unknown until a serial read tells), or a 5xx DynamoError storage made of one. Not a statement
- * Cassandra refused, nor a bug.
+ * A failure that says nothing of the data: what transientReadError() admits, an overloaded or
+ * bootstrapping node, a failed write or a broken connection (a write's outcome is then unknown until a
+ * serial read tells), or a 5xx DynamoError storage made of one. Not a statement Cassandra refused,
+ * nor a bug.
  */
 export function transientFailure(e: unknown): boolean {
   if (e instanceof DynamoError) return e.statusCode >= 500;
-  if (e instanceof cassandra.errors.OperationTimedOutError || e instanceof cassandra.errors.NoHostAvailableError) return true;
+  if (transientReadError(e)) return true;
   const err = e as { code?: number; isSocketError?: boolean } | undefined;
-  return (err?.code !== undefined && TRANSIENT_CODES.has(err.code)) || err?.isSocketError === true;
+  const code = err?.code;
+  return (
+    code === responseErrorCodes.overloaded ||
+    code === responseErrorCodes.isBootstrapping ||
+    code === responseErrorCodes.writeFailure ||
+    err?.isSocketError === true
+  );
 }
 
 /** Rethrows `e` unless it is transient: for a step whose effect the caller reads back next. */

@@ -2,7 +2,7 @@
 // configuration asks for, and a thin execute() that always uses prepared statements.
 import { readFileSync } from 'node:fs';
 import cassandra from 'cassandra-driver';
-import { TableGoneError, storageError, unpreparedTable } from './errors.js';
+import { TableGoneError, storageError, transientReadError, unpreparedTable } from './errors.js';
 
 const { consistencies } = cassandra.types;
 
@@ -145,21 +145,6 @@ type Execute = CqlSession['execute'];
  * could fail on its own first attempt (item-store resolves a timed-out one with a serial read).
  */
 export const isRead = (query: string): boolean => /^\s*SELECT\s/i.test(query);
-
-const { responseErrorCodes } = cassandra.types;
-
-/** A read that failed because a node was lost and is not yet known down (a timeout) may succeed when tried again. */
-function transientReadError(e: unknown): boolean {
-  const code = (e as { code?: number })?.code;
-  return (
-    code === responseErrorCodes.readTimeout ||
-    code === responseErrorCodes.writeTimeout || // a serial read's own Paxos round
-    code === responseErrorCodes.unavailableException ||
-    code === responseErrorCodes.readFailure ||
-    e instanceof cassandra.errors.OperationTimedOutError ||
-    e instanceof cassandra.errors.NoHostAvailableError
-  );
-}
 
 const READ_ATTEMPTS = 3;
 

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { PutItemCommand, QueryCommand, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import cassandra from 'cassandra-driver';
 import { TransactionRecords } from '../../src/storage/transactions/records.js';
-import { interceptStatements, withStatementHooks } from '../helpers/intercept.js';
+import { withStatementHooks } from '../helpers/intercept.js';
 import { TEST_TRANSLATORS, createPkTable, createSortedTable, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
 const S = (s: string) => ({ S: s });
@@ -35,26 +35,24 @@ async function counted(client: cassandra.Client, work: () => Promise<unknown>): 
   };
   // What earlier requests left to send (a transaction's unlog lingers for company) is not counted.
   await new Promise((r) => setTimeout(r, 150));
-  const restore = interceptStatements(client, {
-    execute(query, _params, options) {
+  const hooks = {
+    execute(query: string, _params: unknown[], options: Options) {
       classify(query, options);
       if (process.env.DC_TEST_SHOW_CQL) console.log(`CQL ${options?.consistency} ${query.slice(0, 140)}`);
       return undefined;
     },
-    batch(queries) {
+    batch(queries: { query: string }[]) {
       // A conditional batch is one Paxos round; a plain one, its statements' writes.
       if (queries.some((q) => /\sIF\s/i.test(q.query))) counts.lwt++;
       else counts.write += queries.length;
       return undefined;
     },
-  });
-  try {
+  };
+  await withStatementHooks(client, hooks, async () => {
     await work();
     // Work the answer did not wait for (an unlog sent after it) is part of the cost too.
     await new Promise((r) => setTimeout(r, 300));
-  } finally {
-    restore();
-  }
+  });
   return counts;
 }
 

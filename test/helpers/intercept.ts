@@ -14,7 +14,7 @@ export interface StatementHooks {
 }
 
 /** Installs the hooks on the client; returns the function that removes them. */
-export function interceptStatements(client: cassandra.Client, hooks: StatementHooks): () => void {
+function interceptStatements(client: cassandra.Client, hooks: StatementHooks): () => void {
   const c = client as unknown as Record<'execute' | 'batch', (...a: unknown[]) => Sent>;
   const { execute, batch } = c;
   if (hooks.execute) {

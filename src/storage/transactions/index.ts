@@ -185,7 +185,9 @@ export class Transactions {
       const { h, key } = actions[i];
       if (writesItem(l.lock, l.old) && !this.writer.appliesPlainly(h)) return;
       const id = sameRead(h.entry.layout, key);
-      reads.set(id, [...(reads.get(id) ?? []), i]);
+      const group = reads.get(id);
+      if (group) group.push(i);
+      else reads.set(id, [i]);
     });
     await Promise.all(
       [...reads.values()].map(async (group) => {
