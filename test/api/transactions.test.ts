@@ -10,7 +10,7 @@ import {
 import { Catalog } from '../../src/storage/catalog.js';
 import { nextVersion } from '../../src/storage/indexes.js';
 import { intentTime } from '../../src/storage/transactions/apply.js';
-import { placeLock } from '../../src/storage/transactions/locks.js';
+import { placeLock, type Lock } from '../../src/storage/transactions/locks.js';
 import { cellsTranslator } from '../../translators/cells/index.js';
 import { documentTranslator } from '../../translators/document/index.js';
 import { TransactionRecords } from '../../src/storage/transactions/records.js';
@@ -166,6 +166,22 @@ for (const translator of TEST_TRANSLATORS) {
       const e = await errorOf(() => a.client.send(add(2)));
       assert.equal(e.name, 'IdempotentParameterMismatchException');
       assert.equal(e.message, 'Specified idempotent token was used with different request parameters within the idempotency window');
+    });
+
+    test('different requests with one ClientRequestToken at once: one commits, the others get IdempotentParameterMismatchException', async () => {
+      for (let round = 0; round < 3; round++) {
+        // Each request writes its own item, so none meets another's intent: only the token's check
+        // at the decision stands between them.
+        const requests = Array.from({ length: 4 }, (_, i) => new TransactWriteItemsCommand({
+          ClientRequestToken: `rival-${translator}-${round}`,
+          TransactItems: [{ Put: { TableName: 'stock', Item: { pk: S(`rival-${round}-${i}`), n: N(i) } } }],
+        }));
+        const outcomes = await Promise.all(requests.map((r, i) => [a, b][i % 2]!.client.send(r).then(() => 'ok', (err: Error) => err.name)));
+        assert.equal(outcomes.filter((o) => o === 'ok').length, 1, `round ${round}: ${outcomes.join(', ')}`);
+        assert.ok(outcomes.every((o) => o === 'ok' || o === 'IdempotentParameterMismatchException'), `round ${round}: ${outcomes.join(', ')}`);
+        const written = await Promise.all(requests.map((_, i) => get('stock', `rival-${round}-${i}`)));
+        assert.deepEqual(written.map((w) => w !== undefined), outcomes.map((o) => o === 'ok'), `round ${round}: only the winner's item exists`);
+      }
     });
 
     test('ClientRequestToken sent again while its transaction runs: TransactionInProgressException, applied once', async () => {
@@ -344,12 +360,12 @@ for (const translator of TEST_TRANSLATORS) {
     });
 
     /** Places an intent on orders' item `pk` as a transaction begun at `at` would; its id. */
-    const hold = async (pk: string, at: number) => {
+    const hold = async (pk: string, at: number, token?: Pick<Lock, 'tk' | 'fp' | 'tt'>) => {
       const session = a.server.session;
       const entry = (await new Catalog(session).get('orders'))!;
       const row = (await session.client.execute(`SELECT ver FROM "${keyspace}"."${entry.layout.cqlTable}" WHERE pk = ?`, [pk])).first();
       const id = TransactionRecords.newId();
-      const lock = { id, op: 'put' as const, at, item: { pk: S(pk), n: N(2) } };
+      const lock: Lock = { id, op: 'put', at, item: { pk: S(pk), n: N(2) }, ...token };
       assert.ok(await placeLock(session, entry.layout, { pk: S(pk) }, lock, row.get('ver'), nextVersion(row.get('ver'))));
       return id;
     };
@@ -375,7 +391,7 @@ for (const translator of TEST_TRANSLATORS) {
       const snap = await a.client.send(new TransactGetItemsCommand({ TransactItems: [{ Get: { TableName: 'orders', Key: { pk: S('held') } } }] }));
       assert.equal(snap.Responses?.[0]?.Item?.n.N, '1');
       // Once its record says committed, everyone sees the new image, and writers roll it forward.
-      assert.equal(await a.server.store.transactions.records.decide(id, 'committed'), 'committed');
+      assert.equal(await a.server.store.transactions.records.decide({ id }, 'committed'), 'committed');
       assert.equal((await get('orders', 'held', b))?.n.N, '2');
       const scanned = await a.client.send(new ScanCommand({ TableName: 'orders', ConsistentRead: true }));
       assert.equal(scanned.Items?.find((i) => i.pk.S === 'held')?.n.N, '2');
@@ -386,7 +402,31 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal((await get('orders', 'stale'))?.n.N, '1');
       await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('stale'), n: N(7) } }));
       assert.equal((await get('orders', 'stale'))?.n.N, '7');
-      assert.equal(await a.server.store.transactions.records.state(staleId), 'aborted');
+      assert.equal(await a.server.store.transactions.records.state({ id: staleId }), 'aborted');
+    });
+
+    test('an intent says where its decision lives: with a token, in the token\'s partition; an older version\'s (a token, no tt) in dc_transactions', async () => {
+      const { records } = a.server.store.transactions;
+      for (const pk of ['tt-abort', 'tt-commit', 'tt-old']) await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S(pk), n: N(1) } }));
+      // An expired intent of a transaction with a token is aborted in the token's partition.
+      const expired = await hold('tt-abort', Date.now() - 60_000, { tk: 'tok-a', fp: 'f', tt: 1 });
+      await a.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('tt-abort'), n: N(7) } }));
+      assert.equal((await get('orders', 'tt-abort'))?.n.N, '7');
+      assert.equal(await records.state({ id: expired, token: 'tok-a' }), 'aborted');
+      assert.equal(await records.state({ id: expired }), undefined);
+      // One committed there is seen committed, and a later copy of its request is a replay.
+      const committed = await hold('tt-commit', Date.now(), { tk: 'tok-c', fp: 'f', tt: 1 });
+      assert.equal(await records.commitWithToken(committed, 'tok-c', 'f'), 'committed');
+      assert.equal((await get('orders', 'tt-commit', b))?.n.N, '2');
+      assert.deepEqual(await records.tokenWinner('tok-c'), { tx: committed, fingerprint: 'f' });
+      assert.deepEqual(await records.commitWithToken(TransactionRecords.newId(), 'tok-c', 'g'), { tx: committed, fingerprint: 'f' });
+      // An intent written before tokens decided in their partition names a token without tt: its
+      // record is in dc_transactions, where its server decided it.
+      const old = await hold('tt-old', Date.now(), { tk: 'tok-o', fp: 'f' });
+      assert.equal(await records.decide({ id: old }, 'committed'), 'committed');
+      assert.equal((await get('orders', 'tt-old', b))?.n.N, '2');
+      await b.client.send(new UpdateItemCommand({ TableName: 'orders', Key: { pk: S('tt-old') }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': N(1) } }));
+      assert.equal((await get('orders', 'tt-old'))?.n.N, '3');
     });
 
     test('an apply at the intent\'s timestamp that comes late, or twice, never undoes a later write', async () => {
@@ -398,7 +438,7 @@ for (const translator of TEST_TRANSLATORS) {
       const locked = await version();
       const at = await intentTime(session, entry.layout, { pk: S('late') }, locked);
       assert.ok(at, 'the write time of the intent');
-      assert.equal(await a.server.store.transactions.records.decide(id, 'committed'), 'committed');
+      assert.equal(await a.server.store.transactions.records.decide({ id }, 'committed'), 'committed');
       // A writer meets the committed intent, rolls it forward (n = 2) and adds one.
       const add = () => b.client.send(new UpdateItemCommand({ TableName: 'orders', Key: { pk: S('late') }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': N(1) } }));
       await add();
@@ -425,7 +465,7 @@ for (const translator of TEST_TRANSLATORS) {
         const put = (server: TestServer, n: number) => server.client.send(new PutItemCommand({ TableName: 'orders', Item: { pk: S('timed'), n: N(n) } }));
         assert.equal((await errorOf(() => put(a, 5))).name, 'TransactionConflictException', 'a second-old intent is within the default 5 s');
         await put(c, 6);
-        assert.equal(await a.server.store.transactions.records.state(id), 'aborted');
+        assert.equal(await a.server.store.transactions.records.state({ id }), 'aborted');
         assert.equal((await get('orders', 'timed'))?.n.N, '6');
       } finally {
         await c.server.close();

@@ -5,10 +5,11 @@
 //   2. lock     per item, in parallel: read the committed row, decide (condition, new image), place
 //               the intent with compare-and-set on the row's version (an action that creates its
 //               item under attribute_not_exists places it with IF NOT EXISTS, unread)
-//   (token)     with a ClientRequestToken, once every intent is placed: record this use of the token
-//               and read its earlier uses (dc_request_tokens); a committed one makes this a replay
 //   3. decide   one LWT on the transaction's record: INSERT committed IF NOT EXISTS. Whoever meets an
-//               expired intent first inserts 'aborted' instead; the first insert is the decision
+//               expired intent first inserts 'aborted' instead; the first insert is the decision.
+//               With a ClientRequestToken the record is in the token's partition, and the same
+//               LWT names this transaction the token's winner unless one committed with it in the
+//               last 10 minutes: then this request is a replay (or reuses another's token)
 //   4. apply    per item: write the new image through ItemStore.applyDecided, which also clears
 //               the intent: on tables with indexes or a stream a compare-and-set on the version the
 //               intent set (index entries and stream record included), elsewhere a plain write at
@@ -26,9 +27,9 @@ import { nextVersion } from '../indexes.js';
 import type { Mutation, TableHandle } from '../table-handle.js';
 import { retryingRead, type CqlSession, type Long } from '../session.js';
 import { StoredItem, keyOf } from '../translator.js';
-import { LOCK_TIMEOUT_MS, lockExpired, parseLock, placeLock, placeLockIfAbsent, type Lock, type LockOp } from './locks.js';
+import { LOCK_TIMEOUT_MS, lockExpired, parseLock, placeLock, placeLockIfAbsent, refOf, type Lock, type LockOp } from './locks.js';
 import { clearIntentAt, intentTime, intentTimes, sameRead } from './apply.js';
-import { TransactionRecords, type Decision, type LoggedItem } from './records.js';
+import { TransactionRecords, type Decision, type LoggedItem, type TokenWinner } from './records.js';
 
 export { LOCK_TIMEOUT_MS };
 
@@ -112,7 +113,7 @@ const mutationOf = (lock: Lock): Mutation => (lock.op === 'put' ? { kind: 'put',
 async function viewWith(records: TransactionRecords, stored: StoredItem): Promise<StoredItem | undefined> {
   if (!stored.lock) return stored.present ? stored : undefined;
   const lock = parseLock(stored.lock);
-  if ((await records.state(lock.id)) !== 'committed') return stored.present ? stored : undefined;
+  if ((await records.state(refOf(lock))) !== 'committed') return stored.present ? stored : undefined;
   if (lock.op === 'put') return new StoredItem(JSON.stringify(lock.item), stored.version);
   if (lock.op === 'delete') return undefined;
   return stored.present ? stored : undefined;
@@ -153,10 +154,10 @@ export class Transactions {
    */
   async settle(h: TableHandle, key: Item, stored: StoredItem): Promise<void> {
     const lock = parseLock(stored.lock!);
-    let state = await this.records.state(lock.id);
+    let state = await this.records.state(refOf(lock));
     if (!state) {
       if (!lockExpired(lock, this.lockTimeoutMs)) throw transactionConflict();
-      state = await this.records.decide(lock.id, 'aborted');
+      state = await this.records.decide(refOf(lock), 'aborted');
     }
     await this.finish(h, key, stored.present ? stored : undefined, lock, stored.version, state);
   }
@@ -231,7 +232,7 @@ export class Transactions {
       if (unexpected) throw unexpected;
       // A request sent again after its transaction committed fails its conditions on its own
       // writes: the token says it is a replay (or another request's token).
-      const earlier = token && (await this.earlierUse(id, token));
+      const earlier = token && this.asEarlier(await this.records.tokenWinner(token.token), token);
       if (earlier) return earlier;
       throw new TransactionCancelled(results.map((r) => (r.status === 'rejected' ? (r.reason as DynamoError) : undefined)));
     }
@@ -239,31 +240,13 @@ export class Transactions {
     // The intents' write times, which plain applies are written at, are read beside the decision.
     const times = this.timesOf(actions, locked as Locked[]);
     times.catch(() => undefined);
-    if (token) {
-      // Holding every item, this transaction sees every earlier one with the same request that
-      // committed: each recorded its use of the token before its decision, hence before it let
-      // go of the items. Ours is recorded beside the read, before our decision, for later copies.
-      const use = this.records.useToken(token.token, { tx: id, fingerprint: token.fingerprint });
-      use.catch(() => undefined);
-      let earlier: TxOutcome | undefined;
-      try {
-        earlier = await this.earlierUse(id, token);
-        if (!earlier) await use;
-      } catch (e) {
-        await release();
-        throw e;
-      }
-      if (earlier) {
-        await release();
-        await use.then(() => this.records.forgetToken(token.token, id)).catch(() => undefined);
-        return earlier;
-      }
-    }
-    const decision = await this.records.decide(id, 'committed');
+    // With a token, the decision also checks that no other transaction committed with it.
+    const decision = token ? await this.records.commitWithToken(id, token.token, token.fingerprint) : await this.records.decide({ id }, 'committed');
     if (decision !== 'committed') {
-      // Someone took our intents for a crashed transaction's (we were slower than the lock timeout).
       await release();
-      throw new TransactionCancelled(actions.map(() => transactionConflict()));
+      // Someone took our intents for a crashed transaction's (we were slower than the lock timeout).
+      if (decision === 'aborted') throw new TransactionCancelled(actions.map(() => transactionConflict()));
+      return this.asEarlier(decision, token!)!;
     }
     await testPause('committed', id);
     // A write that does not apply was rolled forward by someone who met the intent: also done.
@@ -283,22 +266,14 @@ export class Transactions {
   }
 
   /**
-   * What earlier transactions with the request's token make of this one: done (a replay) if one
-   * with the same request committed; IdempotentParameterMismatchException if one with another
-   * request committed or runs, TransactionInProgressException if one with this request runs.
-   * Undefined: none did (aborted ones do not count; one undecided past the lock timeout is aborted).
+   * What the transaction that committed with the request's token (in the last 10 minutes) makes
+   * of this request: a replay, done, if it ran the same request; IdempotentParameterMismatch if
+   * another. Undefined: none did.
    */
-  private async earlierUse(id: string, token: RequestToken): Promise<TxOutcome | undefined> {
-    for (const use of await this.records.tokenUses(token.token)) {
-      if (use.tx === id) continue;
-      let state = await this.records.state(use.tx);
-      if (!state && Date.now() - TransactionRecords.startOf(use.tx) > this.lockTimeoutMs) state = await this.records.decide(use.tx, 'aborted');
-      if (state === 'aborted') continue;
-      if (use.fingerprint !== token.fingerprint) throw idempotentParameterMismatch();
-      if (state !== 'committed') throw transactionInProgress();
-      return { olds: [], nexts: [], replayed: true };
-    }
-    return undefined;
+  private asEarlier(winner: TokenWinner | undefined, token: RequestToken): TxOutcome | undefined {
+    if (!winner) return undefined;
+    if (winner.fingerprint !== token.fingerprint) throw idempotentParameterMismatch();
+    return { olds: [], nexts: [], replayed: true };
   }
 
   /**
@@ -308,7 +283,7 @@ export class Transactions {
   private async lock(id: string, a: TxAction, logged: Promise<void>, token?: RequestToken): Promise<Locked> {
     const { translator, entry } = a.h;
     const at = TransactionRecords.startOf(id);
-    const tokenOf = token && { tk: token.token, fp: token.fingerprint };
+    const tokenOf = token && { tk: token.token, fp: token.fingerprint, tt: 1 as const };
     // An action that creates the item and holds only if it is absent (a Put or Update under
     // attribute_not_exists) places its intent without reading: IF NOT EXISTS is the check, and a
     // failed one returns the row, which then serves as the read.
@@ -390,7 +365,7 @@ export class Transactions {
           continue;
         }
         const lock = parseLock(stored.lock);
-        const state = await this.records.state(lock.id);
+        const state = await this.records.state(refOf(lock));
         if (state || lockExpired(lock, this.lockTimeoutMs)) {
           // Decided (or dead): finish it, then read again.
           await this.settle(reads[i].h, reads[i].key, stored).catch(() => undefined);

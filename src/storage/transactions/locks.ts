@@ -7,12 +7,13 @@ import type { Item } from '../../dynamo/types.js';
 import { LOCK_COLUMN, applied, keyNames, keyParams, qualifiedName, statementCache, whereKey } from '../cql-layout.js';
 import type { CqlSession, Long, Row } from '../session.js';
 import type { StoredItem, TableLayout } from '../translator.js';
+import type { TxRef } from './records.js';
 
 /** What a transaction will do to the item: write this image, delete it, or only hold it still. */
 export type LockOp = 'put' | 'delete' | 'check';
 
 export interface Lock {
-  /** The transaction's id (the key of its record in dc_transactions). */
+  /** The transaction's id (the key of its record: records.ts). */
   id: string;
   op: LockOp;
   /** When the transaction began (ms): after LOCK_TIMEOUT_MS others may abort it. */
@@ -22,7 +23,15 @@ export interface Lock {
   /** The request's ClientRequestToken and fingerprint, if it has one: a copy of it meeting this intent gives way. */
   tk?: string;
   fp?: string;
+  /**
+   * 1: the transaction is decided in its token's partition (dc_token_transactions). Intents of
+   * earlier versions name a token without it; theirs were decided in dc_transactions.
+   */
+  tt?: 1;
 }
+
+/** Where the decision of the intent's transaction lives. */
+export const refOf = (lock: Lock): TxRef => (lock.tt === 1 && lock.tk !== undefined ? { id: lock.id, token: lock.tk } : { id: lock.id });
 
 /**
  * How long a transaction may hold intents before anyone who meets them may abort it, unless

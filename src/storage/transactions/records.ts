@@ -3,8 +3,10 @@
 //                          lightweight transaction (INSERT ... IF NOT EXISTS), kept a day
 //   dc_transaction_log     the items each running transaction may lock, by the second it began
 //                          (its slot), so a sweeper finds the intents of a crashed server
-//   dc_request_tokens      per ClientRequestToken, the transactions that used it and their request
-//                          fingerprints, kept 10 minutes (written before the decision: index.ts)
+//   dc_token_transactions  the same for transactions with a ClientRequestToken, in the token's
+//                          partition, whose static `winner` names the one that committed with it
+//                          in the last 10 minutes: its decision and the token's check are one
+//                          lightweight transaction
 import cassandra from 'cassandra-driver';
 import type { Item } from '../../dynamo/types.js';
 import { applied } from '../cql-layout.js';
@@ -23,8 +25,17 @@ export interface LoggedItem {
   key: Item;
 }
 
-/** A transaction that used a ClientRequestToken, and the fingerprint of its request. */
-export interface TokenUse {
+/**
+ * A transaction as its intents name it: its id, and its ClientRequestToken when its decision
+ * lives in the token's partition (locks.ts, refOf).
+ */
+export interface TxRef {
+  id: string;
+  token?: string;
+}
+
+/** The transaction that committed with a ClientRequestToken, and the fingerprint of its request. */
+export interface TokenWinner {
   tx: string;
   fingerprint: string;
 }
@@ -32,21 +43,23 @@ export interface TokenUse {
 export class TransactionRecords {
   private readonly records: string;
   private readonly log: string;
-  private readonly tokens: string;
+  private readonly tokened: string;
   private readonly logWriter: GroupWriter;
 
   constructor(private readonly session: CqlSession) {
     this.logWriter = new GroupWriter(session);
     this.records = qualifiedTable(session.keyspace, 'dc_transactions');
     this.log = qualifiedTable(session.keyspace, 'dc_transaction_log');
-    this.tokens = qualifiedTable(session.keyspace, 'dc_request_tokens');
+    this.tokened = qualifiedTable(session.keyspace, 'dc_token_transactions');
   }
 
   async init(): Promise<void> {
     const run = (cql: string) => this.session.client.execute(cql);
     await run(`CREATE TABLE IF NOT EXISTS ${this.records} (id text PRIMARY KEY, state text)`);
     await run(`CREATE TABLE IF NOT EXISTS ${this.log} (bucket bigint, id text, items text, PRIMARY KEY (bucket, id))`);
-    await run(`CREATE TABLE IF NOT EXISTS ${this.tokens} (client_token text, tx text, fingerprint text, PRIMARY KEY (client_token, tx))`);
+    await run(
+      `CREATE TABLE IF NOT EXISTS ${this.tokened} (client_token text, tx text, state text, winner text static, winner_fp text static, PRIMARY KEY (client_token, tx))`,
+    );
   }
 
   /** A new transaction id: a time UUID, so its start time can be read back. */
@@ -61,21 +74,57 @@ export class TransactionRecords {
   }
 
   /** The decision, if one was made (a quorum read sees every completed decision). */
-  async state(id: string): Promise<Decision | undefined> {
+  async state(tx: TxRef): Promise<Decision | undefined> {
+    const [query, params] = tx.token === undefined
+      ? [`SELECT state FROM ${this.records} WHERE id = ?`, [tx.id]]
+      : [`SELECT state FROM ${this.tokened} WHERE client_token = ? AND tx = ?`, [tx.token, tx.id]];
     // Tried again when a lost node made it time out, as item reads are (session.ts, retryingRead).
-    const rs = await retryingRead(() => this.session.execute(`SELECT state FROM ${this.records} WHERE id = ?`, [id], this.session.consistency.strong));
+    const rs = await retryingRead(() => this.session.execute(query, params, this.session.consistency.strong));
     const row = rs.first();
     return (row?.get('state') as Decision | undefined) ?? undefined;
   }
 
   /** Decides the transaction unless someone decided it first; returns the decision that stands. */
-  async decide(id: string, state: Decision): Promise<Decision> {
-    const rs = await this.session.execute(
-      `INSERT INTO ${this.records} (id, state) VALUES (?, ?) IF NOT EXISTS USING TTL ${RECORD_TTL_SECONDS}`,
-      [id, state],
-      this.session.consistency.write,
-    );
+  async decide(tx: TxRef, state: Decision): Promise<Decision> {
+    const rs = tx.token === undefined
+      ? await this.session.execute(`INSERT INTO ${this.records} (id, state) VALUES (?, ?) IF NOT EXISTS USING TTL ${RECORD_TTL_SECONDS}`, [tx.id, state], this.session.consistency.write)
+      : await this.session.execute(
+        `INSERT INTO ${this.tokened} (client_token, tx, state) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ${RECORD_TTL_SECONDS}`,
+        [tx.token, tx.id, state],
+        this.session.consistency.write,
+      );
     return applied(rs.rows) ? state : (rs.rows[0]!.get('state') as Decision);
+  }
+
+  /**
+   * Commits a transaction with a ClientRequestToken unless another committed with the token in the
+   * last 10 minutes (then returns that one: a replay, or another request's token) or someone
+   * aborted it first ('aborted'). One lightweight transaction on the token's partition.
+   */
+  async commitWithToken(id: string, token: string, fingerprint: string): Promise<'committed' | 'aborted' | TokenWinner> {
+    const rs = await this.session.batch(
+      [
+        { query: `UPDATE ${this.tokened} USING TTL ${TOKEN_TTL_SECONDS} SET winner = ?, winner_fp = ? WHERE client_token = ? IF winner = null`, params: [id, fingerprint, token] },
+        { query: `INSERT INTO ${this.tokened} (client_token, tx, state) VALUES (?, ?, 'committed') IF NOT EXISTS USING TTL ${RECORD_TTL_SECONDS}`, params: [token, id] },
+      ],
+      { consistency: this.session.consistency.write, serialConsistency: this.session.consistency.serial },
+    );
+    if (applied(rs.rows)) return 'committed';
+    // The refused batch answers with the rows its conditions read: the static row (the winner)
+    // and ours, if someone decided it.
+    const winner = rs.rows.find((r) => r.get('winner'));
+    if (winner) return { tx: winner.get('winner') as string, fingerprint: winner.get('winner_fp') as string };
+    return 'aborted';
+  }
+
+  /** The transaction that committed with the token in the last 10 minutes, if any. */
+  async tokenWinner(token: string): Promise<TokenWinner | undefined> {
+    const rs = await retryingRead(() =>
+      this.session.execute(`SELECT winner, winner_fp FROM ${this.tokened} WHERE client_token = ? LIMIT 1`, [token], this.session.consistency.strong),
+    );
+    const row = rs.first();
+    const tx = row?.get('winner') as string | null | undefined;
+    return tx ? { tx, fingerprint: row!.get('winner_fp') as string } : undefined;
   }
 
   /**
@@ -111,27 +160,5 @@ export class TransactionRecords {
   async logged(slot: number): Promise<{ id: string; items: LoggedItem[] }[]> {
     const rs = await retryingRead(() => this.session.execute(`SELECT id, items FROM ${this.log} WHERE bucket = ?`, [Long.fromNumber(slot)], this.session.consistency.strong));
     return rs.rows.map((r) => ({ id: r.get('id') as string, items: JSON.parse(r.get('items') as string) as LoggedItem[] }));
-  }
-
-  /** The transactions that used the token in the last 10 minutes (a quorum read sees every completed use). */
-  async tokenUses(token: string): Promise<TokenUse[]> {
-    const rs = await retryingRead(() => this.session.execute(`SELECT tx, fingerprint FROM ${this.tokens} WHERE client_token = ?`, [token], this.session.consistency.strong));
-    return rs.rows.map((r) => ({ tx: r.get('tx') as string, fingerprint: r.get('fingerprint') as string }));
-  }
-
-  /** Records that the transaction uses the token (before it is decided). */
-  async useToken(token: string, use: TokenUse): Promise<void> {
-    await this.session.execute(
-      `INSERT INTO ${this.tokens} (client_token, tx, fingerprint) VALUES (?, ?, ?) USING TTL ${TOKEN_TTL_SECONDS}`,
-      [token, use.tx, use.fingerprint],
-      this.session.consistency.write,
-      undefined,
-      true,
-    );
-  }
-
-  /** Takes back a use that was not decided (the request turned out to be a replay). */
-  async forgetToken(token: string, tx: string): Promise<void> {
-    await this.session.execute(`DELETE FROM ${this.tokens} WHERE client_token = ? AND tx = ?`, [token, tx], this.session.consistency.write, undefined, true);
   }
 }
