@@ -15,7 +15,7 @@ import { nextVersion } from '../../src/storage/indexes.js';
 import { intentTimes } from '../../src/storage/transactions/apply.js';
 import { TransactionRecords } from '../../src/storage/transactions/records.js';
 import { withStatementHooks, type StatementHooks } from '../helpers/intercept.js';
-import { TEST_TRANSLATORS, createPkTable, createSortedTable, errorOf, rawIntent, startTestServer, type TestServer } from '../helpers/server.js';
+import { TEST_TRANSLATORS, createPkTable, createSortedTable, errorOf, rawIntent, rawRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
 const S = (s: string) => ({ S: s });
 const N = (n: number) => ({ N: String(n) });
@@ -36,6 +36,32 @@ function failApplyOnce(pk: string): StatementHooks & { failed: number } {
 }
 
 const put = (pk: string, n: number): TransactWriteItem => ({ Put: { TableName: TABLE, Item: { pk: S(pk), n: N(n) } } });
+
+const timeout = () => new cassandra.errors.ResponseError(cassandra.types.responseErrorCodes.writeTimeout, 'injected: write timeout');
+
+/**
+ * Answers the first statement (or batch) that `matches` with a write timeout, as when a node is lost
+ * mid-request: after it landed (`landed`), or without sending it.
+ */
+function timeOutOnce(matches: (queries: { query: string; params: unknown[] }[]) => boolean, landed: boolean): StatementHooks & { failed: number } {
+  const fail = (queries: { query: string; params: unknown[] }[], send: () => Promise<cassandra.types.ResultSet>) => {
+    if (hooks.failed > 0 || !matches(queries)) return undefined;
+    hooks.failed++;
+    return landed ? send().then(() => Promise.reject(timeout())) : Promise.reject(timeout());
+  };
+  const hooks = {
+    failed: 0,
+    execute: (query: string, params: unknown[], _o: unknown, send: () => Promise<cassandra.types.ResultSet>) => fail([{ query, params }], send),
+    batch: (queries: { query: string; params: unknown[] }[], _o: unknown, send: () => Promise<cassandra.types.ResultSet>) => fail(queries, send),
+  };
+  return hooks;
+}
+
+/** The decision's LWT: in dc_transactions, or with a token in dc_token_transactions. */
+const isDecision = (queries: { query: string }[]) => queries.some((q) => /"dc_(token_)?transactions"/.test(q.query) && /\sIF\s/.test(q.query));
+/** The LWT placing an intent on `pk`'s row. */
+const isIntentOn = (pk: string) => (queries: { query: string; params: unknown[] }[]) =>
+  queries.length === 1 && /\sIF\s/.test(queries[0]!.query) && /\btx\b/.test(queries[0]!.query) && queries[0]!.params.includes(pk);
 
 for (const translator of TEST_TRANSLATORS) {
   describe(`transaction faults (${translator})`, () => {
@@ -105,6 +131,41 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(fault.failed, 1, 'the roll-forward was failed');
       assert.deepEqual([(await get('tx-a'))?.n, (await get('tx-c'))?.n], [N(2), N(5)]);
     });
+
+    for (const landed of [true, false]) {
+      for (const token of [false, true]) {
+        test(`a decision that times out${landed ? ' after it landed' : ''} is sent again and stands${token ? ' (with a ClientRequestToken)' : ''}`, async () => {
+          const pks = [`dec-${landed}-${token}-a`, `dec-${landed}-${token}-b`];
+          const fault = timeOutOnce(isDecision, landed);
+          const TransactItems = pks.map((pk) => put(pk, 3));
+          await withStatementHooks(t.server.session.client, fault, async () => {
+            // The SDK always sends a token; without one, the request goes raw.
+            if (token) await t.client.send(new TransactWriteItemsCommand({ TransactItems }));
+            else {
+              const res = await rawRequest(t.endpoint, 'TransactWriteItems', { TransactItems });
+              assert.equal(res.status, 200, res.text);
+            }
+          });
+          assert.equal(fault.failed, 1, 'the decision was failed');
+          assert.deepEqual(await Promise.all(pks.map(async (pk) => (await get(pk))?.n)), [N(3), N(3)]);
+          assert.deepEqual(await Promise.all(pks.map((pk) => rawIntent(t, TABLE, pk))), [null, null], 'both applied');
+        });
+      }
+      test(`an intent whose placement times out${landed ? ' after it landed' : ''} is found (or placed again), and the transaction commits`, async () => {
+        for (const create of [true, false]) {
+          const pks = [`int-${landed}-${create}-a`, `int-${landed}-${create}-b`];
+          if (!create) for (const pk of pks) await t.client.send(new PutItemCommand({ TableName: TABLE, Item: { pk: S(pk), n: N(1) } }));
+          const fault = timeOutOnce(isIntentOn(pks[0]!), landed);
+          const action = (pk: string): TransactWriteItem =>
+            create
+              ? { Put: { TableName: TABLE, Item: { pk: S(pk), n: N(2) }, ConditionExpression: 'attribute_not_exists(pk)' } }
+              : { Update: { TableName: TABLE, Key: { pk: S(pk) }, UpdateExpression: 'SET n = n + :one', ExpressionAttributeValues: { ':one': N(1) } } };
+          await withStatementHooks(t.server.session.client, fault, () => t.client.send(new TransactWriteItemsCommand({ TransactItems: pks.map(action) })));
+          assert.equal(fault.failed, 1, 'the intent was failed');
+          assert.deepEqual(await Promise.all(pks.map(async (pk) => (await get(pk))?.n)), [N(2), N(2)], create ? 'created' : 'updated once');
+        }
+      });
+    }
 
     test('intents read together are told apart by their keys: versions repeat across rows', async () => {
       // Versions are the clock in µs · 1024 plus 10 random bits: two rows locked in the same

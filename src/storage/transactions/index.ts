@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoError, idempotentParameterMismatch, internalServerError, transactionConflict, transactionInProgress } from '../../dynamo/errors.js';
 import type { Item } from '../../dynamo/types.js';
 import { onlyCreates } from '../creation.js';
-import { unlessTransient } from '../errors.js';
+import { transientFailure, unlessTransient } from '../errors.js';
 import { nextVersion } from '../indexes.js';
 import type { Mutation, TableHandle } from '../table-handle.js';
 import { retryingRead, type CqlSession, type Long } from '../session.js';
@@ -73,6 +73,9 @@ interface Locked {
 }
 
 const MAX_ATTEMPTS = 32;
+
+/** Attempts at the decision when one fails on a lost or overloaded node (pauses of 0.1, 0.2, 0.4 s between). */
+const DECIDE_ATTEMPTS = 4;
 
 /** How long a committed transaction's unlog may wait for other writes to its log slot. */
 const UNLOG_LINGER_MS = 50;
@@ -240,8 +243,7 @@ export class Transactions {
     // The intents' write times, which plain applies are written at, are read beside the decision.
     const times = this.timesOf(actions, locked as Locked[]);
     times.catch(() => undefined);
-    // With a token, the decision also checks that no other transaction committed with it.
-    const decision = token ? await this.records.commitWithToken(id, token.token, token.fingerprint) : await this.records.decide({ id }, 'committed');
+    const decision = await this.commit(id, token);
     if (decision !== 'committed') {
       await release();
       // Someone took our intents for a crashed transaction's (we were slower than the lock timeout).
@@ -263,6 +265,24 @@ export class Transactions {
       nexts: locked.map((l, i) => (l!.lock.op === 'put' ? l!.lock.item : l!.lock.op === 'check' ? locked[i]!.old?.item : undefined)),
       replayed: false,
     };
+  }
+
+  /**
+   * Step 3: the decision, or the token's winner when another transaction committed with it. An
+   * attempt that failed on a lost or overloaded node may have landed: sent again, the LWT finishes
+   * any Paxos round left open on the record's partition, then finds its own decision (IF NOT
+   * EXISTS) or makes it.
+   */
+  private async commit(id: string, token?: RequestToken): Promise<Decision | TokenWinner> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // With a token, the decision also checks that no other transaction committed with it.
+        return token ? await this.records.commitWithToken(id, token.token, token.fingerprint) : await this.records.decide({ id }, 'committed');
+      } catch (e) {
+        if (attempt >= DECIDE_ATTEMPTS || !transientFailure(e)) throw e;
+        await sleep(50 * 2 ** attempt);
+      }
+    }
   }
 
   /**
@@ -289,20 +309,32 @@ export class Transactions {
     // failed one returns the row, which then serves as the read.
     const creates = creation(a);
     let known: StoredItem | undefined;
+    let consistency = this.session.consistency.strong;
+    // A compare-and-set that failed on a lost or overloaded node may have landed: read serially
+    // (which finishes a Paxos round left open), and an intent of ours found there is ours placed.
+    const placed = <T>(attempt: Promise<T>): Promise<T | undefined> =>
+      attempt.catch((e: unknown) => {
+        unlessTransient(e);
+        consistency = this.session.consistency.serial;
+        return undefined;
+      });
     if (creates) {
       await this.inTime(logged, at);
       const lock: Lock = { id, op: 'put', at, item: creates, ...tokenOf };
       const version = nextVersion();
-      known = await placeLockIfAbsent(this.session, entry.layout, a.key, lock, version, translator.decode);
-      if (!known) return { old: undefined, lock, version };
+      const refused = await placed(placeLockIfAbsent(this.session, entry.layout, a.key, lock, version, translator.decode).then((row) => row ?? null));
+      if (refused === null) return { old: undefined, lock, version };
+      known = refused;
     }
-    let consistency = this.session.consistency.strong;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const stored = known ?? (await translator.read(this.session, entry.layout, a.key, consistency));
+      const level = consistency;
+      const stored = known ?? (await retryingRead(() => translator.read(this.session, entry.layout, a.key, level)));
       known = undefined;
       consistency = this.session.consistency.serial;
       if (stored?.lock) {
-        if (token && (await this.givesWay(id, parseLock(stored.lock), token))) attempt--;
+        const other = parseLock(stored.lock);
+        if (other.id === id) return { old: stored.present ? stored : undefined, lock: other, version: stored.version };
+        if (token && (await this.givesWay(id, other, token))) attempt--;
         // A settling write that failed on a lost or overloaded node: the serial read that follows tells.
         else await this.settle(a.h, a.key, stored).catch(unlessTransient);
         continue;
@@ -312,7 +344,7 @@ export class Transactions {
       const lock: Lock = { id, op: d.op as LockOp, at, ...(d.op === 'put' && { item: d.item }), ...tokenOf };
       const version = nextVersion(old?.version);
       await this.inTime(logged, at);
-      if (await placeLock(this.session, entry.layout, a.key, lock, old ? old.version : null, version)) return { old, lock, version };
+      if (await placed(placeLock(this.session, entry.layout, a.key, lock, old ? old.version : null, version))) return { old, lock, version };
       if (attempt > 2) await sleep(Math.random() * Math.min(50, 2 ** attempt));
     }
     throw internalServerError('Too much contention on this item; the transaction was not applied');

@@ -111,9 +111,12 @@ export class TransactionRecords {
     );
     if (applied(rs.rows)) return 'committed';
     // The refused batch answers with the rows its conditions read: the static row (the winner)
-    // and ours, if someone decided it.
-    const winner = rs.rows.find((r) => r.get('winner'));
-    if (winner) return { tx: winner.get('winner') as string, fingerprint: winner.get('winner_fp') as string };
+    // and ours, if someone decided it. Ours committed: this is the commit sent again after an
+    // attempt whose outcome was unknown, which had landed.
+    const winner = rs.rows.find((r) => r.get('winner'))?.get('winner') as string | undefined;
+    const ours = rs.rows.find((r) => r.get('tx') === id)?.get('state') as Decision | undefined;
+    if (winner === id || ours === 'committed') return 'committed';
+    if (winner) return { tx: winner, fingerprint: rs.rows.find((r) => r.get('winner'))!.get('winner_fp') as string };
     return 'aborted';
   }
 
