@@ -4,17 +4,23 @@
 // allowed and counted), no acknowledged write may be lost, and the GSI must agree with the table
 // item by item afterwards. Transfers between accounts run through TransactWriteItems meanwhile:
 // none is half applied (the total never changes, in TransactGetItems snapshots taken during the
-// kill or in the end), and no intent is left on an account.
+// kill or in the end), and no intent is left on an account. A table with a stream takes writes too:
+// every acknowledged one has its record, in order per item, and the last record of an item is the
+// item as it stands.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   type DynamoDBClient, BatchWriteItemCommand, CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand,
   TransactGetItemsCommand, TransactWriteItemsCommand, UpdateItemCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
+import { DescribeStreamCommand } from '@aws-sdk/client-dynamodb-streams';
 import { clusterFixture, phaseClock } from '../helpers/cluster.js';
+import { readStream, streamsClient } from '../streams/helpers.js';
 
 const KEYSPACE = 'dc_cluster_node_loss';
 const TABLE = 'load';
+const STREAMED = 'streamed';
+let streamArn = '';
 const COUNTERS = 4;
 const ACCOUNTS = 6;
 const OPENING = 1000; // each account's opening balance
@@ -26,7 +32,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The SDK as applications use it: its default retry strategy (3 attempts). */
 const f = clusterFixture(KEYSPACE, 2, {
-  setup: async ({ clients }) => {
+  setup: async ({ clients, serves }) => {
     await clients[0]!.send(
       new CreateTableCommand({
         TableName: TABLE,
@@ -41,6 +47,24 @@ const f = clusterFixture(KEYSPACE, 2, {
       }),
     );
     for (let a = 0; a < ACCOUNTS; a++) await clients[0]!.send(new PutItemCommand({ TableName: TABLE, Item: { pk: S(`acct${a}`), sk: N(0), balance: N(OPENING) } }));
+    const created = await clients[0]!.send(
+      new CreateTableCommand({
+        TableName: STREAMED,
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      }),
+    );
+    streamArn = created.TableDescription!.LatestStreamArn!;
+    // Writes before every server knows of the stream would have no record: wait for ENABLED.
+    const streams = streamsClient(serves[0]!.endpoint);
+    for (;;) {
+      const d = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+      if (d.StreamDescription?.StreamStatus === 'ENABLED') break;
+      await sleep(250);
+    }
+    streams.destroy();
   },
 });
 
@@ -61,6 +85,7 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
   const addsRetried = new Array<number>(COUNTERS).fill(0); // ADDs the SDK sent more than once
   let stop = false;
   const tx = { committed: 0, cancelled: 0, snapshots: 0 };
+  const streamedAcked = new Map<string, number[]>(); // item -> the seq of each acknowledged write, in order
 
   /** `answered`: errors that are a legitimate answer (a cancelled transaction), not a failure. */
   const run = async <T extends { $metadata: { attempts?: number } }>(what: string, send: () => Promise<T>, answered?: (e: Error) => boolean): Promise<T | undefined> => {
@@ -143,6 +168,12 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
             if (total.total !== ACCOUNTS * OPENING) failures.push(`${clock.phase} TransactGetItems: the accounts total ${total.total}`);
           }
         }
+      } else if (n % 3 === 2) {
+        // The item's record sequence: an insert, then modifications; its new image carries seq.
+        const key = `s${w}`;
+        const out = await run('UpdateItem (stream)', () =>
+          db.send(new UpdateItemCommand({ TableName: STREAMED, Key: { pk: S(key) }, UpdateExpression: 'SET seq = :n', ExpressionAttributeValues: { ':n': N(n) } })));
+        if (out) streamedAcked.set(key, [...(streamedAcked.get(key) ?? []), n]);
       } else {
         if (n % 12 === 5) {
           await run('Query', () => db.send(new QueryCommand({
@@ -211,6 +242,28 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
   assert.equal(total, ACCOUNTS * OPENING);
   console.log(`[node-loss] transfers: ${tx.committed} committed, ${tx.cancelled} cancelled; ${tx.snapshots} snapshots during the run, every one ${ACCOUNTS * OPENING}`);
   assert.ok(tx.committed > 10 && tx.snapshots > 10, 'too few transactions to show anything');
+
+  // Every acknowledged write to the streamed table has its record, an item's records come in the
+  // order of its writes, and its last one shows the item as it stands. (A write whose answer was
+  // lost and that the SDK sent again may show twice.)
+  const expected = [...streamedAcked.values()].reduce((n, seqs) => n + seqs.length, 0);
+  const streams = streamsClient(f.serves[0]!.endpoint);
+  const records = await readStream(streams, streamArn, expected, 60_000);
+  streams.destroy();
+  const seen = new Map<string, number[]>();
+  for (const r of records) {
+    const key = r.dynamodb!.Keys!.pk!.S!;
+    seen.set(key, [...(seen.get(key) ?? []), Number(r.dynamodb!.NewImage!.seq!.N)]);
+  }
+  for (const [key, acks] of streamedAcked) {
+    const got = seen.get(key) ?? [];
+    assert.deepEqual(acks.filter((n) => !got.includes(n)), [], `${key}: acknowledged writes without a record (records: ${got.join(',')})`);
+    assert.ok(got.every((n, i) => i === 0 || n >= got[i - 1]!), `${key}: records out of order: ${got.join(',')}`);
+    const item = (await db.send(new GetItemCommand({ TableName: STREAMED, Key: { pk: S(key) }, ConsistentRead: true }))).Item;
+    assert.equal(item?.seq?.N, String(got[got.length - 1]), `${key}: the last record is not the item`);
+  }
+  console.log(`[node-loss] stream: ${expected} acknowledged writes to ${streamedAcked.size} items, ${records.length} records, all there and in order`);
+  assert.ok(expected > 20, 'too few streamed writes to show anything');
 
   // The GSI agrees with the table item by item (GSIs are eventually consistent: bounded wait).
   const deadline = Date.now() + 60_000;
