@@ -6,12 +6,13 @@
 // none is half applied (the total never changes, in TransactGetItems snapshots taken during the
 // kill or in the end), and no intent is left on an account. A table with a stream takes writes too:
 // every acknowledged one has its record, in order per item, and the last record of an item is the
-// item as it stands.
+// item as it stands. A table with TTL takes items already expired and items that expire in an hour:
+// the sweep deletes all of the first and none of the second.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   type DynamoDBClient, BatchWriteItemCommand, CreateTableCommand, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand,
-  TransactGetItemsCommand, TransactWriteItemsCommand, UpdateItemCommand, type AttributeValue,
+  TransactGetItemsCommand, TransactWriteItemsCommand, UpdateItemCommand, UpdateTimeToLiveCommand, type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand } from '@aws-sdk/client-dynamodb-streams';
 import { clusterFixture, phaseClock } from '../helpers/cluster.js';
@@ -20,6 +21,7 @@ import { readStream, streamsClient } from '../streams/helpers.js';
 const KEYSPACE = 'dc_cluster_node_loss';
 const TABLE = 'load';
 const STREAMED = 'streamed';
+const EXPIRING = 'expiring';
 let streamArn = '';
 const COUNTERS = 4;
 const ACCOUNTS = 6;
@@ -57,6 +59,15 @@ const f = clusterFixture(KEYSPACE, 2, {
       }),
     );
     streamArn = created.TableDescription!.LatestStreamArn!;
+    await clients[0]!.send(
+      new CreateTableCommand({
+        TableName: EXPIRING,
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    await clients[0]!.send(new UpdateTimeToLiveCommand({ TableName: EXPIRING, TimeToLiveSpecification: { AttributeName: 'exp', Enabled: true } }));
     // Writes before every server knows of the stream would have no record: wait for ENABLED.
     const streams = streamsClient(serves[0]!.endpoint);
     for (;;) {
@@ -86,6 +97,7 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
   let stop = false;
   const tx = { committed: 0, cancelled: 0, snapshots: 0 };
   const streamedAcked = new Map<string, number[]>(); // item -> the seq of each acknowledged write, in order
+  const expiring = { expired: new Set<string>(), kept: new Set<string>() }; // acknowledged puts by their TTL
 
   /** `answered`: errors that are a legitimate answer (a cancelled transaction), not a failure. */
   const run = async <T extends { $metadata: { attempts?: number } }>(what: string, send: () => Promise<T>, answered?: (e: Error) => boolean): Promise<T | undefined> => {
@@ -167,6 +179,14 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
             tx.snapshots++;
             if (total.total !== ACCOUNTS * OPENING) failures.push(`${clock.phase} TransactGetItems: the accounts total ${total.total}`);
           }
+        }
+      } else if (n % 3 === 1) {
+        // Every other one expired already (its TTL a second past), the rest in an hour.
+        const key = `x${w}-${n}`;
+        const expired = n % 2 === 0;
+        const exp = Math.floor(Date.now() / 1000) + (expired ? -1 : 3600);
+        if (await run('PutItem (TTL)', () => db.send(new PutItemCommand({ TableName: EXPIRING, Item: { pk: S(key), exp: N(exp) } })))) {
+          expiring[expired ? 'expired' : 'kept'].add(key);
         }
       } else if (n % 3 === 2) {
         // The item's record sequence: an insert, then modifications; its new image carries seq.
@@ -264,6 +284,26 @@ test('a node SIGKILLed and restarted under mixed load: no failed request, no los
   }
   console.log(`[node-loss] stream: ${expected} acknowledged writes to ${streamedAcked.size} items, ${records.length} records, all there and in order`);
   assert.ok(expected > 20, 'too few streamed writes to show anything');
+
+  // The TTL sweep (every 20 s by default, one server per segment) deletes every expired item and
+  // none of the others.
+  const ttlDeadline = Date.now() + 90_000;
+  for (;;) {
+    const left = new Set<string>();
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await db.send(new ScanCommand({ TableName: EXPIRING, ConsistentRead: true, ExclusiveStartKey: start }));
+      for (const it of page.Items ?? []) left.add(it.pk!.S!);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    assert.deepEqual([...expiring.kept].filter((k) => !left.has(k)), [], 'items that expire in an hour were deleted');
+    const due = [...expiring.expired].filter((k) => left.has(k));
+    if (due.length === 0) break;
+    assert.ok(Date.now() < ttlDeadline, `${due.length} of ${expiring.expired.size} expired items still there 90 s after the load`);
+    await sleep(2000);
+  }
+  console.log(`[node-loss] TTL: ${expiring.expired.size} expired items deleted (the last ${((Date.now() - ttlDeadline + 90_000) / 1000).toFixed(0)} s after the load), ${expiring.kept.size} unexpired kept`);
+  assert.ok(expiring.expired.size > 10 && expiring.kept.size > 10, 'too few TTL writes to show anything');
 
   // The GSI agrees with the table item by item (GSIs are eventually consistent: bounded wait).
   const deadline = Date.now() + 60_000;
