@@ -167,6 +167,37 @@ for (const translator of TEST_TRANSLATORS) {
       });
     }
 
+    test('a cancelled transaction answers once its intents are gone, without waiting for its unlog', async () => {
+      await t.client.send(new PutItemCommand({ TableName: TABLE, Item: { pk: S('cancel-b'), n: N(1) } }));
+      await sleep(200); // earlier transactions' lingering unlogs go out first
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let unlogs = 0;
+      const holdUnlog: StatementHooks = {
+        batch(queries, _options, send) {
+          // Only unlogs: a log insert (ours) may ride with an earlier transaction's unlog.
+          if (!queries.every((q) => /^\s*DELETE/i.test(q.query) && /"dc_transaction_log"/.test(q.query))) return undefined;
+          unlogs++;
+          return held.then(send);
+        },
+      };
+      await withStatementHooks(t.server.session.client, holdUnlog, async () => {
+        const answer = errorOf(() =>
+          t.client.send(
+            new TransactWriteItemsCommand({
+              TransactItems: [put('cancel-a', 1), { Put: { TableName: TABLE, Item: { pk: S('cancel-b'), n: N(2) }, ConditionExpression: 'attribute_not_exists(pk)' } }],
+            }),
+          ),
+        );
+        const first = await Promise.race([answer, sleep(5000).then(() => undefined)]);
+        assert.equal(first?.name, 'TransactionCanceledException', 'answered while the unlog was held');
+        assert.deepEqual([await rawIntent(t, TABLE, 'cancel-a'), await rawIntent(t, TABLE, 'cancel-b')], [undefined, null], 'its intents were gone');
+        release();
+        for (let i = 0; i < 50 && unlogs === 0; i++) await sleep(20);
+        assert.equal(unlogs, 1, 'the unlog was sent');
+      });
+    });
+
     test('intents read together are told apart by their keys: versions repeat across rows', async () => {
       // Versions are the clock in µs · 1024 plus 10 random bits: two rows locked in the same
       // millisecond share one about once in a thousand pairs (a 20-item transaction: one in six).

@@ -219,9 +219,11 @@ export class Transactions {
     const locked = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
     const release = async () => {
       // An intent whose removal failed (a lost or overloaded node) stays for whoever meets it or
-      // the sweeper, which finds it through the log: the log row stays too.
+      // the sweeper, which finds it through the log: the log row stays too. The answer waits for the
+      // intents (a client trying again must not meet them), not for the unlog, which lingers as a
+      // committed transaction's does.
       const removed = await Promise.allSettled(locked.map((l, i) => l && this.finish(actions[i].h, actions[i].key, l.old, l.lock, l.version, 'aborted')));
-      if (removed.every((r) => r.status === 'fulfilled')) await this.records.unlog(id).catch(() => undefined);
+      if (removed.every((r) => r.status === 'fulfilled')) this.records.unlog(id, UNLOG_LINGER_MS).catch(() => undefined);
     };
     const rejected = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     const sameToken = rejected.find((e): e is SameToken => e instanceof SameToken);
