@@ -22,19 +22,6 @@ const N = (n: number) => ({ N: String(n) });
 const TABLE = 'faults';
 const LOCK_TIMEOUT_MS = 1000;
 
-/** Fails the first plain write of `pk`'s row at a fixed timestamp (a committed intent's apply) as a lost node would. */
-function failApplyOnce(pk: string): StatementHooks & { failed: number } {
-  const hooks = {
-    failed: 0,
-    execute(query: string, params: unknown[]) {
-      if (hooks.failed > 0 || !/USING TIMESTAMP/.test(query) || /^\s*DELETE/i.test(query) || !params.includes(pk)) return undefined;
-      hooks.failed++;
-      return Promise.reject(new cassandra.errors.ResponseError(cassandra.types.responseErrorCodes.writeTimeout, 'injected: write timeout'));
-    },
-  };
-  return hooks;
-}
-
 const put = (pk: string, n: number): TransactWriteItem => ({ Put: { TableName: TABLE, Item: { pk: S(pk), n: N(n) } } });
 
 const timeout = () => new cassandra.errors.ResponseError(cassandra.types.responseErrorCodes.writeTimeout, 'injected: write timeout');
@@ -56,6 +43,10 @@ function timeOutOnce(matches: (queries: { query: string; params: unknown[] }[]) 
   };
   return hooks;
 }
+
+/** Fails the first plain write of `pk`'s row at a fixed timestamp (a committed intent's apply) as a lost node would. */
+const failApplyOnce = (pk: string) =>
+  timeOutOnce((q) => q.length === 1 && /USING TIMESTAMP/.test(q[0]!.query) && !/^\s*DELETE/i.test(q[0]!.query) && q[0]!.params.includes(pk), false);
 
 /** The decision's LWT: in dc_transactions, or with a token in dc_token_transactions. */
 const isDecision = (queries: { query: string }[]) => queries.some((q) => /"dc_(token_)?transactions"/.test(q.query) && /\sIF\s/.test(q.query));

@@ -73,11 +73,15 @@ export class TransactionRecords {
     return cassandra.types.TimeUuid.fromString(id).getDate().getTime();
   }
 
+  /** Where a transaction's record is: its table, key columns and their values. */
+  private recordOf(tx: TxRef): { table: string; key: string[]; params: string[] } {
+    return tx.token === undefined ? { table: this.records, key: ['id'], params: [tx.id] } : { table: this.tokened, key: ['client_token', 'tx'], params: [tx.token, tx.id] };
+  }
+
   /** The decision, if one was made (a quorum read sees every completed decision). */
   async state(tx: TxRef): Promise<Decision | undefined> {
-    const [query, params] = tx.token === undefined
-      ? [`SELECT state FROM ${this.records} WHERE id = ?`, [tx.id]]
-      : [`SELECT state FROM ${this.tokened} WHERE client_token = ? AND tx = ?`, [tx.token, tx.id]];
+    const { table, key, params } = this.recordOf(tx);
+    const query = `SELECT state FROM ${table} WHERE ${key.map((c) => `${c} = ?`).join(' AND ')}`;
     // Tried again when a lost node made it time out, as item reads are (session.ts, retryingRead).
     const rs = await retryingRead(() => this.session.execute(query, params, this.session.consistency.strong));
     const row = rs.first();
@@ -86,13 +90,12 @@ export class TransactionRecords {
 
   /** Decides the transaction unless someone decided it first; returns the decision that stands. */
   async decide(tx: TxRef, state: Decision): Promise<Decision> {
-    const rs = tx.token === undefined
-      ? await this.session.execute(`INSERT INTO ${this.records} (id, state) VALUES (?, ?) IF NOT EXISTS USING TTL ${RECORD_TTL_SECONDS}`, [tx.id, state], this.session.consistency.write)
-      : await this.session.execute(
-        `INSERT INTO ${this.tokened} (client_token, tx, state) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ${RECORD_TTL_SECONDS}`,
-        [tx.token, tx.id, state],
-        this.session.consistency.write,
-      );
+    const { table, key, params } = this.recordOf(tx);
+    const rs = await this.session.execute(
+      `INSERT INTO ${table} (${key.join(', ')}, state) VALUES (${key.map(() => '?').join(', ')}, ?) IF NOT EXISTS USING TTL ${RECORD_TTL_SECONDS}`,
+      [...params, state],
+      this.session.consistency.write,
+    );
     return applied(rs.rows) ? state : (rs.rows[0]!.get('state') as Decision);
   }
 
@@ -113,10 +116,10 @@ export class TransactionRecords {
     // The refused batch answers with the rows its conditions read: the static row (the winner)
     // and ours, if someone decided it. Ours committed: this is the commit sent again after an
     // attempt whose outcome was unknown, which had landed.
-    const winner = rs.rows.find((r) => r.get('winner'))?.get('winner') as string | undefined;
+    const winner = rs.rows.find((r) => r.get('winner'));
     const ours = rs.rows.find((r) => r.get('tx') === id)?.get('state') as Decision | undefined;
-    if (winner === id || ours === 'committed') return 'committed';
-    if (winner) return { tx: winner, fingerprint: rs.rows.find((r) => r.get('winner'))!.get('winner_fp') as string };
+    if (winner?.get('winner') === id || ours === 'committed') return 'committed';
+    if (winner) return { tx: winner.get('winner') as string, fingerprint: winner.get('winner_fp') as string };
     return 'aborted';
   }
 
