@@ -158,6 +158,29 @@ for (const translator of TEST_TRANSLATORS) {
       });
     }
 
+    test('an item whose node stays unreachable fails the transaction after a few attempts with a retryable InternalServerError', async () => {
+      const started = Date.now();
+      let failed = 0;
+      const unreachable: StatementHooks = {
+        execute(query, params) {
+          if (!isIntentOn('gone-a')([{ query, params }])) return undefined;
+          failed++;
+          return Promise.reject(timeout());
+        },
+      };
+      // Raw: the SDK would send the retryable answer again.
+      const res = await withStatementHooks(t.server.session.client, unreachable, () => rawRequest(t.endpoint, 'TransactWriteItems', { TransactItems: [put('gone-a', 1), put('gone-b', 1)] }));
+      assert.equal(res.status, 500, res.text);
+      assert.equal(res.body.__type, 'com.amazonaws.dynamodb.v20120810#InternalServerError', res.text);
+      assert.equal(failed, 4, 'four placements, not the 32 attempts contention gets');
+      assert.deepEqual([await rawIntent(t, TABLE, 'gone-a'), await rawIntent(t, TABLE, 'gone-b')], [undefined, undefined], 'nothing stays written');
+      // A placement that timed out may have landed unseen: the log row stays for the sweeper.
+      const { records } = t.server.store.transactions;
+      const slots = Array.from({ length: TransactionRecords.slotOf(Date.now()) - TransactionRecords.slotOf(started) + 1 }, (_, i) => TransactionRecords.slotOf(started) + i);
+      const logged = (await Promise.all(slots.map((s) => records.logged(s)))).flat().filter((l) => JSON.stringify(l.items).includes('"gone-a"'));
+      assert.equal(logged.length, 1, 'the log row is kept');
+    });
+
     test('a cancelled transaction answers once its intents are gone, without waiting for its unlog', async () => {
       await t.client.send(new PutItemCommand({ TableName: TABLE, Item: { pk: S('cancel-b'), n: N(1) } }));
       await sleep(200); // earlier transactions' lingering unlogs go out first

@@ -77,6 +77,9 @@ const MAX_ATTEMPTS = 32;
 /** Attempts at the decision when one fails on a lost or overloaded node (pauses of 0.1, 0.2, 0.4 s between). */
 const DECIDE_ATTEMPTS = 4;
 
+/** Transient failures in a row after which lock() gives up on an item (its node is gone, not busy). */
+const UNAVAILABLE_ATTEMPTS = 4;
+
 /** How long a committed transaction's unlog may wait for other writes to its log slot. */
 const UNLOG_LINGER_MS = 50;
 
@@ -217,15 +220,17 @@ export class Transactions {
     logged.catch(() => undefined); // its failure reaches us through the actions that wait for it
     const results = await Promise.allSettled(actions.map((a) => this.lock(id, a, logged, token)));
     const locked = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-    const release = async () => {
-      // An intent whose removal failed (a lost or overloaded node) stays for whoever meets it or
-      // the sweeper, which finds it through the log: the log row stays too. The answer waits for the
-      // intents (a client trying again must not meet them), not for the unlog, which lingers as a
-      // committed transaction's does.
-      const removed = await Promise.allSettled(locked.map((l, i) => l && this.finish(actions[i].h, actions[i].key, l.old, l.lock, l.version, 'aborted')));
-      if (removed.every((r) => r.status === 'fulfilled')) this.records.unlog(id, UNLOG_LINGER_MS).catch(() => undefined);
-    };
     const rejected = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    // A lock that failed on a lost node may have placed its intent unseen.
+    const unknownIntents = rejected.some((e) => !(e instanceof DynamoError || e instanceof SameToken));
+    const release = async () => {
+      // An intent whose removal failed (a lost or overloaded node), or that may stand unseen, stays
+      // for whoever meets it or the sweeper, which finds it through the log: the log row stays too.
+      // The answer waits for the intents (a client trying again must not meet them), not for the
+      // unlog, which lingers as a committed transaction's does.
+      const removed = await Promise.allSettled(locked.map((l, i) => l && this.finish(actions[i].h, actions[i].key, l.old, l.lock, l.version, 'aborted')));
+      if (!unknownIntents && removed.every((r) => r.status === 'fulfilled')) this.records.unlog(id, UNLOG_LINGER_MS).catch(() => undefined);
+    };
     const sameToken = rejected.find((e): e is SameToken => e instanceof SameToken);
     if (sameToken) {
       await release();
@@ -314,12 +319,23 @@ export class Transactions {
     let consistency = this.session.consistency.strong;
     // A compare-and-set that failed on a lost or overloaded node may have landed: read serially
     // (which finishes a Paxos round left open), and an intent of ours found there is ours placed.
+    // Such failures, one after another, mean a node is gone rather than the item contended: after
+    // a few, the last is the answer (a retryable InternalServerError).
+    let failedInRow = 0;
+    const unlessGone = (e: unknown): undefined => {
+      unlessTransient(e);
+      if (++failedInRow >= UNAVAILABLE_ATTEMPTS) throw e;
+      return undefined;
+    };
     const placed = <T>(attempt: Promise<T>): Promise<T | undefined> =>
-      attempt.catch((e: unknown) => {
-        unlessTransient(e);
-        consistency = this.session.consistency.serial;
-        return undefined;
-      });
+      attempt.then(
+        (r) => ((failedInRow = 0), r),
+        (e: unknown) => {
+          unlessGone(e);
+          consistency = this.session.consistency.serial;
+          return undefined;
+        },
+      );
     if (creates) {
       await this.inTime(logged, at);
       const lock: Lock = { id, op: 'put', at, item: creates, ...tokenOf };
@@ -338,7 +354,7 @@ export class Transactions {
         if (other.id === id) return { old: stored.present ? stored : undefined, lock: other, version: stored.version };
         if (token && (await this.givesWay(id, other, token))) attempt--;
         // A settling write that failed on a lost or overloaded node: the serial read that follows tells.
-        else await this.settle(a.h, a.key, stored).catch(unlessTransient);
+        else await this.settle(a.h, a.key, stored).then(() => (failedInRow = 0), unlessGone);
         continue;
       }
       const old = stored?.present ? stored : undefined;
