@@ -170,6 +170,15 @@ export const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/**
+ * DynamoDB Local and dynalite refuse a request without an Authorization header but check no
+ * signature; our server (auth off) ignores it. Every server gets the same header.
+ */
+export const PEER_AUTH = {
+  authorization: 'AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=00',
+  'x-amz-date': '20260101T000000Z',
+};
+
 /** A Cassandra node for the benchmark: DC_BENCH_CONTACT_POINTS, or a fresh local node. */
 export async function benchCluster(): Promise<{ points: string[]; localDc: string; pid?: number; close(): Promise<void> }> {
   if (process.env.DC_BENCH_CONTACT_POINTS) {

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { startDynamoDBLocal } from '../test/helpers/dynamodb-local.js';
-import { formatRow, hasWrk, lightClient, load, medianOf, serveBench, withCpu, wrkLoad, type Measured as MeasuredBy, type Result } from './harness.js';
+import { PEER_AUTH as AUTH, formatRow, hasWrk, lightClient, load, medianOf, serveBench, withCpu, wrkLoad, type Measured as MeasuredBy, type Result } from './harness.js';
 
 export interface PeersOptions {
   seconds: number;
@@ -14,15 +14,6 @@ export interface PeersOptions {
   /** Seconds of every operation on every server before the measured rounds (JIT warm-up). */
   warmup?: number;
 }
-
-/**
- * DynamoDB Local and dynalite refuse a request without an Authorization header but check no
- * signature; our server (auth off) ignores it. Every server gets the same header.
- */
-const AUTH = {
-  authorization: 'AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=00',
-  'x-amz-date': '20260101T000000Z',
-};
 
 interface Peer {
   name: string;
