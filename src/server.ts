@@ -34,6 +34,8 @@ export interface Server {
   store: ItemStore;
   /** The CQL proxy listener, when --cql-proxy-listen is set. */
   cqlProxy?: { address: string; port: number };
+  /** Stops the sweepers and index maintenance (idempotent; close() does it too): nothing then reads the keyspace on its own. */
+  stopBackground(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -94,6 +96,9 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
   );
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  const stopBackground = async () => {
+    await Promise.all([maintenance.stop(), ttl.stop(), txSweeper.stop()]);
+  };
   return {
     app,
     session,
@@ -102,11 +107,10 @@ export async function startServer(config: Config, points: string[]): Promise<Ser
     ttl,
     store,
     cqlProxy: proxy,
+    stopBackground,
     async close() {
       await replication?.stop();
-      await maintenance.stop();
-      await ttl.stop();
-      await txSweeper.stop();
+      await stopBackground();
       await proxy?.close();
       await app.close();
       await session.shutdown();

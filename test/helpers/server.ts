@@ -58,6 +58,8 @@ export async function startTestServer(keyspace: string, overrides: Partial<Confi
     config,
     async close() {
       client.destroy();
+      // A sweep running while the keyspace goes would log its failure.
+      await server.stopBackground();
       await server.session.client.execute(`DROP KEYSPACE IF EXISTS "${keyspace}"`);
       await server.close();
     },
