@@ -46,6 +46,8 @@ describe('UpdateTimeToLive and DescribeTimeToLive', () => {
     await createPkTable(t.client, 'sessions');
   });
   after(async () => {
+    // Both serve one keyspace: the first close drops it, so neither may still be sweeping.
+    await t?.server.stopBackground();
     await quick?.close();
     await t?.close();
   });
