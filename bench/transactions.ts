@@ -94,7 +94,8 @@ export async function runTransactionBench(o: TransactionBenchOptions): Promise<s
     const cost = (name: string, put = PUT) => med(put, (r) => r.opsPerSec) / med(name, (r) => r.opsPerSec);
     // The same ratio per round (the PutItem and the operation measured in the same round, so a
     // machine that drifts between rounds moves both), then its median.
-    const paired = (name: string, put = PUT) => median(results.get(name)!.map((r, i) => results.get(put)![i].opsPerSec / r.opsPerSec));
+    const perRound = (name: string, put = PUT) => results.get(name)!.map((r, i) => results.get(put)![i].opsPerSec / r.opsPerSec);
+    const paired = (name: string, put = PUT) => median(perRound(name, put));
     return [
       `Concurrency ${o.concurrency}, ${o.seconds} s per measurement after ${warmup} s of every operation, medians of ${rounds} rounds, each starting one operation later; light HTTP client; fresh keys (no contention); \`always\` isolation, document layout.`,
       '',
@@ -107,7 +108,7 @@ export async function runTransactionBench(o: TransactionBenchOptions): Promise<s
         `2 PutItems ${cost('2 conditional PutItems').toFixed(2)}×, 10-item transaction ${cost('TransactWriteItems, 10 items').toFixed(2)}×, ` +
         `10 PutItems ${cost('10 conditional PutItems').toFixed(2)}× (target: a 2-item transaction at most 3×). ` +
         `Median of the per-round ratios: 2-item transaction ${paired('TransactWriteItems, 2 items').toFixed(2)}× ` +
-        `(rounds: ${results.get('TransactWriteItems, 2 items')!.map((r, i) => (results.get(PUT)![i].opsPerSec / r.opsPerSec).toFixed(2)).join(', ')}), ` +
+        `(rounds: ${perRound('TransactWriteItems, 2 items').map((x) => x.toFixed(2)).join(', ')}), ` +
         `with a token ${paired(TX2_TOKEN).toFixed(2)}×, 10-item transaction ${paired('TransactWriteItems, 10 items').toFixed(2)}×.`,
       ...(localRaw
         ? [

@@ -66,6 +66,13 @@ for (const translator of TEST_TRANSLATORS) {
       await t?.close();
     });
     const get = async (pk: string) => (await t.client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: S(pk) }, ConsistentRead: true }))).Item;
+    /** The log rows, in the slots from `started` until now, of transactions that name the item `pk`. */
+    const loggedSince = async (started: number, pk: string) => {
+      const { records } = t.server.store.transactions;
+      const first = TransactionRecords.slotOf(started);
+      const slots = Array.from({ length: TransactionRecords.slotOf(Date.now()) - first + 1 }, (_, i) => first + i);
+      return (await Promise.all(slots.map((s) => records.logged(s)))).flat().filter((l) => JSON.stringify(l.items).includes(`"${pk}"`));
+    };
     /** Commits a 2-item transaction whose apply on `pk` fails: its intent stays, committed. */
     const commitLeavingIntent = async (pk: string, other: string) => {
       const fault = failApplyOnce(pk);
@@ -81,11 +88,7 @@ for (const translator of TEST_TRANSLATORS) {
       assert.deepEqual([(await get('applied-a'))?.n, (await get('applied-b'))?.n], [N(1), N(1)]);
       // The log row stays for the sweeper, which applies the intent once the transaction is twice
       // the lock timeout old, and then removes the row.
-      const { records } = t.server.store.transactions;
-      const logged = async () => {
-        const slots = Array.from({ length: TransactionRecords.slotOf(Date.now()) - TransactionRecords.slotOf(started) + 1 }, (_, i) => TransactionRecords.slotOf(started) + i);
-        return (await Promise.all(slots.map((s) => records.logged(s)))).flat().filter((l) => JSON.stringify(l.items).includes('"applied-a"'));
-      };
+      const logged = () => loggedSince(started, 'applied-a');
       assert.equal((await logged()).length, 1, 'the log row is kept');
       const deadline = Date.now() + 2 * LOCK_TIMEOUT_MS + 15_000;
       while ((await rawIntent(t, TABLE, 'applied-a')) && Date.now() < deadline) await sleep(100);
@@ -175,10 +178,7 @@ for (const translator of TEST_TRANSLATORS) {
       assert.equal(failed, 4, 'four placements, not the 32 attempts contention gets');
       assert.deepEqual([await rawIntent(t, TABLE, 'gone-a'), await rawIntent(t, TABLE, 'gone-b')], [undefined, undefined], 'nothing stays written');
       // A placement that timed out may have landed unseen: the log row stays for the sweeper.
-      const { records } = t.server.store.transactions;
-      const slots = Array.from({ length: TransactionRecords.slotOf(Date.now()) - TransactionRecords.slotOf(started) + 1 }, (_, i) => TransactionRecords.slotOf(started) + i);
-      const logged = (await Promise.all(slots.map((s) => records.logged(s)))).flat().filter((l) => JSON.stringify(l.items).includes('"gone-a"'));
-      assert.equal(logged.length, 1, 'the log row is kept');
+      assert.equal((await loggedSince(started, 'gone-a')).length, 1, 'the log row is kept');
     });
 
     test('a cancelled transaction answers once its intents are gone, without waiting for its unlog', async () => {
